@@ -1,0 +1,100 @@
+"""`mif`: the command line. Thin: parses arguments, calls core, prints events.
+
+Heavy imports (torch, the node library, Qt) happen inside the commands, so `mif --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from medical_imaging_framework import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad arguments or an invalid pipeline: printed as one message, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="mif",
+        description="Medical Imaging Framework: build, run and inspect deep-learning pipelines.",
+    )
+    parser.add_argument("--version", action="version", version=f"mif {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = commands.add_parser("gui", help="open the pipeline editor")
+    gui.add_argument("pipeline", nargs="?", help="pipeline file to open (default: the segmentation example)")
+
+    run = commands.add_parser("run", help="run a pipeline headless")
+    run.add_argument("pipeline", help="pipeline JSON file (or the name of a bundled example)")
+    run.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="NODE_ID.PARAM=VALUE",
+        help="override a parameter for this run (repeatable)",
+    )
+
+    validate = commands.add_parser("validate", help="list every problem in a pipeline")
+    validate.add_argument("pipeline")
+    validate.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE_ID.PARAM=VALUE")
+
+    commands.add_parser("nodes", help="list node types with their parameters and defaults")
+
+    inspect = commands.add_parser("inspect", help="describe a checkpoint file and check that it is intact")
+    inspect.add_argument("file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `mif` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_INVALID
+    try:
+        return _dispatch(args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # last resort: no raw traceback unless asked for
+        if args.debug:
+            raise
+        print(f"error: {type(error).__name__}: {error} (run with --debug for the traceback)", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "gui":
+        from medical_imaging_framework.cli_commands import gui_command
+
+        return gui_command(args)
+    from medical_imaging_framework import cli_commands
+
+    handler = {
+        "run": cli_commands.run_command,
+        "validate": cli_commands.validate_command,
+        "nodes": cli_commands.nodes_command,
+        "inspect": cli_commands.inspect_command,
+    }[args.command]
+    return handler(args)
+
+
+def resolve_pipeline_path(name: str) -> Path:
+    """``name`` if it exists, else the bundled example of that name (with or without ``.json``)."""
+    path = Path(name)
+    if path.exists():
+        return path
+    bundled = Path(__file__).parent / "resources" / "pipelines"
+    for candidate in (bundled / path.name, bundled / f"{path.name}.json"):
+        if candidate.exists() and path.parent == Path("."):
+            return candidate
+    return path

@@ -1,0 +1,147 @@
+"""Run events: small frozen dataclasses delivered to a sink callback.
+
+One event stream, three consumers: the CLI prints them, the GUI worker re-emits them as a Qt
+signal, tests collect them in a list. `format_event` gives the text line both the CLI and the
+GUI log pane show, so they are the same, character for character.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class of every run event."""
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    pipeline: str
+    node_count: int
+
+
+@dataclass(frozen=True)
+class NodeStarted(Event):
+    node_id: str
+    type_id: str
+
+
+@dataclass(frozen=True)
+class NodeFinished(Event):
+    node_id: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class NodeFailed(Event):
+    node_id: str
+    message: str
+    traceback: str = ""
+
+
+@dataclass(frozen=True)
+class LogLine(Event):
+    """A line of text for the log, exactly as it should read."""
+
+    text: str
+    node_id: str = ""
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    """Training progress; ``batch`` counts within ``epoch`` (both 1-based)."""
+
+    node_id: str
+    epoch: int
+    num_epochs: int
+    batch: int
+    num_batches: int
+
+
+@dataclass(frozen=True)
+class EpochEnded(Event):
+    node_id: str
+    epoch: int
+    num_epochs: int
+    loss: float
+    val_loss: float | None = None
+    seconds: float = 0.0
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckpointSaved(Event):
+    """A checkpoint file is safely on disk. ``kind`` is ``periodic``, ``best`` or ``final``."""
+
+    node_id: str
+    kind: str
+    path: str
+    epoch: int
+    loss: float
+
+
+@dataclass(frozen=True)
+class CheckpointFailed(Event):
+    node_id: str
+    path: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TrainingStopped(Event):
+    node_id: str
+    epoch: int
+
+
+@dataclass(frozen=True)
+class MetricsReported(Event):
+    """Evaluation results: ``per_case`` rows and ``mean`` values by metric name."""
+
+    node_id: str
+    mean: dict[str, float]
+    per_case: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class SampleAvailable(Event):
+    """A sample for the image viewer: numpy arrays (C, *spatial); prediction may be None."""
+
+    node_id: str
+    image: Any
+    label: Any = None
+    prediction: Any = None
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    """``status`` is ``done``, ``failed`` or ``cancelled``."""
+
+    status: str
+    seconds: float
+
+
+EventSink = Callable[[Event], None]
+
+
+def format_event(event: Event) -> str | None:
+    """The log line for ``event`` (may hold newlines), or None when it has no line of its own."""
+    if isinstance(event, LogLine):
+        return event.text
+    if isinstance(event, EpochEnded):
+        text = f"Epoch [{event.epoch}/{event.num_epochs}], Loss: {event.loss:.4f}"
+        if event.val_loss is not None:
+            text += f", Val Loss: {event.val_loss:.4f}"
+        return text
+    if isinstance(event, NodeFailed):
+        return f"✗ Node '{event.node_id}' failed: {event.message}"
+    if isinstance(event, CheckpointFailed):
+        return f"  ✗ Could not save checkpoint {event.path}: {event.message}"
+    if isinstance(event, TrainingStopped):
+        return f"Training stopped at epoch {event.epoch}"
+    if isinstance(event, RunFinished) and event.status == "cancelled":
+        return "Run stopped."
+    return None

@@ -1,0 +1,224 @@
+"""The pipeline graph: nodes with config dicts, typed links, and validation."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from medical_imaging_framework.core.params import ParamError
+from medical_imaging_framework.core.registry import NodeSpec
+
+NODE_ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+@dataclass
+class Node:
+    """One node of a pipeline.
+
+    Args:
+        id: unique within the graph (letters, digits, ``_`` and ``-``).
+        spec: the node type.
+        config: parameter values by name; set them freely, ``Graph.validate`` checks them.
+        position: canvas position (x, y).
+    """
+
+    id: str
+    spec: NodeSpec
+    config: dict[str, Any] = field(default_factory=dict)
+    position: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def type_id(self) -> str:
+        """The node type id, e.g. ``training.Trainer``."""
+        return self.spec.type_id
+
+    def parsed_config(self) -> dict[str, Any]:
+        """Config with every value parsed by its parameter; raises the first `ParamError`."""
+        parsed = {}
+        for param in self.spec.params:
+            parsed[param.name] = param.parse(self.config.get(param.name, param.default), self.id)
+        return parsed
+
+    def set_param(self, name: str, text: Any) -> None:
+        """Parse ``text`` for parameter ``name`` and store it; raises `ParamError` and keeps the old value."""
+        param = self.spec.param(name)
+        if param is None:
+            raise ParamError(self.id, name, f"unknown parameter for {self.type_id}")
+        self.config[name] = param.parse(text, self.id)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A directed link from an output port to an input port."""
+
+    source: str
+    source_port: str
+    target: str
+    target_port: str
+
+    def __str__(self) -> str:
+        return f"{self.source}.{self.source_port} -> {self.target}.{self.target_port}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a graph, naming the node (and field, where there is one)."""
+
+    node_id: str
+    message: str
+    field: str = ""
+
+    def __str__(self) -> str:
+        where = f"node '{self.node_id}'" if self.node_id else "pipeline"
+        if self.field:
+            where += f", field '{self.field}'"
+        return f"{where}: {self.message}"
+
+
+class LinkError(ValueError):
+    """A link that cannot be made (unknown node/port, kind mismatch, occupied input, cycle)."""
+
+
+class Graph:
+    """Nodes plus links. Mutate through the methods; ``validate()`` reports every problem at once.
+
+    Args:
+        name: pipeline name shown in titles and logs.
+    """
+
+    def __init__(self, name: str = "pipeline") -> None:
+        self.name = name
+        self.nodes: dict[str, Node] = {}
+        self.links: list[Link] = []
+
+    def add_node(self, node: Node) -> Node:
+        """Add ``node``; its id must be new and well formed."""
+        if not NODE_ID_PATTERN.match(node.id):
+            raise ValueError(f"node id '{node.id}' must start with a letter or _ and hold only letters, digits, _ or -")
+        if node.id in self.nodes:
+            raise ValueError(f"node id '{node.id}' is already used")
+        self.nodes[node.id] = node
+        return node
+
+    def unique_id(self, base: str) -> str:
+        """``base``, or ``base_2``, ``base_3``... whichever is free."""
+        candidate, n = base, 2
+        while candidate in self.nodes:
+            candidate, n = f"{base}_{n}", n + 1
+        return candidate
+
+    def remove_node(self, node_id: str) -> None:
+        """Remove a node and every link touching it."""
+        del self.nodes[node_id]
+        self.links = [ln for ln in self.links if node_id not in (ln.source, ln.target)]
+
+    def connect(self, source: str, source_port: str, target: str, target_port: str) -> Link:
+        """Link ``source.source_port`` to ``target.target_port``; raises `LinkError` if illegal."""
+        link = Link(source, source_port, target, target_port)
+        problem = self.link_problem(link)
+        if problem:
+            raise LinkError(problem)
+        if self._reaches(target, source):
+            raise LinkError(f"{link}: would make a cycle")
+        self.links.append(link)
+        return link
+
+    def disconnect(self, link: Link) -> None:
+        """Remove ``link`` if present."""
+        if link in self.links:
+            self.links.remove(link)
+
+    def link_problem(self, link: Link, check_occupied: bool = True) -> str:
+        """Why ``link`` is illegal, or "" when it is fine (cycles aside)."""
+        src, dst = self.nodes.get(link.source), self.nodes.get(link.target)
+        if src is None or dst is None:
+            missing = link.source if src is None else link.target
+            return f"{link}: no node '{missing}'"
+        out_port, in_port = src.spec.output(link.source_port), dst.spec.input(link.target_port)
+        if out_port is None:
+            return f"{link}: {src.type_id} has no output '{link.source_port}'"
+        if in_port is None:
+            return f"{link}: {dst.type_id} has no input '{link.target_port}'"
+        if out_port.kind != in_port.kind:
+            return f"{link}: cannot link {out_port.kind} output to {in_port.kind} input"
+        if check_occupied and any(
+            ln.target == link.target and ln.target_port == link.target_port for ln in self.links
+        ):
+            return f"{link}: input '{link.target_port}' of '{link.target}' is already linked"
+        return ""
+
+    def inputs_of(self, node_id: str) -> dict[str, Link]:
+        """Links arriving at ``node_id``, by input port name."""
+        return {ln.target_port: ln for ln in self.links if ln.target == node_id}
+
+    def topological_order(self) -> list[str]:
+        """Node ids so that every node comes after its inputs; raises `LinkError` on a cycle."""
+        order, cyclic = self._kahn()
+        if cyclic:
+            raise LinkError("the pipeline has a cycle through: " + ", ".join(cyclic))
+        return order
+
+    def validate(self) -> list[Problem]:
+        """Every problem in the graph (empty when it can run)."""
+        problems: list[Problem] = []
+        for node in self.nodes.values():
+            problems.extend(self._node_problems(node))
+        seen_inputs: set[tuple[str, str]] = set()
+        for link in self.links:
+            message = self.link_problem(link, check_occupied=False)
+            if message:
+                problems.append(Problem(link.target if link.target in self.nodes else link.source, message))
+            key = (link.target, link.target_port)
+            if key in seen_inputs:
+                problems.append(Problem(link.target, f"input '{link.target_port}' has more than one link"))
+            seen_inputs.add(key)
+        _, cyclic = self._kahn()
+        if cyclic:
+            problems.append(Problem(cyclic[0], "the pipeline has a cycle through: " + ", ".join(cyclic)))
+        return problems
+
+    def _node_problems(self, node: Node) -> list[Problem]:
+        problems = []
+        for name in node.config:
+            if node.spec.param(name) is None:
+                problems.append(Problem(node.id, f"unknown parameter for {node.type_id}", name))
+        for param in node.spec.params:
+            try:
+                param.parse(node.config.get(param.name, param.default), node.id)
+            except ParamError as error:
+                problems.append(Problem(node.id, error.rule, param.name))
+        linked = self.inputs_of(node.id)
+        for port in node.spec.inputs:
+            if port.required and port.name not in linked:
+                problems.append(Problem(node.id, f"required input '{port.name}' ({port.kind}) is not linked"))
+        return problems
+
+    def _reaches(self, start: str, goal: str) -> bool:
+        stack, seen = [start], set()
+        while stack:
+            current = stack.pop()
+            if current == goal:
+                return True
+            if current not in seen:
+                seen.add(current)
+                stack.extend(ln.target for ln in self.links if ln.source == current)
+        return False
+
+    def _kahn(self) -> tuple[list[str], list[str]]:
+        """(order, nodes left on a cycle) over the links between existing nodes."""
+        valid = [ln for ln in self.links if ln.source in self.nodes and ln.target in self.nodes]
+        indegree = {node_id: 0 for node_id in self.nodes}
+        for link in valid:
+            indegree[link.target] += 1
+        ready = [node_id for node_id, d in indegree.items() if d == 0]
+        order: list[str] = []
+        while ready:
+            current = ready.pop(0)
+            order.append(current)
+            for link in valid:
+                if link.source == current:
+                    indegree[link.target] -= 1
+                    if indegree[link.target] == 0:
+                        ready.append(link.target)
+        return order, [node_id for node_id in self.nodes if node_id not in order]

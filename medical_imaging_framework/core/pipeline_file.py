@@ -1,0 +1,157 @@
+"""Pipeline files: versioned JSON, read and written with an exact round trip. Never pickle."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from medical_imaging_framework.core.graph import NODE_ID_PATTERN, Graph, Link, Node
+from medical_imaging_framework.core.registry import NodeRegistry, UnknownNodeType
+
+FORMAT = "mif-pipeline"
+VERSION = 1
+
+
+class PipelineFileError(ValueError):
+    """A pipeline file that cannot be read; the message names the file and where."""
+
+    def __init__(self, path: str | os.PathLike[str], message: str) -> None:
+        self.path = str(path)
+        self.detail = message
+        super().__init__(f"{self.path}: {message}")
+
+
+def graph_to_dict(graph: Graph) -> dict[str, Any]:
+    """The JSON-ready form of ``graph`` (format v1)."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": graph.name,
+        "nodes": [
+            {
+                "id": node.id,
+                "type": node.type_id,
+                "position": [_plain_number(node.position[0]), _plain_number(node.position[1])],
+                "params": dict(node.config),
+            }
+            for node in graph.nodes.values()
+        ],
+        "links": [
+            {"from": f"{ln.source}.{ln.source_port}", "to": f"{ln.target}.{ln.target_port}"}
+            for ln in graph.links
+        ],
+    }
+
+
+def dumps(graph: Graph) -> str:
+    """Serialise ``graph`` to the canonical JSON text (2-space indent, trailing newline)."""
+    return json.dumps(graph_to_dict(graph), indent=2, ensure_ascii=False) + "\n"
+
+
+def save_pipeline(graph: Graph, path: str | os.PathLike[str]) -> None:
+    """Write ``graph`` to ``path`` atomically (temp file + rename), so a failed save loses nothing."""
+    target = Path(path)
+    temp = target.with_name(f".{target.name}.tmp")
+    try:
+        temp.write_text(dumps(graph), encoding="utf-8")
+        os.replace(temp, target)
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise PipelineFileError(path, f"cannot write: {error.strerror or error}") from None
+
+
+def load_pipeline(path: str | os.PathLike[str], registry: NodeRegistry) -> Graph:
+    """Read a pipeline file.
+
+    Args:
+        path: the JSON file.
+        registry: node types the file may use.
+
+    Raises:
+        PipelineFileError: missing/unreadable file, not JSON, wrong format, unknown node type,
+            malformed node or link. Parameter values and graph rules are checked by ``Graph.validate``.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PipelineFileError(path, "file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise PipelineFileError(path, f"cannot read: {getattr(error, 'strerror', None) or error}") from None
+    return loads(text, registry, source=path)
+
+
+def loads(text: str, registry: NodeRegistry, source: str | os.PathLike[str] = "<text>") -> Graph:
+    """Parse pipeline JSON text; see `load_pipeline`."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}"
+        raise PipelineFileError(source, f"not valid JSON ({where}: {error.msg})") from None
+    return graph_from_dict(data, registry, source)
+
+
+def graph_from_dict(data: Any, registry: NodeRegistry, source: str | os.PathLike[str] = "<data>") -> Graph:
+    """Build a graph from the parsed JSON of a pipeline file; see `load_pipeline`."""
+    def fail(message: str) -> PipelineFileError:
+        return PipelineFileError(source, message)
+
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise fail(f"not a pipeline file (expected \"format\": \"{FORMAT}\")")
+    if data.get("version") != VERSION:
+        raise fail(f"unsupported version {data.get('version')!r} (this program reads version {VERSION})")
+    nodes, links = data.get("nodes"), data.get("links", [])
+    if not isinstance(nodes, list) or not isinstance(links, list):
+        raise fail("\"nodes\" and \"links\" must be lists")
+    graph = Graph(name=str(data.get("name", Path(str(source)).stem)))
+    for index, entry in enumerate(nodes):
+        graph.add_node(_node_from_dict(entry, index, registry, graph, fail))
+    for index, entry in enumerate(links):
+        graph.links.append(_link_from_dict(entry, index, graph, fail))
+    return graph
+
+
+def _node_from_dict(entry: Any, index: int, registry: NodeRegistry, graph: Graph, fail: Any) -> Node:
+    if not isinstance(entry, dict):
+        raise fail(f"nodes[{index}] must be an object")
+    node_id, type_id = entry.get("id"), entry.get("type")
+    if not isinstance(node_id, str) or not NODE_ID_PATTERN.match(node_id):
+        raise fail(f"nodes[{index}]: id {node_id!r} must be letters, digits, _ or -, starting with a letter or _")
+    if node_id in graph.nodes:
+        raise fail(f"node '{node_id}': id is used twice")
+    try:
+        spec = registry.get(str(type_id))
+    except UnknownNodeType:
+        raise fail(f"node '{node_id}': unknown node type '{type_id}'") from None
+    params = entry.get("params", {})
+    if not isinstance(params, dict):
+        raise fail(f"node '{node_id}': \"params\" must be an object")
+    position = entry.get("position", [0, 0])
+    if (
+        not isinstance(position, list)
+        or len(position) != 2
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in position)
+    ):
+        raise fail(f"node '{node_id}': \"position\" must be [x, y]")
+    config = spec.defaults()
+    config.update(params)
+    return Node(id=node_id, spec=spec, config=config, position=(position[0], position[1]))
+
+
+def _link_from_dict(entry: Any, index: int, graph: Graph, fail: Any) -> Link:
+    if not isinstance(entry, dict) or not isinstance(entry.get("from"), str) or not isinstance(entry.get("to"), str):
+        raise fail(f"links[{index}] must be {{\"from\": \"node.port\", \"to\": \"node.port\"}}")
+    ends = []
+    for key in ("from", "to"):
+        node_id, dot, port = entry[key].partition(".")
+        if not dot or not port:
+            raise fail(f"links[{index}].{key} '{entry[key]}' must be \"node.port\"")
+        if node_id not in graph.nodes:
+            raise fail(f"links[{index}].{key}: no node '{node_id}'")
+        ends.append((node_id, port))
+    return Link(ends[0][0], ends[0][1], ends[1][0], ends[1][1])
+
+
+def _plain_number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else float(value)

@@ -1,0 +1,160 @@
+"""Node types (`NodeSpec`) and the registry that creates nodes from them.
+
+Built-in nodes and third-party nodes are found the same way: through the entry-point group
+``medical_imaging_framework.nodes``, whose entries are ``register(registry)`` functions. That keeps
+core free of any import of the node library.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+from medical_imaging_framework.core.params import Param
+from medical_imaging_framework.core.ports import Port
+
+if TYPE_CHECKING:
+    from medical_imaging_framework.core.graph import Node
+
+ENTRY_POINT_GROUP = "medical_imaging_framework.nodes"
+
+log = logging.getLogger(__name__)
+
+RunFunction = Callable[..., dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """Everything known about one node type.
+
+    Args:
+        type_id: stable id used in pipeline files, ``family.Name`` (e.g. ``training.Trainer``).
+        title: human title shown on the canvas.
+        category: palette group (Data, Transforms, Models, Losses, Optimizers, Training, ...).
+        run: ``run(ctx, inputs, config) -> outputs``; ``inputs``/``outputs`` are dicts by port name.
+        inputs: input ports.
+        outputs: output ports.
+        params: parameters, in dialog order.
+        description: one paragraph for tooltips and ``mif nodes``.
+    """
+
+    type_id: str
+    title: str
+    category: str
+    run: RunFunction
+    inputs: tuple[Port, ...] = ()
+    outputs: tuple[Port, ...] = ()
+    params: tuple[Param, ...] = ()
+    description: str = ""
+    _params_by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_params_by_name", {p.name: p for p in self.params})
+
+    def param(self, name: str) -> Param | None:
+        """The parameter called ``name``, or None."""
+        return self._params_by_name.get(name)
+
+    def input(self, name: str) -> Port | None:
+        """The input port called ``name``, or None."""
+        return next((p for p in self.inputs if p.name == name), None)
+
+    def output(self, name: str) -> Port | None:
+        """The output port called ``name``, or None."""
+        return next((p for p in self.outputs if p.name == name), None)
+
+    def defaults(self) -> dict[str, Any]:
+        """A fresh config dict holding every parameter's default."""
+        return {p.name: _copy_default(p.default) for p in self.params}
+
+
+def _copy_default(value: Any) -> Any:
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+class UnknownNodeType(KeyError):
+    """No node type with that id is registered."""
+
+    def __init__(self, type_id: str) -> None:
+        self.type_id = type_id
+        super().__init__(type_id)
+
+    def __str__(self) -> str:
+        return f"unknown node type '{self.type_id}'"
+
+
+class NodeRegistry:
+    """The set of node types a pipeline can use.
+
+    Args:
+        discover: load the built-in and third-party node types from the entry-point group
+            on first use. Pass False for an empty registry (tests, embedding).
+    """
+
+    def __init__(self, discover: bool = True) -> None:
+        self._specs: dict[str, NodeSpec] = {}
+        self._discover_pending = discover
+        self.plugin_errors: list[str] = []
+
+    def register(self, spec: NodeSpec) -> None:
+        """Add a node type; a second type with the same id is refused."""
+        if spec.type_id in self._specs:
+            raise ValueError(f"node type '{spec.type_id}' is already registered")
+        self._specs[spec.type_id] = spec
+
+    def register_all(self, specs: Iterable[NodeSpec]) -> None:
+        """Add several node types."""
+        for spec in specs:
+            self.register(spec)
+
+    def get(self, type_id: str) -> NodeSpec:
+        """The spec for ``type_id``; raises `UnknownNodeType`."""
+        self._load_plugins()
+        try:
+            return self._specs[type_id]
+        except KeyError:
+            raise UnknownNodeType(type_id) from None
+
+    def __contains__(self, type_id: object) -> bool:
+        self._load_plugins()
+        return type_id in self._specs
+
+    def specs(self) -> list[NodeSpec]:
+        """All registered types, sorted by category then title."""
+        self._load_plugins()
+        return sorted(self._specs.values(), key=lambda s: (s.category, s.title))
+
+    def create(self, type_id: str, node_id: str | None = None, **config: Any) -> Node:
+        """A new node of ``type_id`` whose config holds every default, updated by ``config``.
+
+        Args:
+            type_id: e.g. ``"training.Trainer"``.
+            node_id: the node's id; derived from the type when omitted.
+            config: parameter values to set (not validated here; see ``Graph.validate``).
+        """
+        from medical_imaging_framework.core.graph import Node
+
+        spec = self.get(type_id)
+        settings = spec.defaults()
+        settings.update(config)
+        return Node(id=node_id or _default_id(type_id), spec=spec, config=settings)
+
+    def _load_plugins(self) -> None:
+        if not self._discover_pending:
+            return
+        self._discover_pending = False
+        for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                entry.load()(self)
+            except Exception as error:  # a broken plugin must not take the application down
+                message = f"node plugin '{entry.name}' ({entry.value}) failed to load: {error}"
+                log.warning(message)
+                self.plugin_errors.append(message)
+
+
+def _default_id(type_id: str) -> str:
+    name = type_id.rsplit(".", 1)[-1]
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))

@@ -1,0 +1,123 @@
+"""Data nodes: the bundled synthetic-phantom dataset, train/validation split, data loader."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
+from medical_imaging_framework.nodes.phantoms import make_phantom
+
+
+class PhantomDataset(Dataset):
+    """In-memory phantoms; item ``i`` is ``{"image": (1, *spatial), "label": (1, *spatial), "name": str}``.
+
+    Args:
+        count: number of images.
+        size: edge length in pixels/voxels.
+        spatial_dims: 2 or 3.
+        noise: Gaussian noise standard deviation.
+        seed: the same seed always gives the same images.
+    """
+
+    def __init__(self, count: int, size: int, spatial_dims: int, noise: float, seed: int) -> None:
+        self.images: list[torch.Tensor] = []
+        self.labels: list[torch.Tensor] = []
+        for index in range(count):
+            rng = np.random.default_rng([seed, index])
+            image, mask = make_phantom(size, spatial_dims, noise, rng)
+            self.images.append(torch.from_numpy(image)[None])
+            self.labels.append(torch.from_numpy(mask)[None])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {"image": self.images[index], "label": self.labels[index], "name": f"phantom_{index:04d}"}
+
+
+def run_phantoms(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    dataset = PhantomDataset(
+        config["count"], config["size"], int(config["spatial_dims"]), config["noise"], config["seed"]
+    )
+    ctx.log(f"Synthetic phantoms: {len(dataset)} images of {config['size']}^{config['spatial_dims']}")
+    return {"dataset": dataset}
+
+
+def run_split(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    dataset = inputs["dataset"]
+    total = len(dataset)
+    val_count = round(total * config["val_fraction"])
+    if val_count < 1 or val_count >= total:
+        raise NodeError(
+            f"val_fraction {config['val_fraction']} of {total} items leaves an empty training or validation set"
+        )
+    order = torch.randperm(total, generator=torch.Generator().manual_seed(config["seed"])).tolist()
+    return {"train": Subset(dataset, sorted(order[val_count:])), "val": Subset(dataset, sorted(order[:val_count]))}
+
+
+def run_loader(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    dataset = inputs["dataset"]
+    if len(dataset) == 0:
+        raise NodeError("the linked dataset is empty")
+    loader = DataLoader(
+        dataset,
+        batch_size=config["batch_size"],
+        shuffle=config["shuffle"],
+        num_workers=config["num_workers"],
+        persistent_workers=config["num_workers"] > 0,
+        drop_last=False,
+    )
+    return {"loader": loader}
+
+
+SPECS = [
+    NodeSpec(
+        type_id="data.SyntheticPhantoms",
+        title="Synthetic Phantoms",
+        category="Data",
+        run=run_phantoms,
+        outputs=(Port("dataset", PortKind.DATASET),),
+        params=(
+            Param("count", ParamKind.INT, 80, "Count", "Number of images.", minimum=1),
+            Param("size", ParamKind.INT, 128, "Size", "Edge length in pixels (voxels in 3D).", minimum=8, maximum=512),
+            Param("spatial_dims", ParamKind.CHOICE, "2", "Spatial dims", "2 for images, 3 for volumes.",
+                  choices=("2", "3")),
+            Param("noise", ParamKind.FLOAT, 0.2, "Noise", "Standard deviation of the Gaussian noise.", minimum=0),
+            Param("seed", ParamKind.INT, 0, "Seed", "The same seed gives the same images.", minimum=0),
+        ),
+        description="Random ellipses (2D) or ellipsoids (3D) over noise with binary masks; no download needed.",
+    ),
+    NodeSpec(
+        type_id="data.TrainValSplit",
+        title="Train/Val Split",
+        category="Data",
+        run=run_split,
+        inputs=(Port("dataset", PortKind.DATASET),),
+        outputs=(Port("train", PortKind.DATASET), Port("val", PortKind.DATASET)),
+        params=(
+            Param("val_fraction", ParamKind.FLOAT, 0.2, "Validation fraction", "Share of items held out.",
+                  minimum=0.0, maximum=1.0),
+            Param("seed", ParamKind.INT, 0, "Seed", "Seed of the random split.", minimum=0),
+        ),
+        description="Splits a dataset at random into training and validation subsets.",
+    ),
+    NodeSpec(
+        type_id="data.DataLoader",
+        title="Data Loader",
+        category="Data",
+        run=run_loader,
+        inputs=(Port("dataset", PortKind.DATASET),),
+        outputs=(Port("loader", PortKind.DATALOADER),),
+        params=(
+            Param("batch_size", ParamKind.INT, 8, "Batch size", "Items per batch.", minimum=1),
+            Param("shuffle", ParamKind.BOOL, True, "Shuffle", "Reshuffle the items every epoch."),
+            Param("num_workers", ParamKind.INT, 0, "Workers", "Loader worker processes (0 = main process).",
+                  minimum=0),
+        ),
+        description="Batches a dataset for training, validation or inference.",
+    ),
+]

@@ -1,0 +1,68 @@
+"""Model nodes (MONAI networks). Each outputs a freshly initialised ``nn.Module``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from monai.networks.nets import UNet
+
+from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
+
+SPATIAL_DIMS = Param("spatial_dims", ParamKind.CHOICE, "2", "Spatial dims", "2D or 3D network.", choices=("2", "3"))
+IN_CHANNELS = Param("in_channels", ParamKind.INT, 1, "Input channels", "Channels of the input image.", minimum=1)
+OUT_CHANNELS = Param("out_channels", ParamKind.INT, 1, "Output channels",
+                     "1 for binary (sigmoid) segmentation, else the number of classes.", minimum=1)
+SEED = Param("seed", ParamKind.INT, 0, "Seed", "Seed of the weight initialisation.", minimum=0)
+
+
+def seeded_build(seed: int, build: Any) -> torch.nn.Module:
+    """Build a network with deterministic initial weights, leaving the global RNG untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def run_unet(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    channels, strides = config["channels"], config["strides"]
+    if len(strides) != len(channels) - 1:
+        raise NodeError(f"strides needs {len(channels) - 1} values for {len(channels)} channels, got {len(strides)}")
+    model = seeded_build(
+        config["seed"],
+        lambda: UNet(
+            spatial_dims=int(config["spatial_dims"]),
+            in_channels=config["in_channels"],
+            out_channels=config["out_channels"],
+            channels=tuple(channels),
+            strides=tuple(strides),
+            num_res_units=config["num_res_units"],
+            dropout=config["dropout"],
+        ),
+    )
+    count = sum(p.numel() for p in model.parameters())
+    ctx.log(f"UNet: {count:,} parameters")
+    return {"model": model}
+
+
+SPECS = [
+    NodeSpec(
+        type_id="models.UNet",
+        title="UNet",
+        category="Models",
+        run=run_unet,
+        outputs=(Port("model", PortKind.MODEL),),
+        params=(
+            SPATIAL_DIMS,
+            IN_CHANNELS,
+            OUT_CHANNELS,
+            Param("channels", ParamKind.INT_LIST, [16, 32, 64, 128], "Channels", "Feature channels per level.",
+                  minimum=1),
+            Param("strides", ParamKind.INT_LIST, [2, 2, 2], "Strides", "Downsampling stride between levels.",
+                  minimum=1),
+            Param("num_res_units", ParamKind.INT, 2, "Residual units", "Residual units per block.", minimum=0),
+            Param("dropout", ParamKind.FLOAT, 0.0, "Dropout", "Dropout probability.", minimum=0.0, maximum=1.0),
+            SEED,
+        ),
+        description="MONAI UNet with residual units.",
+    ),
+]
