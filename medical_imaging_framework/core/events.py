@@ -86,9 +86,39 @@ class CheckpointSaved(Event):
 
 @dataclass(frozen=True)
 class CheckpointFailed(Event):
+    """A save failed; earlier checkpoints are intact. ``kind`` is the save's kind, or ``directory``/``cleanup``."""
+
     node_id: str
     path: str
     message: str
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class CheckpointsConfigured(Event):
+    """Training starts with checkpoints going to ``directory`` (as the user typed it)."""
+
+    node_id: str
+    directory: str
+
+
+@dataclass(frozen=True)
+class TrainingResumed(Event):
+    """Training continues after epoch ``epoch`` of checkpoint ``path``."""
+
+    node_id: str
+    path: str
+    epoch: int
+    num_epochs: int
+
+
+@dataclass(frozen=True)
+class TrainingCompleted(Event):
+    """Every epoch ran; ``final_path`` is the final model file ("" when checkpoints are off or it failed)."""
+
+    node_id: str
+    epoch: int
+    final_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -138,10 +168,39 @@ def format_event(event: Event) -> str | None:
         return text
     if isinstance(event, NodeFailed):
         return f"✗ Node '{event.node_id}' failed: {event.message}"
-    if isinstance(event, CheckpointFailed):
-        return f"  ✗ Could not save checkpoint {event.path}: {event.message}"
+    checkpoint_line = _checkpoint_line(event)
+    if checkpoint_line is not None:
+        return checkpoint_line
     if isinstance(event, TrainingStopped):
         return f"Training stopped at epoch {event.epoch}"
     if isinstance(event, RunFinished) and event.status == "cancelled":
         return "Run stopped."
+    return None
+
+
+def _checkpoint_line(event: Event) -> str | None:
+    """The lines of checkpoint events, exactly as docs/training/CHECKPOINTS.md shows them."""
+    if isinstance(event, CheckpointsConfigured):
+        return f"✓ Checkpoints will be saved to: {event.directory}\n"
+    if isinstance(event, CheckpointSaved):
+        if event.kind == "periodic":
+            name = event.path.replace("\\", "/").rsplit("/", 1)[-1]
+            return f"  ✓ Saved checkpoint: {name}"
+        if event.kind == "best":
+            return f"  ✓ Saved best model (loss: {event.loss:.4f})"
+        return None  # the final save is reported by TrainingCompleted
+    if isinstance(event, CheckpointFailed):
+        if event.kind == "directory":
+            return f"  ✗ Cannot use checkpoint directory {event.path}: {event.message}"
+        if event.kind == "cleanup":
+            return f"  ✗ Could not delete old checkpoint {event.path}: {event.message}"
+        return f"  ✗ Could not save checkpoint {event.path}: {event.message}"
+    if isinstance(event, TrainingResumed):
+        return (
+            f"✓ Resumed from {event.path} (epoch {event.epoch}); "
+            f"continuing at epoch {event.epoch + 1} of {event.num_epochs}"
+        )
+    if isinstance(event, TrainingCompleted):
+        text = "\n✓ Training complete."
+        return f"{text} Final model saved to: {event.final_path}" if event.final_path else text
     return None

@@ -221,4 +221,13 @@ class Graph:
                     indegree[link.target] -= 1
                     if indegree[link.target] == 0:
                         ready.append(link.target)
-        return order, [node_id for node_id in self.nodes if node_id not in order]
+        left = {node_id for node_id in self.nodes if node_id not in order}
+        # Peel off nodes that only lead away from the cycle, so the message names the cycle itself.
+        peeled = True
+        while peeled:
+            peeled = False
+            for node_id in list(left):
+                if not any(ln.source == node_id and ln.target in left for ln in valid):
+                    left.discard(node_id)
+                    peeled = True
+        return order, [node_id for node_id in self.nodes if node_id in left]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +54,15 @@ def dumps(graph: Graph) -> str:
 def save_pipeline(graph: Graph, path: str | os.PathLike[str]) -> None:
     """Write ``graph`` to ``path`` atomically (temp file + rename), so a failed save loses nothing."""
     target = Path(path)
-    temp = target.with_name(f".{target.name}.tmp")
+    temp_name = ""
     try:
-        temp.write_text(dumps(graph), encoding="utf-8")
-        os.replace(temp, target)
+        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(dumps(graph))
+        os.replace(temp_name, target)
     except OSError as error:
-        temp.unlink(missing_ok=True)
+        if temp_name:
+            Path(temp_name).unlink(missing_ok=True)
         raise PipelineFileError(path, f"cannot write: {error.strerror or error}") from None
 
 

@@ -8,6 +8,7 @@ core free of any import of the node library.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -156,5 +157,6 @@ class NodeRegistry:
 
 
 def _default_id(type_id: str) -> str:
+    """``data.SyntheticPhantoms`` -> ``synthetic_phantoms``; ``models.UNet`` -> ``unet``."""
     name = type_id.rsplit(".", 1)[-1]
-    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()

@@ -61,6 +61,8 @@ def run_split(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) 
 
 def run_loader(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     dataset = inputs["dataset"]
+    if dataset is None:
+        raise NodeError("no dataset arrived: the linked output produced none (is that node's matching input linked?)")
     if len(dataset) == 0:
         raise NodeError("the linked dataset is empty")
     loader = DataLoader(

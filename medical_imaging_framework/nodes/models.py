@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from monai.networks.nets import UNet
+from monai.networks.nets import AttentionUnet, SegResNet, UNet
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 
@@ -44,6 +44,48 @@ def run_unet(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
     return {"model": model}
 
 
+def run_segresnet(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    filters = config["init_filters"]
+    if filters % 8:
+        raise NodeError(f"init_filters must be a multiple of 8 (group normalisation uses 8 groups), got {filters}")
+    model = seeded_build(
+        config["seed"],
+        lambda: SegResNet(
+            spatial_dims=int(config["spatial_dims"]),
+            in_channels=config["in_channels"],
+            out_channels=config["out_channels"],
+            init_filters=filters,
+            blocks_down=tuple(config["blocks_down"]),
+            blocks_up=tuple([1] * (len(config["blocks_down"]) - 1)),
+            dropout_prob=config["dropout"] or None,
+        ),
+    )
+    ctx.log(f"SegResNet: {sum(p.numel() for p in model.parameters()):,} parameters")
+    return {"model": model}
+
+
+def run_attention_unet(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    channels, strides = config["channels"], config["strides"]
+    if len(strides) != len(channels) - 1:
+        raise NodeError(f"strides needs {len(channels) - 1} values for {len(channels)} channels, got {len(strides)}")
+    model = seeded_build(
+        config["seed"],
+        lambda: AttentionUnet(
+            spatial_dims=int(config["spatial_dims"]),
+            in_channels=config["in_channels"],
+            out_channels=config["out_channels"],
+            channels=tuple(channels),
+            strides=tuple(strides),
+            dropout=config["dropout"],
+        ),
+    )
+    ctx.log(f"AttentionUnet: {sum(p.numel() for p in model.parameters()):,} parameters")
+    return {"model": model}
+
+
+DROPOUT = Param("dropout", ParamKind.FLOAT, 0.0, "Dropout", "Dropout probability.", minimum=0.0, maximum=1.0)
+
+
 SPECS = [
     NodeSpec(
         type_id="models.UNet",
@@ -64,5 +106,43 @@ SPECS = [
             SEED,
         ),
         description="MONAI UNet with residual units.",
+    ),
+    NodeSpec(
+        type_id="models.SegResNet",
+        title="SegResNet",
+        category="Models",
+        run=run_segresnet,
+        outputs=(Port("model", PortKind.MODEL),),
+        params=(
+            SPATIAL_DIMS,
+            IN_CHANNELS,
+            OUT_CHANNELS,
+            Param("init_filters", ParamKind.INT, 8, "Initial filters", "Channels of the first level (multiple of 8).",
+                  minimum=8),
+            Param("blocks_down", ParamKind.INT_LIST, [1, 2, 2, 4], "Blocks down",
+                  "Residual blocks per encoder level (the image size must divide by 2^(levels-1)).", minimum=1),
+            DROPOUT,
+            SEED,
+        ),
+        description="MONAI SegResNet: residual encoder-decoder with group normalisation (Myronenko 2018).",
+    ),
+    NodeSpec(
+        type_id="models.AttentionUnet",
+        title="Attention UNet",
+        category="Models",
+        run=run_attention_unet,
+        outputs=(Port("model", PortKind.MODEL),),
+        params=(
+            SPATIAL_DIMS,
+            IN_CHANNELS,
+            OUT_CHANNELS,
+            Param("channels", ParamKind.INT_LIST, [16, 32, 64, 128], "Channels", "Feature channels per level.",
+                  minimum=1),
+            Param("strides", ParamKind.INT_LIST, [2, 2, 2], "Strides", "Downsampling stride between levels.",
+                  minimum=1),
+            DROPOUT,
+            SEED,
+        ),
+        description="MONAI Attention UNet: attention gates on the skip connections (Oktay 2018).",
     ),
 ]

@@ -36,6 +36,11 @@ def run_adam(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
     return {"optimizer": OptimizerFactory(torch.optim.Adam, {"lr": config[LR], "weight_decay": config["weight_decay"]})}
 
 
+def run_adamw(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    options = {"lr": config[LR], "weight_decay": config["weight_decay"]}
+    return {"optimizer": OptimizerFactory(torch.optim.AdamW, options)}
+
+
 def run_sgd(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     options = {
         "lr": config[LR],
@@ -55,6 +60,18 @@ SPECS = [
         outputs=(Port("optimizer", PortKind.OPTIMIZER),),
         params=(_lr(1e-3), WEIGHT_DECAY),
         description="Adam optimizer.",
+    ),
+    NodeSpec(
+        type_id="optim.AdamW",
+        title="AdamW",
+        category="Optimizers",
+        run=run_adamw,
+        outputs=(Port("optimizer", PortKind.OPTIMIZER),),
+        params=(
+            _lr(1e-3),
+            Param("weight_decay", ParamKind.FLOAT, 0.01, "Weight decay", "Decoupled weight decay.", minimum=0.0),
+        ),
+        description="Adam with decoupled weight decay (Loshchilov & Hutter).",
     ),
     NodeSpec(
         type_id="optim.SGD",

@@ -1,0 +1,155 @@
+"""Runs a pipeline in a QThread: a QObject worker moved to the thread re-emits each core event as one
+Qt signal carrying the event object. Widgets are only ever touched by slots on the GUI thread."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from medical_imaging_framework.core import CancelToken, Executor, Graph, NodeRegistry, RunResult
+from medical_imaging_framework.core.events import Event, Progress
+from medical_imaging_framework.core.pipeline_file import graph_from_dict, graph_to_dict
+
+# Progress events arrive after every batch; the bar needs far fewer. Coalescing them keeps the GUI
+# thread's event queue short (see bench/ui_latency.py).
+PROGRESS_INTERVAL_S = 0.1
+
+
+def training_threads() -> int:
+    """Intra-op threads for torch in the worker: one core is left for the GUI thread."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def copy_graph(graph: Graph, registry: NodeRegistry) -> Graph:
+    """An independent copy of ``graph`` (through its file form), so edits never reach a running pipeline.
+
+    Args:
+        graph: the pipeline shown in the editor.
+        registry: node types.
+    """
+    return graph_from_dict(graph_to_dict(graph), registry, source=graph.name)
+
+
+class RunWorker(QObject):
+    """Lives in the run thread; `run` executes the graph and re-emits its events.
+
+    Args:
+        graph: the pipeline to run (a copy; nobody else touches it).
+        cancel: the run's stop flag.
+    """
+
+    event = Signal(object)
+    done = Signal(object)
+
+    def __init__(self, graph: Graph, cancel: CancelToken) -> None:
+        super().__init__()
+        self.graph = graph
+        self.cancel = cancel
+        self._last_progress = 0.0
+
+    @Slot()
+    def run(self) -> None:
+        """Execute the pipeline; emits `done` with the `RunResult` (also when a node fails)."""
+        import torch
+
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(training_threads())
+        try:
+            result = Executor(self.graph, self._sink, self.cancel).run()
+        except Exception as error:  # the executor catches node failures; this guards the thread itself
+            result = RunResult(status="failed", error=f"{type(error).__name__}: {error}")
+        finally:
+            torch.set_num_threads(previous_threads)
+        self.done.emit(result)
+
+    def _sink(self, event: Event) -> None:
+        if isinstance(event, Progress):
+            now = time.monotonic()
+            last_batch = event.batch == event.num_batches
+            if not last_batch and now - self._last_progress < PROGRESS_INTERVAL_S:
+                return
+            self._last_progress = now
+        self.event.emit(event)
+
+
+class RunController(QObject):
+    """Starts, stops and waits for pipeline runs; forwards events to the GUI thread.
+
+    Args:
+        registry: node types (to copy the graph before a run).
+        parent: owning QObject.
+    """
+
+    event = Signal(object)
+    started = Signal()
+    finished = Signal(object)
+
+    def __init__(self, registry: NodeRegistry, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.registry = registry
+        self.thread: QThread | None = None
+        self.worker: RunWorker | None = None
+        self.cancel_token: CancelToken | None = None
+        self.last_result: RunResult | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether a run thread exists and has not finished."""
+        return self.thread is not None
+
+    def start(self, graph: Graph) -> None:
+        """Run a copy of ``graph`` in a new thread (ignored while a run is in progress).
+
+        Args:
+            graph: the pipeline; it must already be valid (see `Graph.validate`).
+        """
+        if self.running:
+            return
+        self.cancel_token = CancelToken()
+        self.thread = QThread(self)
+        self.thread.setObjectName("mif-run")
+        self.worker = RunWorker(copy_graph(graph, self.registry), self.cancel_token)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.worker.event.connect(self._forward)
+        self.worker.done.connect(self._on_done)
+        self.worker.done.connect(self.thread.quit)
+        self.thread.finished.connect(self._on_thread_finished)
+        self.thread.start()
+        self.started.emit()
+
+    def stop(self) -> None:
+        """Ask the run to stop after the current batch."""
+        if self.cancel_token is not None:
+            self.cancel_token.cancel()
+
+    def wait(self, timeout_ms: int = -1) -> bool:
+        """Block until the run thread ends (events still queued are then delivered by the loop).
+
+        Args:
+            timeout_ms: give up after this long; -1 waits for ever.
+        """
+        if self.thread is None:
+            return True
+        return self.thread.wait(-1 if timeout_ms < 0 else timeout_ms)
+
+    @Slot(object)
+    def _forward(self, event: Event) -> None:
+        self.event.emit(event)
+
+    @Slot(object)
+    def _on_done(self, result: Any) -> None:
+        self.last_result = result
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        thread, worker = self.thread, self.worker
+        self.thread = self.worker = None
+        if worker is not None:
+            worker.deleteLater()
+        if thread is not None:
+            thread.deleteLater()
+        self.finished.emit(self.last_result)

@@ -1,0 +1,150 @@
+"""The checkpoint policy: a training callback that decides periodic, best and final saves.
+
+Fed each `EpochResult`, it writes ``checkpoint_epoch_N.pt`` every ``every`` epochs, ``best_model.pt`` when
+the monitored loss is strictly lower than the best so far, and ``final_model.pt`` after the last epoch.
+Each outcome is an event (`CheckpointSaved`, `CheckpointFailed`); a failed save never stops training
+unless ``stop_on_error`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medical_imaging_framework.core.checkpoint_state import build_checkpoint
+from medical_imaging_framework.core.checkpoint_writer import (
+    CheckpointWriteError,
+    clean_temp_files,
+    ensure_directory,
+    remove_file,
+    write_checkpoint,
+)
+from medical_imaging_framework.core.checkpoints import BEST_NAME, FINAL_NAME, periodic_files, periodic_name
+from medical_imaging_framework.core.events import (
+    CheckpointFailed,
+    CheckpointSaved,
+    CheckpointsConfigured,
+    EventSink,
+    TrainingCompleted,
+)
+from medical_imaging_framework.core.executor import NodeError
+from medical_imaging_framework.core.training import Callback, EpochResult, TrainingState
+
+
+def checkpoints_enabled(directory: str) -> bool:
+    """Whether ``directory`` turns saving on (an empty or blank value turns it off)."""
+    return bool(directory.strip())
+
+
+@dataclass
+class CheckpointPolicy(Callback):
+    """Saves checkpoints while a `Trainer` runs.
+
+    Args:
+        directory: the checkpoint folder as the user typed it ("" or blank: no files at all).
+        every: save ``checkpoint_epoch_N.pt`` when N % every == 0 (>= 1).
+        emit: the event sink.
+        node_id: the Trainer node, named in events.
+        config: the Trainer's parameters, stored in each file.
+        pipeline: the pipeline JSON being run, stored in each file.
+        keep_last_n: periodic files to keep (0 keeps all); best and final are never deleted.
+        stop_on_error: raise `NodeError` on a failed save instead of training on.
+    """
+
+    directory: str
+    every: int
+    emit: EventSink
+    node_id: str = "trainer"
+    config: Mapping[str, Any] = field(default_factory=dict)
+    pipeline: Mapping[str, Any] = field(default_factory=dict)
+    keep_last_n: int = 0
+    stop_on_error: bool = False
+    final_path: str = field(default="", init=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
+            raise ValueError(f"save_every_n_epochs must be a whole number >= 1 (got {self.every!r})")
+        if isinstance(self.keep_last_n, bool) or not isinstance(self.keep_last_n, int) or self.keep_last_n < 0:
+            raise ValueError(f"keep_last_n must be a whole number >= 0 (got {self.keep_last_n!r})")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any file is written."""
+        return checkpoints_enabled(self.directory)
+
+    @property
+    def folder(self) -> Path:
+        """The folder on disk (``~`` expanded; relative to the current directory)."""
+        return Path(os.path.expanduser(self.directory.strip()))
+
+    def shown(self, name: str) -> str:
+        """The path of file ``name`` as shown to the user (the folder as typed, joined with ``name``)."""
+        return os.path.join(self.directory.strip(), name)
+
+    def on_train_start(self, state: TrainingState) -> None:
+        """Announce the folder, create it, and remove temp files left by an interrupted save."""
+        if not self.enabled:
+            return
+        self.emit(CheckpointsConfigured(self.node_id, self.directory.strip()))
+        try:
+            ensure_directory(self.folder)
+        except CheckpointWriteError as error:
+            self._failed(self.directory.strip(), error.reason, "directory")
+            return
+        clean_temp_files(self.folder)
+
+    def on_epoch_end(self, state: TrainingState, result: EpochResult) -> None:
+        """Periodic save when due, then best save when the monitored loss improved."""
+        if not self.enabled:
+            return
+        checkpoint: dict[str, Any] | None = None
+        if result.epoch % self.every == 0:
+            checkpoint = self._build(state, result.monitored, result.val_loss)
+            if self._save(checkpoint, periodic_name(result.epoch), "periodic", result.epoch, result.monitored):
+                self._prune(result.epoch)
+        if result.monitored < state.best_loss:
+            checkpoint = checkpoint or self._build(state, result.monitored, result.val_loss)
+            self._save(checkpoint, BEST_NAME, "best", result.epoch, result.monitored)
+
+    def on_train_end(self, state: TrainingState, completed: bool) -> None:
+        """After the last epoch: save the final model and report completion (nothing after a stop)."""
+        if not completed:
+            return
+        self.final_path = ""
+        if self.enabled and state.epoch_losses:
+            loss = state.val_losses[-1] if state.val_losses else state.epoch_losses[-1]
+            val_loss = state.val_losses[-1] if state.val_losses else None
+            if self._save(self._build(state, loss, val_loss), FINAL_NAME, "final", state.epoch, loss):
+                self.final_path = self.shown(FINAL_NAME)
+        self.emit(TrainingCompleted(self.node_id, state.epoch, self.final_path))
+
+    def _build(self, state: TrainingState, loss: float, val_loss: float | None) -> dict[str, Any]:
+        return build_checkpoint(state, loss, val_loss, self.config, self.pipeline)
+
+    def _save(self, checkpoint: dict[str, Any], name: str, kind: str, epoch: int, loss: float) -> bool:
+        try:
+            write_checkpoint(checkpoint, self.folder / name)
+        except CheckpointWriteError as error:
+            self._failed(self.shown(name), error.reason, kind)
+            return False
+        self.emit(CheckpointSaved(self.node_id, kind, self.shown(name), epoch, float(loss)))
+        return True
+
+    def _prune(self, epoch: int) -> None:
+        """Delete the oldest periodic files beyond ``keep_last_n`` (only after the new one is on disk)."""
+        if self.keep_last_n <= 0:
+            return
+        older = [path for number, path in periodic_files(self.folder) if number <= epoch]
+        for path in older[: max(0, len(older) - self.keep_last_n)]:
+            try:
+                remove_file(path)
+            except CheckpointWriteError as error:
+                self._failed(self.shown(path.name), error.reason, "cleanup")
+
+    def _failed(self, path: str, reason: str, kind: str) -> None:
+        self.emit(CheckpointFailed(self.node_id, path, reason, kind))
+        if self.stop_on_error:
+            raise NodeError(f"could not save checkpoint {path}: {reason} (training stopped: stop_on_checkpoint_error)")

@@ -1,0 +1,277 @@
+"""Transform nodes (MONAI dictionary transforms) and the node that applies them to datasets.
+
+Transform nodes chain: each takes the chain built so far (optional ``transform`` input) and outputs
+it with one more step. ``transforms.Apply`` runs the chain on a training and/or a validation dataset;
+random steps run on the training output only, and with ``cache`` the deterministic steps before the
+first random one run once per item (MONAI ``CacheDataset``), not every epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from monai.data import CacheDataset, MetaTensor
+from monai.transforms import (
+    Compose,
+    MapTransform,
+    NormalizeIntensityd,
+    RandFlipd,
+    RandGaussianNoised,
+    RandomizableTrait,
+    RandRotate90d,
+    RandSpatialCropd,
+    Resized,
+    ResizeWithPadOrCropd,
+    ScaleIntensityRanged,
+)
+
+from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
+
+IMAGE, LABEL = "image", "label"
+BOTH = (IMAGE, LABEL)
+
+TransformChain = tuple[MapTransform, ...]
+
+
+class ToMetaTensor(MapTransform):
+    """Wrap image/label as MONAI ``MetaTensor`` carrying the item's affine, so spatial steps update it."""
+
+    def __init__(self) -> None:
+        super().__init__(BOTH, allow_missing_keys=True)
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        item = dict(data)
+        affine = item.get("affine")
+        affine = torch.eye(4, dtype=torch.float64) if affine is None else torch.as_tensor(affine, dtype=torch.float64)
+        for key in self.key_iterator(item):
+            item[key] = MetaTensor(torch.as_tensor(item[key]).clone(), affine=affine.clone())
+        return item
+
+
+class FromMetaTensor(MapTransform):
+    """Plain tensors again, with the (possibly updated) affine back in ``item["affine"]``."""
+
+    def __init__(self) -> None:
+        super().__init__(BOTH, allow_missing_keys=True)
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        item = dict(data)
+        image = item.get(IMAGE)
+        if isinstance(image, MetaTensor):
+            item["affine"] = torch.as_tensor(image.affine, dtype=torch.float64).clone()
+        for key in self.key_iterator(item):
+            value = item[key]
+            item[key] = (value.as_tensor() if isinstance(value, MetaTensor) else torch.as_tensor(value)).float()
+        return item
+
+
+def is_random(transform: object) -> bool:
+    """Whether ``transform`` draws random numbers (MONAI's ``RandomizableTrait``)."""
+    return isinstance(transform, RandomizableTrait)
+
+
+def build_compose(chain: Sequence[MapTransform], training: bool) -> Compose:
+    """The MONAI ``Compose`` for one dataset; without ``training`` random steps are left out.
+
+    Args:
+        chain: the steps, in order.
+        training: keep random steps.
+    """
+    steps = [t for t in chain if training or not is_random(t)]
+    return Compose([ToMetaTensor(), *steps, FromMetaTensor()])
+
+
+class TransformedDataset(CacheDataset):
+    """A dataset seen through a transform chain; deterministic steps are cached when ``cache`` is set.
+
+    Args:
+        data: the source dataset (items are dicts).
+        chain: MONAI dictionary transforms.
+        training: apply random steps (training data only).
+        cache: run the deterministic steps once per item and keep the results in memory.
+    """
+
+    def __init__(self, data: Any, chain: Sequence[MapTransform], training: bool, cache: bool) -> None:
+        self.training = training
+        super().__init__(
+            data=data,
+            transform=build_compose(chain, training),
+            cache_rate=1.0 if cache else 0.0,
+            num_workers=1,
+            progress=False,
+        )
+
+    def _load_cache_item(self, idx: int) -> Any:
+        try:
+            return super()._load_cache_item(idx)
+        except NodeError:
+            raise
+        except Exception as error:
+            raise NodeError(_failure(self.data, idx, error)) from None
+
+    def _transform(self, index: int) -> Any:
+        try:
+            return super()._transform(index)
+        except NodeError:
+            raise
+        except Exception as error:
+            raise NodeError(_failure(self.data, index, error)) from None
+
+
+def _failure(data: Any, index: int, error: Exception) -> str:
+    try:
+        name = data[index].get("name", f"#{index}")
+    except Exception:
+        name = f"#{index}"
+    root = error
+    while root.__cause__ is not None:
+        root = root.__cause__
+    return f"transforms failed on item '{name}': {type(root).__name__}: {root}"
+
+
+def _chain(inputs: dict[str, Any], step: MapTransform, seed: int | None = None) -> dict[str, Any]:
+    if seed is not None:
+        step.set_random_state(seed=seed)
+    previous: TransformChain = tuple(inputs.get("transform") or ())
+    return {"transform": (*previous, step)}
+
+
+def run_normalize(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    step = NormalizeIntensityd(IMAGE, nonzero=config["nonzero"], channel_wise=config["channel_wise"])
+    return _chain(inputs, step)
+
+
+def run_ct_window(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    if config["window_min"] >= config["window_max"]:
+        raise NodeError(f"window_min ({config['window_min']}) must be below window_max ({config['window_max']})")
+    step = ScaleIntensityRanged(
+        IMAGE, a_min=config["window_min"], a_max=config["window_max"], b_min=0.0, b_max=1.0, clip=True
+    )
+    return _chain(inputs, step)
+
+
+def _interpolation(size: list[int]) -> str:
+    if len(size) not in (2, 3):
+        raise NodeError(f"spatial_size needs 2 (2D) or 3 (3D) values, got {len(size)}")
+    return "bilinear" if len(size) == 2 else "trilinear"
+
+
+def run_resize(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    size = config["spatial_size"]
+    step = Resized(BOTH, spatial_size=size, mode=(_interpolation(size), "nearest"), allow_missing_keys=True)
+    return _chain(inputs, step)
+
+
+def run_pad_crop(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    size = config["spatial_size"]
+    _interpolation(size)
+    return _chain(inputs, ResizeWithPadOrCropd(BOTH, spatial_size=size, allow_missing_keys=True))
+
+
+def run_rand_crop(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    size = config["roi_size"]
+    _interpolation(size)
+    step = RandSpatialCropd(BOTH, roi_size=size, random_size=False, allow_missing_keys=True)
+    return _chain(inputs, step, config["seed"])
+
+
+def run_rand_flip(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    axis = None if config["spatial_axis"] == "all" else int(config["spatial_axis"])
+    step = RandFlipd(BOTH, prob=config["prob"], spatial_axis=axis, allow_missing_keys=True)
+    return _chain(inputs, step, config["seed"])
+
+
+def run_rand_rotate90(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    step = RandRotate90d(BOTH, prob=config["prob"], max_k=3, spatial_axes=(0, 1), allow_missing_keys=True)
+    return _chain(inputs, step, config["seed"])
+
+
+def run_noise(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    step = RandGaussianNoised(IMAGE, prob=config["prob"], std=config["std"])
+    return _chain(inputs, step, config["seed"])
+
+
+def run_apply(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    chain = tuple(inputs["transform"])
+    if inputs.get("train") is None and inputs.get("val") is None:
+        raise NodeError("link a dataset to 'train' or 'val' (or both)")
+    outputs: dict[str, Any] = {}
+    for port, training in (("train", True), ("val", False)):
+        data = inputs.get(port)
+        outputs[port] = None if data is None else TransformedDataset(data, chain, training, config["cache"])
+    randoms = sum(is_random(step) for step in chain)
+    ctx.log(
+        f"Transforms: {len(chain)} step(s), {randoms} random (training data only)"
+        + (", deterministic steps cached" if config["cache"] else "")
+    )
+    return outputs
+
+
+PREVIOUS = Port("transform", PortKind.TRANSFORM, required=False, help="The chain so far (optional).")
+NEXT = Port("transform", PortKind.TRANSFORM)
+SEED = Param("seed", ParamKind.INT, 0, "Seed", "Seed of this random transform.", minimum=0)
+PROB = Param("prob", ParamKind.FLOAT, 0.5, "Probability", "Chance of applying it to an item.", minimum=0.0, maximum=1.0)
+
+
+def _size(name: str, label: str, help_text: str) -> Param:
+    return Param(name, ParamKind.INT_LIST, [96, 96], label, help_text + " 2 values for 2D, 3 for 3D.", minimum=1)
+
+
+def _spec(type_id: str, title: str, run: Any, params: tuple[Param, ...], description: str) -> NodeSpec:
+    return NodeSpec(
+        type_id=type_id, title=title, category="Transforms", run=run, inputs=(PREVIOUS,), outputs=(NEXT,),
+        params=params, description=description,
+    )
+
+
+SPECS = [
+    _spec("transforms.NormalizeIntensity", "Normalize Intensity", run_normalize, (
+        Param("nonzero", ParamKind.BOOL, False, "Non-zero only", "Compute mean/std over non-zero voxels only."),
+        Param("channel_wise", ParamKind.BOOL, True, "Channel-wise", "Normalise each channel separately."),
+    ), "Zero mean, unit standard deviation (image only)."),
+    _spec("transforms.CTWindow", "CT Window", run_ct_window, (
+        Param("window_min", ParamKind.FLOAT, -1000.0, "Window min (HU)", "Intensity mapped to 0."),
+        Param("window_max", ParamKind.FLOAT, 1000.0, "Window max (HU)", "Intensity mapped to 1."),
+    ), "Clips intensities to a window and scales it to 0..1 (MONAI ScaleIntensityRange)."),
+    _spec("transforms.Resize", "Resize", run_resize, (
+        _size("spatial_size", "Size", "Output size."),
+    ), "Resamples image (linear) and label (nearest) to a size; the affine follows."),
+    _spec("transforms.PadOrCrop", "Pad or Crop", run_pad_crop, (
+        _size("spatial_size", "Size", "Output size, padding with zeros or cropping the centre."),
+    ), "Pads or centre-crops image and label to a size; the affine follows."),
+    _spec("transforms.RandomCrop", "Random Crop", run_rand_crop, (
+        _size("roi_size", "Crop size", "Size of the crop."), SEED,
+    ), "Crops image and label at a random position (training data only)."),
+    _spec("transforms.RandomFlip", "Random Flip", run_rand_flip, (
+        PROB,
+        Param("spatial_axis", ParamKind.CHOICE, "all", "Axis", "Axis to flip, or all axes at once.",
+              choices=("all", "0", "1", "2")),
+        SEED,
+    ), "Flips image and label (training data only)."),
+    _spec("transforms.RandomRotate90", "Random Rotate 90", run_rand_rotate90, (PROB, SEED),
+          "Rotates image and label by a random multiple of 90 degrees in the first two axes (training only)."),
+    _spec("transforms.GaussianNoise", "Gaussian Noise", run_noise, (
+        Param("prob", ParamKind.FLOAT, 0.2, "Probability", "Chance of adding noise to an item.",
+              minimum=0.0, maximum=1.0),
+        Param("std", ParamKind.FLOAT, 0.05, "Std", "Largest noise standard deviation.", minimum=0.0),
+        SEED,
+    ), "Adds Gaussian noise to the image (training data only)."),
+    NodeSpec(
+        type_id="transforms.Apply",
+        title="Apply Transforms",
+        category="Transforms",
+        run=run_apply,
+        inputs=(
+            Port("transform", PortKind.TRANSFORM),
+            Port("train", PortKind.DATASET, required=False, help="Training data: every step, random ones too."),
+            Port("val", PortKind.DATASET, required=False,
+                 help="Validation/test/inference data: deterministic steps only."),
+        ),
+        outputs=(Port("train", PortKind.DATASET), Port("val", PortKind.DATASET)),
+        params=(Param("cache", ParamKind.BOOL, True, "Cache",
+                      "Run deterministic steps once per item and keep the results in memory."),),
+        description="Runs a transform chain on datasets; random steps touch the training data only.",
+    ),
+]

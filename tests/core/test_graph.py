@@ -1,0 +1,78 @@
+"""Graph editing and validation: every problem at once, each naming its node."""
+
+from __future__ import annotations
+
+import pytest
+
+from medical_imaging_framework.core import Graph, Link, LinkError, NodeRegistry
+
+
+def _loader_graph(registry: NodeRegistry) -> Graph:
+    graph = Graph()
+    graph.add_node(registry.create("data.SyntheticPhantoms", "phantoms"))
+    graph.add_node(registry.create("data.DataLoader", "loader"))
+    return graph
+
+
+def test_connect_accepts_matching_kinds_and_orders_topologically(registry: NodeRegistry) -> None:
+    graph = _loader_graph(registry)
+    graph.connect("phantoms", "dataset", "loader", "dataset")
+    assert graph.topological_order() == ["phantoms", "loader"]
+    assert graph.validate() == []
+
+
+def test_connect_refuses_kind_mismatch_unknown_port_and_occupied_input(registry: NodeRegistry) -> None:
+    graph = _loader_graph(registry)
+    graph.add_node(registry.create("training.Trainer", "trainer"))
+    with pytest.raises(LinkError, match="cannot link Dataset output to DataLoader input"):
+        graph.connect("phantoms", "dataset", "trainer", "train_data")
+    with pytest.raises(LinkError, match="has no output 'images'"):
+        graph.connect("phantoms", "images", "loader", "dataset")
+    graph.connect("phantoms", "dataset", "loader", "dataset")
+    graph.add_node(registry.create("data.SyntheticPhantoms", "more"))
+    with pytest.raises(LinkError, match="already linked"):
+        graph.connect("more", "dataset", "loader", "dataset")
+    assert len(graph.links) == 1
+
+
+def test_connect_refuses_a_cycle(registry: NodeRegistry) -> None:
+    graph = Graph()
+    graph.add_node(registry.create("data.TrainValSplit", "a"))
+    graph.add_node(registry.create("data.TrainValSplit", "b"))
+    graph.connect("a", "train", "b", "dataset")
+    with pytest.raises(LinkError, match="cycle"):
+        graph.connect("b", "train", "a", "dataset")
+
+
+def test_validate_reports_every_problem_at_once(registry: NodeRegistry) -> None:
+    graph = Graph()
+    graph.add_node(registry.create("data.TrainValSplit", "a"))
+    graph.add_node(registry.create("data.TrainValSplit", "b"))
+    graph.add_node(registry.create("training.Trainer", "trainer"))
+    graph.links += [Link("a", "train", "b", "dataset"), Link("b", "train", "a", "dataset")]  # a cycle
+    graph.nodes["trainer"].config["save_every_n_epochs"] = "abc"
+    graph.nodes["trainer"].config["colour"] = "blue"
+    problems = graph.validate()
+    text = [str(p) for p in problems]
+    assert any("cycle" in t for t in text)
+    assert "node 'trainer', field 'save_every_n_epochs': must be a whole number >= 1 (got 'abc')" in text
+    assert "node 'trainer', field 'colour': unknown parameter for training.Trainer" in text
+    for port in ("model", "loss", "optimizer", "train_data"):
+        assert any(p.node_id == "trainer" and f"required input '{port}'" in p.message for p in problems)
+    assert not any("val_data" in t for t in text), "optional inputs are not required"
+
+
+def test_remove_node_drops_its_links(registry: NodeRegistry) -> None:
+    graph = _loader_graph(registry)
+    graph.connect("phantoms", "dataset", "loader", "dataset")
+    graph.remove_node("phantoms")
+    assert graph.links == [] and list(graph.nodes) == ["loader"]
+
+
+def test_node_ids_must_be_unique_and_well_formed(registry: NodeRegistry) -> None:
+    graph = _loader_graph(registry)
+    with pytest.raises(ValueError, match="already used"):
+        graph.add_node(registry.create("data.DataLoader", "loader"))
+    with pytest.raises(ValueError, match="must start with a letter"):
+        graph.add_node(registry.create("data.DataLoader", "1.bad"))
+    assert graph.unique_id("loader") == "loader_2"

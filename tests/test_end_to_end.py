@@ -1,0 +1,44 @@
+"""End to end: the default pipeline (smaller phantom set) trains through the executor."""
+
+from __future__ import annotations
+
+import threading
+
+from medical_imaging_framework.core import CancelToken, Executor, NodeRegistry
+from medical_imaging_framework.core.events import EpochEnded, Event, NodeFinished, Progress, RunFinished
+from tests.conftest import make_tiny_graph
+
+
+def test_default_pipeline_trains_and_the_loss_falls(registry: NodeRegistry) -> None:
+    graph = make_tiny_graph(registry, num_epochs=2)
+    graph.nodes["phantoms"].config["count"] = 24
+    events: list[Event] = []
+    result = Executor(graph, events.append).run()
+    assert result.status == "done", result.error
+    epochs = [e for e in events if isinstance(e, EpochEnded)]
+    assert [e.epoch for e in epochs] == [1, 2]
+    assert all(e.num_epochs == 2 and e.val_loss is not None for e in epochs)
+    assert epochs[1].loss < epochs[0].loss
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress[-1].batch == progress[-1].num_batches == 5  # 24 images -> 19 train -> 5 batches of 4
+    finished = {e.node_id for e in events if isinstance(e, NodeFinished)}
+    assert finished == set(graph.nodes)
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "done"
+    assert not result.outputs["trainer"]["model"].training, "the trained model is handed on in eval mode"
+
+
+def test_cancel_token_stops_training_between_batches(registry: NodeRegistry) -> None:
+    graph = make_tiny_graph(registry, num_epochs=50)
+    cancel = CancelToken()
+    events: list[Event] = []
+
+    def sink(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, Progress) and event.epoch == 2 and event.batch == 1:
+            threading.Thread(target=cancel.cancel).start()
+
+    result = Executor(graph, sink, cancel).run()
+    assert result.status == "cancelled"
+    batches_after = [e for e in events if isinstance(e, Progress) and (e.epoch, e.batch) > (2, 1)]
+    assert len(batches_after) <= 1, "the run ends within one batch of the stop"
+    assert not any(isinstance(e, EpochEnded) and e.epoch >= 2 for e in events)
