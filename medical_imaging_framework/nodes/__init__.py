@@ -7,7 +7,10 @@ from importlib import import_module
 
 from medical_imaging_framework.core import NodeRegistry
 
-FAMILIES = ("data", "models", "losses", "optim", "training")
+FAMILIES = (
+    "data", "io", "transforms", "models", "losses", "optim", "schedulers", "training", "inference", "evaluation",
+    "writers",
+)
 
 
 def register(registry: NodeRegistry) -> None:

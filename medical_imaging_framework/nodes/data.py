@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from monai.data.utils import worker_init_fn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
@@ -72,6 +73,7 @@ def run_loader(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any])
         num_workers=config["num_workers"],
         persistent_workers=config["num_workers"] > 0,
         drop_last=False,
+        worker_init_fn=worker_init_fn if config["num_workers"] > 0 else None,  # own seed per worker (MONAI)
     )
     return {"loader": loader}
 

@@ -27,7 +27,8 @@ def list_entries(folder: Path, role: str) -> dict[str, Path]:
         NodeError: missing or empty folder, two files with the same stem.
     """
     if not folder.is_dir():
-        raise NodeError(f"{role} folder '{folder}' does not exist (or is not a folder)")
+        where = "" if folder.is_absolute() else f" in {Path.cwd()}"
+        raise NodeError(f"{role} folder '{folder}' does not exist{where} (or is not a folder)")
     entries: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or readers.file_format(path) is None:

@@ -86,8 +86,8 @@ def run_cross_entropy(ctx: NodeContext, inputs: dict[str, Any], config: dict[str
     return _adaptive(config, lambda multi: CrossEntropy() if multi else BinaryCrossEntropy())
 
 
-MODE = Param("mode", ParamKind.CHOICE, "auto", "Mode",
-             "auto: sigmoid for 1 output channel, softmax over classes otherwise.", choices=("auto", "sigmoid", "softmax"))
+MODE = Param("mode", ParamKind.CHOICE, "auto", "Mode", "auto: sigmoid for 1 output channel, else softmax.",
+             choices=("auto", "sigmoid", "softmax"))
 INCLUDE_BACKGROUND = Param("include_background", ParamKind.BOOL, True, "Include background",
                            "Count channel 0 (multi-class: the background class).")
 

@@ -15,6 +15,7 @@ import torch
 from monai.data import CacheDataset, MetaTensor
 from monai.transforms import (
     Compose,
+    DivisiblePadd,
     MapTransform,
     NormalizeIntensityd,
     RandFlipd,
@@ -67,6 +68,27 @@ class FromMetaTensor(MapTransform):
         return item
 
 
+class CheckSpatialDims(MapTransform):
+    """Refuses items whose image is not ``spatial_dims``-D (MONAI would silently add an axis).
+
+    Args:
+        spatial_dims: 2 or 3.
+        field: the parameter named in the error.
+    """
+
+    def __init__(self, spatial_dims: int, field: str) -> None:
+        super().__init__((IMAGE,), allow_missing_keys=True)
+        self.spatial_dims, self.field = spatial_dims, field
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        image = data.get(IMAGE)
+        if image is not None and image.ndim - 1 != self.spatial_dims:
+            raise ValueError(
+                f"the image is {image.ndim - 1}D but {self.field} has {self.spatial_dims} values (give one per axis)"
+            )
+        return data
+
+
 def is_random(transform: object) -> bool:
     """Whether ``transform`` draws random numbers (MONAI's ``RandomizableTrait``)."""
     return isinstance(transform, RandomizableTrait)
@@ -80,7 +102,12 @@ def build_compose(chain: Sequence[MapTransform], training: bool) -> Compose:
         training: keep random steps.
     """
     steps = [t for t in chain if training or not is_random(t)]
-    return Compose([ToMetaTensor(), *steps, FromMetaTensor()])
+    compose = Compose([ToMetaTensor(), *steps, FromMetaTensor()])
+    for step in steps:  # Compose re-seeds every random step; give each back its own seed
+        seed = getattr(step, "mif_seed", None)
+        if seed is not None:
+            step.set_random_state(seed=seed)
+    return compose
 
 
 class TransformedDataset(CacheDataset):
@@ -131,11 +158,16 @@ def _failure(data: Any, index: int, error: Exception) -> str:
     return f"transforms failed on item '{name}': {type(root).__name__}: {root}"
 
 
-def _chain(inputs: dict[str, Any], step: MapTransform, seed: int | None = None) -> dict[str, Any]:
+def _chain(
+    inputs: dict[str, Any], step: MapTransform, seed: int | None = None, size_field: str = "", size: Any = None
+) -> dict[str, Any]:
+    """The linked chain plus ``step`` (preceded by a dimension check when it takes a size)."""
     if seed is not None:
+        step.mif_seed = seed
         step.set_random_state(seed=seed)
     previous: TransformChain = tuple(inputs.get("transform") or ())
-    return {"transform": (*previous, step)}
+    check = (CheckSpatialDims(len(size), size_field),) if size is not None else ()
+    return {"transform": (*previous, *check, step)}
 
 
 def run_normalize(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -161,20 +193,26 @@ def _interpolation(size: list[int]) -> str:
 def run_resize(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     size = config["spatial_size"]
     step = Resized(BOTH, spatial_size=size, mode=(_interpolation(size), "nearest"), allow_missing_keys=True)
-    return _chain(inputs, step)
+    return _chain(inputs, step, size_field="spatial_size", size=size)
 
 
 def run_pad_crop(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     size = config["spatial_size"]
     _interpolation(size)
-    return _chain(inputs, ResizeWithPadOrCropd(BOTH, spatial_size=size, allow_missing_keys=True))
+    step = ResizeWithPadOrCropd(BOTH, spatial_size=size, allow_missing_keys=True)
+    return _chain(inputs, step, size_field="spatial_size", size=size)
+
+
+def run_divisible_pad(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    step = DivisiblePadd(BOTH, k=config["k"], method="end", allow_missing_keys=True)
+    return _chain(inputs, step)
 
 
 def run_rand_crop(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     size = config["roi_size"]
     _interpolation(size)
     step = RandSpatialCropd(BOTH, roi_size=size, random_size=False, allow_missing_keys=True)
-    return _chain(inputs, step, config["seed"])
+    return _chain(inputs, step, config["seed"], size_field="roi_size", size=size)
 
 
 def run_rand_flip(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -241,6 +279,9 @@ SPECS = [
     _spec("transforms.PadOrCrop", "Pad or Crop", run_pad_crop, (
         _size("spatial_size", "Size", "Output size, padding with zeros or cropping the centre."),
     ), "Pads or centre-crops image and label to a size; the affine follows."),
+    _spec("transforms.DivisiblePad", "Pad to Multiple", run_divisible_pad, (
+        Param("k", ParamKind.INT, 16, "Multiple", "Each spatial size becomes a multiple of this.", minimum=1),
+    ), "Pads image and label at the far end so each size divides by k (UNets need it); the affine is unchanged."),
     _spec("transforms.RandomCrop", "Random Crop", run_rand_crop, (
         _size("roi_size", "Crop size", "Size of the crop."), SEED,
     ), "Crops image and label at a random position (training data only)."),

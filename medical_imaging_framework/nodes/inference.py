@@ -1,0 +1,187 @@
+"""Inference nodes: LoadCheckpoint (weights into an architecture) and Predictor (batched or sliding-window).
+
+Class convention (see `losses`): a 1-channel model is binary (sigmoid, then ``> threshold``); a C-channel
+model predicts C classes (softmax, then argmax). Predictions are integer class maps (1, *spatial), and
+``PredictionSet.num_classes`` is 2 for a binary model, C otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from monai.inferers import sliding_window_inference
+
+from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
+from medical_imaging_framework.core.events import SampleAvailable
+from medical_imaging_framework.core.training import resolve_device
+
+
+@dataclass
+class Case:
+    """One predicted item: CPU tensors, ``image`` (C, *spatial), ``prediction``/``label`` (1, *spatial).
+
+    Only the first case keeps its image (for the viewer), so a large test set does not fill the memory.
+    """
+
+    name: str
+    image: torch.Tensor | None
+    prediction: torch.Tensor
+    affine: np.ndarray
+    label: torch.Tensor | None = None
+
+
+@dataclass
+class PredictionSet:
+    """What flows on a ``Predictions`` link: every case, and the number of classes (background included)."""
+
+    cases: list[Case] = field(default_factory=list)
+    num_classes: int = 2
+
+    @property
+    def spatial_dims(self) -> int:
+        """2 or 3, from the first case."""
+        return self.cases[0].prediction.ndim - 1 if self.cases else 0
+
+
+def run_load_checkpoint(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from medical_imaging_framework.core.checkpoints import CheckpointError, load_checkpoint
+
+    path = Path(config["path"]).expanduser()
+    if not path.is_file():
+        where = "" if path.is_absolute() else f" in {Path.cwd()}"
+        raise NodeError(
+            f"checkpoint '{path}' not found{where}: run the training pipeline first "
+            "(e.g. `mif run segmentation_train.json` in this folder), or set 'path' to an existing .pt file"
+        )
+    model = inputs["model"]
+    try:
+        checkpoint = load_checkpoint(path, model=model, map_location="cpu")
+    except CheckpointError as error:
+        raise NodeError(str(error)) from None
+    model.eval()
+    epoch = checkpoint.get("epoch", "?")
+    ctx.log(f"Loaded weights from {path} (epoch {epoch})")
+    return {"model": model}
+
+
+def _sliding(config: dict[str, Any], spatial_dims: int) -> bool:
+    choice = config["sliding_window"]
+    return choice == "on" or (choice == "auto" and spatial_dims == 3)
+
+
+def _forward(model: torch.nn.Module, image: torch.Tensor, config: dict[str, Any]) -> torch.Tensor:
+    spatial_dims = image.ndim - 2
+    if not _sliding(config, spatial_dims):
+        return model(image)
+    roi = config["roi_size"]
+    if len(roi) != spatial_dims:
+        raise NodeError(f"roi_size has {len(roi)} values but the images are {spatial_dims}D: give {spatial_dims}")
+    return sliding_window_inference(
+        image, roi_size=roi, sw_batch_size=config["sw_batch_size"], predictor=model, overlap=config["overlap"],
+        mode="gaussian",
+    )
+
+
+def to_classes(logits: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Class maps (B, 1, *spatial) from logits (B, C, *spatial): sigmoid > threshold for C == 1, else argmax.
+
+    Args:
+        logits: raw model output.
+        threshold: probability cut for binary models.
+    """
+    if logits.shape[1] == 1:
+        return (torch.sigmoid(logits) > threshold).to(torch.uint8)
+    return torch.argmax(torch.softmax(logits, dim=1), dim=1, keepdim=True).to(torch.uint8)
+
+
+def _column(batch: Any, key: str, index: int) -> Any:
+    value = batch.get(key) if isinstance(batch, dict) else None
+    if value is None:
+        return None
+    return value[index]
+
+
+@torch.no_grad()
+def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    device = resolve_device(config["device"])
+    model = inputs["model"].to(device).eval()
+    result = PredictionSet()
+    for batch in inputs["data"]:
+        if not isinstance(batch, dict) or "image" not in batch:
+            raise NodeError("the data loader must yield dict batches with an 'image' entry")
+        image = batch["image"].to(device).float()
+        logits = _forward(model, image, config)
+        result.num_classes = max(2, logits.shape[1])
+        classes = to_classes(logits, config["threshold"]).cpu()
+        for index in range(image.shape[0]):
+            affine = _column(batch, "affine", index)
+            label = _column(batch, "label", index)
+            name = _column(batch, "name", index)
+            result.cases.append(Case(
+                name=str(name) if name is not None else f"case_{len(result.cases):04d}",
+                image=image[index].cpu() if not result.cases else None,
+                prediction=classes[index],
+                affine=np.eye(4) if affine is None else np.asarray(affine, dtype=np.float64),
+                label=None if label is None else label.round().to(torch.int16).cpu(),
+            ))
+        ctx.cancel.raise_if_cancelled()
+    if not result.cases:
+        raise NodeError("the data loader yielded no images to predict")
+    first = result.cases[0]
+    ctx.emit(SampleAvailable(
+        node_id=ctx.node_id,
+        image=first.image.numpy() if first.image is not None else None,
+        label=None if first.label is None else first.label.numpy(),
+        prediction=first.prediction.numpy(),
+    ))
+    mode = "sliding window" if _sliding(config, result.spatial_dims) else "whole image"
+    ctx.log(f"Predicted {len(result.cases)} case(s) ({mode}, {result.num_classes} classes)")
+    return {"predictions": result}
+
+
+SPECS = [
+    NodeSpec(
+        type_id="inference.LoadCheckpoint",
+        title="Load Checkpoint",
+        category="Inference",
+        run=run_load_checkpoint,
+        inputs=(Port("model", PortKind.MODEL, help="The architecture the checkpoint was trained with."),),
+        outputs=(Port("model", PortKind.TRAINED_MODEL),),
+        params=(
+            Param("path", ParamKind.PATH, "checkpoints/best_model.pt", "Checkpoint",
+                  "A .pt file written by the Trainer (relative paths start in the working folder).",
+                  allow_empty=False),
+        ),
+        description="Loads trained weights (weights only, no code) into the linked model's architecture.",
+    ),
+    NodeSpec(
+        type_id="inference.Predictor",
+        title="Predictor",
+        category="Inference",
+        run=run_predictor,
+        inputs=(
+            Port("model", PortKind.TRAINED_MODEL),
+            Port("data", PortKind.DATALOADER, help="Images to segment (labels, when present, travel along)."),
+        ),
+        outputs=(Port("predictions", PortKind.PREDICTIONS),),
+        params=(
+            Param("threshold", ParamKind.FLOAT, 0.5, "Threshold", "Probability cut for binary (1-channel) models.",
+                  minimum=0.0, maximum=1.0),
+            Param("sliding_window", ParamKind.CHOICE, "auto", "Sliding window",
+                  "auto: on for 3D, off for 2D.", choices=("auto", "on", "off")),
+            Param("roi_size", ParamKind.INT_LIST, [64, 64, 64], "Window size",
+                  "Sliding-window patch size, one value per spatial axis.", minimum=1),
+            Param("overlap", ParamKind.FLOAT, 0.25, "Overlap", "Overlap of neighbouring windows.",
+                  minimum=0.0, maximum=0.99),
+            Param("sw_batch_size", ParamKind.INT, 4, "Windows per batch", "Windows run through the model at once.",
+                  minimum=1),
+            Param("device", ParamKind.CHOICE, "auto", "Device", "auto uses CUDA when available.",
+                  choices=("auto", "cpu", "cuda")),
+        ),
+        description="Segments every image: sigmoid + threshold (binary) or softmax + argmax (classes).",
+    ),
+]

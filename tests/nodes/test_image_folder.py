@@ -1,0 +1,145 @@
+"""ImageFolder: pairing by stem, affine in every item, caching, and a clear error for each bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+import pytest
+from PIL import Image
+
+from medical_imaging_framework.core import CancelToken, NodeContext, NodeError
+from medical_imaging_framework.core.events import Event, LogLine
+from medical_imaging_framework.nodes import readers
+from medical_imaging_framework.nodes.io import ImageFolderDataset, list_entries, pair_entries, run_image_folder
+from tests.nodes.medical_files import write_dicom_slice, write_nifti_phantoms
+
+
+def _run(images: Path, labels: Path | str, cache: bool = True) -> tuple[Any, list[Event]]:
+    events: list[Event] = []
+    ctx = NodeContext(node_id="image_folder", emit=events.append, cancel=CancelToken())
+    out = run_image_folder(ctx, {}, {"images_dir": str(images), "labels_dir": str(labels), "cache": cache})
+    return out["dataset"], events
+
+
+def _save(path: Path, shape: tuple[int, ...], affine: np.ndarray | None = None) -> None:
+    nib.save(nib.Nifti1Image(np.zeros(shape, np.float32), np.eye(4) if affine is None else affine), path)
+
+
+def test_items_hold_image_label_name_and_affine(tmp_path: Path) -> None:
+    affines = write_nifti_phantoms(tmp_path, count=3, size=8)
+    dataset, events = _run(tmp_path / "images", tmp_path / "labels")
+    assert len(dataset) == 3
+    for index in range(3):
+        item = dataset[index]
+        assert item["name"] == f"case_{index}"
+        assert item["image"].shape == (1, 8, 8, 8) and item["label"].shape == (1, 8, 8, 8)
+        np.testing.assert_allclose(item["affine"].numpy(), affines[index])
+        assert set(np.unique(item["label"].numpy())) <= {0.0, 1.0}
+    assert any(isinstance(e, LogLine) and "3 labelled 3D images" in e.text for e in events)
+
+
+def test_unlabelled_folder_gives_images_only(tmp_path: Path) -> None:
+    write_nifti_phantoms(tmp_path, count=2, size=8)
+    dataset, _ = _run(tmp_path / "images", "")
+    assert "label" not in dataset[0] and dataset[0]["image"].shape == (1, 8, 8, 8)
+
+
+def test_dicom_series_folder_and_png_pair_by_name(tmp_path: Path) -> None:
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    (images / "ct1").mkdir(parents=True)
+    labels.mkdir()
+    for k in range(2):
+        write_dicom_slice(images / "ct1" / f"s{k}.dcm", np.full((4, 3), k, np.uint16), 2.0 * k, k + 1)
+    _save(labels / "ct1.nii.gz", (3, 4, 2))
+    Image.fromarray(np.zeros((5, 6), np.uint8)).save(images / "photo.png")
+    Image.fromarray(np.ones((5, 6), np.uint8)).save(labels / "photo.png")
+    with pytest.raises(NodeError, match=r"photo\.png' is 2D but earlier images are 3D"):
+        _run(images, labels)
+    (images / "photo.png").unlink()
+    (labels / "photo.png").unlink()
+    dataset, _ = _run(images, labels)
+    assert dataset[0]["name"] == "ct1" and dataset[0]["image"].shape == (1, 3, 4, 2)
+
+
+def test_missing_and_empty_folders_are_named(tmp_path: Path) -> None:
+    with pytest.raises(NodeError, match=r"images folder '.*nowhere' does not exist"):
+        _run(tmp_path / "nowhere", "")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("not an image")
+    with pytest.raises(NodeError, match=r"images folder '.*empty' holds no images"):
+        _run(tmp_path / "empty", "")
+    write_nifti_phantoms(tmp_path / "data", count=1, size=8)
+    with pytest.raises(NodeError, match=r"labels folder '.*missing_labels' does not exist"):
+        _run(tmp_path / "data" / "images", tmp_path / "missing_labels")
+
+
+def test_unpaired_image_and_unpaired_label_are_named(tmp_path: Path) -> None:
+    write_nifti_phantoms(tmp_path, count=2, size=8)
+    _save(tmp_path / "images" / "lonely.nii.gz", (8, 8, 8))
+    with pytest.raises(NodeError, match=r"image '.*lonely\.nii\.gz' has no label"):
+        _run(tmp_path / "images", tmp_path / "labels")
+    (tmp_path / "images" / "lonely.nii.gz").unlink()
+    _save(tmp_path / "labels" / "orphan.nii.gz", (8, 8, 8))
+    with pytest.raises(NodeError, match=r"label '.*orphan\.nii\.gz' has no image"):
+        _run(tmp_path / "images", tmp_path / "labels")
+
+
+def test_same_stem_twice_is_refused(tmp_path: Path) -> None:
+    write_nifti_phantoms(tmp_path, count=1, size=8)
+    _save(tmp_path / "images" / "case_0.nii", (8, 8, 8))
+    with pytest.raises(NodeError, match=r"'case_0\.nii' and 'case_0\.nii\.gz' have the same name"):
+        list_entries(tmp_path / "images", "images")
+
+
+def test_corrupt_file_is_named(tmp_path: Path) -> None:
+    write_nifti_phantoms(tmp_path, count=2, size=8)
+    (tmp_path / "labels" / "case_1.nii.gz").write_bytes(b"\x1f\x8b garbage")
+    with pytest.raises(NodeError, match=r"cannot read '.*labels/case_1\.nii\.gz'"):
+        _run(tmp_path / "images", tmp_path / "labels")
+
+
+def test_dicom_without_pixel_data_is_named(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    write_dicom_slice(tmp_path / "images" / "sr.dcm", np.zeros((2, 2)), 0.0, 1, with_pixels=False)
+    with pytest.raises(NodeError, match=r"sr\.dcm': DICOM file has no pixel data"):
+        _run(tmp_path / "images", "")
+
+
+def test_shape_mismatch_names_label_and_image(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    _save(tmp_path / "images" / "a.nii.gz", (8, 8, 8))
+    _save(tmp_path / "labels" / "a.nii.gz", (8, 8, 6))
+    with pytest.raises(NodeError, match=r"label '.*a\.nii\.gz' has shape \(8, 8, 6\) but its image .* \(8, 8, 8\)"):
+        _run(tmp_path / "images", tmp_path / "labels")
+
+
+def test_mixed_dimensionality_is_named(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    _save(tmp_path / "images" / "a.nii.gz", (8, 8, 8))
+    _save(tmp_path / "images" / "b.nii.gz", (8, 8))
+    with pytest.raises(NodeError, match=r"image '.*b\.nii\.gz' is 2D but earlier images are 3D"):
+        _run(tmp_path / "images", "")
+
+
+def test_cache_reads_each_file_once(tmp_path: Path) -> None:
+    write_nifti_phantoms(tmp_path, count=3, size=8)
+    pairs = pair_entries(list_entries(tmp_path / "images", "images"), list_entries(tmp_path / "labels", "labels"))
+    calls: list[Path] = []
+
+    def counting_reader(path: Path) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(path)
+        return readers.read_image(path)
+
+    cached = ImageFolderDataset(pairs, cache=True, reader=counting_reader)
+    for _epoch in range(3):
+        _ = [cached[i] for i in range(len(cached))]
+    assert len(calls) == 6, "3 images + 3 labels, read once"
+    calls.clear()
+    uncached = ImageFolderDataset(pairs, cache=False, reader=counting_reader)
+    for _epoch in range(3):
+        _ = [uncached[i] for i in range(len(uncached))]
+    assert len(calls) == 6 + 3 * 6, "checked once, then read on every access"

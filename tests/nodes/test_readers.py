@@ -1,0 +1,132 @@
+"""Readers: nibabel's and pydicom's bundled test files, DICOM series written here, PNG/TIFF."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+from pydicom.data import get_testdata_file
+
+from medical_imaging_framework.nodes.readers import LPS_TO_RAS, ReadError, read_image, stem
+from tests.nodes.medical_files import write_dicom_slice
+
+NIBABEL_DATA = Path(nib.__file__).parent / "tests" / "data"
+
+
+def test_nifti_3d_keeps_data_and_affine() -> None:
+    path = NIBABEL_DATA / "anatomical.nii"
+    array, affine = read_image(path)
+    reference = nib.load(path)
+    assert array.shape == (1, *reference.shape) and array.dtype == np.float32
+    np.testing.assert_allclose(array[0], reference.get_fdata())
+    np.testing.assert_allclose(affine, reference.affine)
+
+
+def test_nifti_4d_puts_the_last_axis_first_as_channels() -> None:
+    path = NIBABEL_DATA / "example4d.nii.gz"
+    array, affine = read_image(path)
+    reference = nib.load(path)
+    assert array.shape == (2, 128, 96, 24)
+    np.testing.assert_allclose(array[1], reference.get_fdata()[..., 1])
+    np.testing.assert_allclose(affine, reference.affine)
+
+
+def _nibabel_dicom_geometry(path: str) -> tuple[np.ndarray, np.ndarray]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nibabel calls its DICOM readers experimental
+        from nibabel.nicom import dicomwrappers
+
+        wrapper = dicomwrappers.wrapper_from_file(path)
+        return wrapper.get_data(), wrapper.affine
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm"])
+def test_dicom_file_matches_nibabel_geometry_and_applies_rescale(name: str) -> None:
+    path = get_testdata_file(name)
+    array, affine = read_image(Path(path))
+    data, lps_row_major = _nibabel_dicom_geometry(path)
+    # nibabel indexes (row, column) in LPS; we index (column, row) in RAS like NIfTI.
+    swap = np.eye(4)[[1, 0, 2, 3]]
+    expected_affine = LPS_TO_RAS @ lps_row_major @ swap
+    # in-plane axes and origin must agree; a lone slice's normal sign is a convention (ours: right-handed)
+    np.testing.assert_allclose(affine[:, [0, 1, 3]], expected_affine[:, [0, 1, 3]], atol=1e-6)
+    np.testing.assert_allclose(np.abs(affine[:3, 2]), np.abs(expected_affine[:3, 2]), atol=1e-6)
+    np.testing.assert_allclose(array[0], np.asarray(data, dtype=np.float32).T, atol=1e-4)
+    ds = pydicom.dcmread(path)
+    expected = ds.pixel_array.T * float(getattr(ds, "RescaleSlope", 1)) + float(getattr(ds, "RescaleIntercept", 0))
+    np.testing.assert_allclose(array[0], expected)
+
+
+def test_dicom_series_is_sorted_by_position_and_rescaled(tmp_path: Path) -> None:
+    folder = tmp_path / "series"
+    folder.mkdir()
+    slices = [np.full((4, 3), value, dtype=np.uint16) for value in (10, 20, 30)]
+    slices[0][0, 0] = 99
+    # written out of order, with InstanceNumber disagreeing: position decides
+    for file_name, index in (("b.dcm", 2), ("a.dcm", 0), ("c.dcm", 1)):
+        write_dicom_slice(folder / file_name, slices[index], position_z=5.0 + 2.0 * index, instance=3 - index,
+                          slope=2.0, intercept=-100.0)
+    array, affine = read_image(folder)
+    assert array.shape == (1, 3, 4, 3)  # (columns, rows, slices)
+    assert [float(array[0, 1, 1, k]) for k in range(3)] == [-80.0, -60.0, -40.0]
+    assert array[0, 0, 0, 0] == 99 * 2 - 100
+    np.testing.assert_allclose(np.diag(affine)[:3], [-0.75, -0.5, 2.0])
+    np.testing.assert_allclose(affine[:3, 3], [20.0, -10.0, 5.0])
+
+
+def test_dicom_series_without_positions_is_sorted_by_instance_number(tmp_path: Path) -> None:
+    folder = tmp_path / "series"
+    folder.mkdir()
+    for file_name, instance in (("x.dcm", 3), ("y.dcm", 1), ("z.dcm", 2)):
+        write_dicom_slice(folder / file_name, np.full((2, 2), instance, np.uint16), 0.0, instance,
+                          with_position=False)
+    array, _ = read_image(folder)
+    assert [float(array[0, 0, 0, k]) for k in range(3)] == [1.0, 2.0, 3.0]
+
+
+def test_dicom_without_pixel_data_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "report.dcm"
+    write_dicom_slice(path, np.zeros((2, 2)), 0.0, 1, with_pixels=False)
+    with pytest.raises(ReadError, match=r"report\.dcm.*no pixel data"):
+        read_image(path)
+
+
+def test_png_and_tiff(tmp_path: Path) -> None:
+    grey = (np.arange(12, dtype=np.uint8).reshape(3, 4) * 10)
+    Image.fromarray(grey).save(tmp_path / "a.png")
+    Image.fromarray(grey.astype(np.float32)).save(tmp_path / "b.tif")
+    Image.fromarray(np.stack([grey] * 3, axis=-1)).save(tmp_path / "c.png")
+    for name in ("a.png", "b.tif"):
+        array, affine = read_image(tmp_path / name)
+        np.testing.assert_array_equal(array[0], grey)
+        np.testing.assert_array_equal(affine, np.eye(4))
+    rgb, _ = read_image(tmp_path / "c.png")
+    assert rgb.shape == (3, 3, 4)
+
+
+@pytest.mark.parametrize("name", ["broken.nii.gz", "broken.dcm", "broken.png"])
+def test_corrupt_files_raise_a_read_error_naming_the_file(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"this is not an image" * 10)
+    with pytest.raises(ReadError, match=name.replace(".", r"\.")):
+        read_image(path)
+
+
+def test_truncated_nifti_is_refused(tmp_path: Path) -> None:
+    good = tmp_path / "good.nii"
+    nib.save(nib.Nifti1Image(np.zeros((8, 8, 8), np.float32), np.eye(4)), good)
+    cut = tmp_path / "cut.nii"
+    cut.write_bytes(good.read_bytes()[:600])
+    with pytest.raises(ReadError, match=r"cut\.nii"):
+        read_image(cut)
+
+
+def test_stem_strips_double_suffixes() -> None:
+    assert stem(Path("case1.nii.gz")) == "case1"
+    assert stem(Path("scan.DCM")) == "scan"
+    assert stem(Path("series_folder")) == "series_folder"
