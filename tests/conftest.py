@@ -7,9 +7,9 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
+import pytest
 
-from medical_imaging_framework.core import Graph, NodeRegistry, load_pipeline  # noqa: E402
+from medical_imaging_framework.core import Graph, NodeRegistry, load_pipeline
 
 DEFAULT_PIPELINE = (
     Path(__file__).resolve().parents[1] / "medical_imaging_framework" / "resources" / "pipelines"

@@ -7,6 +7,7 @@ Everything here is plain data (tensors, numbers, strings, lists, dicts) so that 
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import platform
 import random
@@ -77,18 +78,23 @@ def restore_rng_state(rng: Mapping[str, Any]) -> list[str]:
     return warnings
 
 
-def versions() -> dict[str, str]:
-    """Versions of this package, torch, monai and Python (for reproducibility notes)."""
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
     try:
         monai_version = metadata.version("monai")
     except metadata.PackageNotFoundError:
         monai_version = "not installed"
-    return {
-        "medical_imaging_framework": __version__,
-        "torch": torch.__version__,
-        "monai": monai_version,
-        "python": platform.python_version(),
-    }
+    return (
+        ("medical_imaging_framework", __version__),
+        ("torch", str(torch.__version__)),
+        ("monai", monai_version),
+        ("python", platform.python_version()),
+    )
+
+
+def versions() -> dict[str, str]:
+    """Versions of this package, torch, monai and Python (for reproducibility notes); looked up once."""
+    return dict(_versions())
 
 
 def build_checkpoint(
@@ -119,7 +125,7 @@ def build_checkpoint(
         "rng_state": capture_rng_state(),
         "config": _plain(dict(config)),
         "pipeline": _plain(dict(pipeline)),
-        "versions": versions(),
+        "versions": _plain(versions()),
     }
     if val_loss is not None or state.val_losses:
         checkpoint["val_loss"] = None if val_loss is None else float(val_loss)
@@ -133,8 +139,12 @@ def build_checkpoint(
 
 def _plain(value: Any) -> Any:
     """A copy of ``value`` made of types ``weights_only`` loading accepts (tuples become lists)."""
-    if isinstance(value, torch.Tensor) or value is None or isinstance(value, (bool, int, float, str)):
+    if isinstance(value, torch.Tensor) or value is None or type(value) in (bool, int, float, str):
         return value
+    if isinstance(value, (bool, int, float, str)):  # subclasses (enums, TorchVersion) are not allowed
+        for plain in (bool, int, float, str):
+            if isinstance(value, plain):
+                return plain(value)
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

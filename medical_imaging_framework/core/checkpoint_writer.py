@@ -7,6 +7,7 @@ names the path and the cause in words.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -88,21 +89,17 @@ def estimate_size(value: Any) -> int:
     Args:
         value: a checkpoint dict (nested dicts/lists of tensors and plain values).
     """
-    seen: set[tuple[str, int]] = set()
     total = 0
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, torch.Tensor):
-            storage = item.untyped_storage()
-            key = (str(storage.device), storage.data_ptr())
-            if key not in seen:
-                seen.add(key)
-                total += storage.nbytes()
+            total += item.element_size() * item.numel()  # views are counted in full: a safe over-estimate
         elif isinstance(item, Mapping):
             stack.extend(item.values())
         elif isinstance(item, Sequence) and not isinstance(item, (str, bytes)):
-            stack.extend(item)
+            total += 16 * len(item)
+            stack.extend(element for element in item if not isinstance(element, (int, float)))
         else:
             total += 16
     return total + SIZE_OVERHEAD
@@ -155,14 +152,28 @@ def write_checkpoint(checkpoint: Mapping[str, Any], path: str | os.PathLike[str]
         os.replace(temp, target)
     except BaseException as error:
         _remove_quietly(temp)
-        if isinstance(error, OSError):
-            raise CheckpointWriteError(target, describe_os_error(error, target)) from None
-        if isinstance(error, RuntimeError) and "write" in str(error).lower():
-            # torch's zip writer reports a failed write (e.g. a full disk) as a RuntimeError
-            raise CheckpointWriteError(target, f"writing failed: {str(error).splitlines()[0]}") from None
+        cause = _os_error_in(error) or error
+        if isinstance(cause, OSError):
+            raise CheckpointWriteError(target, describe_os_error(cause, target)) from None
+        if isinstance(cause, Exception):  # torch's zip writer raises RuntimeError for what went wrong below it
+            first_line = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+            raise CheckpointWriteError(target, f"writing failed: {first_line}") from None
         raise
     fsync_directory(folder)
     return size
+
+
+def _os_error_in(error: BaseException) -> OSError | None:
+    """The OSError behind ``error``: torch's zip writer turns a failed write into a RuntimeError whose
+    ``__context__`` holds the real cause (e.g. ENOSPC)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OSError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def fsync_directory(folder: str | os.PathLike[str]) -> None:
@@ -186,10 +197,8 @@ def fsync_directory(folder: str | os.PathLike[str]) -> None:
 
 
 def _remove_quietly(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         path.unlink(missing_ok=True)
-    except OSError:
-        pass
 
 
 def clean_temp_files(directory: str | os.PathLike[str]) -> list[Path]:

@@ -103,6 +103,8 @@ def _torch_load(path: Path, map_location: Any) -> Any:
         raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: the file is empty (an interrupted copy or save?)")
+    if zipfile.is_zipfile(path):
+        verify_archive(path)  # torch.load does not check the records' CRCs: a flipped bit would load silently
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
@@ -125,6 +127,26 @@ def _torch_load(path: Path, map_location: Any) -> Any:
         raise CheckpointError(
             f"{path}: truncated or damaged; the file cannot be read ({_first_line(str(error))})"
         ) from None
+
+
+def verify_archive(path: str | os.PathLike[str]) -> int:
+    """Check every record's CRC in the checkpoint's zip archive; returns the number of records.
+
+    Args:
+        path: the checkpoint file.
+
+    Raises:
+        CheckpointError: the file is not a zip archive, is truncated, or a record fails its CRC.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+            count = len(archive.infolist())
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise CheckpointError(f"{path}: truncated or damaged (not a complete zip archive: {error})") from None
+    if bad is not None:
+        raise CheckpointError(f"{path}: damaged: record '{bad}' fails its checksum (CRC)")
+    return count
 
 
 def _first_line(text: str) -> str:
@@ -254,6 +276,20 @@ def _stored_epoch(path: Path) -> int | None:
     return epoch if isinstance(epoch, int) else None
 
 
+def describe_checkpoint(path: str | os.PathLike[str]) -> str:
+    """The ``mif inspect`` summary of a checkpoint (see `checkpoint_inspect.describe`).
+
+    Args:
+        path: the checkpoint file.
+
+    Raises:
+        CheckpointError: when the file cannot be read or is damaged.
+    """
+    from medical_imaging_framework.core.checkpoint_inspect import describe
+
+    return describe(path)
+
+
 __all__ = [
     "BEST_NAME",
     "FINAL_NAME",
@@ -267,18 +303,5 @@ __all__ = [
     "read_checkpoint",
     "strip_wrapper_prefixes",
     "unwrap_model",
+    "verify_archive",
 ]
-
-
-def describe_checkpoint(path: str | os.PathLike[str]) -> str:
-    """The ``mif inspect`` summary of a checkpoint (see `checkpoint_inspect.describe_checkpoint`).
-
-    Args:
-        path: the checkpoint file.
-
-    Raises:
-        CheckpointError: when the file cannot be read or is damaged.
-    """
-    from medical_imaging_framework.core.checkpoint_inspect import describe
-
-    return describe(path)
