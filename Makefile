@@ -33,6 +33,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/checkpoint_bench.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/ui_latency.py
 
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m medical_imaging_framework.app.screenshots docs/images

@@ -1,0 +1,52 @@
+"""The desktop editor (PySide6 + NodeGraphQt + pyqtgraph); the only package that imports Qt.
+
+Importing this package is cheap: Qt and the window load on first use of `MainWindow` or `launch`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from medical_imaging_framework.app.main_window import MainWindow
+
+DEFAULT_PIPELINE = "segmentation_train.json"
+
+__all__ = ["DEFAULT_PIPELINE", "MainWindow", "launch"]
+
+
+def launch(pipeline_path: str | None = None) -> int:
+    """Open the editor with ``pipeline_path`` (the bundled default pipeline when None); run the event loop.
+
+    Args:
+        pipeline_path: a pipeline file, or the name of a bundled example.
+
+    Returns:
+        the application's exit code.
+    """
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
+
+    from medical_imaging_framework.app.main_window import MainWindow
+    from medical_imaging_framework.app.run_controller import preload_in_background
+    from medical_imaging_framework.cli import resolve_pipeline_path
+
+    preload_in_background()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Medical Imaging Framework")
+    window = MainWindow(resolve_pipeline_path(pipeline_path or DEFAULT_PIPELINE))
+    window.show()
+    code = app.exec()
+    # destroy the window (and its run thread objects) while Qt is still up, not in interpreter shutdown
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    return code
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MainWindow":
+        from medical_imaging_framework.app.main_window import MainWindow
+
+        return MainWindow
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

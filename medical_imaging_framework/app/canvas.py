@@ -18,6 +18,7 @@ How the two stay in sync (and why undo/redo is safe):
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from typing import Any
 
@@ -79,6 +80,10 @@ def category_colour(category: str) -> tuple[int, int, int]:
 def port_colour(kind: str) -> tuple[int, int, int]:
     """The colour of ports of data kind ``kind``; equal kinds share a colour."""
     return PORT_COLOURS.get(kind) or _hashed_colour(kind)
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
 
 
 def _identifier(category: str) -> str:
@@ -258,18 +263,25 @@ class CanvasAdapter(QObject):
         self.model_changed.emit()
 
     def _fix_names(self, canvas_nodes: list[Any]) -> None:
-        """Give pasted/renamed nodes a valid, unique core id (outside the undo history)."""
+        """Give new, pasted or renamed nodes a valid, unique core id (outside the undo history).
+
+        A node just made from the palette or Tab search carries its type title ("Trainer 2"); it gets
+        the id the registry would give it (``trainer``, ``trainer_2``...).
+        """
         seen: set[str] = set()
         for canvas_node in canvas_nodes:
-            name = canvas_node.name()
-            if NODE_ID_PATTERN.match(name) and name not in seen:
+            name, spec = canvas_node.name(), self.spec_of(canvas_node)
+            fresh = name not in self.graph.nodes and re.fullmatch(re.escape(spec.title) + r"( \d+)?", name)
+            if NODE_ID_PATTERN.match(name) and name not in seen and not fresh:
                 seen.add(name)
                 continue
-            base = "".join(c if c.isalnum() or c in "_-" else "_" for c in name.strip()).strip("_").lower()
-            if not base or not NODE_ID_PATTERN.match(base):
-                base = self.spec_of(canvas_node).type_id.rsplit(".", 1)[-1].lower()
+            base = _snake(spec.type_id.rsplit(".", 1)[-1])
+            if not fresh:
+                cleaned = "".join(c if c.isalnum() or c in "_-" else "_" for c in name.strip()).strip("_")
+                base = cleaned if NODE_ID_PATTERN.match(cleaned) else base
+            others = {o.name() for o in canvas_nodes if o is not canvas_node} | seen
             candidate, n = base, 2
-            while candidate in seen or any(o.name() == candidate for o in canvas_nodes if o is not canvas_node):
+            while candidate in others:
                 candidate, n = f"{base}_{n}", n + 1
             canvas_node.set_property("name", candidate, push_undo=False)
             seen.add(canvas_node.name())
@@ -302,8 +314,10 @@ class CanvasAdapter(QObject):
         stack = self.node_graph.undo_stack()
         if stack.index() == 0:
             return
-        stack.command(stack.index() - 1).setObsolete(True)
         stack.undo()
+        # an obsolete command is deleted by redo() without being redone (QUndoStack semantics)
+        stack.command(stack.index()).setObsolete(True)
+        stack.redo()
 
     def set_state(self, node_id: str, state: str) -> None:
         """Outline a node: pending, running, done, failed, invalid; anything else clears it."""

@@ -114,7 +114,8 @@ class ParamDialog(QDialog):
             combo.setCurrentText(text)
             return combo
         edit = QLineEdit(param.to_text(value))
-        edit.setPlaceholderText(param.rule())
+        if param.kind not in (ParamKind.STR, ParamKind.PATH):
+            edit.setPlaceholderText(param.rule())
         return edit
 
     def _browse(self, param: Param, field: QLineEdit) -> None:
@@ -175,7 +176,7 @@ class ParamDialog(QDialog):
         label = self.errors[name]
         return label.text() if not label.isHidden() else ""
 
-    def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def keyPressEvent(self, event: Any) -> None:
         """Return in a field presses OK (as usual); Escape cancels."""
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not self.read_only:
             self.accept()

@@ -3,19 +3,45 @@ Qt signal carrying the event object. Widgets are only ever touched by slots on t
 
 from __future__ import annotations
 
+import importlib
+import logging
 import os
+import threading
 import time
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from medical_imaging_framework.core import CancelToken, Executor, Graph, NodeRegistry, RunResult
 from medical_imaging_framework.core.events import Event, Progress
 from medical_imaging_framework.core.pipeline_file import graph_from_dict, graph_to_dict
 
+log = logging.getLogger(__name__)
+
 # Progress events arrive after every batch; the bar needs far fewer. Coalescing them keeps the GUI
 # thread's event queue short (see bench/ui_latency.py).
 PROGRESS_INTERVAL_S = 0.1
+
+
+# Modules torch imports on first use in a run: ``torch.optim`` imports ``torch._dynamo`` (and with it
+# sympy) when the first optimizer is built, ~800 modules, seconds of GIL-holding work that would stall
+# the GUI during the first run. `preload_in_background` imports them while the user is still editing.
+FIRST_RUN_IMPORTS = ("torch._dynamo",)
+
+
+def preload_in_background() -> threading.Thread:
+    """Import `FIRST_RUN_IMPORTS` in a daemon thread; returns it (join it to wait)."""
+
+    def preload() -> None:
+        for name in FIRST_RUN_IMPORTS:
+            try:
+                importlib.import_module(name)
+            except Exception as error:  # only a warm-up: the run imports it again and reports problems
+                log.debug("preloading %s failed: %s", name, error)
+
+    thread = threading.Thread(target=preload, name="mif-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def training_threads() -> int:
@@ -116,7 +142,8 @@ class RunController(QObject):
         self.thread.started.connect(self.worker.run)
         self.worker.event.connect(self._forward)
         self.worker.done.connect(self._on_done)
-        self.worker.done.connect(self.thread.quit)
+        # direct: the thread must end even while the GUI thread is blocked in `wait`
+        self.worker.done.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
         self.thread.finished.connect(self._on_thread_finished)
         self.thread.start()
         self.started.emit()
@@ -134,7 +161,20 @@ class RunController(QObject):
         """
         if self.thread is None:
             return True
-        return self.thread.wait(-1 if timeout_ms < 0 else timeout_ms)
+        deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000
+        while not self.thread.isFinished():
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)  # sleeping releases the GIL the worker needs to finish
+        return self.thread.wait()
+
+    def shutdown(self) -> None:
+        """Stop a run, wait for its thread and deliver what it left queued (for closing the window)."""
+        if self.thread is None:
+            return
+        self.stop()
+        self.wait()
+        QCoreApplication.sendPostedEvents(self)
 
     @Slot(object)
     def _forward(self, event: Event) -> None:
@@ -146,6 +186,8 @@ class RunController(QObject):
 
     @Slot()
     def _on_thread_finished(self) -> None:
+        if self.thread is None:
+            return
         thread, worker = self.thread, self.worker
         self.thread = self.worker = None
         if worker is not None:

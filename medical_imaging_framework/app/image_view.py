@@ -1,0 +1,134 @@
+"""The image view dock: a sample image with its label or prediction overlaid (pyqtgraph)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+OVERLAY_COLOURS = {"Label": (255, 60, 60), "Prediction": (60, 220, 90)}
+
+
+def to_numpy(value: Any) -> np.ndarray | None:
+    """A numpy array from a tensor or array (None stays None)."""
+    if value is None:
+        return None
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=np.float32)
+
+
+def first_channel(array: np.ndarray) -> np.ndarray:
+    """(C, *spatial) -> spatial (channel 0); a plain 2-D/3-D array is returned as is."""
+    return array[0] if array.ndim in (3, 4) and array.shape[0] <= 4 else array
+
+
+def as_mask(array: np.ndarray) -> np.ndarray:
+    """A boolean mask: values in [0, 1] are thresholded at 0.5, logits at 0."""
+    if array.dtype == bool:
+        return array
+    threshold = 0.5 if array.min() >= 0.0 and array.max() <= 1.0 else 0.0
+    return array > threshold
+
+
+class ImageViewer(QWidget):
+    """Shows one sample: image, label/prediction overlay with adjustable opacity, slice slider for 3D."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("image_viewer")
+        self.caption = QLabel("Run the pipeline, then select a data node to see a sample.")
+        self.caption.setWordWrap(True)
+        self.view = pg.GraphicsLayoutWidget()
+        self.box = self.view.addViewBox(lockAspect=True, invertY=True)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.overlay_item = pg.ImageItem(axisOrder="row-major")
+        self.box.addItem(self.image_item)
+        self.box.addItem(self.overlay_item)
+        self.overlay_choice = QComboBox()
+        self.overlay_choice.setObjectName("overlay_choice")
+        self.overlay_choice.addItems(["Label", "Prediction", "None"])
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setObjectName("overlay_opacity")
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(45)
+        self.slice_slider = QSlider(Qt.Orientation.Horizontal)
+        self.slice_slider.setObjectName("slice_slider")
+        self.slice_label = QLabel("slice")
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("overlay"))
+        controls.addWidget(self.overlay_choice)
+        controls.addWidget(QLabel("opacity"))
+        controls.addWidget(self.opacity)
+        slices = QHBoxLayout()
+        slices.addWidget(self.slice_label)
+        slices.addWidget(self.slice_slider)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(controls)
+        layout.addLayout(slices)
+        self.image: np.ndarray | None = None
+        self.masks: dict[str, np.ndarray | None] = {"Label": None, "Prediction": None}
+        self.overlay_choice.currentTextChanged.connect(self.refresh)
+        self.opacity.valueChanged.connect(self.refresh)
+        self.slice_slider.valueChanged.connect(self.refresh)
+        self._show_slices(False)
+
+    def _show_slices(self, visible: bool) -> None:
+        self.slice_slider.setVisible(visible)
+        self.slice_label.setVisible(visible)
+
+    def show_sample(self, image: Any, label: Any = None, prediction: Any = None, title: str = "") -> None:
+        """Display a sample; arrays are (C, *spatial) numpy arrays or tensors.
+
+        Args:
+            image: the image.
+            label: the ground-truth mask, if any.
+            prediction: the model output (probabilities or logits), if any.
+            title: caption text.
+        """
+        if image is None:
+            image = prediction if prediction is not None else label
+        if image is None:
+            return
+        self.image = first_channel(to_numpy(image))
+        self.masks = {
+            "Label": None if label is None else as_mask(first_channel(to_numpy(label))),
+            "Prediction": None if prediction is None else as_mask(first_channel(to_numpy(prediction))),
+        }
+        if self.masks["Prediction"] is not None and self.overlay_choice.currentText() == "Label":
+            self.overlay_choice.setCurrentText("Prediction")
+        is_volume = self.image.ndim == 3
+        self._show_slices(is_volume)
+        if is_volume:
+            self.slice_slider.blockSignals(True)
+            self.slice_slider.setRange(0, self.image.shape[-1] - 1)
+            self.slice_slider.setValue(self.image.shape[-1] // 2)
+            self.slice_slider.blockSignals(False)
+        self.caption.setText(title or f"image {tuple(self.image.shape)}")
+        self.refresh()
+        self.box.autoRange()
+
+    def _plane(self, array: np.ndarray) -> np.ndarray:
+        return array[..., self.slice_slider.value()] if array.ndim == 3 else array
+
+    def refresh(self) -> None:
+        """Redraw with the current slice, overlay choice and opacity."""
+        if self.image is None:
+            return
+        self.image_item.setImage(self._plane(self.image), autoLevels=True)
+        choice = self.overlay_choice.currentText()
+        mask = self.masks.get(choice)
+        if mask is None:
+            self.overlay_item.clear()
+            return
+        plane = self._plane(mask)
+        rgba = np.zeros((*plane.shape, 4), dtype=np.uint8)
+        rgba[plane] = (*OVERLAY_COLOURS[choice], 255)
+        self.overlay_item.setImage(rgba, autoLevels=False, levels=(0, 255))
+        self.overlay_item.setOpacity(self.opacity.value() / 100.0)

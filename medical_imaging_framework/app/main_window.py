@@ -1,0 +1,393 @@
+"""The main window: canvas, palette, toolbar and menus, run panels and the parameter dialog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from NodeGraphQt import NodeGraph, NodesTreeWidget
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
+
+from medical_imaging_framework.app.canvas import CanvasAdapter
+from medical_imaging_framework.app.documents import DocumentMixin
+from medical_imaging_framework.app.image_view import ImageViewer
+from medical_imaging_framework.app.panels import CheckpointsPanel, LogPane, LossPlot, RunProgress
+from medical_imaging_framework.app.param_dialog import ParamDialog
+from medical_imaging_framework.app.run_controller import RunController
+from medical_imaging_framework.core import Graph, NodeRegistry, PortKind, Problem, RunResult, format_event
+from medical_imaging_framework.core.events import (
+    CheckpointSaved,
+    EpochEnded,
+    Event,
+    NodeFailed,
+    NodeFinished,
+    NodeStarted,
+    Progress,
+    RunFinished,
+    SampleAvailable,
+)
+
+FINISH_TEXT = {"done": "Run finished", "failed": "Run failed", "cancelled": "Run stopped", "invalid": "Not run"}
+
+
+class MainWindow(DocumentMixin, QMainWindow):
+    """The editor. Builds without showing; ``node_graph`` is the NodeGraphQt graph.
+
+    Args:
+        pipeline_path: a pipeline file to open; None starts an empty pipeline.
+        registry: node types (the built-in and plugin nodes when omitted).
+    """
+
+    def __init__(self, pipeline_path: str | Path | None = None, registry: NodeRegistry | None = None) -> None:
+        super().__init__()
+        self.setObjectName("main_window")
+        self.registry = registry or NodeRegistry()
+        self.path: Path | None = None
+        self.param_dialog: ParamDialog | None = None
+        self.last_outputs: dict[str, dict[str, Any]] = {}
+        self.node_graph = NodeGraph(parent=self)
+        self.canvas = CanvasAdapter(self.node_graph, self.registry)
+        self.runner = RunController(self.registry, self)
+        self.setCentralWidget(self.node_graph.widget)
+        self._build_docks()
+        self._build_actions()
+        self._wire()
+        self.resize(1500, 950)
+        self._fitted = False
+        if pipeline_path is not None:
+            if not self.open_pipeline(pipeline_path):
+                self.show_graph(Graph(name="untitled"), None)
+        else:
+            self.show_graph(Graph(name="untitled"), None)
+
+    # -- layout -------------------------------------------------------------------------------
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        self.palette = NodesTreeWidget(node_graph=self.node_graph)
+        self.palette.setObjectName("node_palette")
+        labels = self.canvas.category_labels()
+        for identifier, label in labels.items():
+            self.palette.set_category_label(identifier, label)
+        for index in range(self.palette.topLevelItemCount()):
+            item = self.palette.topLevelItem(index)
+            item.setHidden(item.text(0) not in labels.values())
+        self.log = LogPane()
+        self.log_pane = self.log.text
+        self.loss_plot = LossPlot()
+        self.checkpoints = CheckpointsPanel()
+        self.image_viewer = ImageViewer()
+        self.progress = RunProgress()
+        self.palette_dock = self._dock("Nodes", "dock_nodes", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.log_dock = self._dock("Log", "dock_log", self.log, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.plot_dock = self._dock("Loss", "dock_loss", self.loss_plot, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.checkpoint_dock = self._dock(
+            "Checkpoints", "dock_checkpoints", self.checkpoints, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        self.image_dock = self._dock("Image View", "dock_image", self.image_viewer, right)
+        self.tabifyDockWidget(self.checkpoint_dock, self.image_dock)
+        self.checkpoint_dock.raise_()
+        self.resizeDocks([self.palette_dock], [210], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.plot_dock], [430], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.log_dock], [230], Qt.Orientation.Vertical)
+        self.statusBar().addPermanentWidget(self.progress)
+
+    def _action(self, name: str, text: str, slot: Any, shortcuts: tuple[Any, ...] = (), tip: str = "",
+                canvas_only: bool = False) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        action.setStatusTip(tip or text.replace("&", "").rstrip("…"))
+        action.triggered.connect(slot)
+        if canvas_only:
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.node_graph.widget.addAction(action)
+        else:
+            self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        keys, graph = QKeySequence.StandardKey, self.node_graph
+        self.action_new = self._action("action_new", "&New", self.new_pipeline, (keys.New,))
+        self.action_open = self._action("action_open", "&Open…", self.open_dialog, (keys.Open,))
+        self.action_save = self._action("action_save", "&Save", self.save, (keys.Save,))
+        self.action_save_as = self._action("action_save_as", "Save &As…", self.save_as, ("Ctrl+Shift+S",))
+        self.action_quit = self._action("action_quit", "&Quit", self.close, ("Ctrl+Q",))
+        self.action_run = self._action("action_run", "&Run", self.run_pipeline, ("Ctrl+R", "F5"),
+                                       "Validate the pipeline, then run it")
+        self.action_stop = self._action("action_stop", "S&top", self.stop_run, ("Esc",),
+                                        "Stop the run after the current batch")
+        self.action_stop.setEnabled(False)
+        stack = graph.undo_stack()
+        self.action_undo = self._action("action_undo", "&Undo", stack.undo, ("Ctrl+Z",))
+        self.action_redo = self._action("action_redo", "&Redo", stack.redo, ("Ctrl+Shift+Z", "Ctrl+Y"))
+        self.action_undo.setEnabled(False)
+        self.action_redo.setEnabled(False)
+        stack.canUndoChanged.connect(self.action_undo.setEnabled)
+        stack.canRedoChanged.connect(self.action_redo.setEnabled)
+        stack.undoTextChanged.connect(lambda text: self.action_undo.setToolTip(f"Undo {text}".strip()))
+        stack.redoTextChanged.connect(lambda text: self.action_redo.setToolTip(f"Redo {text}".strip()))
+        self.action_cut = self._action("action_cut", "Cu&t", lambda: graph.cut_nodes(), ("Ctrl+X",), canvas_only=True)
+        self.action_copy = self._action("action_copy", "&Copy", lambda: graph.copy_nodes(), ("Ctrl+C",),
+                                        canvas_only=True)
+        self.action_paste = self._action("action_paste", "&Paste", lambda: graph.paste_nodes(), ("Ctrl+V",),
+                                         canvas_only=True)
+        self.action_delete = self._action("action_delete", "&Delete", self.delete_selection, ("Del", "Backspace"),
+                                          canvas_only=True)
+        self.action_select_all = self._action("action_select_all", "Select &All", graph.select_all, ("Ctrl+A",),
+                                              canvas_only=True)
+        self.action_edit = self._action("action_edit_params", "&Edit Parameters…", self.edit_selected, ("Ctrl+E",),
+                                        canvas_only=True)
+        self.action_fit = self._action("action_fit", "&Fit View", self.fit_view, ("F",), canvas_only=True)
+        self.action_zoom_in = self._action("action_zoom_in", "Zoom &In", lambda: self._zoom(0.1), ("Ctrl+=", "Ctrl++"))
+        self.action_zoom_out = self._action("action_zoom_out", "Zoom &Out", lambda: self._zoom(-0.1), ("Ctrl+-",))
+        self.action_zoom_reset = self._action("action_zoom_reset", "&Reset Zoom", graph.reset_zoom, ("Ctrl+0",))
+        self.action_search = self._action("action_search", "Node &Search", graph.toggle_node_search, ("Tab",),
+                                          "Search node types by name (Tab)", canvas_only=True)
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        file_menu.addActions([self.action_new, self.action_open, self.action_save, self.action_save_as])
+        file_menu.addSeparator()
+        file_menu.addAction(self.action_quit)
+        edit_menu = menus.addMenu("&Edit")
+        edit_menu.addActions([self.action_undo, self.action_redo])
+        edit_menu.addSeparator()
+        edit_menu.addActions([self.action_cut, self.action_copy, self.action_paste, self.action_delete,
+                              self.action_select_all, self.action_edit])
+        view_menu = menus.addMenu("&View")
+        view_menu.addActions([self.action_fit, self.action_zoom_in, self.action_zoom_out, self.action_zoom_reset,
+                              self.action_search])
+        view_menu.addSeparator()
+        for dock in (self.palette_dock, self.log_dock, self.plot_dock, self.checkpoint_dock, self.image_dock):
+            view_menu.addAction(dock.toggleViewAction())
+        run_menu = menus.addMenu("&Run")
+        run_menu.addActions([self.action_run, self.action_stop])
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main_toolbar")
+        toolbar.addActions([self.action_new, self.action_open, self.action_save, self.action_save_as])
+        toolbar.addSeparator()
+        toolbar.addActions([self.action_undo, self.action_redo])
+        toolbar.addSeparator()
+        toolbar.addActions([self.action_run, self.action_stop])
+        toolbar.addSeparator()
+        toolbar.addAction(self.action_fit)
+
+    def _wire(self) -> None:
+        self.node_graph.node_double_clicked.connect(self._on_node_double_clicked)
+        self.node_graph.node_selection_changed.connect(self._on_selection_changed)
+        self.node_graph.undo_stack().cleanChanged.connect(self._on_clean_changed)
+        self.canvas.link_refused.connect(self._show_message)
+        self.checkpoints.path_copied.connect(self._on_path_copied)
+        self.runner.event.connect(self.on_event)
+        self.runner.finished.connect(self._on_run_finished)
+
+    @Slot(bool)
+    def _on_clean_changed(self, clean: bool) -> None:
+        self.setWindowModified(not clean)
+
+    @Slot(str)
+    def _show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 10000)
+
+    @Slot(str)
+    def _on_path_copied(self, path: str) -> None:
+        self.statusBar().showMessage(f"Copied {path} to the clipboard", 5000)
+
+    # -- canvas commands ----------------------------------------------------------------------
+    def _zoom(self, step: float) -> None:
+        self.node_graph.set_zoom(self.node_graph.get_zoom() + step)
+
+    def fit_view(self) -> None:
+        """Frame the selected nodes, or all nodes when none is selected."""
+        if self.node_graph.all_nodes():
+            self.node_graph.fit_to_selection()
+
+    def delete_selection(self) -> None:
+        """Delete the selected nodes (one undo step)."""
+        self.node_graph.delete_nodes(self.node_graph.selected_nodes())
+
+    def edit_selected(self) -> None:
+        """Open the parameter dialog of the first selected node."""
+        selected = self.node_graph.selected_nodes()
+        if selected:
+            self._on_node_double_clicked(selected[0])
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Frame the pipeline the first time the window appears."""
+        super().showEvent(event)
+        if not self._fitted:
+            self._fitted = True
+            QTimer.singleShot(0, self.fit_view)
+
+    # -- parameter dialog ---------------------------------------------------------------------
+    def _on_node_double_clicked(self, canvas_node: Any) -> None:
+        if self.canvas.spec_of(canvas_node) is None:
+            return
+        self.open_param_dialog(canvas_node.name())
+
+    def open_param_dialog(self, node_id: str) -> ParamDialog:
+        """Open (window-modal, non-blocking) the dialog of ``node_id``; read-only while a run is going.
+
+        Args:
+            node_id: the core node id.
+        """
+        self.canvas.sync_model()
+        node = self.canvas.graph.nodes[node_id]
+        dialog = ParamDialog(node, read_only=self.runner.running, parent=self)
+        dialog.accepted.connect(lambda: self._apply_params(node_id, dialog))
+        dialog.finished.connect(dialog.deleteLater)
+        self.param_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _apply_params(self, node_id: str, dialog: ParamDialog) -> None:
+        if self.runner.running:
+            QMessageBox.warning(self, "Pipeline running", "Parameters cannot be changed while the pipeline runs.")
+            return
+        node = self.canvas.graph.nodes.get(node_id)
+        if node is None or dialog.new_config is None or dialog.new_config == node.config:
+            return
+        self.canvas.set_config(node_id, dialog.new_config)
+        self.canvas.set_state(node_id, "")
+        self.statusBar().showMessage(f"Parameters of '{node_id}' changed", 5000)
+
+    # -- running ------------------------------------------------------------------------------
+    def report_problems(self, problems: list[Problem]) -> None:
+        """List ``problems`` in the log and outline the nodes concerned in red."""
+        self.log.append(f"{self.canvas.graph.name}: {len(problems)} problem(s):")
+        for problem in problems:
+            self.log.append(f"  {problem}")
+            if problem.node_id:
+                self.canvas.set_state(problem.node_id, "invalid")
+        self.statusBar().showMessage(f"{len(problems)} problem(s): see the log; nothing was run", 10000)
+
+    def run_pipeline(self) -> bool:
+        """Validate, then run in the background; False when nothing was started."""
+        if self.runner.running:
+            return False
+        self.canvas.sync_model()
+        self.canvas.clear_states()
+        problems = self.canvas.graph.validate()
+        if problems:
+            self.report_problems(problems)
+            return False
+        self.loss_plot.reset()
+        self.checkpoints.reset()
+        self.last_outputs = {}
+        for node_id in self.canvas.graph.nodes:
+            self.canvas.set_state(node_id, "pending")
+        self.progress.show_status("starting…")
+        self.runner.start(self.canvas.graph)
+        self.action_run.setEnabled(False)
+        self.action_stop.setEnabled(True)
+        self.statusBar().showMessage("Running…")
+        return True
+
+    def stop_run(self) -> None:
+        """Stop the run after the current batch."""
+        if self.runner.running:
+            self.runner.stop()
+            self.statusBar().showMessage("Stopping after the current batch…")
+
+    def on_event(self, event: Event) -> None:
+        """Show one run event (GUI thread only)."""
+        line = format_event(event)
+        if line is not None:
+            self.log.append(line)
+        if isinstance(event, Progress):
+            self.progress.show_progress(event)
+        elif isinstance(event, EpochEnded):
+            self.loss_plot.add_epoch(event)
+        elif isinstance(event, CheckpointSaved):
+            self.checkpoints.add_checkpoint(event)
+        elif isinstance(event, NodeStarted):
+            self.canvas.set_state(event.node_id, "running")
+        elif isinstance(event, NodeFinished):
+            self.canvas.set_state(event.node_id, "done")
+        elif isinstance(event, NodeFailed):
+            self.canvas.set_state(event.node_id, "failed")
+            self.statusBar().showMessage(f"Node '{event.node_id}' failed: {event.message}")
+        elif isinstance(event, SampleAvailable):
+            self.image_viewer.show_sample(event.image, event.label, event.prediction, f"sample from {event.node_id}")
+            self.image_dock.raise_()
+        elif isinstance(event, RunFinished):
+            self.progress.show_status(FINISH_TEXT.get(event.status, event.status).lower(), event.status == "done")
+
+    def _on_run_finished(self, result: RunResult | None) -> None:
+        self.action_run.setEnabled(True)
+        self.action_stop.setEnabled(False)
+        status = result.status if result else "failed"
+        if result is not None:
+            self.last_outputs = result.outputs
+            if result.problems:
+                self.report_problems(result.problems)
+        for node_id in self.canvas.graph.nodes:
+            if self.canvas.state_visible(node_id) in ("pending", "running"):
+                self.canvas.set_state(node_id, "")
+        message = FINISH_TEXT.get(status, status)
+        if result is not None and result.failed_node:
+            message += f": node '{result.failed_node}' failed: {result.error}"
+        elif result is not None and result.error:
+            message += f": {result.error}"
+        self.statusBar().showMessage(message, 15000)
+
+    def wait_for_run(self) -> None:
+        """Block until a run thread (if any) has ended."""
+        self.runner.wait()
+
+    # -- image view ---------------------------------------------------------------------------
+    def _on_selection_changed(self, selected: list[Any], deselected: list[Any]) -> None:
+        for canvas_node in selected:
+            if self.canvas.spec_of(canvas_node) is not None and self.show_node_sample(canvas_node.name()):
+                return
+
+    def show_node_sample(self, node_id: str, index: int = 0) -> bool:
+        """Show item ``index`` of the Dataset (or a DataLoader's dataset) node ``node_id`` produced in the last run.
+
+        Args:
+            node_id: a data node of the last run.
+            index: the dataset item.
+        """
+        node, outputs = self.canvas.graph.nodes.get(node_id), self.last_outputs.get(node_id)
+        if node is None or not outputs:
+            return False
+        for port in node.spec.outputs:
+            value = outputs.get(port.name)
+            if port.kind == PortKind.DATALOADER:
+                value = getattr(value, "dataset", None)
+            elif port.kind != PortKind.DATASET:
+                continue
+            if value is None or len(value) == 0:
+                continue
+            item = value[min(index, len(value) - 1)]
+            if isinstance(item, dict) and "image" in item:
+                title = f"{node_id}.{port.name}: item {index} of {len(value)}"
+                self.image_viewer.show_sample(item["image"], item.get("label"), None, title)
+                self.image_dock.raise_()
+                return True
+        return False
+
+    # -- closing ------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """During a run ask, then stop and wait for the thread; ask before losing unsaved changes."""
+        if self.runner.running:
+            answer = QMessageBox.question(
+                self, "Run in progress", "A pipeline is running. Stop it and close the window?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+            self.runner.shutdown()
+        if not self.maybe_discard():
+            event.ignore()
+            return
+        event.accept()

@@ -1,0 +1,101 @@
+"""GUI fixtures: a main window on a tiny pipeline, auto-answered message boxes, no thread left behind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from medical_imaging_framework.core import NodeRegistry, save_pipeline
+from tests.conftest import make_tiny_graph
+
+
+class MessageBoxes:
+    """Records every message box the window asks for and answers questions with ``answer``."""
+
+    def __init__(self) -> None:
+        self.shown: list[tuple[str, str, str]] = []
+        self.answer = QMessageBox.StandardButton.Discard
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, _, _ in self.shown]
+
+    def texts(self) -> str:
+        return "\n".join(text for _, _, text in self.shown)
+
+
+@pytest.fixture(autouse=True)
+def message_boxes(monkeypatch: pytest.MonkeyPatch) -> MessageBoxes:
+    """No modal box ever blocks a test: each call is recorded and answered at once."""
+    boxes = MessageBoxes()
+
+    def recorder(kind: str) -> Any:
+        def show(parent: Any, title: str, text: str, *args: Any, **kwargs: Any) -> Any:
+            boxes.shown.append((kind, title, text))
+            return boxes.answer if kind == "question" else QMessageBox.StandardButton.Ok
+        return staticmethod(show)
+
+    for kind in ("question", "critical", "warning", "information"):
+        monkeypatch.setattr(QMessageBox, kind, recorder(kind))
+    return boxes
+
+
+def write_tiny_pipeline(registry: NodeRegistry, folder: Path, name: str = "tiny.json", **trainer: Any) -> Path:
+    """Save the tiny pipeline to ``folder/name`` with checkpoints in ``folder/checkpoints``.
+
+    Args:
+        registry: node types.
+        folder: where the file (and the checkpoints) go.
+        name: file name.
+        trainer: Trainer parameters (e.g. num_epochs=2).
+    """
+    settings = {"num_epochs": 2, "save_every_n_epochs": 1, **trainer}
+    graph = make_tiny_graph(registry, folder / "checkpoints", **settings)
+    path = folder / name
+    save_pipeline(graph, path)
+    return path
+
+
+@pytest.fixture
+def tiny_file(registry: NodeRegistry, tmp_path: Path) -> Path:
+    """A tiny two-epoch pipeline file in ``tmp_path`` saving a checkpoint every epoch."""
+    return write_tiny_pipeline(registry, tmp_path)
+
+
+@pytest.fixture
+def make_window(qtbot: Any, registry: NodeRegistry) -> Iterator[Any]:
+    """Factory of main windows; every window's run thread is stopped and finished at teardown."""
+    from medical_imaging_framework.app import MainWindow
+
+    windows: list[Any] = []
+
+    def make(path: Path | None = None, show: bool = False) -> Any:
+        window = MainWindow(path, registry=registry)
+        qtbot.addWidget(window)
+        if show:
+            window.show()
+            qtbot.waitExposed(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        if window.runner.running:
+            window.runner.stop()
+            window.runner.wait()
+            qtbot.waitUntil(lambda w=window: not w.runner.running, timeout=10000)
+        assert window.runner.thread is None
+
+
+@pytest.fixture
+def window(make_window: Any, tiny_file: Path) -> Any:
+    """A shown main window holding the tiny pipeline."""
+    return make_window(tiny_file, show=True)
+
+
+def wait_for_run(qtbot: Any, window: Any, timeout: int = 120_000) -> None:
+    """Wait until the window's run has ended and its thread is gone."""
+    qtbot.waitUntil(lambda: not window.runner.running, timeout=timeout)

@@ -1,0 +1,43 @@
+"""`launch` (used by `mif gui`) and the light package import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+
+def test_importing_the_package_loads_no_qt() -> None:
+    code = (
+        "import sys, medical_imaging_framework.app as a; "
+        "print(sorted(m for m in ('PySide6', 'NodeGraphQt', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_launch_opens_the_default_pipeline_and_returns_the_exit_code(
+    qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medical_imaging_framework.app import launch, run_controller
+
+    preloads: list[bool] = []
+    monkeypatch.setattr(run_controller, "preload_in_background", lambda: preloads.append(True))
+    seen: dict[str, Any] = {}
+
+    def inspect_and_close() -> None:
+        window = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "main_window")
+        seen["title"] = window.windowTitle()
+        seen["visible"] = window.isVisible()
+        seen["nodes"] = sorted(window.canvas.graph.nodes)
+        window.close()
+
+    QTimer.singleShot(200, inspect_and_close)
+    assert launch(None) == 0
+    assert seen["visible"] and seen["title"].startswith("segmentation_train.json")
+    assert "trainer" in seen["nodes"] and "unet" in seen["nodes"]
+    assert preloads == [True]

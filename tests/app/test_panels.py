@@ -1,0 +1,107 @@
+"""Log pane, checkpoints panel, loss plot, progress bar and image view, driven by core events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtTest import QTest
+
+from medical_imaging_framework.app.image_view import ImageViewer
+from medical_imaging_framework.app.panels import CheckpointsPanel, LogPane, RunProgress
+from medical_imaging_framework.core.events import CheckpointSaved, EpochEnded, Progress, SampleAvailable
+from tests.app.conftest import wait_for_run
+
+
+def test_log_follows_new_lines_unless_scrolled_up_and_can_be_copied_and_cleared(qtbot: Any) -> None:
+    pane = LogPane()
+    qtbot.addWidget(pane)
+    pane.resize(400, 150)
+    pane.show()
+    for index in range(200):
+        pane.append(f"line {index}")
+    bar = pane.text.verticalScrollBar()
+    assert bar.maximum() > 0 and bar.value() == bar.maximum()
+    bar.setValue(10)
+    pane.append("one more")
+    assert bar.value() == 10
+    qtbot.mouseClick(pane.findChild(object, "log_copy"), Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text().splitlines()[-1] == "one more"
+    qtbot.mouseClick(pane.findChild(object, "log_clear"), Qt.MouseButton.LeftButton)
+    assert pane.lines() == []
+
+
+def test_checkpoint_rows_and_double_click_copies_the_path(qtbot: Any, tmp_path: Path) -> None:
+    panel = CheckpointsPanel(open_folders=False)
+    qtbot.addWidget(panel)
+    copied: list[str] = []
+    panel.path_copied.connect(copied.append)
+    path = tmp_path / "checkpoint_epoch_5.pt"
+    panel.add_checkpoint(CheckpointSaved("trainer", "periodic", str(path), 5, 0.123456))
+    panel.add_checkpoint(CheckpointSaved("trainer", "best", str(tmp_path / "best_model.pt"), 5, 0.1))
+    assert [panel.item(0, c).text() for c in range(4)] == ["periodic", "5", "0.1235", "checkpoint_epoch_5.pt"]
+    assert panel.item(1, 0).text() == "best"
+    panel.cellDoubleClicked.emit(0, 1)
+    assert copied == [str(path.resolve())]
+    assert QGuiApplication.clipboard().text() == str(path.resolve())
+
+
+def test_progress_bar_shows_epoch_and_batch(qtbot: Any) -> None:
+    bar = RunProgress()
+    qtbot.addWidget(bar)
+    bar.show_progress(Progress("trainer", 3, 20, 5, 10))
+    assert bar.text() == "epoch 3/20 · batch 5/10"
+    assert bar.value() == 125
+
+
+def test_image_viewer_overlays_label_and_prediction_with_slices(qtbot: Any) -> None:
+    viewer = ImageViewer()
+    qtbot.addWidget(viewer)
+    image = np.random.default_rng(0).random((1, 16, 16, 8), dtype=np.float32)
+    label = np.zeros((1, 16, 16, 8), dtype=np.float32)
+    label[0, 4:8, 4:8, :] = 1
+    prediction = np.full((1, 16, 16, 8), -3.0, dtype=np.float32)
+    prediction[0, 10:12, 10:12, 2] = 4.0
+    viewer.show_sample(image, label, prediction, "sample")
+    assert not viewer.slice_slider.isHidden() and viewer.slice_slider.maximum() == 7
+    assert viewer.overlay_choice.currentText() == "Prediction"
+    viewer.slice_slider.setValue(2)
+    overlay = viewer.overlay_item.image
+    assert overlay[10, 10, 3] == 255 and overlay[0, 0, 3] == 0
+    viewer.overlay_choice.setCurrentText("Label")
+    assert viewer.overlay_item.image[5, 5, 3] == 255 and viewer.overlay_item.image[10, 10, 3] == 0
+    viewer.opacity.setValue(20)
+    assert abs(viewer.overlay_item.opacity() - 0.2) < 1e-6
+    viewer.show_sample(image[..., 0], label[..., 0])
+    assert viewer.slice_slider.isHidden()
+
+
+def test_events_drive_plot_checkpoints_and_viewer(qtbot: Any, window: Any, tmp_path: Path) -> None:
+    window.on_event(EpochEnded("trainer", 1, 3, 0.9, 0.8))
+    window.on_event(EpochEnded("trainer", 2, 3, 0.7, 0.75))
+    assert window.loss_plot.losses == [0.9, 0.7] and window.loss_plot.val_losses == [0.8, 0.75]
+    assert window.log.lines() == ["Epoch [1/3], Loss: 0.9000, Val Loss: 0.8000",
+                                  "Epoch [2/3], Loss: 0.7000, Val Loss: 0.7500"]
+    window.on_event(CheckpointSaved("trainer", "periodic", str(tmp_path / "checkpoint_epoch_2.pt"), 2, 0.75))
+    assert window.checkpoints.rowCount() == 1
+    assert window.log.lines()[-1] == "  ✓ Saved checkpoint: checkpoint_epoch_2.pt"
+    window.on_event(SampleAvailable("predictor", np.zeros((1, 8, 8)), None, np.ones((1, 8, 8))))
+    assert window.image_viewer.caption.text() == "sample from predictor"
+
+
+def test_selecting_a_data_node_after_a_run_shows_its_sample(qtbot: Any, window: Any) -> None:
+    assert not window.show_node_sample("train_loader")
+    window.action_run.trigger()
+    wait_for_run(qtbot, window)
+    item = window.canvas.canvas_node("train_loader").view
+    viewer = window.node_graph.viewer()
+    body = QPointF(item.boundingRect().center().x(), item.boundingRect().bottom() - 10)
+    point = viewer.mapFromScene(item.mapToScene(body))
+    QTest.mouseClick(viewer.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
+    qtbot.waitUntil(lambda: window.image_viewer.image is not None)
+    assert window.image_viewer.caption.text().startswith("train_loader.loader: item 0 of ")
+    assert window.image_viewer.image.shape == (32, 32)
+    assert window.image_viewer.masks["Label"] is not None

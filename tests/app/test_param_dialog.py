@@ -1,0 +1,133 @@
+"""The parameter dialog: opened by a real double-click, validated by the CLI's rules, undoable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDialogButtonBox, QLabel, QLineEdit, QToolButton
+
+from medical_imaging_framework.app.param_dialog import ParamDialog
+from medical_imaging_framework.core import Node, NodeRegistry, ParamKind
+
+
+def double_click_node(qtbot: Any, window: Any, node_id: str) -> ParamDialog:
+    """Double-click the body of the node item on the canvas, as a user would; return the dialog."""
+    item = window.canvas.canvas_node(node_id).view
+    rect = item.boundingRect()
+    below_title = item.mapToScene(QPointF(rect.center().x(), rect.bottom() - 12))
+    viewer = window.node_graph.viewer()
+    point = viewer.mapFromScene(below_title)
+    QTest.mouseDClick(viewer.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
+    qtbot.waitUntil(lambda: window.param_dialog is not None and window.param_dialog.isVisible())
+    return window.param_dialog
+
+
+def field(dialog: ParamDialog, label: str) -> Any:
+    """The widget whose QLabel buddy reads ``label``."""
+    labels = [w for w in dialog.findChildren(QLabel) if w.text() == label]
+    assert len(labels) == 1, f"no single label '{label}'"
+    return labels[0].buddy()
+
+
+def set_text(qtbot: Any, edit: QLineEdit, text: str) -> None:
+    edit.selectAll()
+    QTest.keyClick(edit, Qt.Key.Key_Delete)
+    qtbot.keyClicks(edit, text)
+
+
+def press(qtbot: Any, dialog: ParamDialog, button: QDialogButtonBox.StandardButton) -> None:
+    qtbot.mouseClick(dialog.button_box.button(button), Qt.MouseButton.LeftButton)
+
+
+def test_double_click_opens_trainer_dialog_with_checkpoint_fields(qtbot: Any, window: Any) -> None:
+    dialog = double_click_node(qtbot, window, "trainer")
+    assert dialog.node.id == "trainer"
+    checkpoint_dir, every = field(dialog, "Checkpoint Directory"), field(dialog, "Save Every N Epochs")
+    assert isinstance(checkpoint_dir, QLineEdit) and isinstance(every, QLineEdit)
+    spec = window.canvas.graph.nodes["trainer"].spec
+    assert checkpoint_dir.text() == window.canvas.graph.nodes["trainer"].config["checkpoint_dir"]
+    assert every.text() == "1"
+    assert checkpoint_dir.toolTip() == spec.param("checkpoint_dir").help
+    assert every.toolTip() == spec.param("save_every_n_epochs").help
+    assert isinstance(field(dialog, "Device"), QComboBox)
+    assert isinstance(field(dialog, "Mixed Precision"), QCheckBox)
+    assert dialog.findChild(QToolButton, "browse_resume_from") is not None
+
+
+def test_ok_sets_checkpoint_settings_marks_modified_and_undoes(qtbot: Any, window: Any, tmp_path: Path) -> None:
+    dialog = double_click_node(qtbot, window, "trainer")
+    set_text(qtbot, field(dialog, "Checkpoint Directory"), str(tmp_path / "my_ckpt"))
+    set_text(qtbot, field(dialog, "Save Every N Epochs"), "3")
+    press(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    config = window.canvas.graph.nodes["trainer"].config
+    assert config["checkpoint_dir"] == str(tmp_path / "my_ckpt")
+    assert config["save_every_n_epochs"] == 3
+    assert window.isWindowModified()
+    window.action_undo.trigger()
+    assert window.canvas.graph.nodes["trainer"].config["save_every_n_epochs"] == 1
+    assert not window.isWindowModified()
+    window.action_redo.trigger()
+    assert window.canvas.graph.nodes["trainer"].config["save_every_n_epochs"] == 3
+
+
+def test_invalid_value_is_refused_in_red_and_dialog_stays(qtbot: Any, window: Any) -> None:
+    before = dict(window.canvas.graph.nodes["trainer"].config)
+    dialog = double_click_node(qtbot, window, "trainer")
+    set_text(qtbot, field(dialog, "Save Every N Epochs"), "0")
+    set_text(qtbot, field(dialog, "Checkpoint Directory"), "elsewhere")
+    press(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    assert dialog.isVisible()
+    error = dialog.errors["save_every_n_epochs"]
+    assert error.isVisible()
+    assert "must be a whole number >= 1" in error.text()
+    assert "d32f2f" in error.styleSheet()
+    assert dialog.error_text("checkpoint_dir") == ""
+    assert window.canvas.graph.nodes["trainer"].config == before
+    assert not window.isWindowModified()
+    set_text(qtbot, field(dialog, "Save Every N Epochs"), "abc")
+    press(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    assert dialog.isVisible() and "(got 'abc')" in dialog.error_text("save_every_n_epochs")
+    set_text(qtbot, field(dialog, "Save Every N Epochs"), "2")
+    press(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    assert window.canvas.graph.nodes["trainer"].config["save_every_n_epochs"] == 2
+    assert window.canvas.graph.nodes["trainer"].config["checkpoint_dir"] == "elsewhere"
+
+
+def test_cancel_changes_nothing(qtbot: Any, window: Any) -> None:
+    before = dict(window.canvas.graph.nodes["trainer"].config)
+    dialog = double_click_node(qtbot, window, "trainer")
+    set_text(qtbot, field(dialog, "Save Every N Epochs"), "7")
+    set_text(qtbot, field(dialog, "Checkpoint Directory"), "other")
+    press(qtbot, dialog, QDialogButtonBox.StandardButton.Cancel)
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    assert window.canvas.graph.nodes["trainer"].config == before
+    assert not window.isWindowModified()
+    assert window.node_graph.undo_stack().count() == 0
+
+
+def test_every_node_type_gets_a_widget_per_parameter(qtbot: Any, registry: NodeRegistry) -> None:
+    kinds = {ParamKind.BOOL: QCheckBox, ParamKind.CHOICE: QComboBox}
+    for spec in registry.specs():
+        dialog = ParamDialog(registry.create(spec.type_id))
+        qtbot.addWidget(dialog)
+        for param in spec.params:
+            widget = field(dialog, param.title)
+            assert isinstance(widget, kinds.get(param.kind, QLineEdit)), (spec.type_id, param.name)
+            assert widget.toolTip() == param.help
+        assert dialog.validate() is not None, f"{spec.type_id} defaults do not validate"
+
+
+def test_read_only_dialog_refuses_changes(qtbot: Any, registry: NodeRegistry) -> None:
+    node: Node = registry.create("training.Trainer")
+    dialog = ParamDialog(node, read_only=True)
+    qtbot.addWidget(dialog)
+    assert dialog.button_box.button(QDialogButtonBox.StandardButton.Ok) is None
+    assert not field(dialog, "Checkpoint Directory").isEnabled()
+    assert dialog.locked_label.text().startswith("The pipeline is running")
+    dialog.accept()
+    assert dialog.new_config is None

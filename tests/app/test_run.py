@@ -1,0 +1,155 @@
+"""Running from the window: the worker thread, the log pane, plot, checkpoints, Stop, failures, closing."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QThread
+
+from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.core.events import EpochEnded
+from tests.app.conftest import wait_for_run, write_tiny_pipeline
+
+NUMBER = re.compile(r"\d+\.\d+")
+
+
+def test_run_streams_epoch_and_checkpoint_lines_and_writes_files(qtbot: Any, window: Any, tmp_path: Path) -> None:
+    seen_threads: list[Any] = []
+    window.runner.event.connect(lambda event: seen_threads.append(QThread.currentThread()))
+    window.action_run.trigger()
+    assert window.runner.running and not window.action_run.isEnabled() and window.action_stop.isEnabled()
+    worker_thread = window.runner.thread
+    wait_for_run(qtbot, window)
+    log = window.log.lines()
+    assert next(line for line in log if line.startswith("Epoch [")).startswith("Epoch [1/2], Loss: ")
+    assert any(line.startswith("Epoch [2/2], Loss: ") and ", Val Loss: " in line for line in log)
+    checkpoint_dir = tmp_path / "checkpoints"
+    saved = sorted(p.name for p in checkpoint_dir.glob("checkpoint_epoch_*.pt"))
+    assert saved, "no periodic checkpoint on disk"
+    for name in saved:
+        assert f"  ✓ Saved checkpoint: {name}" in log
+    assert any(line.startswith("✓ Checkpoints will be saved to: ") for line in log)
+    assert window.checkpoints.rowCount() >= len(saved)
+    assert {Path(p).name for p in window.checkpoints.paths} >= set(saved)
+    assert all(Path(p).exists() for p in window.checkpoints.paths)
+    assert window.loss_plot.epochs == [1, 2] and len(window.loss_plot.val_losses) == 2
+    assert all(window.canvas.state_visible(node_id) == "done" for node_id in window.canvas.graph.nodes)
+    assert window.progress.text().startswith("run finished")
+    assert window.action_run.isEnabled() and not window.action_stop.isEnabled()
+    main = QThread.currentThread()
+    assert seen_threads and all(t is main for t in seen_threads), "events must reach the UI on the GUI thread"
+    assert worker_thread is not main
+    assert window.runner.thread is None
+
+
+def test_log_pane_shows_exactly_the_lines_of_mif_run(
+    qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from medical_imaging_framework.cli_commands import run_command
+
+    gui_dir, cli_dir = tmp_path / "gui", tmp_path / "cli"
+    gui_dir.mkdir()
+    cli_dir.mkdir()
+    path = write_tiny_pipeline(registry, tmp_path, num_epochs=2, save_every_n_epochs=1)
+    monkeypatch.chdir(gui_dir)
+    window = make_window(path)
+    window.canvas.set_config("trainer", {**window.canvas.graph.nodes["trainer"].config, "checkpoint_dir": "ck"})
+    window.write_file(path)
+    window.action_run.trigger()
+    wait_for_run(qtbot, window)
+    monkeypatch.chdir(cli_dir)
+    capsys.readouterr()
+    assert run_command(argparse.Namespace(pipeline=str(path), overrides=[], debug=False)) == 0
+    cli_lines = capsys.readouterr().out.splitlines()
+    gui_lines = window.log.lines()
+    assert any("Saved checkpoint" in line for line in gui_lines)
+    assert [NUMBER.sub("#", line) for line in gui_lines] == [NUMBER.sub("#", line) for line in cli_lines]
+
+
+def test_stop_mid_run_then_run_again(qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path) -> None:
+    window = make_window(write_tiny_pipeline(registry, tmp_path, num_epochs=200), show=True)
+    window.action_run.trigger()
+    qtbot.waitUntil(lambda: len(window.loss_plot.epochs) >= 1, timeout=60_000)
+    window.action_stop.trigger()
+    wait_for_run(qtbot, window, timeout=30_000)
+    log = window.log.lines()
+    assert "Run stopped." in log
+    assert any(line.startswith("Training stopped at epoch") for line in log)
+    assert len(window.loss_plot.epochs) < 200
+    assert window.runner.last_result.status == "cancelled"
+    assert window.progress.text() == "run stopped"
+    window.canvas.set_config("trainer", {**window.canvas.graph.nodes["trainer"].config, "num_epochs": 1})
+    window.action_run.trigger()
+    wait_for_run(qtbot, window)
+    assert window.runner.last_result.status == "done"
+    assert window.loss_plot.epochs == [1]
+
+
+def test_invalid_pipeline_lists_problems_outlines_nodes_and_runs_nothing(qtbot: Any, window: Any) -> None:
+    trainer = window.canvas.canvas_node("trainer")
+    trainer.inputs()["loss"].disconnect_from(window.canvas.canvas_node("dice_loss").outputs()["loss"])
+    window.canvas.set_config("adam", {**window.canvas.graph.nodes["adam"].config, "lr": "fast"})
+    assert window.run_pipeline() is False
+    assert not window.runner.running
+    log = "\n".join(window.log.lines())
+    assert "2 problem(s):" in log
+    assert "node 'trainer': required input 'loss' (Loss) is not linked" in log
+    assert "node 'adam', field 'lr': must be a number" in log
+    assert window.canvas.state_visible("trainer") == "invalid"
+    assert window.canvas.state_visible("adam") == "invalid"
+    assert window.canvas.state_visible("phantoms") == ""
+    assert "Epoch" not in log
+
+
+def test_failing_node_is_outlined_and_its_message_logged(
+    qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path
+) -> None:
+    window = make_window(write_tiny_pipeline(registry, tmp_path))
+    window.canvas.set_config("phantoms", {**window.canvas.graph.nodes["phantoms"].config, "count": 1})
+    window.action_run.trigger()
+    wait_for_run(qtbot, window)
+    assert window.runner.last_result.status == "failed"
+    assert window.canvas.state_visible("split") == "failed"
+    assert window.canvas.state_visible("phantoms") == "done"
+    assert any(line.startswith("✗ Node 'split' failed: val_fraction") for line in window.log.lines())
+    assert "split" in window.statusBar().currentMessage()
+
+
+def test_parameters_are_locked_while_running(qtbot: Any, make_window: Any, registry: NodeRegistry,
+                                             tmp_path: Path) -> None:
+    window = make_window(write_tiny_pipeline(registry, tmp_path, num_epochs=200), show=True)
+    window.action_run.trigger()
+    dialog = window.open_param_dialog("trainer")
+    assert dialog.read_only and dialog.locked_label.isVisible()
+    before = dict(window.canvas.graph.nodes["trainer"].config)
+    dialog.accept()
+    assert window.canvas.graph.nodes["trainer"].config == before
+    dialog.reject()
+    window.action_stop.trigger()
+    wait_for_run(qtbot, window, timeout=30_000)
+
+
+def test_closing_during_a_run_asks_then_stops_and_waits(
+    qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path, message_boxes: Any
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    window = make_window(write_tiny_pipeline(registry, tmp_path, num_epochs=200), show=True)
+    epochs: list[int] = []
+    window.runner.event.connect(lambda e: epochs.append(e.epoch) if isinstance(e, EpochEnded) else None)
+    window.action_run.trigger()
+    qtbot.waitUntil(lambda: bool(epochs), timeout=60_000)
+    message_boxes.answer = QMessageBox.StandardButton.No
+    assert not window.close()
+    assert window.runner.running and message_boxes.kinds() == ["question"]
+    message_boxes.answer = QMessageBox.StandardButton.Yes
+    thread = window.runner.thread
+    assert window.close()
+    assert thread.isFinished()
+    qtbot.waitUntil(lambda: not window.runner.running)
+    assert window.runner.last_result.status == "cancelled"
