@@ -23,25 +23,34 @@ def seeded_build(seed: int, build: Any) -> torch.nn.Module:
         return build()
 
 
-def run_unet(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+def _levels(config: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(channels, strides) of a UNet-like network; one stride fewer than channels."""
     channels, strides = config["channels"], config["strides"]
     if len(strides) != len(channels) - 1:
         raise NodeError(f"strides needs {len(channels) - 1} values for {len(channels)} channels, got {len(strides)}")
+    return tuple(channels), tuple(strides)
+
+
+def _report(ctx: NodeContext, name: str, model: torch.nn.Module) -> dict[str, Any]:
+    ctx.log(f"{name}: {sum(p.numel() for p in model.parameters()):,} parameters")
+    return {"model": model}
+
+
+def run_unet(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    channels, strides = _levels(config)
     model = seeded_build(
         config["seed"],
         lambda: UNet(
             spatial_dims=int(config["spatial_dims"]),
             in_channels=config["in_channels"],
             out_channels=config["out_channels"],
-            channels=tuple(channels),
-            strides=tuple(strides),
+            channels=channels,
+            strides=strides,
             num_res_units=config["num_res_units"],
             dropout=config["dropout"],
         ),
     )
-    count = sum(p.numel() for p in model.parameters())
-    ctx.log(f"UNet: {count:,} parameters")
-    return {"model": model}
+    return _report(ctx, "UNet", model)
 
 
 def run_segresnet(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -60,27 +69,23 @@ def run_segresnet(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, An
             dropout_prob=config["dropout"] or None,
         ),
     )
-    ctx.log(f"SegResNet: {sum(p.numel() for p in model.parameters()):,} parameters")
-    return {"model": model}
+    return _report(ctx, "SegResNet", model)
 
 
 def run_attention_unet(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    channels, strides = config["channels"], config["strides"]
-    if len(strides) != len(channels) - 1:
-        raise NodeError(f"strides needs {len(channels) - 1} values for {len(channels)} channels, got {len(strides)}")
+    channels, strides = _levels(config)
     model = seeded_build(
         config["seed"],
         lambda: AttentionUnet(
             spatial_dims=int(config["spatial_dims"]),
             in_channels=config["in_channels"],
             out_channels=config["out_channels"],
-            channels=tuple(channels),
-            strides=tuple(strides),
+            channels=channels,
+            strides=strides,
             dropout=config["dropout"],
         ),
     )
-    ctx.log(f"AttentionUnet: {sum(p.numel() for p in model.parameters()):,} parameters")
-    return {"model": model}
+    return _report(ctx, "AttentionUnet", model)
 
 
 DROPOUT = Param("dropout", ParamKind.FLOAT, 0.0, "Dropout", "Dropout probability.", minimum=0.0, maximum=1.0)
