@@ -89,6 +89,9 @@ def run_attention_unet(ctx: NodeContext, inputs: dict[str, Any], config: dict[st
 
 
 DROPOUT = Param("dropout", ParamKind.FLOAT, 0.0, "Dropout", "Dropout probability.", minimum=0.0, maximum=1.0)
+CHANNELS = Param("channels", ParamKind.INT_LIST, [16, 32, 64, 128], "Channels", "Feature channels per level.",
+                 minimum=1)
+STRIDES = Param("strides", ParamKind.INT_LIST, [2, 2, 2], "Strides", "Downsampling stride between levels.", minimum=1)
 
 
 SPECS = [
@@ -102,12 +105,10 @@ SPECS = [
             SPATIAL_DIMS,
             IN_CHANNELS,
             OUT_CHANNELS,
-            Param("channels", ParamKind.INT_LIST, [16, 32, 64, 128], "Channels", "Feature channels per level.",
-                  minimum=1),
-            Param("strides", ParamKind.INT_LIST, [2, 2, 2], "Strides", "Downsampling stride between levels.",
-                  minimum=1),
+            CHANNELS,
+            STRIDES,
             Param("num_res_units", ParamKind.INT, 2, "Residual units", "Residual units per block.", minimum=0),
-            Param("dropout", ParamKind.FLOAT, 0.0, "Dropout", "Dropout probability.", minimum=0.0, maximum=1.0),
+            DROPOUT,
             SEED,
         ),
         description="MONAI UNet with residual units.",
@@ -141,10 +142,8 @@ SPECS = [
             SPATIAL_DIMS,
             IN_CHANNELS,
             OUT_CHANNELS,
-            Param("channels", ParamKind.INT_LIST, [16, 32, 64, 128], "Channels", "Feature channels per level.",
-                  minimum=1),
-            Param("strides", ParamKind.INT_LIST, [2, 2, 2], "Strides", "Downsampling stride between levels.",
-                  minimum=1),
+            CHANNELS,
+            STRIDES,
             DROPOUT,
             SEED,
         ),
