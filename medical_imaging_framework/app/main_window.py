@@ -129,10 +129,10 @@ class MainWindow(DocumentMixin, QMainWindow):
         stack = graph.undo_stack()
         self.action_undo = self._action("action_undo", "&Undo", stack.undo, ("Ctrl+Z",))
         self.action_redo = self._action("action_redo", "&Redo", stack.redo, ("Ctrl+Shift+Z", "Ctrl+Y"))
-        self.action_undo.setEnabled(False)
-        self.action_redo.setEnabled(False)
-        stack.canUndoChanged.connect(self.action_undo.setEnabled)
-        stack.canRedoChanged.connect(self.action_redo.setEnabled)
+        self._retire_viewer_undo_actions()
+        stack.canUndoChanged.connect(self._sync_undo_actions)
+        stack.canRedoChanged.connect(self._sync_undo_actions)
+        self._sync_undo_actions()
         stack.undoTextChanged.connect(lambda text: self.action_undo.setToolTip(f"Undo {text}".strip()))
         stack.redoTextChanged.connect(lambda text: self.action_redo.setToolTip(f"Redo {text}".strip()))
         self.action_cut = self._action("action_cut", "Cu&t", lambda: graph.cut_nodes(), ("Ctrl+X",), canvas_only=True)
@@ -179,6 +179,21 @@ class MainWindow(DocumentMixin, QMainWindow):
         toolbar.addActions([self.action_run, self.action_stop])
         toolbar.addSeparator()
         toolbar.addAction(self.action_fit)
+
+    def _retire_viewer_undo_actions(self) -> None:
+        """Hide NodeGraphQt's own Undo/Redo actions: their window-wide Ctrl+Z / Ctrl+Shift+Z shortcuts
+        would clash with ours (Qt then runs neither), and they could not be locked during a run."""
+        viewer = self.node_graph.viewer()
+        for action in (viewer.qaction_for_undo(), viewer.qaction_for_redo()):
+            if action is not None:
+                action.setShortcuts([])
+                action.setVisible(False)
+
+    def _sync_undo_actions(self, *_: Any) -> None:
+        """Undo/redo follow the stack, and are off while a run goes (an undo could change a parameter)."""
+        stack, idle = self.node_graph.undo_stack(), not self.runner.running
+        self.action_undo.setEnabled(idle and stack.canUndo())
+        self.action_redo.setEnabled(idle and stack.canRedo())
 
     def _wire(self) -> None:
         self.node_graph.node_double_clicked.connect(self._on_node_double_clicked)
@@ -288,6 +303,7 @@ class MainWindow(DocumentMixin, QMainWindow):
         self.runner.start(self.canvas.graph)
         self.action_run.setEnabled(False)
         self.action_stop.setEnabled(True)
+        self._sync_undo_actions()
         self.statusBar().showMessage("Running…")
         return True
 
@@ -324,6 +340,7 @@ class MainWindow(DocumentMixin, QMainWindow):
     def _on_run_finished(self, result: RunResult | None) -> None:
         self.action_run.setEnabled(True)
         self.action_stop.setEnabled(False)
+        self._sync_undo_actions()
         status = result.status if result else "failed"
         if result is not None:
             self.last_outputs = result.outputs

@@ -124,3 +124,19 @@ def test_tab_search_lists_node_types_and_creates_the_chosen_one(
     trainer_type = search._node_dict["Trainer"]
     viewer.search_triggered.emit(trainer_type, (0, 0))
     assert window.canvas.graph.nodes["trainer_2"].type_id == "training.Trainer"
+
+
+def test_ctrl_z_and_ctrl_shift_z_keys_undo_and_redo(qtbot: Any, window: Any) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    viewer = window.node_graph.widget
+    viewer.setFocus()
+    window.node_graph.scene().clearSelection()
+    window.canvas.canvas_node("unet").view.setSelected(True)
+    window.action_delete.trigger()
+    assert "unet" not in window.canvas.graph.nodes
+    QTest.keyClick(viewer, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert "unet" in window.canvas.graph.nodes, "Ctrl+Z undoes (no clash with NodeGraphQt's own shortcut)"
+    QTest.keyClick(viewer, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert "unet" not in window.canvas.graph.nodes, "Ctrl+Shift+Z redoes"

@@ -153,3 +153,19 @@ def test_closing_during_a_run_asks_then_stops_and_waits(
     assert thread.isFinished()
     qtbot.waitUntil(lambda: not window.runner.running)
     assert window.runner.last_result.status == "cancelled"
+
+
+def test_undo_cannot_change_parameters_while_running(qtbot: Any, make_window: Any, registry: NodeRegistry,
+                                                     tmp_path: Path) -> None:
+    window = make_window(write_tiny_pipeline(registry, tmp_path, num_epochs=200), show=True)
+    window.canvas.set_config("adam", {**window.canvas.graph.nodes["adam"].config, "lr": 0.02})
+    assert window.action_undo.isEnabled()
+    window.action_run.trigger()
+    assert not window.action_undo.isEnabled() and not window.action_redo.isEnabled()
+    window.action_undo.trigger()
+    assert window.canvas.graph.nodes["adam"].config["lr"] == 0.02
+    window.action_stop.trigger()
+    wait_for_run(qtbot, window, timeout=30_000)
+    assert window.action_undo.isEnabled()
+    window.action_undo.trigger()
+    assert window.canvas.graph.nodes["adam"].config["lr"] == 0.005
