@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,8 @@ def describe(path: str | os.PathLike[str]) -> str:
     """
     file = Path(path)
     checkpoint = read_checkpoint(file, map_location="cpu")
-    records = verify_archive(file)
+    # torch's legacy (pre-1.6, non-zip) format has no per-record checksums to verify
+    records = verify_archive(file) if zipfile.is_zipfile(file) else None
     lines = [f"Checkpoint: {file} ({file.stat().st_size / 1_000_000:.2f} MB)"]
     version = checkpoint.get("format_version")
     note = "" if version == FORMAT_VERSION else f" (this program writes {FORMAT_VERSION})"
@@ -107,5 +109,8 @@ def describe(path: str | os.PathLike[str]) -> str:
     config = checkpoint.get("config") or {}
     if config:
         lines.append("Trainer settings: " + ", ".join(f"{key}={value}" for key, value in config.items()))
-    lines.append(f"Intact: yes (all {records} records pass their checksums; loads with weights_only=True)")
+    if records is None:
+        lines.append("Intact: yes (legacy non-zip format, no checksums to verify; loads with weights_only=True)")
+    else:
+        lines.append(f"Intact: yes (all {records} records pass their checksums; loads with weights_only=True)")
     return "\n".join(lines)

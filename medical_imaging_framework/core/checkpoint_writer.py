@@ -53,7 +53,7 @@ def describe_os_error(error: OSError, path: str | os.PathLike[str]) -> str:
     if isinstance(error, IsADirectoryError):
         return f"'{path}' is a directory, not a file"
     detail = error.strerror or str(error) or type(error).__name__
-    return f"{detail} ({path})"
+    return f"{detail} ({error.filename or path})"
 
 
 def _file_in_the_way(path: Path) -> Path | None:

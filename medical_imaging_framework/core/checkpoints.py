@@ -109,8 +109,9 @@ def _torch_load(path: Path, map_location: Any) -> Any:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         text = str(error)
-        untrusted = any(marker in text for marker in ("Unsupported global", "Unsupported class", "Weights only"))
-        if untrusted and zipfile.is_zipfile(path):
+        # torch names the refused global or class; plain damage fails with other unpickling errors
+        untrusted = any(marker in text.lower() for marker in ("unsupported global", "unsupported class"))
+        if untrusted:
             raise CheckpointError(
                 f"{path}: refused: the file holds pickled Python objects besides tensors, numbers, strings, "
                 "lists and dicts, which could run code when loaded. Only if you trust its source, load it "

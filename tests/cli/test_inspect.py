@@ -80,3 +80,13 @@ def test_inspect_refuses_pickled_code(tmp_path: Path, capsys: pytest.CaptureFixt
     torch.save({"epoch": 1, "hook": Path("x")}, path)  # a Path object is pickled as a class: not weights-only
     assert main(["inspect", str(path)]) == 1
     assert "refused: the file holds pickled Python objects" in capsys.readouterr().err
+
+
+def test_inspect_reads_a_legacy_non_zip_checkpoint(checkpoints: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    legacy = tmp_path / "legacy.pt"
+    torch.save(torch.load(checkpoints / "best_model.pt"), legacy, _use_new_zipfile_serialization=False)
+    assert not zipfile.is_zipfile(legacy)
+    assert main(["inspect", str(legacy)]) == 0
+    out = capsys.readouterr().out
+    assert "Epoch: " in out and "Intact: yes (legacy non-zip format" in out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import struct
 import zipfile
 from pathlib import Path
@@ -33,10 +32,13 @@ class Net(nn.Module):
 
 
 class Payload:
-    """A class that is not allowed in a weights-only file."""
+    """Pickled code: unpickling it would create the file ``marker``."""
 
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return (os.getcwd, ())
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (Path.write_text, (str(self.marker), "code ran"))
 
 
 def trained_state(model: nn.Module | None = None) -> TrainingState:
@@ -97,13 +99,16 @@ def test_text_file_and_non_checkpoint_objects_are_refused(tmp_path: Path) -> Non
         load_checkpoint(tmp_path / "weights.pt")
 
 
-def test_pickled_code_is_refused_and_not_run(tmp_path: Path) -> None:
-    path = tmp_path / "evil.pt"
-    torch.save({"epoch": 1, "model_state_dict": {}, "payload": Payload()}, path)
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_pickled_code_is_refused_and_not_run(tmp_path: Path, zip_format: bool) -> None:
+    path, marker = tmp_path / "evil.pt", tmp_path / "marker.txt"
+    payload = {"epoch": 1, "model_state_dict": {}, "payload": Payload(marker)}
+    torch.save(payload, path, _use_new_zipfile_serialization=zip_format)
     with pytest.raises(CheckpointError) as caught:
         load_checkpoint(path)
     message = str(caught.value)
     assert "evil.pt: refused" in message and "pickled Python objects" in message and "weights_only=False" in message
+    assert not marker.exists(), "the pickled code must not run"
 
 
 def test_architecture_mismatch_names_missing_and_unexpected_keys(tmp_path: Path) -> None:

@@ -197,3 +197,16 @@ def test_disk_full_in_the_middle_of_torch_save_names_the_cause(tmp_path: Path, m
         write_checkpoint(STATE, target)
     assert caught.value.reason == f"no space left on the disk holding '{tmp_path}'"
     assert os.listdir(tmp_path) == []
+
+
+def test_directory_error_names_the_folder_it_could_not_create(monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    folder = tmp_path / "ckpt"
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOENT, "No such file or directory", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(CheckpointWriteError) as caught:
+        ensure_directory(folder)
+    assert str(caught.value).endswith(f"No such file or directory ({folder})")
