@@ -28,24 +28,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mif {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # `--debug` is accepted after the sub-command too (`mif run p.json --debug`); SUPPRESS keeps the
+    # value given before it when it is not repeated after.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
 
-    gui = commands.add_parser("gui", help="open the pipeline editor")
+    gui = commands.add_parser("gui", parents=[common], help="open the pipeline editor")
     gui.add_argument("pipeline", nargs="?", help="pipeline file to open (default: the segmentation example)")
 
-    run = commands.add_parser("run", help="run a pipeline headless")
+    run = commands.add_parser("run", parents=[common], help="run a pipeline headless")
     run.add_argument("pipeline", help="pipeline JSON file (or the name of a bundled example)")
     run.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="NODE_ID.PARAM=VALUE",
         help="override a parameter for this run (repeatable)",
     )
 
-    validate = commands.add_parser("validate", help="list every problem in a pipeline")
+    validate = commands.add_parser("validate", parents=[common], help="list every problem in a pipeline")
     validate.add_argument("pipeline")
     validate.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE_ID.PARAM=VALUE")
 
-    commands.add_parser("nodes", help="list node types with their parameters and defaults")
+    commands.add_parser("nodes", parents=[common], help="list node types with their parameters and defaults")
 
-    inspect = commands.add_parser("inspect", help="describe a checkpoint file and check that it is intact")
+    inspect = commands.add_parser(
+        "inspect", parents=[common], help="describe a checkpoint file and check that it is intact"
+    )
     inspect.add_argument("file")
     return parser
 

@@ -7,6 +7,7 @@ accepted or refused by the same rule everywhere.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -146,7 +147,7 @@ class Param:
                 raise ValueError
             value = int(value)
         if isinstance(value, str):
-            value = int(value.strip(), 10)
+            value = _parse_whole_number(value)
         if not isinstance(value, int):
             raise TypeError
         self._check_bounds(value)
@@ -180,7 +181,7 @@ class Param:
     def _parse_int_list(self, value: Any) -> list[int]:
         if isinstance(value, str):
             parts = [p for p in value.replace(" ", "").split(",") if p]
-            items = [int(p, 10) for p in parts]
+            items = [_parse_whole_number(p) for p in parts]
         elif isinstance(value, (list, tuple)):
             items = [self._parse_list_item(v) for v in value]
         else:
@@ -203,6 +204,17 @@ class Param:
         if not self.allow_empty and not value.strip():
             raise ValueError
         return value
+
+
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+
+
+def _parse_whole_number(text: str) -> int:
+    """ASCII digits with an optional sign only: Python's int() would also take "1_0" or non-Latin digits."""
+    text = text.strip()
+    if not _WHOLE_NUMBER.fullmatch(text):
+        raise ValueError(text)
+    return int(text)
 
 
 def _format_number(number: float) -> str:

@@ -97,62 +97,97 @@ def loads(text: str, registry: NodeRegistry, source: str | os.PathLike[str] = "<
 
 
 def graph_from_dict(data: Any, registry: NodeRegistry, source: str | os.PathLike[str] = "<data>") -> Graph:
-    """Build a graph from the parsed JSON of a pipeline file; see `load_pipeline`."""
-    def fail(message: str) -> PipelineFileError:
-        return PipelineFileError(source, message)
+    """Build a graph from the parsed JSON of a pipeline file; see `load_pipeline`.
 
+    Every malformed node and link is reported at once (with the parameter problems of the nodes that
+    did load), in one `PipelineFileError`.
+    """
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise fail(f"not a pipeline file (expected \"format\": \"{FORMAT}\")")
+        raise PipelineFileError(source, f"not a pipeline file (expected \"format\": \"{FORMAT}\")")
     if data.get("version") != VERSION:
-        raise fail(f"unsupported version {data.get('version')!r} (this program reads version {VERSION})")
+        raise PipelineFileError(
+            source, f"unsupported version {data.get('version')!r} (this program reads version {VERSION})"
+        )
     nodes, links = data.get("nodes"), data.get("links", [])
     if not isinstance(nodes, list) or not isinstance(links, list):
-        raise fail("\"nodes\" and \"links\" must be lists")
+        raise PipelineFileError(source, "\"nodes\" and \"links\" must be lists")
     graph = Graph(name=str(data.get("name", Path(str(source)).stem)))
+    errors: list[str] = []
+    skipped: set[str] = set()
     for index, entry in enumerate(nodes):
-        graph.add_node(_node_from_dict(entry, index, registry, graph, fail))
+        try:
+            graph.add_node(_node_from_dict(entry, index, registry, graph))
+        except _EntryError as error:
+            errors.append(str(error))
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                skipped.add(entry["id"])
     for index, entry in enumerate(links):
-        graph.links.append(_link_from_dict(entry, index, graph, fail))
+        try:
+            graph.links.append(_link_from_dict(entry, index, graph, skipped))
+        except _EntryError as error:
+            errors.append(str(error))
+        except _SkippedLink:
+            continue
+    if errors:
+        errors += [str(p) for p in graph.validate() if p.field]  # parameter problems of the nodes that loaded
+        raise PipelineFileError(source, _join(source, errors))
     return graph
 
 
-def _node_from_dict(entry: Any, index: int, registry: NodeRegistry, graph: Graph, fail: Any) -> Node:
+class _EntryError(ValueError):
+    """One malformed node or link entry."""
+
+
+class _SkippedLink(Exception):
+    """A link to a node that was already reported as malformed."""
+
+
+def _join(source: str | os.PathLike[str], errors: list[str]) -> str:
+    if len(errors) == 1:
+        return errors[0]
+    return f"{len(errors)} problems:\n" + "\n".join(f"  {source}: {error}" for error in errors)
+
+
+def _node_from_dict(entry: Any, index: int, registry: NodeRegistry, graph: Graph) -> Node:
     if not isinstance(entry, dict):
-        raise fail(f"nodes[{index}] must be an object")
+        raise _EntryError(f"nodes[{index}] must be an object")
     node_id, type_id = entry.get("id"), entry.get("type")
     if not isinstance(node_id, str) or not NODE_ID_PATTERN.match(node_id):
-        raise fail(f"nodes[{index}]: id {node_id!r} must be letters, digits, _ or -, starting with a letter or _")
+        rule = "must be letters, digits, _ or -, starting with a letter or _"
+        raise _EntryError(f"nodes[{index}]: id {node_id!r} {rule}")
     if node_id in graph.nodes:
-        raise fail(f"node '{node_id}': id is used twice")
+        raise _EntryError(f"node '{node_id}': id is used twice")
     try:
         spec = registry.get(str(type_id))
     except UnknownNodeType:
-        raise fail(f"node '{node_id}': unknown node type '{type_id}'") from None
+        raise _EntryError(f"node '{node_id}': unknown node type '{type_id}'") from None
     params = entry.get("params", {})
     if not isinstance(params, dict):
-        raise fail(f"node '{node_id}': \"params\" must be an object")
+        raise _EntryError(f"node '{node_id}': \"params\" must be an object")
     position = entry.get("position", [0, 0])
     if (
         not isinstance(position, list)
         or len(position) != 2
         or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in position)
     ):
-        raise fail(f"node '{node_id}': \"position\" must be [x, y]")
+        raise _EntryError(f"node '{node_id}': \"position\" must be [x, y]")
     config = spec.defaults()
     config.update(params)
     return Node(id=node_id, spec=spec, config=config, position=(position[0], position[1]))
 
 
-def _link_from_dict(entry: Any, index: int, graph: Graph, fail: Any) -> Link:
+def _link_from_dict(entry: Any, index: int, graph: Graph, skipped: set[str]) -> Link:
     if not isinstance(entry, dict) or not isinstance(entry.get("from"), str) or not isinstance(entry.get("to"), str):
-        raise fail(f"links[{index}] must be {{\"from\": \"node.port\", \"to\": \"node.port\"}}")
+        raise _EntryError(f"links[{index}] must be {{\"from\": \"node.port\", \"to\": \"node.port\"}}")
     ends = []
     for key in ("from", "to"):
         node_id, dot, port = entry[key].partition(".")
         if not dot or not port:
-            raise fail(f"links[{index}].{key} '{entry[key]}' must be \"node.port\"")
+            raise _EntryError(f"links[{index}].{key} '{entry[key]}' must be \"node.port\"")
+        if node_id in skipped:
+            raise _SkippedLink
         if node_id not in graph.nodes:
-            raise fail(f"links[{index}].{key}: no node '{node_id}'")
+            raise _EntryError(f"links[{index}].{key}: no node '{node_id}'")
         ends.append((node_id, port))
     return Link(ends[0][0], ends[0][1], ends[1][0], ends[1][1])
 

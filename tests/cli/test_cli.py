@@ -133,6 +133,8 @@ def test_failing_node_exits_1_without_traceback(registry: NodeRegistry, tmp_path
     assert "Traceback" not in err
     assert main(["--debug", "run", str(path)]) == 1
     assert "Traceback" in capsys.readouterr().err
+    assert main(["run", str(path), "--debug"]) == 1
+    assert "Traceback" in capsys.readouterr().err
 
 
 def test_nodes_lists_types_with_parameters(capsys: pytest.CaptureFixture[str]) -> None:
@@ -165,3 +167,20 @@ def test_ctrl_c_stops_cleanly_with_exit_130(registry: NodeRegistry, tmp_path: Pa
     assert process.returncode == 130, err
     assert "Training stopped at epoch" in out
     assert "Traceback" not in err
+
+
+def test_validate_lists_every_problem_of_a_file_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _default()
+    _node(data, "adam")["type"] = "optim.Nope"
+    _node(data, "dice_loss")["type"] = "losses.Nope"
+    _node(data, "trainer")["params"]["num_epochs"] = 0
+    data["links"].append({"from": "ghost.out", "to": "trainer.scheduler"})
+    path = _write(tmp_path, data)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: 4 problems:" in err
+    for expected in ("node 'adam': unknown node type 'optim.Nope'", "node 'dice_loss': unknown node type 'losses.Nope'",
+                     "links[8].from: no node 'ghost'",
+                     "node 'trainer', field 'num_epochs': must be a whole number >= 1 (got '0')"):
+        assert expected in err
+    assert "links[3]" not in err and "links[4]" not in err, "links to nodes already reported are not repeated"

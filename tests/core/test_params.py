@@ -11,7 +11,7 @@ from medical_imaging_framework.core import NodeRegistry, Param, ParamError, Para
 WHOLE_AT_LEAST_ONE = Param("save_every_n_epochs", ParamKind.INT, 5, minimum=1)
 
 
-@pytest.mark.parametrize("text", ["0", "-1", "abc", "2.5", "", " "])
+@pytest.mark.parametrize("text", ["0", "-1", "abc", "2.5", "", " ", "1e1", "1_0", "\u0665"])
 def test_whole_number_at_least_one_refuses_bad_text_naming_node_field_and_rule(text: str) -> None:
     with pytest.raises(ParamError) as caught:
         WHOLE_AT_LEAST_ONE.parse(text, node_id="trainer")
