@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
-from medical_imaging_framework.core import CancelToken, Executor, NodeRegistry
+from medical_imaging_framework.core import CancelToken, Executor, NodeRegistry, load_pipeline
 from medical_imaging_framework.core.events import EpochEnded, Event, NodeFinished, Progress, RunFinished
-from tests.conftest import make_tiny_graph
+from tests.conftest import DEFAULT_PIPELINE, make_tiny_graph
 
 
-def test_default_pipeline_trains_and_the_loss_falls(registry: NodeRegistry) -> None:
-    graph = make_tiny_graph(registry, num_epochs=2)
-    graph.nodes["phantoms"].config["count"] = 24
+def test_default_pipeline_trains_and_the_loss_falls(registry: NodeRegistry, tmp_path: Path) -> None:
+    """The bundled pipeline as shipped (network, loss, optimizer, loaders), with a smaller phantom set."""
+    graph = load_pipeline(DEFAULT_PIPELINE, registry)
+    graph.nodes["phantoms"].config.update({"count": 24, "size": 64})
+    graph.nodes["trainer"].config.update({"num_epochs": 2, "checkpoint_dir": str(tmp_path / "checkpoints")})
     events: list[Event] = []
     result = Executor(graph, events.append).run()
     assert result.status == "done", result.error
@@ -19,8 +22,9 @@ def test_default_pipeline_trains_and_the_loss_falls(registry: NodeRegistry) -> N
     assert [e.epoch for e in epochs] == [1, 2]
     assert all(e.num_epochs == 2 and e.val_loss is not None for e in epochs)
     assert epochs[1].loss < epochs[0].loss
+    assert epochs[1].val_loss < epochs[0].val_loss
     progress = [e for e in events if isinstance(e, Progress)]
-    assert progress[-1].batch == progress[-1].num_batches == 5  # 24 images -> 19 train -> 5 batches of 4
+    assert progress[-1].batch == progress[-1].num_batches == 3  # 24 images -> 19 train -> 3 batches of 8
     finished = {e.node_id for e in events if isinstance(e, NodeFinished)}
     assert finished == set(graph.nodes)
     assert isinstance(events[-1], RunFinished) and events[-1].status == "done"
