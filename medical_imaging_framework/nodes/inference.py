@@ -24,6 +24,9 @@ from medical_imaging_framework.core.training import resolve_device
 class Case:
     """One predicted item: CPU tensors, ``image`` (C, *spatial), ``prediction``/``label`` (1, *spatial).
 
+    ``prediction``, ``label`` and ``affine`` are on the grid the model saw (after padding, resizing...);
+    ``source_affine``/``source_shape`` describe the grid of the file it was read from (None when the data
+    went through no ``transforms.Apply``: then the model's grid is the source grid).
     Only the first case keeps its image (for the viewer), so a large test set does not fill the memory.
     """
 
@@ -32,6 +35,8 @@ class Case:
     prediction: torch.Tensor
     affine: np.ndarray
     label: torch.Tensor | None = None
+    source_affine: np.ndarray | None = None
+    source_shape: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -121,12 +126,16 @@ def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, An
             affine = _column(batch, "affine", index)
             label = _column(batch, "label", index)
             name = _column(batch, "name", index)
+            source_affine = _column(batch, "source_affine", index)
+            source_shape = _column(batch, "source_shape", index)
             result.cases.append(Case(
                 name=str(name) if name is not None else f"case_{len(result.cases):04d}",
                 image=image[index].cpu() if not result.cases else None,
                 prediction=classes[index],
                 affine=np.eye(4) if affine is None else np.asarray(affine, dtype=np.float64),
                 label=None if label is None else label.round().to(torch.int16).cpu(),
+                source_affine=None if source_affine is None else np.asarray(source_affine, dtype=np.float64),
+                source_shape=None if source_shape is None else tuple(int(size) for size in source_shape),
             ))
         ctx.cancel.raise_if_cancelled()
     if not result.cases:

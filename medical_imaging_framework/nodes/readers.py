@@ -1,9 +1,10 @@
 """Reading medical image files into ``(array (C, *spatial) float32, affine 4x4 float64)``.
 
 NIfTI through nibabel, DICOM (single files, multi-frame files and series folders) through pydicom,
-PNG/TIFF through Pillow. Arrays are indexed like NIfTI voxels (x, y[, z]) for NIfTI and DICOM, so the
-affine maps ``(i, j, k)`` to RAS+ millimetres; PNG/TIFF keep Pillow's (row, column) order with an
-identity affine. Every failure raises `ReadError` naming the file.
+PNG/TIFF through Pillow. Every format is indexed like NIfTI voxels, (x = column, y = row[, z = slice]):
+the affine maps ``(i, j, k)`` to RAS+ millimetres (identity for PNG/TIFF, which are transposed from
+Pillow's (row, column) order as MONAI's ``PILReader(reverse_indexing=True)`` does), so a DICOM or NIfTI
+image and a PNG/TIFF label of the same slice line up. Every failure raises `ReadError` naming the file.
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ def _sort_slices(slices: list[tuple[Path, object]]) -> list[tuple[Path, object]]
 
 
 def read_pil(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """A PNG or TIFF image (greyscale, or RGB as three channels), identity affine.
+    """A PNG or TIFF image (greyscale, or RGB as three channels) indexed (column, row), identity affine.
 
     Args:
         path: the ``.png``/``.tif``/``.tiff`` file.
@@ -194,8 +195,8 @@ def read_pil(path: Path) -> tuple[np.ndarray, np.ndarray]:
     with Image.open(path) as image:
         image.load()
         if image.mode in ("RGB", "RGBA", "P", "LA", "CMYK"):
-            array = np.asarray(image.convert("RGB"), dtype=np.float32)
-            array = np.moveaxis(array, -1, 0)
+            rows_columns = np.asarray(image.convert("RGB"), dtype=np.float32)  # (rows, columns, 3)
+            array = rows_columns.transpose(2, 1, 0)
         else:
-            array = np.asarray(image, dtype=np.float32)[None]
+            array = np.asarray(image, dtype=np.float32).T[None]
     return np.ascontiguousarray(array), np.eye(4)

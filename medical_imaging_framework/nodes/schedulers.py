@@ -41,6 +41,7 @@ def run_plateau(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]
     return {"scheduler": SchedulerFactory(torch.optim.lr_scheduler.ReduceLROnPlateau, options)}
 
 
+PLATEAU_MAX_FACTOR = 0.99  # torch's ReduceLROnPlateau refuses factor >= 1 when it is built, inside the Trainer
 MIN_LR = Param("min_lr", ParamKind.FLOAT, 0.0, "Minimum LR", "The learning rate never goes below this.", minimum=0.0)
 OUTPUT = (Port("scheduler", PortKind.SCHEDULER),)
 
@@ -78,8 +79,9 @@ SPECS = [
         run=run_plateau,
         outputs=OUTPUT,
         params=(
-            Param("factor", ParamKind.FLOAT, 0.5, "Factor", "Multiplies the LR when the loss stalls.", minimum=0.0,
-                  maximum=1.0),
+            Param("factor", ParamKind.FLOAT, 0.5, "Factor",
+                  "Multiplies the LR when the loss stalls; must be below 1 (1 would never lower it).",
+                  minimum=0.0, maximum=PLATEAU_MAX_FACTOR),
             Param("patience", ParamKind.INT, 3, "Patience (epochs)", "Epochs without improvement before lowering.",
                   minimum=0),
             MIN_LR,

@@ -3,7 +3,9 @@
 Transform nodes chain: each takes the chain built so far (optional ``transform`` input) and outputs
 it with one more step. ``transforms.Apply`` runs the chain on a training and/or a validation dataset;
 random steps run on the training output only, and with ``cache`` the deterministic steps before the
-first random one run once per item (MONAI ``CacheDataset``), not every epoch.
+first random one run once per item (MONAI ``CacheDataset``), not every epoch. Spatial steps update
+each item's ``affine``; its ``source_affine``/``source_shape`` keep the grid it was read on, on which
+`SavePredictions` writes the predictions back.
 """
 
 from __future__ import annotations
@@ -31,13 +33,18 @@ from monai.transforms import (
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 
 IMAGE, LABEL = "image", "label"
+SOURCE_AFFINE, SOURCE_SHAPE = "source_affine", "source_shape"
 BOTH = (IMAGE, LABEL)
 
 TransformChain = tuple[MapTransform, ...]
 
 
 class ToMetaTensor(MapTransform):
-    """Wrap image/label as MONAI ``MetaTensor`` carrying the item's affine, so spatial steps update it."""
+    """Wrap image/label as MONAI ``MetaTensor`` carrying the item's affine, so spatial steps update it.
+
+    The item also keeps its source grid, ``source_affine`` (4x4) and ``source_shape`` (spatial sizes),
+    set once (a second Apply keeps the first one's), so predictions can be written back on that grid.
+    """
 
     def __init__(self) -> None:
         super().__init__(BOTH, allow_missing_keys=True)
@@ -46,6 +53,9 @@ class ToMetaTensor(MapTransform):
         item = dict(data)
         affine = item.get("affine")
         affine = torch.eye(4, dtype=torch.float64) if affine is None else torch.as_tensor(affine, dtype=torch.float64)
+        if IMAGE in item and SOURCE_AFFINE not in item:
+            item[SOURCE_AFFINE] = affine.clone()
+            item[SOURCE_SHAPE] = torch.tensor(tuple(item[IMAGE].shape[1:]), dtype=torch.int64)
         for key in self.key_iterator(item):
             item[key] = MetaTensor(torch.as_tensor(item[key]).clone(), affine=affine.clone())
         return item
@@ -239,9 +249,10 @@ def run_apply(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) 
     for port, training in (("train", True), ("val", False)):
         data = inputs.get(port)
         outputs[port] = None if data is None else TransformedDataset(data, chain, training, config["cache"])
-    randoms = sum(is_random(step) for step in chain)
+    user_steps = [step for step in chain if not isinstance(step, CheckSpatialDims)]  # checks are internal
+    randoms = sum(is_random(step) for step in user_steps)
     ctx.log(
-        f"Transforms: {len(chain)} step(s), {randoms} random (training data only)"
+        f"Transforms: {len(user_steps)} step(s), {randoms} random (training data only)"
         + (", deterministic steps cached" if config["cache"] else "")
     )
     return outputs

@@ -18,13 +18,25 @@ def shear_affine(index: int) -> np.ndarray:
     return affine
 
 
-def write_nifti_phantoms(root: Path, count: int, size: int, spatial_dims: int = 3) -> list[np.ndarray]:
-    """``root/images/case_i.nii.gz`` and ``root/labels/case_i.nii.gz``; returns each case's affine."""
+def write_nifti_phantoms(root: Path, count: int, size: int, spatial_dims: int = 3,
+                         shape: tuple[int, ...] | None = None) -> list[np.ndarray]:
+    """``root/images/case_i.nii.gz`` and ``root/labels/case_i.nii.gz``; returns each case's affine.
+
+    Args:
+        root: the folder to fill.
+        count: number of cases.
+        size: edge length of the phantom.
+        spatial_dims: 2 or 3.
+        shape: crop each phantom to this (non-cubic) shape, each size at most ``size``.
+    """
     (root / "images").mkdir(parents=True, exist_ok=True)
     (root / "labels").mkdir(parents=True, exist_ok=True)
     affines = []
     for index in range(count):
         image, mask = make_phantom(size, spatial_dims, 0.1, np.random.default_rng([7, index]))
+        if shape is not None:
+            region = tuple(slice(0, edge) for edge in shape)
+            image, mask = image[region], mask[region]
         affine = shear_affine(index)
         nib.save(nib.Nifti1Image(image, affine), root / "images" / f"case_{index}.nii.gz")
         nib.save(nib.Nifti1Image(mask.astype(np.uint8), affine), root / "labels" / f"case_{index}.nii.gz")

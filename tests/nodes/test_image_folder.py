@@ -143,3 +143,23 @@ def test_cache_reads_each_file_once(tmp_path: Path) -> None:
     for _epoch in range(3):
         _ = [uncached[i] for i in range(len(uncached))]
     assert len(calls) == 6 + 3 * 6, "checked once, then read on every access"
+
+
+def test_dicom_slice_and_png_mask_of_it_line_up(tmp_path: Path) -> None:
+    """A PNG mask drawn on a DICOM slice (6 rows, 5 columns, not square) is read on the slice's voxels."""
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    pixels = np.arange(30, dtype=np.uint16).reshape(6, 5) * 10  # (rows, columns), as DICOM stores them
+    mask = (pixels >= 150).astype(np.uint8)  # the bottom rows
+    mask[0, 4] = 1  # and the top-right pixel
+    write_dicom_slice(images / "slice.dcm", pixels, position_z=0.0, instance=1)
+    Image.fromarray(mask * 255).save(labels / "slice.png")
+    dataset, _ = _run(images, labels)
+    item = dataset[0]
+    assert item["image"].shape == item["label"].shape == (1, 5, 6)
+    image, label = item["image"][0].numpy(), item["label"][0].numpy()
+    np.testing.assert_array_equal(image, pixels.T)
+    np.testing.assert_array_equal(label > 0, mask.T > 0, err_msg="the mask sits on the same voxels as the slice")
+    assert ((label > 0) == (image >= 150)).sum() == 29, "bright voxels are masked, plus the one marked pixel"
+    assert label[4, 0] > 0 and image[4, 0] == pixels[0, 4], "top-right pixel: column 4, row 0"

@@ -159,7 +159,8 @@ def test_save_predictions_nifti_png_and_overwrite(registry: NodeRegistry, tmp_pa
     assert np.asarray(nib.load(out_dir / "a.nii.gz").dataobj).max() == 0
     _call(registry, "io.SavePredictions", {"predictions": PredictionSet(cases=[_case("b", mask, mask)])},
           output_dir=str(out_dir), format="png")
-    np.testing.assert_array_equal(np.asarray(Image.open(out_dir / "b.png")), mask)
+    # the class map is indexed (x = column, y = row) like the PNG reader's: the file holds it row by row
+    np.testing.assert_array_equal(np.asarray(Image.open(out_dir / "b.png")), mask.T)
     volume = PredictionSet(cases=[_case("v", np.zeros((2, 2, 2), np.uint8), np.zeros((2, 2, 2), np.uint8))])
     with pytest.raises(NodeError, match="PNG holds 2D images only; these predictions are 3D"):
         _call(registry, "io.SavePredictions", {"predictions": volume}, output_dir=str(out_dir), format="png")

@@ -8,7 +8,17 @@ from typing import Any
 import pytest
 import torch
 
-from medical_imaging_framework.core import CancelToken, Executor, Graph, NodeContext, NodeError, NodeRegistry
+from medical_imaging_framework.core import (
+    CancelToken,
+    Executor,
+    Graph,
+    NodeContext,
+    NodeError,
+    NodeRegistry,
+    Param,
+    ParamError,
+    ParamKind,
+)
 from medical_imaging_framework.core.checkpoints import read_checkpoint
 from medical_imaging_framework.core.graph import Link
 from medical_imaging_framework.nodes.inference import to_classes
@@ -107,3 +117,44 @@ def test_scheduler_state_is_saved_in_checkpoints(registry: NodeRegistry, tmp_pat
     checkpoint = read_checkpoint(tmp_path / "ckpt" / "checkpoint_epoch_2.pt")
     assert checkpoint["scheduler_state_dict"]["last_epoch"] == 2
     assert checkpoint["scheduler_state_dict"]["_last_lr"] == pytest.approx([0.005 * 0.25])
+
+
+def _edge_values(param: Param) -> list[float]:
+    """The extreme values a numeric parameter accepts (a large one where there is no maximum)."""
+    low = param.minimum if param.minimum is not None else -1e6
+    high = param.maximum if param.maximum is not None else 1e6
+    return [low, high]
+
+
+@pytest.mark.parametrize("type_id", ["schedulers.StepLR", "schedulers.CosineAnnealing", "schedulers.ReduceOnPlateau",
+                                     "optim.Adam", "optim.AdamW", "optim.SGD"])
+def test_every_accepted_value_builds_and_steps(registry: NodeRegistry, type_id: str) -> None:
+    """A value the dialog/CLI accepts must not fail later inside the Trainer (torch checks at build time)."""
+    spec = registry.get(type_id)
+    numeric = [p for p in spec.params if p.kind in (ParamKind.INT, ParamKind.FLOAT)]
+    assert numeric
+    for param in numeric:
+        for value in _edge_values(param):
+            if param.kind is ParamKind.INT:
+                value = int(value)
+            try:
+                accepted = param.parse(value)
+            except ParamError:
+                continue  # refused up front: fine
+            model = torch.nn.Linear(1, 1)
+            if type_id.startswith("optim."):
+                optimizer = _run(registry, type_id, **{param.name: accepted})["optimizer"](model.parameters())
+                model(torch.ones(1, 1)).sum().backward()
+                optimizer.step()
+                continue
+            optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+            scheduler = _run(registry, type_id, **{param.name: accepted})["scheduler"](optimizer)
+            optimizer.step()
+            scheduler.step(1.0) if type_id.endswith("Plateau") else scheduler.step()
+
+
+@pytest.mark.parametrize("value", ["1", "1.0", "1.5"])
+def test_plateau_factor_of_one_or_more_is_refused_when_validated(registry: NodeRegistry, value: str) -> None:
+    factor = registry.get("schedulers.ReduceOnPlateau").param("factor")
+    with pytest.raises(ParamError, match=r"field 'factor': must be a number between 0 and 0\.99"):
+        factor.parse(value, node_id="plateau")

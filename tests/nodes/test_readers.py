@@ -96,17 +96,22 @@ def test_dicom_without_pixel_data_is_refused_by_name(tmp_path: Path) -> None:
         read_image(path)
 
 
-def test_png_and_tiff(tmp_path: Path) -> None:
-    grey = (np.arange(12, dtype=np.uint8).reshape(3, 4) * 10)
+def test_png_and_tiff_are_indexed_column_row_like_nifti(tmp_path: Path) -> None:
+    grey = (np.arange(12, dtype=np.uint8).reshape(3, 4) * 10)  # Pillow/numpy order: 3 rows, 4 columns
     Image.fromarray(grey).save(tmp_path / "a.png")
     Image.fromarray(grey.astype(np.float32)).save(tmp_path / "b.tif")
-    Image.fromarray(np.stack([grey] * 3, axis=-1)).save(tmp_path / "c.png")
+    rgb_pixels = np.stack([grey, grey + 1, grey + 2], axis=-1)
+    Image.fromarray(rgb_pixels).save(tmp_path / "c.png")
     for name in ("a.png", "b.tif"):
         array, affine = read_image(tmp_path / name)
-        np.testing.assert_array_equal(array[0], grey)
+        assert array.shape == (1, 4, 3), "(x = column, y = row)"
+        np.testing.assert_array_equal(array[0], grey.T)
+        assert array[0, 3, 0] == grey[0, 3], "x walks along a row"
         np.testing.assert_array_equal(affine, np.eye(4))
     rgb, _ = read_image(tmp_path / "c.png")
-    assert rgb.shape == (3, 3, 4)
+    assert rgb.shape == (3, 4, 3)
+    for channel in range(3):
+        np.testing.assert_array_equal(rgb[channel], rgb_pixels[..., channel].T)
 
 
 @pytest.mark.parametrize("name", ["broken.nii.gz", "broken.dcm", "broken.png"])

@@ -171,3 +171,29 @@ def test_loader_workers_draw_different_random_numbers(registry: NodeRegistry) ->
                                                  {"batch_size": 1, "shuffle": False, "num_workers": 2})["loader"]
     noise = [batch["image"][0] - Items(count=2)[index]["image"] for index, batch in enumerate(loader)]
     assert not torch.allclose(noise[0], noise[1], atol=1e-3), "each worker's first item gets its own noise"
+
+
+def test_log_counts_the_users_steps_not_internal_checks(registry: NodeRegistry) -> None:
+    """nifti_folder_train.json's chain: 4 transform nodes (one with a size, which adds a hidden check)."""
+    chain = _chain(
+        registry,
+        ("transforms.NormalizeIntensity", {}),
+        ("transforms.RandomCrop", {"roi_size": [4, 4]}),
+        ("transforms.DivisiblePad", {"k": 4}),
+        ("transforms.RandomFlip", {}),
+    )
+    lines: list[str] = []
+    ctx = NodeContext(node_id="transforms", emit=lambda e: lines.append(getattr(e, "text", "")), cancel=CancelToken())
+    registry.get("transforms.Apply").run(ctx, {"transform": chain, "train": Items()}, {"cache": True})
+    assert "Transforms: 4 step(s), 2 random (training data only), deterministic steps cached" in lines
+
+
+def test_items_keep_their_source_grid(registry: NodeRegistry) -> None:
+    chain = _chain(registry, ("transforms.Resize", {"spatial_size": [4, 4]}), ("transforms.DivisiblePad", {"k": 5}))
+    once = _apply(registry, chain, val=Items())["val"]
+    twice = _apply(registry, chain, val=once)["val"][0]
+    source = Items()[0]
+    assert twice["image"].shape == (1, 5, 5)
+    assert twice["affine"][0, 0] == pytest.approx(2.0 * 8 / 4 * 5 / 4), "resized 8 -> 4, padded to 5, resized to 4"
+    torch.testing.assert_close(twice["source_affine"], source["affine"])
+    assert twice["source_shape"].tolist() == [8, 8], "a second Apply keeps the first source grid"
