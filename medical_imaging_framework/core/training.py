@@ -152,7 +152,8 @@ class Trainer:
 
     def _train_one_epoch(self, state: TrainingState, epoch: int) -> float:
         state.model.train()
-        total, count = 0.0, 0
+        # summed on the device in float64 (the same arithmetic as Python floats): no GPU sync per batch
+        total, count = torch.zeros((), dtype=torch.float64, device=self.device), 0
         num_batches = _length(self.train_loader)
         for index, batch in enumerate(self.train_loader, start=1):
             image, label = split_batch(batch, self.device)
@@ -165,13 +166,13 @@ class Trainer:
             else:
                 loss.backward()
                 state.optimizer.step()
-            total += loss.detach().item() * image.shape[0]
+            total += loss.detach().double() * image.shape[0]
             count += image.shape[0]
             self.emit(Progress(self.node_id, epoch, self.num_epochs, index, num_batches))
             self.cancel.raise_if_cancelled()
         if count == 0:
             raise ValueError("the training data loader yielded no batches")
-        return total / count
+        return total.item() / count
 
     def _forward_loss(self, state: TrainingState, image: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         if state.scaler is None:
