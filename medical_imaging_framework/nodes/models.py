@@ -31,6 +31,12 @@ def _levels(config: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return tuple(channels), tuple(strides)
 
 
+def _shape_args(config: dict[str, Any]) -> dict[str, int]:
+    """The arguments every MONAI network here shares: dimensionality and channels in and out."""
+    keys = ("in_channels", "out_channels")
+    return {"spatial_dims": int(config["spatial_dims"]), **{key: config[key] for key in keys}}
+
+
 def _report(ctx: NodeContext, name: str, model: torch.nn.Module) -> dict[str, Any]:
     ctx.log(f"{name}: {sum(p.numel() for p in model.parameters()):,} parameters")
     return {"model": model}
@@ -41,9 +47,7 @@ def run_unet(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
     model = seeded_build(
         config["seed"],
         lambda: UNet(
-            spatial_dims=int(config["spatial_dims"]),
-            in_channels=config["in_channels"],
-            out_channels=config["out_channels"],
+            **_shape_args(config),
             channels=channels,
             strides=strides,
             num_res_units=config["num_res_units"],
@@ -60,9 +64,7 @@ def run_segresnet(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, An
     model = seeded_build(
         config["seed"],
         lambda: SegResNet(
-            spatial_dims=int(config["spatial_dims"]),
-            in_channels=config["in_channels"],
-            out_channels=config["out_channels"],
+            **_shape_args(config),
             init_filters=filters,
             blocks_down=tuple(config["blocks_down"]),
             blocks_up=tuple([1] * (len(config["blocks_down"]) - 1)),
@@ -77,9 +79,7 @@ def run_attention_unet(ctx: NodeContext, inputs: dict[str, Any], config: dict[st
     model = seeded_build(
         config["seed"],
         lambda: AttentionUnet(
-            spatial_dims=int(config["spatial_dims"]),
-            in_channels=config["in_channels"],
-            out_channels=config["out_channels"],
+            **_shape_args(config),
             channels=channels,
             strides=strides,
             dropout=config["dropout"],
