@@ -29,11 +29,16 @@ def launch(pipeline_path: str | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from medical_imaging_framework.app.main_window import MainWindow
+    from medical_imaging_framework.app.qt_runtime import signal_reference_fault
     from medical_imaging_framework.app.run_controller import preload_in_background
     from medical_imaging_framework.cli import resolve_pipeline_path
 
-    preload_in_background()
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    fault = signal_reference_fault()
+    if fault is not None:
+        print(f"Cannot open the editor: {fault}", file=sys.stderr)
+        return 2
+    preload_in_background()
     app.setApplicationName("Medical Imaging Framework")
     window = MainWindow(resolve_pipeline_path(pipeline_path or DEFAULT_PIPELINE))
     window.show()

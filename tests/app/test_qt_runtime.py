@@ -1,0 +1,52 @@
+"""Issue 8: the Qt binding must not miscount references when signals carry run events across threads.
+
+PySide6 6.12.0 takes one reference from ``True`` (or ``None``) on every ``Signal.emit`` and timer slot
+call; after as many signals as those objects have references, the interpreter aborts, often in the
+GUI thread's garbage collector while the run thread imports torch. These tests fail (abort) on that
+binding and pass on the pinned one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from medical_imaging_framework.app import launch, qt_runtime
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# More emits than ``True`` has references once torch is loaded (about 18,000): each event is emitted
+# twice, by the run thread's worker and again by the controller on the GUI thread.
+STRESS_EVENTS = 30_000
+
+
+def test_the_installed_binding_keeps_reference_counts(qapp: Any) -> None:
+    assert qt_runtime.signal_reference_fault() is None
+
+
+def test_a_run_streaming_many_events_survives_garbage_collection_on_the_gui_thread() -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "faulthandler", "-m", "tests.app.run_events_stress", str(STRESS_EVENTS)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    assert result.returncode == 0, f"exit {result.returncode}:\n{result.stderr[-3000:]}"
+    # every log line, plus RunStarted, NodeStarted, NodeFinished and RunFinished
+    assert result.stdout.split()[-1] == str(STRESS_EVENTS + 4), result.stdout
+
+
+def test_launch_refuses_a_faulty_binding_with_a_clear_message(
+    qapp: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from medical_imaging_framework.app import run_controller
+
+    fault = "PySide6 9.9 miscounts references on every Signal.emit"
+    monkeypatch.setattr(qt_runtime, "signal_reference_fault", lambda: fault)
+    preloads: list[bool] = []
+    monkeypatch.setattr(run_controller, "preload_in_background", lambda: preloads.append(True))
+    assert launch(None) == 2
+    assert capsys.readouterr().err.strip() == f"Cannot open the editor: {fault}"
+    assert preloads == [], "nothing starts before the check"
