@@ -63,6 +63,7 @@ class CheckpointPolicy(Callback):
     keep_last_n: int = 0
     stop_on_error: bool = False
     final_path: str = field(default="", init=False)
+    failed_saves: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
@@ -119,7 +120,7 @@ class CheckpointPolicy(Callback):
             val_loss = state.val_losses[-1] if state.val_losses else None
             if self._save(self._build(state, loss, val_loss), FINAL_NAME, "final", state.epoch, loss):
                 self.final_path = self.shown(FINAL_NAME)
-        self.emit(TrainingCompleted(self.node_id, state.epoch, self.final_path))
+        self.emit(TrainingCompleted(self.node_id, state.epoch, self.final_path, self.failed_saves))
 
     def _build(self, state: TrainingState, loss: float, val_loss: float | None) -> dict[str, Any]:
         return build_checkpoint(state, loss, val_loss, self.config, self.pipeline)
@@ -145,6 +146,8 @@ class CheckpointPolicy(Callback):
                 self._failed(self.shown(path.name), error.reason, "cleanup")
 
     def _failed(self, path: str, reason: str, kind: str) -> None:
+        if kind in ("periodic", "best", "final"):  # a file not deleted, or the folder, is counted by its saves
+            self.failed_saves += 1
         self.emit(CheckpointFailed(self.node_id, path, reason, kind))
         if self.stop_on_error:
             raise NodeError(f"could not save checkpoint {path}: {reason} (training stopped: stop_on_checkpoint_error)")

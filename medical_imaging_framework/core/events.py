@@ -114,11 +114,13 @@ class TrainingResumed(Event):
 
 @dataclass(frozen=True)
 class TrainingCompleted(Event):
-    """Every epoch ran; ``final_path`` is the final model file ("" when checkpoints are off or it failed)."""
+    """Every epoch ran; ``final_path`` is the final model file ("" when checkpoints are off or it failed);
+    ``failed_saves`` counts the checkpoint saves of this run that did not reach the disk."""
 
     node_id: str
     epoch: int
     final_path: str = ""
+    failed_saves: int = 0
 
 
 @dataclass(frozen=True)
@@ -202,5 +204,9 @@ def _checkpoint_line(event: Event) -> str | None:
         )
     if isinstance(event, TrainingCompleted):
         text = "\n✓ Training complete."
-        return f"{text} Final model saved to: {event.final_path}" if event.final_path else text
+        text = f"{text} Final model saved to: {event.final_path}" if event.final_path else text
+        if event.failed_saves:
+            plural = "save" if event.failed_saves == 1 else "saves"
+            text += f"\n✗ {event.failed_saves} checkpoint {plural} of this run failed (see the ✗ lines above)."
+        return text
     return None

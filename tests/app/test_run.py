@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,30 @@ from medical_imaging_framework.app.run_controller import training_threads
 from medical_imaging_framework.core import NodeRegistry
 from medical_imaging_framework.core.events import EpochEnded
 from tests.app.conftest import wait_for_run, write_tiny_pipeline
+
+
+def test_a_run_whose_saves_fail_says_so_and_leaves_no_file_behind(
+    qtbot: Any, window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 8's missing-checkpoint flake: a save refused for want of disk space under load is logged
+    for each file and summed up at the end, never silent (the GUI test only said "no periodic checkpoint")."""
+    real_usage = shutil.disk_usage
+
+    def nearly_full(path: Any) -> Any:
+        return real_usage(path)._replace(free=1000)
+
+    monkeypatch.setattr(shutil, "disk_usage", nearly_full)
+    window.action_run.trigger()
+    wait_for_run(qtbot, window)
+    log = window.log.lines()
+    failures = [line for line in log if line.startswith("  ✗ Could not save checkpoint ")]
+    shown = str(tmp_path / "checkpoints")
+    for name in ("checkpoint_epoch_1.pt", "best_model.pt", "checkpoint_epoch_2.pt", "final_model.pt"):
+        assert any(line.startswith(f"  ✗ Could not save checkpoint {shown}/{name}: not enough free disk space")
+                   for line in failures), (name, failures)
+    assert log[-1] == f"✗ {len(failures)} checkpoint saves of this run failed (see the ✗ lines above)."
+    assert not any((tmp_path / "checkpoints").glob("*.pt"))
+    assert window.checkpoints.rowCount() == 0
 
 
 def test_run_streams_epoch_and_checkpoint_lines_and_writes_files(qtbot: Any, window: Any, tmp_path: Path) -> None:
@@ -28,7 +53,9 @@ def test_run_streams_epoch_and_checkpoint_lines_and_writes_files(qtbot: Any, win
     assert any(line.startswith("Epoch [2/2], Loss: ") and ", Val Loss: " in line for line in log)
     checkpoint_dir = tmp_path / "checkpoints"
     saved = sorted(p.name for p in checkpoint_dir.glob("checkpoint_epoch_*.pt"))
-    assert saved, "no periodic checkpoint on disk"
+    failures = [line for line in log if "✗" in line]
+    assert saved, f"no periodic checkpoint in {checkpoint_dir}; the log's failure lines: {failures}"
+    assert not failures
     for name in saved:
         assert f"  ✓ Saved checkpoint: {name}" in log
     assert any(line.startswith("✓ Checkpoints will be saved to: ") for line in log)
@@ -36,7 +63,8 @@ def test_run_streams_epoch_and_checkpoint_lines_and_writes_files(qtbot: Any, win
     assert {Path(p).name for p in window.checkpoints.paths} >= set(saved)
     assert all(Path(p).exists() for p in window.checkpoints.paths)
     assert window.loss_plot.epochs == [1, 2] and len(window.loss_plot.val_losses) == 2
-    assert all(window.canvas.state_visible(node_id) == "done" for node_id in window.canvas.graph.nodes)
+    states = {node_id: window.canvas.state_visible(node_id) for node_id in window.canvas.graph.nodes}
+    assert set(states.values()) == {"done"}, states
     assert window.progress.text().startswith("run finished")
     assert window.action_run.isEnabled() and not window.action_stop.isEnabled()
     main = QThread.currentThread()
