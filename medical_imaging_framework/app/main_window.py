@@ -360,7 +360,8 @@ class MainWindow(QMainWindow):
             self.report_problems(problems)
             return False
         graph, note = graph_to_run(self, self.canvas.graph, self.registry)
-        self.restore_focus()
+        if note:  # a question was asked: the keyboard goes back to the canvas
+            self.restore_focus()
         if graph is None:
             self.statusBar().showMessage(note, 10000)
             return False

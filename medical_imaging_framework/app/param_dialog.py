@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLayout,
     QLineEdit,
     QSizePolicy,
     QToolButton,
@@ -52,8 +51,6 @@ class ParamDialog(QDialog):
         self.setWindowTitle(f"{node.spec.title} — {node.id}")
         self.setMinimumWidth(460)
         layout = QVBoxLayout(self)
-        # the dialog grows with its content, so a wrapped error message is never cut or drawn over a field
-        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         header = QLabel(f"<b>{node.spec.title}</b> <span style='color:gray'>({node.type_id})</span>"
                         f"<br>{node.spec.description}")
         header.setWordWrap(True)
@@ -192,12 +189,16 @@ class ParamDialog(QDialog):
         return True
 
     def _fit(self) -> None:
-        """Grow (never shrink below the user's size) so every shown message has its full height."""
+        """Grow so every shown message gets the full height of its wrapped text (never shrinks the user's size),
+        and keep that height as the minimum, so no message is cut or drawn over the next field."""
         layout = self.layout()
+        layout.invalidate()
         layout.activate()
-        hint = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else layout.sizeHint().height()
-        if hint > self.height():
-            self.resize(self.width(), hint)
+        needed = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else -1
+        needed = max(needed, layout.totalMinimumSize().height())
+        self.setMinimumHeight(needed)
+        if needed > self.height():
+            self.resize(self.width(), needed)
 
     def show_help(self) -> NodeHelpDialog:
         """Open the node type's documentation (F1 or the Help button)."""
