@@ -50,8 +50,8 @@ def bundled_examples() -> list[Example]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        description = data.get("description") if isinstance(data, dict) else None
-        examples.append(Example(path, str(description or data.get("name", path.stem))))
+        if isinstance(data, dict):
+            examples.append(Example(path, str(data.get("description") or data.get("name") or path.stem)))
     return examples
 
 
