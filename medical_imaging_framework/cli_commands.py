@@ -113,6 +113,10 @@ def run_command(args: argparse.Namespace) -> int:
     problem = _invalid(path, graph)
     if problem:
         raise problem
+    from medical_imaging_framework.core.checkpoint_folder import used_checkpoint_folders
+
+    for used in used_checkpoint_folders(graph):  # a fresh run into another run's folder: say so, then go on
+        print(used.warning(), file=sys.stderr, flush=True)
     cancel = CancelToken()
     printer = ConsolePrinter(sys.stdout, debug=args.debug)
 

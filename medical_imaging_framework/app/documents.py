@@ -1,124 +1,133 @@
-"""File handling of the main window: New, Open, Save, Save As, the title and the discard prompts."""
+"""The open pipeline document: its file, whether it holds unsaved changes, whether it is a bundled example.
+
+`Document` is plain state with change signals; the window shows them (title, modified marker) and
+`file_commands.FileCommands` acts on them (New, Open, Save...). It knows nothing about the window.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtCore import QObject, Signal, Slot
 
-from medical_imaging_framework.core import Graph, PipelineFileError, load_pipeline, save_pipeline
-
-if TYPE_CHECKING:
-    from medical_imaging_framework.app.main_window import MainWindow
-
-FILE_FILTER = "Pipeline files (*.json);;All files (*)"
 APP_NAME = "Medical Imaging Framework"
+UNTITLED = "untitled.json"
+EXAMPLES_FOLDER = Path(__file__).resolve().parents[1] / "resources" / "pipelines"
+PACKAGE_FOLDER = Path(__file__).resolve().parents[1]
 
 
-class DocumentMixin:
-    """Pipeline file commands, mixed into `MainWindow` (which provides canvas, log and status bar)."""
+def is_bundled(path: str | Path | None) -> bool:
+    """Whether ``path`` lies inside the installed package (a bundled example: a template, never overwritten).
 
-    path: Path | None
+    Args:
+        path: a pipeline file, or None (never saved).
+    """
+    if path is None:
+        return False
+    return Path(path).resolve().is_relative_to(PACKAGE_FOLDER)
 
-    def is_modified(self: MainWindow) -> bool:
-        """Whether the canvas holds changes not saved to ``path``."""
-        return not self.node_graph.undo_stack().isClean()
 
-    def update_title(self: MainWindow) -> None:
-        """``name.json* — Medical Imaging Framework`` (the ``*`` while there are unsaved changes)."""
-        name = self.path.name if self.path else "untitled.json"
-        self.setWindowTitle(f"{name}[*] — {APP_NAME}")
-        self.setWindowModified(self.is_modified())
+@dataclass(frozen=True)
+class Example:
+    """A bundled example pipeline and its one-line description."""
 
-    def maybe_discard(self: MainWindow) -> bool:
-        """Ask before unsaved changes are lost; True when it is fine to go on."""
-        if not self.is_modified():
-            return True
-        answer = QMessageBox.question(
-            self,
-            "Unsaved changes",
-            f"Save the changes to {self.path.name if self.path else 'this pipeline'}?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Save,
-        )
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save()
-        return answer == QMessageBox.StandardButton.Discard
+    path: Path
+    description: str
 
-    def new_pipeline(self: MainWindow) -> None:
-        """Start an empty pipeline (after asking about unsaved changes)."""
-        if not self.maybe_discard():
-            return
-        self.show_graph(Graph(name="untitled"), None)
+    @property
+    def title(self) -> str:
+        """The file name without ``.json``, e.g. ``segmentation_train``."""
+        return self.path.stem
 
-    def open_dialog(self: MainWindow) -> None:
-        """Ask for a pipeline file and open it (after asking about unsaved changes)."""
-        if not self.maybe_discard():
-            return
-        start = str(self.path.parent) if self.path else ""
-        chosen, _ = QFileDialog.getOpenFileName(self, "Open pipeline", start, FILE_FILTER)
-        if chosen:
-            self.open_pipeline(chosen)
 
-    def open_pipeline(self: MainWindow, path: str | Path) -> bool:
-        """Load ``path``; a bad file gives a message box and leaves the open pipeline as it was.
+def bundled_examples() -> list[Example]:
+    """The bundled example pipelines, by name, each with the ``description`` its file holds."""
+    examples = []
+    for path in sorted(EXAMPLES_FOLDER.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            examples.append(Example(path, str(data.get("description") or data.get("name") or path.stem)))
+    return examples
+
+
+class Document(QObject):
+    """The open pipeline's file and modified flag.
+
+    Signals:
+        pathChanged(object): the new path (a `Path`, or None for a pipeline never saved).
+        modifiedChanged(bool): whether there are unsaved changes.
+        titleChanged(str): the window title, ``name.json[*] — Medical Imaging Framework``.
+
+    Args:
+        parent: owning object (the window).
+    """
+
+    pathChanged = Signal(object)
+    modifiedChanged = Signal(bool)
+    titleChanged = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._path: Path | None = None
+        self._modified = False
+
+    @property
+    def path(self) -> Path | None:
+        """The file the pipeline was loaded from or last saved to (None: never saved)."""
+        return self._path
+
+    @property
+    def modified(self) -> bool:
+        """Whether the pipeline holds changes not saved to `path`."""
+        return self._modified
+
+    @property
+    def bundled(self) -> bool:
+        """Whether `path` is a bundled example inside the package (Save then acts as Save As)."""
+        return is_bundled(self._path)
+
+    @property
+    def file_name(self) -> str:
+        """``name.json`` (``untitled.json`` when never saved)."""
+        return self._path.name if self._path else UNTITLED
+
+    @property
+    def title(self) -> str:
+        """The window title; ``[*]`` is where Qt shows the modified marker."""
+        suffix = " (example)" if self.bundled else ""
+        return f"{self.file_name}{suffix}[*] — {APP_NAME}"
+
+    def set_path(self, path: str | Path | None) -> None:
+        """Make ``path`` the document's file.
 
         Args:
-            path: a pipeline JSON file.
+            path: the file, or None for a pipeline never saved.
         """
-        try:
-            graph = load_pipeline(path, self.registry)
-        except PipelineFileError as error:
-            QMessageBox.critical(self, "Cannot open pipeline", str(error))
-            self.statusBar().showMessage(f"Could not open {path}", 8000)
-            return False
-        self.show_graph(graph, Path(path))
-        problems = graph.validate()
-        if problems:
-            self.report_problems(problems)
-        self.statusBar().showMessage(f"Opened {path}", 5000)
-        return True
+        new = Path(path) if path is not None else None
+        if new == self._path:
+            return
+        self._path = new
+        self.pathChanged.emit(new)
+        self.titleChanged.emit(self.title)
 
-    def show_graph(self: MainWindow, graph: Graph, path: Path | None) -> None:
-        """Make ``graph`` the open pipeline, saved at ``path`` (None: never saved)."""
-        self.canvas.load(graph)
-        self.path = path
-        self.node_graph.undo_stack().setClean()
-        self.update_title()
-        self.fit_view()
-
-    def save(self: MainWindow) -> bool:
-        """Save to the current file, or ask for one; True when the file was written."""
-        if self.path is None:
-            return self.save_as()
-        return self.write_file(self.path)
-
-    def save_as(self: MainWindow) -> bool:
-        """Ask for a file name and save there; True when the file was written."""
-        start = str(self.path) if self.path else "pipeline.json"
-        chosen, _ = QFileDialog.getSaveFileName(self, "Save pipeline as", start, FILE_FILTER)
-        if not chosen:
-            return False
-        target = Path(chosen)
-        if not target.suffix:
-            target = target.with_suffix(".json")
-        return self.write_file(target)
-
-    def write_file(self: MainWindow, path: str | Path) -> bool:
-        """Write the pipeline (with node positions) to ``path``; errors go to a message box.
+    @Slot(bool)
+    def set_modified(self, modified: bool) -> None:
+        """Mark the document changed (True) or saved (False); connect the undo history's clean state here.
 
         Args:
-            path: the target file.
+            modified: whether there are unsaved changes.
         """
-        self.canvas.sync_model()
-        try:
-            save_pipeline(self.canvas.graph, path)
-        except PipelineFileError as error:
-            QMessageBox.critical(self, "Cannot save pipeline", str(error))
-            return False
-        self.path = Path(path)
-        self.node_graph.undo_stack().setClean()
-        self.update_title()
-        self.statusBar().showMessage(f"Saved {path}", 5000)
-        return True
+        if modified == self._modified:
+            return
+        self._modified = modified
+        self.modifiedChanged.emit(modified)
+
+    @Slot(bool)
+    def set_clean(self, clean: bool) -> None:
+        """`set_modified` for a ``cleanChanged(bool)`` signal (clean = not modified)."""
+        self.set_modified(not clean)

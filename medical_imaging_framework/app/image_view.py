@@ -34,13 +34,16 @@ def as_mask(array: np.ndarray) -> np.ndarray:
     return array > threshold
 
 
+EMPTY_CAPTION = "Run the pipeline, then select a data node to see a sample."
+
+
 class ImageViewer(QWidget):
     """Shows one sample: image, label/prediction overlay with adjustable opacity, slice slider for 3D."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("image_viewer")
-        self.caption = QLabel("Run the pipeline, then select a data node to see a sample.")
+        self.caption = QLabel(EMPTY_CAPTION)
         self.caption.setWordWrap(True)
         self.view = pg.GraphicsLayoutWidget()
         self.box = self.view.addViewBox(lockAspect=True, invertY=True)
@@ -113,6 +116,15 @@ class ImageViewer(QWidget):
         self.caption.setText(title or f"image {tuple(self.image.shape)}")
         self.refresh()
         self.box.autoRange()
+
+    def clear(self) -> None:
+        """Show nothing (another pipeline was opened)."""
+        self.image = None
+        self.masks = {"Label": None, "Prediction": None}
+        self.image_item.clear()
+        self.overlay_item.clear()
+        self._show_slices(False)
+        self.caption.setText(EMPTY_CAPTION)
 
     def _plane(self, array: np.ndarray) -> np.ndarray:
         return array[..., self.slice_slider.value()] if array.ndim == 3 else array

@@ -8,14 +8,17 @@ from typing import Any
 from NodeGraphQt import NodeGraph, NodesTreeWidget
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from medical_imaging_framework.app.canvas import CanvasAdapter
-from medical_imaging_framework.app.documents import DocumentMixin
+from medical_imaging_framework.app.documents import Document
+from medical_imaging_framework.app.file_commands import FileCommands
 from medical_imaging_framework.app.image_view import ImageViewer
+from medical_imaging_framework.app.node_help import show_node_help
 from medical_imaging_framework.app.panels import CheckpointsPanel, LogPane, LossPlot, RunProgress
 from medical_imaging_framework.app.param_dialog import ParamDialog
 from medical_imaging_framework.app.run_controller import RunController
+from medical_imaging_framework.app.run_guard import graph_to_run
 from medical_imaging_framework.core import Graph, NodeRegistry, PortKind, Problem, RunResult, format_event
 from medical_imaging_framework.core.events import (
     CheckpointSaved,
@@ -32,7 +35,7 @@ from medical_imaging_framework.core.events import (
 FINISH_TEXT = {"done": "Run finished", "failed": "Run failed", "cancelled": "Run stopped", "invalid": "Not run"}
 
 
-class MainWindow(DocumentMixin, QMainWindow):
+class MainWindow(QMainWindow):
     """The editor. Builds without showing; ``node_graph`` is the NodeGraphQt graph.
 
     Args:
@@ -44,7 +47,9 @@ class MainWindow(DocumentMixin, QMainWindow):
         super().__init__()
         self.setObjectName("main_window")
         self.registry = registry or NodeRegistry()
-        self.path: Path | None = None
+        self.document = Document(self)
+        self.files = FileCommands(self, self.document, self.registry)
+        self.files.dialogClosed.connect(self.restore_focus)
         self.param_dialog: ParamDialog | None = None
         self.last_outputs: dict[str, dict[str, Any]] = {}
         self.node_graph = NodeGraph(parent=self)
@@ -116,10 +121,11 @@ class MainWindow(DocumentMixin, QMainWindow):
 
     def _build_actions(self) -> None:
         keys, graph = QKeySequence.StandardKey, self.node_graph
-        self.action_new = self._action("action_new", "&New", self.new_pipeline, (keys.New,))
-        self.action_open = self._action("action_open", "&Open…", self.open_dialog, (keys.Open,))
-        self.action_save = self._action("action_save", "&Save", self.save, (keys.Save,))
-        self.action_save_as = self._action("action_save_as", "Save &As…", self.save_as, ("Ctrl+Shift+S",))
+        files = self.files
+        self.action_new = self._action("action_new", "&New", files.new_pipeline, (keys.New,))
+        self.action_open = self._action("action_open", "&Open…", files.open_dialog, (keys.Open,))
+        self.action_save = self._action("action_save", "&Save", files.save, (keys.Save,))
+        self.action_save_as = self._action("action_save_as", "Save &As…", files.save_as, ("Ctrl+Shift+S",))
         self.action_quit = self._action("action_quit", "&Quit", self.close, ("Ctrl+Q",))
         self.action_run = self._action("action_run", "&Run", self.run_pipeline, ("Ctrl+R", "F5"),
                                        "Validate the pipeline, then run it")
@@ -150,11 +156,18 @@ class MainWindow(DocumentMixin, QMainWindow):
         self.action_zoom_in = self._action("action_zoom_in", "Zoom &In", lambda: self._zoom(0.1), ("Ctrl+=", "Ctrl++"))
         self.action_zoom_out = self._action("action_zoom_out", "Zoom &Out", lambda: self._zoom(-0.1), ("Ctrl+-",))
         self.action_zoom_reset = self._action("action_zoom_reset", "&Reset Zoom", graph.reset_zoom, ("Ctrl+0",))
+        self.action_help = self._action("action_node_help", "Node &Help", self.show_help, ("F1",),
+                                        "Documentation of the selected node (F1)", canvas_only=True)
         self.action_search = self._action("action_search", "Node &Search", graph.toggle_node_search, ("Tab",),
                                           "Search node types by name (Tab)", canvas_only=True)
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
-        file_menu.addActions([self.action_new, self.action_open, self.action_save, self.action_save_as])
+        file_menu.addActions([self.action_new, self.action_open])
+        self.examples_menu = file_menu.addMenu("&Examples")
+        self.examples_menu.aboutToShow.connect(lambda: files.fill_examples_menu(self.examples_menu))
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(lambda: files.fill_recent_menu(self.recent_menu))
+        file_menu.addActions([self.action_save, self.action_save_as])
         file_menu.addSeparator()
         file_menu.addAction(self.action_quit)
         edit_menu = menus.addMenu("&Edit")
@@ -170,6 +183,7 @@ class MainWindow(DocumentMixin, QMainWindow):
             view_menu.addAction(dock.toggleViewAction())
         run_menu = menus.addMenu("&Run")
         run_menu.addActions([self.action_run, self.action_stop])
+        menus.addMenu("&Help").addAction(self.action_help)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
         toolbar.addActions([self.action_new, self.action_open, self.action_save, self.action_save_as])
@@ -198,15 +212,15 @@ class MainWindow(DocumentMixin, QMainWindow):
     def _wire(self) -> None:
         self.node_graph.node_double_clicked.connect(self._on_node_double_clicked)
         self.node_graph.node_selection_changed.connect(self._on_selection_changed)
-        self.node_graph.undo_stack().cleanChanged.connect(self._on_clean_changed)
+        self.node_graph.undo_stack().cleanChanged.connect(self.document.set_clean)
+        self.document.titleChanged.connect(self.setWindowTitle)
+        self.document.modifiedChanged.connect(self.setWindowModified)
+        self.setWindowTitle(self.document.title)
         self.canvas.link_refused.connect(self._show_message)
         self.checkpoints.path_copied.connect(self._on_path_copied)
+        self.checkpoints.message.connect(self._show_message)
         self.runner.event.connect(self.on_event)
         self.runner.finished.connect(self._on_run_finished)
-
-    @Slot(bool)
-    def _on_clean_changed(self, clean: bool) -> None:
-        self.setWindowModified(not clean)
 
     @Slot(str)
     def _show_message(self, text: str) -> None:
@@ -215,6 +229,39 @@ class MainWindow(DocumentMixin, QMainWindow):
     @Slot(str)
     def _on_path_copied(self, path: str) -> None:
         self.statusBar().showMessage(f"Copied {path} to the clipboard", 5000)
+
+    # -- the document (file commands live in FileCommands) -----------------------------------
+    @property
+    def path(self) -> Path | None:
+        """The open pipeline's file (None: never saved)."""
+        return self.document.path
+
+    def open_pipeline(self, path: str | Path) -> bool:
+        """Open ``path`` (see `FileCommands.open_pipeline`)."""
+        return self.files.open_pipeline(path)
+
+    def show_graph(self, graph: Graph, path: Path | None) -> None:
+        """Make ``graph`` the open pipeline, saved at ``path`` (see `FileCommands.show_graph`)."""
+        self.files.show_graph(graph, path)
+
+    def current_graph(self) -> Graph:
+        """The pipeline model, in step with the canvas."""
+        self.canvas.sync_model()
+        return self.canvas.graph
+
+    def load_graph(self, graph: Graph) -> None:
+        """Draw ``graph`` as a new document; the previous one's results (plot, checkpoints, image) go."""
+        self.canvas.load(graph)
+        self.canvas.clear_states()
+        self.loss_plot.reset()
+        self.checkpoints.reset()
+        self.image_viewer.clear()
+        self.last_outputs = {}
+        self.fit_view()
+
+    def mark_saved(self) -> None:
+        """The undo history's current state is the saved one."""
+        self.node_graph.undo_stack().setClean()
 
     # -- canvas commands ----------------------------------------------------------------------
     def _zoom(self, step: float) -> None:
@@ -242,6 +289,23 @@ class MainWindow(DocumentMixin, QMainWindow):
             self._fitted = True
             QTimer.singleShot(0, self.fit_view)
 
+    def restore_focus(self, *_: Any) -> None:
+        """Give the keyboard back to the canvas once a dialog has closed, so F5, Esc, Ctrl+O, Ctrl+S work at once."""
+        QTimer.singleShot(0, self._focus_canvas)
+
+    def _focus_canvas(self) -> None:
+        if QApplication.activeModalWidget() is None and self.isVisible():
+            self.activateWindow()
+            self.node_graph.viewer().setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def show_help(self) -> None:
+        """F1: the documentation of the selected node's type."""
+        selected = [n for n in self.node_graph.selected_nodes() if self.canvas.spec_of(n) is not None]
+        if selected:
+            show_node_help(self.canvas.spec_of(selected[0]), self).finished.connect(self.restore_focus)
+        else:
+            self.statusBar().showMessage("Select a node, then press F1 for its documentation", 5000)
+
     # -- parameter dialog ---------------------------------------------------------------------
     def _on_node_double_clicked(self, canvas_node: Any) -> None:
         if self.canvas.spec_of(canvas_node) is None:
@@ -259,6 +323,7 @@ class MainWindow(DocumentMixin, QMainWindow):
         dialog = ParamDialog(node, read_only=self.runner.running, parent=self)
         dialog.accepted.connect(lambda: self._apply_params(node_id, dialog))
         dialog.finished.connect(dialog.deleteLater)
+        dialog.finished.connect(self.restore_focus)
         self.param_dialog = dialog
         dialog.open()
         return dialog
@@ -294,17 +359,23 @@ class MainWindow(DocumentMixin, QMainWindow):
         if problems:
             self.report_problems(problems)
             return False
+        graph, note = graph_to_run(self, self.canvas.graph, self.registry)
+        if note:  # a question was asked: the keyboard goes back to the canvas
+            self.restore_focus()
+        if graph is None:
+            self.statusBar().showMessage(note, 10000)
+            return False
         self.loss_plot.reset()
         self.checkpoints.reset()
         self.last_outputs = {}
         for node_id in self.canvas.graph.nodes:
             self.canvas.set_state(node_id, "pending")
         self.progress.show_status("starting…")
-        self.runner.start(self.canvas.graph)
+        self.runner.start(graph)
         self.action_run.setEnabled(False)
         self.action_stop.setEnabled(True)
         self._sync_undo_actions()
-        self.statusBar().showMessage("Running…")
+        self.statusBar().showMessage(f"Running… ({note})" if note else "Running…")
         return True
 
     def stop_run(self) -> None:
@@ -404,7 +475,7 @@ class MainWindow(DocumentMixin, QMainWindow):
                 event.ignore()
                 return
             self.runner.shutdown()
-        if not self.maybe_discard():
+        if not self.files.maybe_discard():
             event.ignore()
             return
         event.accept()

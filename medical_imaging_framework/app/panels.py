@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -103,10 +103,14 @@ class LossPlot(pg.PlotWidget):
 
 
 class CheckpointsPanel(QTableWidget):
-    """One row per saved checkpoint (kind, epoch, loss, file); double-click copies the path and
-    opens its folder in the file manager."""
+    """One row per checkpoint file (kind, epoch, loss, file), updated in place when the file is replaced.
+
+    Double-click copies the path and opens its folder in the file manager (also in the context menu);
+    when no file manager can be launched, `message` says so (the window shows it in the status bar).
+    """
 
     path_copied = Signal(str)
+    message = Signal(str)
     HEADERS = ("Kind", "Epoch", "Loss", "File")
 
     def __init__(self, parent: QWidget | None = None, open_folders: bool = True) -> None:
@@ -123,11 +127,21 @@ class CheckpointsPanel(QTableWidget):
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.paths: list[str] = []
         self.cellDoubleClicked.connect(self._on_double_click)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.action_open_folder = QAction("Open Folder", self)
+        self.action_open_folder.setObjectName("checkpoints_open_folder")
+        self.action_open_folder.triggered.connect(lambda: self.open_folder(self.currentRow()))
+        self.addAction(self.action_open_folder)
 
     def add_checkpoint(self, event: CheckpointSaved) -> None:
-        """Add a row for a checkpoint that is on disk."""
-        row = self.rowCount()
-        self.insertRow(row)
+        """Show a checkpoint that is on disk: a new row for a new file, the same row for a replaced one."""
+        key = str(Path(event.path).resolve())
+        if key in self.paths:
+            row = self.paths.index(key)
+        else:
+            row = self.rowCount()
+            self.insertRow(row)
+            self.paths.append(key)
         cells = (event.kind, str(event.epoch), f"{event.loss:.4f}", Path(event.path).name)
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
@@ -135,20 +149,34 @@ class CheckpointsPanel(QTableWidget):
             if column in (1, 2):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.setItem(row, column, item)
-        self.paths.append(event.path)
-        self.scrollToBottom()
+        self.scrollToItem(self.item(row, 0))
 
     def reset(self) -> None:
-        """Empty the table (a new run starts)."""
+        """Empty the table (a new run starts, or another pipeline was opened)."""
         self.setRowCount(0)
         self.paths = []
 
+    def open_folder(self, row: int) -> bool:
+        """Open the folder of the file in ``row`` in the file manager; False (and a `message`) when it fails.
+
+        Args:
+            row: a table row.
+        """
+        if not 0 <= row < len(self.paths):
+            return False
+        folder = str(Path(self.paths[row]).parent)
+        if QDesktopServices.openUrl(QUrl.fromLocalFile(folder)):
+            return True
+        self.message.emit(f"Could not open {folder}: no file manager could be started (the path is "
+                          "in the Checkpoints panel's tooltip; double-click copies it)")
+        return False
+
     def _on_double_click(self, row: int, column: int) -> None:
-        path = str(Path(self.paths[row]).resolve())
+        path = self.paths[row]
         QGuiApplication.clipboard().setText(path)
         self.path_copied.emit(path)
         if self.open_folders:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+            self.open_folder(row)
 
 
 class RunProgress(QProgressBar):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -15,11 +16,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from medical_imaging_framework.app.node_help import NodeHelpDialog, show_node_help
 from medical_imaging_framework.core import Node, Param, ParamError, ParamKind
 
 ERROR_STYLE = "color: #d32f2f;"
@@ -43,6 +46,7 @@ class ParamDialog(QDialog):
         self.fields: dict[str, QWidget] = {}
         self.labels: dict[str, QLabel] = {}
         self.errors: dict[str, QLabel] = {}
+        self.help_dialog: NodeHelpDialog | None = None
         self.setObjectName(f"param_dialog_{node.id}")
         self.setWindowTitle(f"{node.spec.title} — {node.id}")
         self.setMinimumWidth(460)
@@ -53,6 +57,7 @@ class ParamDialog(QDialog):
         layout.addWidget(header)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         for param in node.spec.params:
             self._add_row(form, param, node.config.get(param.name, param.default))
         layout.addLayout(form)
@@ -60,12 +65,14 @@ class ParamDialog(QDialog):
         self.locked_label.setStyleSheet("color: #e65100;")
         self.locked_label.setVisible(read_only)
         layout.addWidget(self.locked_label)
-        buttons = QDialogButtonBox.StandardButton.Cancel
+        buttons = QDialogButtonBox.StandardButton.Cancel | QDialogButtonBox.StandardButton.Help
         if not read_only:
             buttons |= QDialogButtonBox.StandardButton.Ok
         self.button_box = QDialogButtonBox(buttons)
         self.button_box.accepted.connect(self.accept)
         self.button_box.rejected.connect(self.reject)
+        self.button_box.helpRequested.connect(self.show_help)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents), self, self.show_help)
         layout.addWidget(self.button_box)
 
     def _add_row(self, form: QFormLayout, param: Param, value: Any) -> None:
@@ -80,6 +87,8 @@ class ParamDialog(QDialog):
         error.setObjectName(f"error_{param.name}")
         error.setStyleSheet(ERROR_STYLE)
         error.setWordWrap(True)
+        error.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         error.setVisible(False)
         column = QVBoxLayout()
         column.setSpacing(2)
@@ -98,6 +107,23 @@ class ParamDialog(QDialog):
         column.addWidget(error)
         form.addRow(label, column)
         self.fields[param.name], self.labels[param.name], self.errors[param.name] = field, label, error
+        self._watch(param.name, field)
+
+    def _watch(self, name: str, field: QWidget) -> None:
+        """Re-check a field whose error is shown each time it changes, so the message goes once it is valid."""
+        if isinstance(field, QCheckBox):
+            field.toggled.connect(lambda _=False, n=name: self._recheck(n))
+        elif isinstance(field, QComboBox):
+            field.currentTextChanged.connect(lambda _="", n=name: self._recheck(n))
+        elif isinstance(field, QLineEdit):
+            field.textChanged.connect(lambda _="", n=name: self._recheck(n))
+
+    def _recheck(self, name: str) -> None:
+        if self.errors[name].isHidden():
+            return
+        self._check(self.node.spec.param(name), Node(id=self.node.id, spec=self.node.spec,
+                                                      config=dict(self.node.config)))
+        self._fit()
 
     @staticmethod
     def _make_field(param: Param, value: Any) -> QWidget:
@@ -144,18 +170,40 @@ class ParamDialog(QDialog):
         scratch = Node(id=self.node.id, spec=self.node.spec, config=dict(self.node.config))
         failed = False
         for param in self.node.spec.params:
-            error = self.errors[param.name]
-            try:
-                scratch.set_param(param.name, self.raw_value(param.name))
-            except ParamError as problem:
-                failed = True
-                error.setText(f"{param.title} {problem.rule}")
-                error.setVisible(True)
-                self._mark(param.name, True)
-            else:
-                error.setVisible(False)
-                self._mark(param.name, False)
+            failed = not self._check(param, scratch) or failed
+        self._fit()
         return None if failed else scratch.config
+
+    def _check(self, param: Param, scratch: Node) -> bool:
+        """Parse one field into ``scratch``; show or hide its error. True when valid."""
+        error = self.errors[param.name]
+        try:
+            scratch.set_param(param.name, self.raw_value(param.name))
+        except ParamError as problem:
+            error.setText(f"{param.title} {problem.rule}")
+            error.setVisible(True)
+            self._mark(param.name, True)
+            return False
+        error.setVisible(False)
+        self._mark(param.name, False)
+        return True
+
+    def _fit(self) -> None:
+        """Grow so every shown message gets the full height of its wrapped text (never shrinks the user's size),
+        and keep that height as the minimum, so no message is cut or drawn over the next field."""
+        layout = self.layout()
+        layout.invalidate()
+        layout.activate()
+        needed = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else -1
+        needed = max(needed, layout.totalMinimumSize().height())
+        self.setMinimumHeight(needed)
+        if needed > self.height():
+            self.resize(self.width(), needed)
+
+    def show_help(self) -> NodeHelpDialog:
+        """Open the node type's documentation (F1 or the Help button)."""
+        self.help_dialog = show_node_help(self.node.spec, self)
+        return self.help_dialog
 
     def _mark(self, name: str, bad: bool) -> None:
         field = self.fields[name]

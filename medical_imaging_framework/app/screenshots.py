@@ -2,7 +2,8 @@
 
 Writes ``main_window.png`` (the default pipeline during a short run: canvas with node states, log,
 loss plot, checkpoints) and ``trainer_dialog.png`` / ``trainer_dialog_invalid.png`` (the Trainer's
-parameter dialog, then refusing an invalid value). Works offscreen (``QT_QPA_PLATFORM=offscreen``).
+parameter dialog, then refusing an invalid value) and ``trainer_dialog_three_errors.png`` (three refused
+values at once, each message in full under its field). Works offscreen (``QT_QPA_PLATFORM=offscreen``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ RUN_SETTINGS = {
     "trainer": {"num_epochs": 12, "save_every_n_epochs": 2, "device": "cpu"},
 }
 EPOCHS_SHOWN = 5
+THREE_ERRORS = {"num_epochs": "0", "save_every_n_epochs": "every few epochs", "keep_last_n": "-3"}
 
 
 def _wait(app: object, condition: Callable[[], bool], timeout_s: float) -> bool:
@@ -83,6 +85,12 @@ def render(folder: Path) -> list[Path]:
         dialog.adjustSize()
         _wait(app, lambda: False, 0.2)
         written.append(folder / "trainer_dialog_invalid.png")
+        dialog.grab().save(str(written[-1]))
+        for name, text in THREE_ERRORS.items():
+            dialog.fields[name].setText(text)
+        dialog.validate()
+        _wait(app, lambda: False, 0.2)
+        written.append(folder / "trainer_dialog_three_errors.png")
         dialog.grab().save(str(written[-1]))
         dialog.reject()
         window.node_graph.undo_stack().setClean()

@@ -86,6 +86,7 @@ def describe(path: str | os.PathLike[str]) -> str:
     note = "" if version == FORMAT_VERSION else f" (this program writes {FORMAT_VERSION})"
     lines.append(f"Format version: {version if version is not None else 'unknown'}{note}")
     monitored = "validation" if checkpoint.get("val_losses") else "training"
+    lines.append(f"Run id: {checkpoint.get('run_id') or 'not recorded'}")
     lines.append(f"Epoch: {checkpoint['epoch']}")
     lines.append(f"Loss: {float(checkpoint['loss']):.4f} ({monitored} loss)")
     if checkpoint.get("best_loss") is not None:

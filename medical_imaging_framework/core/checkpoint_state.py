@@ -126,6 +126,7 @@ def build_checkpoint(
         "config": _plain(dict(config)),
         "pipeline": _plain(dict(pipeline)),
         "versions": _plain(versions()),
+        "run_id": str(state.run_id),
     }
     if val_loss is not None or state.val_losses:
         checkpoint["val_loss"] = None if val_loss is None else float(val_loss)
@@ -183,6 +184,7 @@ def restore_training_state(state: TrainingState, checkpoint: Mapping[str, Any], 
     state.val_losses = [float(value) for value in checkpoint.get("val_losses") or []]
     best = checkpoint.get("best_loss")
     state.best_loss = float(best) if best is not None else float(checkpoint["loss"])
+    state.run_id = str(checkpoint.get("run_id") or state.run_id)
     if checkpoint.get("rng_state"):
         warnings.extend(restore_rng_state(checkpoint["rng_state"]))
     else:

@@ -89,6 +89,7 @@ class Graph:
 
     def __init__(self, name: str = "pipeline") -> None:
         self.name = name
+        self.description = ""  # one line, shown in the editor's File > Examples menu
         self.nodes: dict[str, Node] = {}
         self.links: list[Link] = []
 

@@ -26,10 +26,12 @@ class PipelineFileError(ValueError):
 
 def graph_to_dict(graph: Graph) -> dict[str, Any]:
     """The JSON-ready form of ``graph`` (format v1)."""
+    described = {"description": graph.description} if graph.description else {}
     return {
         "format": FORMAT,
         "version": VERSION,
         "name": graph.name,
+        **described,
         "nodes": [
             {
                 "id": node.id,
@@ -112,6 +114,7 @@ def graph_from_dict(data: Any, registry: NodeRegistry, source: str | os.PathLike
     if not isinstance(nodes, list) or not isinstance(links, list):
         raise PipelineFileError(source, "\"nodes\" and \"links\" must be lists")
     graph = Graph(name=str(data.get("name", Path(str(source)).stem)))
+    graph.description = str(data.get("description") or "")
     errors: list[str] = []
     skipped: set[str] = set()
     for index, entry in enumerate(nodes):

@@ -4,6 +4,7 @@ callbacks fed each epoch's results (as MONAI handlers and Lightning callbacks ar
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,6 +29,7 @@ class TrainingState:
         epoch_losses: mean training loss of each completed epoch.
         val_losses: validation loss of each completed epoch (empty without validation).
         best_loss: lowest monitored loss so far (inf before the first epoch).
+        run_id: identifies the run in every checkpoint it writes (kept when a run is resumed).
     """
 
     model: nn.Module
@@ -38,6 +40,7 @@ class TrainingState:
     epoch_losses: list[float] = field(default_factory=list)
     val_losses: list[float] = field(default_factory=list)
     best_loss: float = float("inf")
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
 @dataclass(frozen=True)

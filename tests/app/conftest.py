@@ -99,3 +99,32 @@ def window(make_window: Any, tiny_file: Path) -> Any:
 def wait_for_run(qtbot: Any, window: Any, timeout: int = 120_000) -> None:
     """Wait until the window's run has ended and its thread is gone."""
     qtbot.waitUntil(lambda: not window.runner.running, timeout=timeout)
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every GUI test reads and writes QSettings in a fresh temporary folder, never the user's settings."""
+    from PySide6.QtCore import QSettings
+
+    from medical_imaging_framework.app import app_settings
+
+    folder = tmp_path_factory.mktemp("settings")
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    monkeypatch.setattr(app_settings, "ORGANIZATION", "mif-tests")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def checkpoint_folder_questions(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The modal "checkpoint folder already used" question is answered Overwrite (its files are moved
+    aside, then the run starts), as the seed's runs simply wrote over them; each question is recorded."""
+    from medical_imaging_framework.app import run_guard
+
+    asked: list[Any] = []
+
+    def overwrite(parent: Any, used: list[Any]) -> Any:
+        asked.append(used)
+        return run_guard.Choice.OVERWRITE
+
+    monkeypatch.setattr(run_guard, "ask", overwrite)
+    return asked

@@ -86,7 +86,7 @@ def test_log_pane_shows_exactly_the_lines_of_mif_run(
     monkeypatch.chdir(gui_dir)
     window = make_window(path)
     window.canvas.set_config("trainer", {**window.canvas.graph.nodes["trainer"].config, "checkpoint_dir": "ck"})
-    window.write_file(path)
+    window.files.write_file(path)
     window.action_run.trigger()
     wait_for_run(qtbot, window)
     monkeypatch.chdir(cli_dir)

@@ -1,0 +1,84 @@
+"""A fresh run into a checkpoint folder another run used: Resume from Last / Overwrite / Cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from medical_imaging_framework.app import run_guard
+from medical_imaging_framework.app.run_guard import PROMPT_NAME
+from tests.core.test_checkpoint_folder import fake_checkpoints
+
+
+def answer_prompt(qtbot: Any, button_text: str, seen: list[str]) -> None:
+    """Click ``button_text`` on the checkpoint-folder question as soon as it is shown (it runs modally)."""
+    timer = QTimer()
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox) and box.objectName() == PROMPT_NAME:
+            timer.stop()
+            seen.append(box.text())
+            next(button for button in box.buttons() if button.text() == button_text).click()
+
+    timer.timeout.connect(click)
+    timer.start(10)
+    answer_prompt.timer = timer  # type: ignore[attr-defined]  # alive until the next prompt
+
+
+REAL_ASK = run_guard.ask  # the conftest answers the question without showing it; these tests use the real one
+
+
+@pytest.fixture
+def started(window: Any, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The graphs the window would run (the run itself is not started); the real modal question is used."""
+    monkeypatch.setattr(run_guard, "ask", REAL_ASK)
+    graphs: list[Any] = []
+    monkeypatch.setattr(window.runner, "start", graphs.append)
+    return graphs
+
+
+@pytest.mark.parametrize("answer", ["Cancel", "Resume from Last", "Overwrite"])
+def test_fresh_run_into_a_used_folder_asks_first(
+    qtbot: Any, window: Any, started: list[Any], answer: str
+) -> None:
+    folder = Path(window.canvas.graph.nodes["trainer"].config["checkpoint_dir"])
+    fake_checkpoints(folder, run="earlier")
+    before = sorted(p.name for p in folder.iterdir())
+    seen: list[str] = []
+    answer_prompt(qtbot, answer, seen)
+    started_now = window.run_pipeline()
+    assert len(seen) == 1 and "4 checkpoint file(s), up to epoch 4, run earlier" in seen[0]
+    assert str(folder) in seen[0]
+    config = window.canvas.graph.nodes["trainer"].config
+    assert config["resume_from"] == "" and not window.isWindowModified()  # the pipeline itself is unchanged
+    if answer == "Cancel":
+        assert not started_now and started == []
+        assert sorted(p.name for p in folder.iterdir()) == before
+        assert "Not run" in window.statusBar().currentMessage()
+    elif answer == "Resume from Last":
+        assert started_now and started[0].nodes["trainer"].config["resume_from"] == "last"
+        assert sorted(p.name for p in folder.iterdir()) == before
+    else:
+        assert started_now and started[0].nodes["trainer"].config["resume_from"] == ""
+        kept = folder / "previous_runs" / "earlier"
+        assert sorted(p.name for p in kept.iterdir()) == ["best_model.pt", "checkpoint_epoch_2.pt",
+                                                          "checkpoint_epoch_4.pt", "final_model.pt"]
+        assert (folder / "notes.txt").read_text() == "mine"
+        assert str(kept) in window.statusBar().currentMessage()
+
+
+def test_no_question_for_an_empty_folder_or_a_resumed_run(qtbot: Any, window: Any, started: list[Any]) -> None:
+    assert window.run_pipeline() and len(started) == 1
+    folder = Path(window.canvas.graph.nodes["trainer"].config["checkpoint_dir"])
+    fake_checkpoints(folder)
+    window.canvas.set_config("trainer", {**window.canvas.graph.nodes["trainer"].config, "resume_from": "last"})
+    seen: list[str] = []
+    answer_prompt(qtbot, "Cancel", seen)  # would answer a question, had there been one
+    assert window.run_pipeline() and len(started) == 2
+    answer_prompt.timer.stop()  # type: ignore[attr-defined]
+    assert seen == []

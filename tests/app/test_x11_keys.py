@@ -1,0 +1,55 @@
+"""Real X key events (Xvfb + xdotool): F5 right after closing the Trainer's dialog with Return starts the run."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from medical_imaging_framework.core import NodeRegistry
+from tests.app.conftest import write_tiny_pipeline
+
+SCRIPT = Path(__file__).with_name("x11_keys_script.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
+    """An Xvfb server on a free display number far from the usual ones (other sessions may use :0, :99)."""
+    for number in random.Random(os.getpid()).sample(range(200, 900), 20):
+        if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
+            continue
+        server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        socket = Path(f"/tmp/.X11-unix/X{number}")
+        for _ in range(200):  # up to 10 s for the server to listen
+            if socket.exists() or server.poll() is not None:
+                break
+            time.sleep(0.05)
+        if socket.exists() and server.poll() is None:
+            return server, f":{number}"
+        server.kill()
+        server.wait(timeout=10)
+    pytest.skip("Xvfb did not start on any free display")
+
+
+def test_f5_after_closing_the_trainer_dialog_with_return_under_x(registry: NodeRegistry, tmp_path: Path) -> None:
+    if not (shutil.which("Xvfb") and shutil.which("xdotool")):
+        pytest.skip("needs Xvfb and xdotool (apt-get install xvfb xdotool) for real X key events")
+    pipeline = write_tiny_pipeline(registry, tmp_path)
+    server, display = start_xvfb()
+    try:
+        env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb",
+               "XDG_CONFIG_HOME": str(tmp_path / "config")}  # the script's QSettings stay in tmp_path
+        done = subprocess.run([sys.executable, str(SCRIPT), str(pipeline)], env=env, cwd=ROOT, capture_output=True,
+                              text=True, timeout=90)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "run started by F5 after the dialog closed: 1" in done.stdout

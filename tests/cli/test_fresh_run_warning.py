@@ -1,0 +1,46 @@
+"""`mif run` warns before a fresh run writes into another run's checkpoint folder; each file records
+its run id (kept by a resumed run) and `mif inspect` shows it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from medical_imaging_framework.cli import main
+from medical_imaging_framework.core import NodeRegistry, save_pipeline
+from tests.conftest import make_tiny_graph
+
+
+def run_id(path: Path) -> str:
+    return torch.load(path, weights_only=True)["run_id"]
+
+
+def test_fresh_run_into_a_used_folder_warns_and_run_ids_tell_runs_apart(
+    registry: NodeRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "ck"
+    pipeline = tmp_path / "tiny.json"
+    save_pipeline(make_tiny_graph(registry, folder, num_epochs=1, save_every_n_epochs=1), pipeline)
+    assert main(["run", str(pipeline)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    first = run_id(folder / "final_model.pt")
+    assert len(first) >= 8 and run_id(folder / "checkpoint_epoch_1.pt") == first
+
+    assert main(["run", str(pipeline)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        f"warning: checkpoint folder '{folder}' already holds 3 checkpoint file(s) of an earlier run "
+        "(last epoch 1); this fresh run writes over them. To continue that run instead: "
+        "--set trainer.resume_from=last"
+    ]
+    second = run_id(folder / "final_model.pt")
+    assert second != first
+
+    assert main(["run", str(pipeline), "--set", "trainer.resume_from=last", "--set", "trainer.num_epochs=2"]) == 0
+    assert "warning: checkpoint folder" not in capsys.readouterr().err  # resuming is no fresh run
+    assert run_id(folder / "checkpoint_epoch_2.pt") == second  # a resumed run keeps its run id
+
+    assert main(["inspect", str(folder / "checkpoint_epoch_2.pt")]) == 0
+    assert f"Run id: {second}" in capsys.readouterr().out.splitlines()
