@@ -115,7 +115,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="5,50,200", help="state sizes in MB (model + Adam moments)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--quick", action="store_true", help="5 and 50 MB, 5 repeats")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: on a shared, busy machine more threads spin on "
+                             "each other and the timings turn to noise; both sides use the same)")
     args = parser.parse_args()
+    import torch as _torch
+
+    _torch.set_num_threads(max(1, args.threads))
     if args.device == "cuda" and not torch.cuda.is_available():
         print("SKIP: --device cuda, but torch sees no CUDA device")
         return

@@ -132,7 +132,13 @@ def main() -> None:
     parser.add_argument("--dir", default=None, help="where to write the volumes (default: a temp folder)")
     parser.add_argument("--quick", action="store_true", help="48^3, 6 and 12 cases")
     parser.add_argument("--one", nargs=3, metavar=("FOLDER", "MODE", "WORKERS"), help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: on a shared, busy machine more threads spin on "
+                             "each other and the timings turn to noise; both sides use the same)")
     args = parser.parse_args()
+    import torch as _torch
+
+    _torch.set_num_threads(max(1, args.threads))
     if args.one:
         print(json.dumps(one_run(Path(args.one[0]), args.one[1], int(args.one[2]), args.epochs)))
         return
@@ -151,7 +157,7 @@ def main() -> None:
             for mode in modes:
                 for worker_count in workers:
                     command = [sys.executable, __file__, "--one", str(folder), mode, str(worker_count),
-                               "--epochs", str(args.epochs)]
+                               "--epochs", str(args.epochs), "--threads", str(args.threads)]
                     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ}, check=False)
                     if done.returncode != 0:
                         print(f"{mode:>6} {worker_count:>2} {count:>5}  FAILED: {done.stderr.strip()[-400:]}")

@@ -115,7 +115,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="A/B rounds after a warm-up (>= 3)")
     parser.add_argument("--count", type=int, default=None, help="items per epoch")
     parser.add_argument("--quick", action="store_true", help="3 rounds, fewer items")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: on a shared, busy machine more threads spin on "
+                             "each other and the timings turn to noise; both sides use the same)")
     args = parser.parse_args()
+    import torch as _torch
+
+    _torch.set_num_threads(max(1, args.threads))
     if args.device == "cuda" and not torch.cuda.is_available():
         print("SKIP: --device cuda, but torch sees no CUDA device")
         return

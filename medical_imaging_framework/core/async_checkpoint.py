@@ -10,7 +10,10 @@ so a finished run never leaves a file missing.
 
 from __future__ import annotations
 
+import atexit
+import queue
 import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,8 +83,16 @@ class CpuSnapshot:
             pin = self.pin_memory and source.device.type == "cuda"
             buffer = torch.empty(source.shape, dtype=source.dtype, device="cpu", pin_memory=pin)
             self._buffers[path] = buffer
-        buffer.copy_(source, non_blocking=source.device.type == "cuda" and buffer.is_pinned())
+        if source.device.type == "cpu" and source.dtype in _NUMPY_DTYPES:
+            # a plain single-threaded memcpy: copy_ would wake torch's intra-op thread pool for every tensor
+            buffer.numpy()[...] = source.numpy()
+        else:
+            buffer.copy_(source, non_blocking=source.device.type == "cuda" and buffer.is_pinned())
         return buffer
+
+
+_NUMPY_DTYPES = {torch.float64, torch.float32, torch.float16, torch.int64, torch.int32, torch.int16, torch.int8,
+                 torch.uint8, torch.bool}
 
 
 @dataclass(frozen=True)
@@ -95,18 +106,37 @@ class WriteOutcome:
     error: CheckpointWriteError | None = None
 
 
+_LIVE_WRITERS: weakref.WeakSet[BackgroundWriter] = weakref.WeakSet()
+
+
+@atexit.register
+def _finish_writes_at_exit() -> None:
+    """An interpreter that exits while a write is in flight first lets it finish (no half-written run)."""
+    for writer in list(_LIVE_WRITERS):
+        writer.wait()
+
+
 class BackgroundWriter:
-    """Writes one checkpoint (to one or more files) at a time on a background thread."""
+    """Writes one checkpoint (to one or more files) at a time on a background thread.
+
+    The thread is started on the first write and kept (a hand-off is a queue put, not a thread start);
+    `close` ends it.
+    """
 
     def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Mapping[str, Any], list[tuple[Any, WriteOutcome]]] | None] = (
+            queue.SimpleQueue())
+        self._idle = threading.Event()
+        self._idle.set()
         self._thread: threading.Thread | None = None
         self._outcomes: list[WriteOutcome] = []
         self._lock = threading.Lock()
+        _LIVE_WRITERS.add(self)
 
     @property
     def busy(self) -> bool:
         """Whether a write is in flight."""
-        return self._thread is not None and self._thread.is_alive()
+        return not self._idle.is_set()
 
     def submit(self, checkpoint: Mapping[str, Any], files: list[tuple[Any, WriteOutcome]]) -> None:
         """Write ``checkpoint`` to each ``(path, outcome)`` in order, after waiting for the previous write.
@@ -116,10 +146,18 @@ class BackgroundWriter:
             files: the target paths with the outcome to record for each (its ``error`` filled on failure).
         """
         self.wait()
-        # Not a daemon: an interpreter that exits mid-write first lets the write finish.
-        self._thread = threading.Thread(target=self._write, args=(checkpoint, files),
-                                        name="mif-checkpoint-writer", daemon=False)
-        self._thread.start()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="mif-checkpoint-writer", daemon=True)
+            self._thread.start()
+        self._idle.clear()
+        self._jobs.put((checkpoint, files))
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                self._write(*job)
+            finally:
+                self._idle.set()
 
     def _write(self, checkpoint: Mapping[str, Any], files: list[tuple[Any, WriteOutcome]]) -> None:
         for path, outcome in files:
@@ -136,7 +174,13 @@ class BackgroundWriter:
 
     def wait(self) -> None:
         """Block until the write in flight (if any) has finished."""
+        self._idle.wait()
+
+    def close(self) -> None:
+        """Wait for the write in flight, then end the thread (a later `submit` starts a new one)."""
+        self.wait()
         if self._thread is not None:
+            self._jobs.put(None)
             self._thread.join()
             self._thread = None
 
@@ -181,6 +225,7 @@ class AsyncCheckpointPolicy(CheckpointPolicy):
     def on_train_end(self, state: TrainingState, completed: bool) -> None:
         """Wait for the write in flight and report it; the final save is written before returning."""
         self.flush()
+        self._writer.close()
         self._synchronous = True
         try:
             super().on_train_end(state, completed)
