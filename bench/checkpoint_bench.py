@@ -92,7 +92,8 @@ def measure(megabytes: float, repeats: int, root: Path, device: torch.device) ->
     background.on_train_start(state)
     times: dict[str, list[float]] = {"bare": [], "sync": [], "async": [], "write": []}
     for index in range(repeats + 1):  # one warm-up round, alternating so all share the disk's conditions
-        bare = bare_save(state, root / f"bare_{index % 2}.pt")
+        bare = bare_save(state, root / f"bare_{index}.pt")  # a new file, as the atomic writer's temp file is
+        (root / f"bare_{index - 2}.pt").unlink(missing_ok=True)  # keep two, like keep_last_n=2 (untimed)
         synchronous = policy_save(sync, state)
         blocked = policy_save(background, state)
         started = time.perf_counter()
@@ -104,7 +105,7 @@ def measure(megabytes: float, repeats: int, root: Path, device: torch.device) ->
     failed = [event for event in events if type(event).__name__ == "CheckpointFailed"]
     if failed:
         raise SystemExit(f"checkpoint saves failed: {failed}")
-    size = (root / "bare_0.pt").stat().st_size
+    size = (root / f"bare_{repeats}.pt").stat().st_size
     return {"size": size, **{key: statistics.median(values) for key, values in times.items()}}
 
 

@@ -20,6 +20,7 @@ Modes: ``none`` (files read and transformed every epoch), ``memory`` (MONAI Cach
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -117,7 +118,8 @@ def one_run(folder: Path, mode: str, workers: int, epochs: int) -> dict[str, Any
                 waits += waited
                 steps += time.perf_counter() - step_started
             epoch_times.append(time.perf_counter() - epoch_started)
-        del loader, result
+        del iterator, loader, result
+        gc.collect()  # persistent workers shut down and are reaped: their peak RSS is then counted
     own, children = peak_rss_mb()
     return {"setup": setup, "epochs": epoch_times, "wait_fraction": waits / steps, "rss": own, "workers_rss": children}
 
