@@ -8,9 +8,10 @@ fp16-mixed falls back to full precision with a warning. The old ``mixed_precisio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch is imported where a plan is made: the parameter choices need no torch
+    import torch
 
 PRECISIONS = ("32", "bf16-mixed", "fp16-mixed")
 
@@ -57,6 +58,8 @@ def plan_precision(precision: Any, device: torch.device, mixed_precision: bool =
         device: the training device.
         mixed_precision: the old Trainer flag (means fp16-mixed).
     """
+    import torch
+
     chosen = requested_precision(precision, mixed_precision)
     if chosen == "32":
         return PrecisionPlan("32", None, None)

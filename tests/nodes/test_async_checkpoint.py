@@ -58,7 +58,8 @@ def test_async_run_writes_the_same_files_and_contents(registry: NodeRegistry, tm
     assert result.status == "done"
     assert sorted(os.listdir(folder)) == FILES, "no temp file, nothing missing"
     assert saved(events) == saved(sync_run["events"])
-    assert isinstance(events[-2], TrainingCompleted) or any(isinstance(e, TrainingCompleted) for e in events)
+    completed = [e for e in events if isinstance(e, TrainingCompleted)]
+    assert len(completed) == 1 and completed[0].final_path.endswith("final_model.pt")
     for name in FILES:
         ours, theirs = torch.load(folder / name), torch.load(sync_run["dir"] / name)  # weights_only loading
         assert ours["epoch"] == theirs["epoch"] and ours["epoch_losses"] == theirs["epoch_losses"]
