@@ -32,8 +32,13 @@ test: lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python bench/checkpoint_bench.py
+	$(BIN)/python bench/checkpoint_bench.py --quick
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/ui_latency.py
+	$(BIN)/python bench/train_overhead.py --quick
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/executor_scale.py --quick
+	$(BIN)/python bench/data_bench.py --quick
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/startup.py
+	$(BIN)/python bench/gpu_check.py
 
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m medical_imaging_framework.app.screenshots docs/images

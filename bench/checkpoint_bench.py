@@ -1,37 +1,60 @@
-"""How long training is blocked per checkpoint save, against a bare ``torch.save`` + fsync.
+"""How long training is blocked per checkpoint save, synchronous and asynchronous, against a bare
+``torch.save`` + fsync, over a sweep of state sizes (about 5, 50 and 200 MB of model + Adam state).
 
-Both write the same state (the default pipeline's UNet, Adam with its moments) to the same folder. The
-checkpoint side is the whole policy step the training loop waits for: building the state (RNG capture,
-state dicts), the free-space check, temp file, flush + fsync, ``os.replace`` and the folder fsync. Prints
-medians and the ratio (target <= 1.2).
+Every side writes the same state (a 2D UNet sized to the target, Adam with its moments) to the same folder,
+alternating bare / sync / async so that all three share the disk's conditions. The sync side is the whole
+policy step the training loop waits for: building the state (RNG capture, state dicts), the free-space
+check, temp file, flush + fsync, ``os.replace`` and the folder fsync. The async side is what the loop
+waits for with ``async_checkpoint`` on: the copy into (reused; pinned on CUDA) CPU buffers and the thread
+start; the write itself then runs in the background, and the bench lets it finish, untimed, before the
+next save (an epoch longer than a write). Its background write time is printed too.
 
-Usage: python bench/checkpoint_bench.py [--dir FOLDER] [--repeats N] [--channels 16,32,64,128]
+Targets: sync <= 1.2x bare; async <= 0.25x sync, at every size.
+
+Usage: python bench/checkpoint_bench.py [--sizes 5,50,200] [--repeats N] [--dir FOLDER] [--device cpu|cuda]
+       python bench/checkpoint_bench.py --quick      (5 and 50 MB, 5 repeats: for `make bench`)
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import torch
 from monai.networks.nets import UNet
 
+from medical_imaging_framework.core.async_checkpoint import AsyncCheckpointPolicy
 from medical_imaging_framework.core.checkpoint_policy import CheckpointPolicy
 from medical_imaging_framework.core.checkpoint_state import build_checkpoint
 from medical_imaging_framework.core.training import EpochResult, TrainingState
 
 
-def make_state(channels: tuple[int, ...]) -> TrainingState:
+def unet(width: int) -> UNet:
+    channels = (width, 2 * width, 4 * width, 8 * width)
+    return UNet(spatial_dims=2, in_channels=1, out_channels=1, channels=channels, strides=(2, 2, 2),
+                num_res_units=2)
+
+
+def width_for(megabytes: float) -> int:
+    """The UNet base width whose model + Adam state (3 float32 copies) is about ``megabytes``."""
+    reference = sum(p.numel() for p in unet(16).parameters()) * 4 * 3 / 1e6
+    return max(4, round(16 * math.sqrt(megabytes / reference) / 4) * 4)
+
+
+def make_state(width: int, device: torch.device) -> TrainingState:
     """A UNet and Adam after one step, so the optimizer holds its moment tensors."""
     torch.manual_seed(0)
-    model = UNet(spatial_dims=2, in_channels=1, out_channels=1, channels=channels,
-                 strides=(2,) * (len(channels) - 1), num_res_units=2)
+    model = unet(width).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    model(torch.randn(2, 1, 64, 64)).mean().backward()
+    model(torch.randn(2, 1, 32, 32, device=device)).mean().backward()
     optimizer.step()
     return TrainingState(model=model, optimizer=optimizer, epoch=0)
 
@@ -58,37 +81,67 @@ def policy_save(policy: CheckpointPolicy, state: TrainingState) -> float:
     return time.perf_counter() - started
 
 
+def measure(megabytes: float, repeats: int, root: Path, device: torch.device) -> dict[str, float]:
+    """Median blocked seconds of bare / sync / async saves of a state of about ``megabytes``."""
+    state = make_state(width_for(megabytes), device)
+    events: list[object] = []
+    sync = CheckpointPolicy(directory=str(root / "sync"), every=1, emit=events.append, keep_last_n=2)
+    background = AsyncCheckpointPolicy(directory=str(root / "async"), every=1, emit=events.append, keep_last_n=2,
+                                       pin_memory=device.type == "cuda")
+    sync.on_train_start(state)
+    background.on_train_start(state)
+    times: dict[str, list[float]] = {"bare": [], "sync": [], "async": [], "write": []}
+    for index in range(repeats + 1):  # one warm-up round, alternating so all share the disk's conditions
+        bare = bare_save(state, root / f"bare_{index}.pt")  # a new file, as the atomic writer's temp file is
+        (root / f"bare_{index - 2}.pt").unlink(missing_ok=True)  # keep two, like keep_last_n=2 (untimed)
+        synchronous = policy_save(sync, state)
+        blocked = policy_save(background, state)
+        started = time.perf_counter()
+        background.flush()  # untimed for training: the write runs while the next epoch trains
+        written = time.perf_counter() - started + blocked
+        if index >= 1:
+            for key, value in zip(times, (bare, synchronous, blocked, written), strict=True):
+                times[key].append(value)
+    failed = [event for event in events if type(event).__name__ == "CheckpointFailed"]
+    if failed:
+        raise SystemExit(f"checkpoint saves failed: {failed}")
+    size = (root / f"bare_{repeats}.pt").stat().st_size
+    return {"size": size, **{key: statistics.median(values) for key, values in times.items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", default=None, help="folder on the disk to test (default: a temp folder)")
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--channels", default="16,32,64,128", help="UNet channels (bigger = bigger file)")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--sizes", default="5,50,200", help="state sizes in MB (model + Adam moments)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--quick", action="store_true", help="5 and 50 MB, 5 repeats")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: on a shared, busy machine more threads spin on "
+                             "each other and the timings turn to noise; both sides use the same)")
     args = parser.parse_args()
-    channels = tuple(int(value) for value in args.channels.split(","))
-    with tempfile.TemporaryDirectory(dir=args.dir) as folder:
-        root = Path(folder)
-        state = make_state(channels)
-        events: list[object] = []
-        policy = CheckpointPolicy(directory=str(root / "ck"), every=1, emit=events.append, keep_last_n=2)
-        policy.on_train_start(state)
-        bare, ours = [], []
-        for index in range(args.repeats + 2):  # two warm-up rounds, alternating to share disk conditions
-            b = bare_save(state, root / f"bare_{index % 3}.pt")
-            o = policy_save(policy, state)
-            if index >= 2:
-                bare.append(b)
-                ours.append(o)
-        size = (root / "bare_0.pt").stat().st_size
-        failed = [event for event in events if type(event).__name__ == "CheckpointFailed"]
-        if failed:
-            raise SystemExit(f"checkpoint saves failed: {failed}")
-    bare_median, our_median = statistics.median(bare), statistics.median(ours)
-    params = sum(p.numel() for p in state.model.parameters())
-    print(f"state: UNet channels {channels}, {params:,} parameters, file {size / 1e6:.2f} MB, "
-          f"{args.repeats} saves each")
-    print(f"bare torch.save + fsync:   median {bare_median * 1000:8.2f} ms")
-    print(f"checkpoint policy (atomic): median {our_median * 1000:8.2f} ms")
-    print(f"ratio (blocked per save / bare): {our_median / bare_median:.2f}  (target <= 1.2)")
+    import torch as _torch
+
+    _torch.set_num_threads(max(1, args.threads))
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("SKIP: --device cuda, but torch sees no CUDA device")
+        return
+    sizes = [5.0, 50.0] if args.quick else [float(value) for value in args.sizes.split(",")]
+    repeats = 5 if args.quick else args.repeats
+    device = torch.device(args.device)
+    print(f"checkpoint bench on {device.type}, {repeats} saves per side and size (medians, ms)")
+    print(f"{'state':>9} {'bare':>9} {'sync':>9} {'async':>9} {'bg write':>9}  sync/bare  async/sync")
+    worst_sync, worst_async = 0.0, 0.0
+    for megabytes in sizes:
+        with tempfile.TemporaryDirectory(dir=args.dir) as folder:
+            row = measure(megabytes, repeats, Path(folder), device)
+        sync_ratio, async_ratio = row["sync"] / row["bare"], row["async"] / row["sync"]
+        worst_sync, worst_async = max(worst_sync, sync_ratio), max(worst_async, async_ratio)
+        print(f"{row['size'] / 1e6:7.1f}MB {row['bare'] * 1e3:9.1f} {row['sync'] * 1e3:9.1f} "
+              f"{row['async'] * 1e3:9.1f} {row['write'] * 1e3:9.1f}  {sync_ratio:9.2f}  {async_ratio:10.3f}",
+              flush=True)
+    print(f"worst ratio sync/bare: {worst_sync:.2f} (target <= 1.2); "
+          f"worst async/sync: {worst_async:.3f} (target <= 0.25)")
 
 
 if __name__ == "__main__":

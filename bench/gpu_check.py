@@ -6,7 +6,10 @@ Trains the tiny segmentation pipeline on CUDA and checks that:
      ``load_checkpoint(path, model=cpu_model, map_location="cpu")`` into a CPU model;
   3. a full-precision run resumed from epoch 3 of 6 ends bit-identical to an uninterrupted run
      (deterministic algorithms on); otherwise the max abs difference is reported;
-  4. the same for a mixed-precision resume (reported, not required to be bit-identical).
+  4. the same for a mixed-precision resume (reported, not required to be bit-identical);
+  5. the speed work (bench/gpu_speed.py): async checkpoints on CUDA (files, CPU loading, bit-identical
+     resume), bf16-mixed and fp16-mixed runs, then the GPU benchmarks (train_overhead --device cuda --dims 3,
+     checkpoint_bench --device cuda); ``--no-bench`` leaves the benchmarks out.
 
 Usage (repository root):  python bench/gpu_check.py        (``--cpu`` runs the same checks on the CPU)
 Without an installed package (no entry points), put the repository on PYTHONPATH; nodes are registered by hand.
@@ -139,11 +142,15 @@ def run_checks(device: str) -> None:
         resume_check(registry, root, device, amp=False)
         if amp:
             resume_check(registry, root, device, amp=True)
+        from bench.gpu_speed import speed_checks  # the speed issue's GPU part
+
+        speed_checks(lambda folder, **options: train(registry, folder, device, **options), root, device, check)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="GPU check of checkpoints (PASS/FAIL summary).")
     parser.add_argument("--cpu", action="store_true", help="run the same checks on the CPU (no CUDA needed)")
+    parser.add_argument("--no-bench", action="store_true", help="leave out the GPU benchmarks (about 3 minutes)")
     args = parser.parse_args()
     if not args.cpu and not torch.cuda.is_available():
         print(f"SKIP: torch {torch.__version__} sees no CUDA device; nothing to check here "
@@ -157,6 +164,10 @@ def main() -> int:
     except Exception:
         traceback.print_exc()
         check("no unexpected error", False, "see the traceback above")
+    if device == "cuda" and not args.no_bench:
+        from bench.gpu_speed import run_gpu_benchmarks
+
+        run_gpu_benchmarks(ROOT)
     failed = [row for row in RESULTS if row[0] == "FAIL"]
     print(f"\nGPU CHECK: {'FAIL' if failed else 'PASS'} ({len(RESULTS) - len(failed)}/{len(RESULTS)} checks passed)")
     for status, label, detail in RESULTS:

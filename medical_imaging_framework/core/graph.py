@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from medical_imaging_framework.core.link_index import LinkList, inputs_by_target, outgoing_targets
 from medical_imaging_framework.core.params import ParamError
 from medical_imaging_framework.core.registry import NodeSpec
 
@@ -93,6 +95,15 @@ class Graph:
         self.nodes: dict[str, Node] = {}
         self.links: list[Link] = []
 
+    @property
+    def links(self) -> list[Link]:
+        """The links, in order (a list that keeps a by-target index up to date; assign or mutate freely)."""
+        return self._links
+
+    @links.setter
+    def links(self, links: list[Link]) -> None:
+        self._links = LinkList(links)
+
     def add_node(self, node: Node) -> Node:
         """Add ``node``; its id must be new and well formed."""
         if not NODE_ID_PATTERN.match(node.id):
@@ -151,7 +162,7 @@ class Graph:
 
     def inputs_of(self, node_id: str) -> dict[str, Link]:
         """Links arriving at ``node_id``, by input port name."""
-        return {ln.target_port: ln for ln in self.links if ln.target == node_id}
+        return dict(inputs_by_target(self._links).get(node_id, {}))
 
     def topological_order(self) -> list[str]:
         """Node ids so that every node comes after its inputs; raises `LinkError` on a cycle."""
@@ -203,7 +214,7 @@ class Graph:
                 return True
             if current not in seen:
                 seen.add(current)
-                stack.extend(ln.target for ln in self.links if ln.source == current)
+                stack.extend(outgoing_targets(self._links).get(current, ()))
         return False
 
     def _kahn(self) -> tuple[list[str], list[str]]:
@@ -212,23 +223,24 @@ class Graph:
         indegree = {node_id: 0 for node_id in self.nodes}
         for link in valid:
             indegree[link.target] += 1
-        ready = [node_id for node_id, d in indegree.items() if d == 0]
+        targets = outgoing_targets(valid)  # linear time: one pass over the links, not one per node
+        ready = deque(node_id for node_id, d in indegree.items() if d == 0)
         order: list[str] = []
         while ready:
-            current = ready.pop(0)
+            current = ready.popleft()
             order.append(current)
-            for link in valid:
-                if link.source == current:
-                    indegree[link.target] -= 1
-                    if indegree[link.target] == 0:
-                        ready.append(link.target)
-        left = {node_id for node_id in self.nodes if node_id not in order}
+            for target in targets.get(current, ()):
+                indegree[target] -= 1
+                if indegree[target] == 0:
+                    ready.append(target)
+        placed = set(order)
+        left = {node_id for node_id in self.nodes if node_id not in placed}
         # Peel off nodes that only lead away from the cycle, so the message names the cycle itself.
         peeled = True
         while peeled:
             peeled = False
             for node_id in list(left):
-                if not any(ln.source == node_id and ln.target in left for ln in valid):
+                if not any(target in left for target in targets.get(node_id, ())):
                     left.discard(node_id)
                     peeled = True
         return order, [node_id for node_id in self.nodes if node_id in left]

@@ -107,6 +107,7 @@ class Trainer:
         emit: event sink (EpochEnded, Progress, TrainingStopped).
         node_id: the node named in events.
         callbacks: notified in order.
+        autocast_dtype: autocast to this dtype in forward passes (None: full precision, unless a scaler).
     """
 
     loss_fn: LossFunction
@@ -118,6 +119,7 @@ class Trainer:
     emit: EventSink
     node_id: str = "trainer"
     callbacks: list[Callback] = field(default_factory=list)
+    autocast_dtype: torch.dtype | None = None  # bf16/fp16 mixed precision (see core.precision); None = fp32
 
     def fit(self, state: TrainingState) -> TrainingState:
         """Train from ``state.epoch + 1`` to ``num_epochs``; raises `Cancelled` after a stop."""
@@ -178,23 +180,24 @@ class Trainer:
         return total.item() / count
 
     def _forward_loss(self, state: TrainingState, image: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        if state.scaler is None:
+        if state.scaler is None and self.autocast_dtype is None:
             return self.loss_fn(state.model(image), label)
-        with torch.autocast(device_type=self.device.type):
+        with torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype):
             return self.loss_fn(state.model(image), label)
 
     @torch.no_grad()
     def _validate(self, state: TrainingState) -> float:
         state.model.eval()
-        total, count = 0.0, 0
+        # summed on the device like the training loss: no GPU sync per batch
+        total, count = torch.zeros((), dtype=torch.float64, device=self.device), 0
         for batch in self.val_loader or ():
             image, label = split_batch(batch, self.device)
-            total += self.loss_fn(state.model(image), label).item() * image.shape[0]
+            total += self._forward_loss(state, image, label).detach().double() * image.shape[0]
             count += image.shape[0]
             self.cancel.raise_if_cancelled()
         if count == 0:
             raise ValueError("the validation data loader yielded no batches")
-        return total / count
+        return total.item() / count
 
 
 def _step_scheduler(scheduler: Any, monitored: float) -> None:

@@ -71,7 +71,8 @@ def run_loader(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any])
         batch_size=config["batch_size"],
         shuffle=config["shuffle"],
         num_workers=config["num_workers"],
-        persistent_workers=config["num_workers"] > 0,
+        persistent_workers=config["num_workers"] > 0 and config.get("persistent_workers", True),
+        pin_memory=config.get("pin_memory", True) and torch.cuda.is_available(),
         drop_last=False,
         worker_init_fn=worker_init_fn if config["num_workers"] > 0 else None,  # own seed per worker (MONAI)
     )
@@ -121,6 +122,10 @@ SPECS = [
             Param("shuffle", ParamKind.BOOL, True, "Shuffle", "Reshuffle the items every epoch."),
             Param("num_workers", ParamKind.INT, 0, "Workers", "Loader worker processes (0 = main process).",
                   minimum=0),
+            Param("persistent_workers", ParamKind.BOOL, True, "Persistent workers",
+                  "Keep the worker processes (and what they cached) alive between epochs (with workers > 0)."),
+            Param("pin_memory", ParamKind.BOOL, True, "Pin memory",
+                  "Page-locked batches for faster, asynchronous copies to the GPU (used only when CUDA is available)."),
         ),
         description="Batches a dataset for training, validation or inference.",
     ),

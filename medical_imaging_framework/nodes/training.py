@@ -11,10 +11,16 @@ import numpy as np
 import torch
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
+from medical_imaging_framework.core.async_checkpoint import (
+    ASYNC_CHOICES,
+    AsyncCheckpointPolicy,
+    async_checkpoint_enabled,
+)
 from medical_imaging_framework.core.checkpoint_policy import CheckpointPolicy, checkpoints_enabled
 from medical_imaging_framework.core.checkpoint_state import restore_training_state
 from medical_imaging_framework.core.checkpoints import CheckpointError, find_last_checkpoint, read_checkpoint
 from medical_imaging_framework.core.events import LogLine, TrainingResumed
+from medical_imaging_framework.core.precision import PRECISIONS, PrecisionPlan, plan_precision
 from medical_imaging_framework.core.training import Callback, Trainer, TrainingState, resolve_device
 
 
@@ -25,15 +31,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_callbacks(ctx: NodeContext, config: dict[str, Any]) -> list[Callback]:
+def build_callbacks(ctx: NodeContext, config: dict[str, Any], device: torch.device | None = None) -> list[Callback]:
     """The Trainer's callbacks: the checkpoint policy (it also reports the end of training).
 
     Args:
         ctx: the running node's context (events, pipeline JSON).
         config: the Trainer's parsed parameters.
+        device: the training device (``async_checkpoint`` auto = background writes on CUDA).
     """
+    background = async_checkpoint_enabled(config.get("async_checkpoint", "auto"), device)
+    policy_class = AsyncCheckpointPolicy if background else CheckpointPolicy
+    extra = {"pin_memory": device is not None and device.type == "cuda"} if background else {}
     return [
-        CheckpointPolicy(
+        policy_class(
             directory=config["checkpoint_dir"],
             every=config["save_every_n_epochs"],
             emit=ctx.emit,
@@ -42,6 +52,7 @@ def build_callbacks(ctx: NodeContext, config: dict[str, Any]) -> list[Callback]:
             pipeline=ctx.pipeline,
             keep_last_n=config["keep_last_n"],
             stop_on_error=config["stop_on_checkpoint_error"],
+            **extra,
         )
     ]
 
@@ -73,21 +84,26 @@ def resume_path(ctx: NodeContext, config: dict[str, Any]) -> Path | None:
     return path
 
 
-def make_scaler(ctx: NodeContext, config: dict[str, Any], device: torch.device) -> Any:
-    """A ``GradScaler`` when ``mixed_precision`` is on and training runs on CUDA, else None.
+def make_precision(ctx: NodeContext, config: dict[str, Any], device: torch.device) -> PrecisionPlan:
+    """The autocast dtype and ``GradScaler`` for ``precision`` (or the old ``mixed_precision`` flag).
 
     Args:
-        ctx: the running node's context (a warning goes to its log on a CPU).
+        ctx: the running node's context (a fallback warning goes to its log).
         config: the Trainer's parsed parameters.
         device: the training device.
     """
-    if not config["mixed_precision"]:
-        return None
-    if device.type != "cuda":
-        ctx.emit(LogLine(f"mixed_precision needs a CUDA device; training in full precision on {device.type}",
-                         ctx.node_id, "warning"))
-        return None
-    return torch.amp.GradScaler("cuda")
+    try:
+        plan = plan_precision(config.get("precision", "32"), device, bool(config.get("mixed_precision")))
+    except ValueError as error:
+        raise NodeError(str(error)) from None
+    if plan.warning:
+        ctx.emit(LogLine(plan.warning, ctx.node_id, "warning"))
+    return plan
+
+
+def make_scaler(ctx: NodeContext, config: dict[str, Any], device: torch.device) -> Any:
+    """The ``GradScaler`` of `make_precision` (fp16-mixed on CUDA), else None; kept for callers of the old name."""
+    return make_precision(ctx, config, device).scaler
 
 
 def resume(ctx: NodeContext, state: TrainingState, path: Path, num_epochs: int, device: torch.device) -> None:
@@ -126,8 +142,8 @@ def run_trainer(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]
     model = inputs["model"].to(device)
     optimizer = inputs["optimizer"](model.parameters())
     scheduler = inputs["scheduler"](optimizer) if inputs.get("scheduler") else None
-    scaler = make_scaler(ctx, config, device)
-    state = TrainingState(model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler)
+    precision = make_precision(ctx, config, device)
+    state = TrainingState(model=model, optimizer=optimizer, scheduler=scheduler, scaler=precision.scaler)
     checkpoint = resume_path(ctx, config)
     if checkpoint is not None:
         resume(ctx, state, checkpoint, config["num_epochs"], device)
@@ -140,7 +156,8 @@ def run_trainer(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]
         cancel=ctx.cancel,
         emit=ctx.emit,
         node_id=ctx.node_id,
-        callbacks=build_callbacks(ctx, config),
+        callbacks=build_callbacks(ctx, config, device),
+        autocast_dtype=precision.autocast_dtype,
     )
     trainer.fit(state)
     model.eval()
@@ -178,7 +195,15 @@ SPECS = [
             Param("stop_on_checkpoint_error", ParamKind.BOOL, False, "Stop On Checkpoint Error",
                   "Stop training when a checkpoint cannot be saved (by default training goes on)."),
             Param("mixed_precision", ParamKind.BOOL, False, "Mixed Precision",
-                  "Automatic mixed precision with a gradient scaler (CUDA only; ignored on CPU)."),
+                  "Automatic mixed precision with a gradient scaler (CUDA only; ignored on CPU). "
+                  "The same as precision fp16-mixed."),
+            Param("precision", ParamKind.CHOICE, "32", "Precision",
+                  "32: full precision. bf16-mixed: bfloat16 autocast (CUDA, or CPU autocast). fp16-mixed: "
+                  "float16 autocast with a gradient scaler (CUDA only; full precision on a CPU).",
+                  choices=PRECISIONS),
+            Param("async_checkpoint", ParamKind.CHOICE, "auto", "Async Checkpoint",
+                  "Write checkpoints on a background thread; training waits only for a copy to CPU memory. "
+                  "auto: on when training on CUDA.", choices=ASYNC_CHOICES),
         ),
         description="Trains the model; saves periodic, best and final checkpoints; can resume.",
     ),

@@ -157,6 +157,16 @@ class TransformedDataset(CacheDataset):
             raise NodeError(_failure(self.data, index, error)) from None
 
 
+def cached_dataset(data: Any, chain: TransformChain, training: bool, config: dict[str, Any]) -> Any:
+    """``data`` through ``chain``: no cache, in-memory cache, or on-disk cache when ``cache_dir`` is set."""
+    cache_dir = str(config.get("cache_dir", "")).strip()
+    if config["cache"] and cache_dir:
+        from medical_imaging_framework.nodes.disk_cache import DiskCachedDataset
+
+        return DiskCachedDataset(data, build_compose(chain, training), cache_dir, _failure)
+    return TransformedDataset(data, chain, training, config["cache"])
+
+
 def _failure(data: Any, index: int, error: Exception) -> str:
     try:
         name = data[index].get("name", f"#{index}")
@@ -248,12 +258,14 @@ def run_apply(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) 
     outputs: dict[str, Any] = {}
     for port, training in (("train", True), ("val", False)):
         data = inputs.get(port)
-        outputs[port] = None if data is None else TransformedDataset(data, chain, training, config["cache"])
+        outputs[port] = None if data is None else cached_dataset(data, chain, training, config)
     user_steps = [step for step in chain if not isinstance(step, CheckSpatialDims)]  # checks are internal
     randoms = sum(is_random(step) for step in user_steps)
     ctx.log(
         f"Transforms: {len(user_steps)} step(s), {randoms} random (training data only)"
         + (", deterministic steps cached" if config["cache"] else "")
+        + (f" on disk in {config['cache_dir'].strip()}" if config["cache"] and config.get("cache_dir", "").strip()
+           else "")
     )
     return outputs
 
@@ -323,7 +335,11 @@ SPECS = [
         ),
         outputs=(Port("train", PortKind.DATASET), Port("val", PortKind.DATASET)),
         params=(Param("cache", ParamKind.BOOL, True, "Cache",
-                      "Run deterministic steps once per item and keep the results in memory."),),
+                      "Run deterministic steps once per item and keep the results in memory "
+                      "(or on disk, with a cache folder)."),
+                Param("cache_dir", ParamKind.PATH, "", "Cache folder",
+                      "With cache on: keep the cached results in this folder instead of memory (MONAI "
+                      "PersistentDataset; for data larger than RAM, reused by later runs). Empty: in memory."),),
         description="Runs a transform chain on datasets; random steps touch the training data only.",
     ),
 ]

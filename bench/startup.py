@@ -1,0 +1,115 @@
+"""How fast the editor opens: time to the first painted frame of ``mif gui`` (default pipeline, offscreen),
+against a bare PySide6 window painted in the same way (Qt's own floor, measured in the same run), and
+the time of ``mif --help`` (and whether it imports torch). Each figure is the median of fresh processes.
+
+Targets: first paint under 1.5 s on a 2-core machine; ``mif --help`` under 0.2 s, no torch import.
+
+    QT_QPA_PLATFORM=offscreen python bench/startup.py [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Runs in a fresh process: open the window (through the CLI, or a bare QMainWindow), print the seconds from
+# process start to the first paint event, and whether torch was imported by then.
+CHILD = r"""
+import os, sys, time
+started = float(os.environ["MIF_BENCH_T0"])
+sys.path.insert(0, os.environ["MIF_BENCH_ROOT"])
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
+
+app = QApplication(sys.argv[:1])
+
+class FirstPaint(QObject):
+    done = False
+    def eventFilter(self, watched, event):
+        if not self.done and event.type() == QEvent.Type.Paint:
+            self.done = True
+            print(f"{time.time() - started:.4f} {'torch' in sys.modules}", flush=True)
+            QTimer.singleShot(0, app.quit)
+        return False
+
+probe = FirstPaint()
+app.installEventFilter(probe)
+if sys.argv[1] == "bare":
+    window = QMainWindow()
+    window.resize(1500, 950)
+    window.show()
+    app.exec()
+else:
+    from medical_imaging_framework.cli import main
+    main(["gui"])
+"""
+
+
+def first_paint(kind: str) -> tuple[float, bool]:
+    """Seconds from spawning a process to its first painted frame, and whether torch was loaded by then."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "MIF_BENCH_T0": repr(time.time()),
+           "MIF_BENCH_ROOT": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", CHILD, kind], capture_output=True, text=True, env=env,
+                          timeout=300, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    if done.returncode != 0 or not lines:
+        raise SystemExit(f"{kind}: no paint ({done.returncode}): {done.stderr.strip()[-600:]}")
+    seconds, torch_loaded = lines[0].split()
+    return float(seconds), torch_loaded == "True"
+
+
+def help_time() -> tuple[float, bool]:
+    """Seconds for ``mif --help`` in a fresh process, and whether it imported torch."""
+    code = ("import sys, contextlib, io; sys.argv = ['mif', '--help']\n"
+            "from medical_imaging_framework.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+            "print('torch' in sys.modules)")
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False,
+                          timeout=120)
+    seconds = time.perf_counter() - started
+    return seconds, done.stdout.strip().endswith("True")
+
+
+def python_floor() -> float:
+    """Seconds for a bare ``python -c pass`` (the interpreter's own start)."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    gui, bare, helps, floors = [], [], [], []
+    torch_at_paint = torch_in_help = False
+    for _ in range(args.repeats):  # alternating, so all share the machine's conditions
+        seconds, loaded = first_paint("gui")
+        gui.append(seconds)
+        torch_at_paint |= loaded
+        bare.append(first_paint("bare")[0])
+        seconds, loaded = help_time()
+        helps.append(seconds)
+        torch_in_help |= loaded
+        floors.append(python_floor())
+    gui_median, bare_median = statistics.median(gui), statistics.median(bare)
+    help_median, floor_median = statistics.median(helps), statistics.median(floors)
+    print(f"mif gui first paint:  median {gui_median:.2f} s (target < 1.5 s); torch imported before the paint: "
+          f"{'yes' if torch_at_paint else 'no'}")
+    print(f"bare Qt window paint: median {bare_median:.2f} s; ratio mif gui / bare window: "
+          f"{gui_median / bare_median:.2f}")
+    print(f"mif --help:           median {help_median:.3f} s (target < 0.2 s; python itself {floor_median:.3f} s); "
+          f"imports torch: {'yes' if torch_in_help else 'no'}")
+
+
+if __name__ == "__main__":
+    main()
