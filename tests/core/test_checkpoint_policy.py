@@ -109,7 +109,7 @@ def test_keep_last_n_deletes_nothing_when_the_new_save_fails(tmp_path: Path, mon
     failed = [e for e in events if isinstance(e, CheckpointFailed)]
     assert [e.kind for e in failed] == ["periodic", "best", "final"]
     assert "not enough free disk space" in failed[0].message
-    assert events[-1] == TrainingCompleted("trainer", 2, ""), "no final path when the final save failed"
+    assert events[-1] == TrainingCompleted("trainer", 2, "", failed_saves=3), "no final path; 3 failed saves"
 
 
 def test_failures_are_logged_and_training_goes_on_unless_asked_to_stop(
