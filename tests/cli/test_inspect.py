@@ -52,7 +52,7 @@ def flip_middle_byte(data: bytes, record: zipfile.ZipInfo) -> bytes:
     return bytes(changed)
 
 
-def test_inspect_reports_damage_with_exit_1(checkpoints: Path, tmp_path: Path,
+def test_inspect_reports_damage_with_exit_2(checkpoints: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     data = (checkpoints / "checkpoint_epoch_2.pt").read_bytes()
     with zipfile.ZipFile(checkpoints / "checkpoint_epoch_2.pt") as archive:
@@ -67,18 +67,18 @@ def test_inspect_reports_damage_with_exit_1(checkpoints: Path, tmp_path: Path,
     }
     for name, (content, expected) in cases.items():
         (tmp_path / name).write_bytes(content)
-        assert main(["inspect", str(tmp_path / name)]) == 1, name
+        assert main(["inspect", str(tmp_path / name)]) == 2, name
         err = capsys.readouterr().err
         assert err.startswith(f"error: {tmp_path / name}: ") and expected in err, err
         assert "Traceback" not in err
-    assert main(["inspect", str(tmp_path / "missing.pt")]) == 1
+    assert main(["inspect", str(tmp_path / "missing.pt")]) == 2
     assert f"error: {tmp_path / 'missing.pt'}: no such file" in capsys.readouterr().err
 
 
 def test_inspect_refuses_pickled_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "untrusted.pt"
     torch.save({"epoch": 1, "hook": Path("x")}, path)  # a Path object is pickled as a class: not weights-only
-    assert main(["inspect", str(path)]) == 1
+    assert main(["inspect", str(path)]) == 2
     assert "refused: the file holds pickled Python objects" in capsys.readouterr().err
 
 
