@@ -61,7 +61,7 @@ def _loss_list(data: Mapping[str, Any], key: str, source: object, allow_non_fini
 def _plain(value: Any, field: str, source: object, tensors: bool, depth: int = 0) -> None:
     """Numbers, strings, booleans, None, lists and str-keyed dicts of them (and tensors where allowed)."""
     if depth > MAX_DEPTH:
-        raise field_error(source, field, f"is nested more than {MAX_DEPTH} levels deep")
+        raise field_error(source, field[:40] + "...", f"is nested more than {MAX_DEPTH} levels deep")
     if value is None or isinstance(value, (bool, float, str)) or _is_int(value):
         return
     if tensors and isinstance(value, (torch.Tensor, torch.dtype, torch.device)):
@@ -158,10 +158,9 @@ def _rng_state(data: Mapping[str, Any], source: object) -> None:
     if rng is None:
         return
     python, numpy_state, cpu, cuda = rng.get("python"), rng.get("numpy"), rng.get("torch"), rng.get("cuda")
-    if python is not None:
-        if not _python_rng_ok(python):
-            raise field_error(source, "rng_state.python", f"must be Python's random state: {PYTHON_RNG_WORDS} "
-                              "whole numbers in 'state', a 'version' and 'gauss_next'")
+    if python is not None and not _python_rng_ok(python):
+        raise field_error(source, "rng_state.python", f"must be Python's random state: {PYTHON_RNG_WORDS} "
+                          "whole numbers in 'state', a 'version' and 'gauss_next'")
     if numpy_state is not None:
         keys = numpy_state.get("keys") if isinstance(numpy_state, dict) else None
         if not (isinstance(keys, torch.Tensor) and keys.numel() == NUMPY_RNG_WORDS and not keys.is_floating_point()
@@ -201,7 +200,8 @@ def validate_checkpoint(data: Any, source: object, allow_non_finite: bool = Fals
     losses = _loss_list(data, "epoch_losses", source, allow_non_finite)
     if len(losses) != data["epoch"]:
         raise field_error(source, "epoch_losses", f"holds {len(losses)} values, but epoch is {data['epoch']}")
-    if data.get("val_losses") is not None and len(_loss_list(data, "val_losses", source, allow_non_finite)) > len(losses):
+    validated = data.get("val_losses") is not None and _loss_list(data, "val_losses", source, allow_non_finite)
+    if validated and len(validated) > len(losses):
         raise field_error(source, "val_losses", f"holds more values than the {len(losses)} epochs trained")
     _model_state(data, source, allow_non_finite)
     _optimizer_state(data, source)
