@@ -168,7 +168,8 @@ def nodes_command(args: argparse.Namespace) -> int:
 def inspect_command(args: argparse.Namespace) -> int:
     """`mif inspect FILE`: checkpoint summary; exit 2 when the file is damaged, hostile or not intact."""
     from medical_imaging_framework.cli import EXIT_INVALID
-    from medical_imaging_framework.core.checkpoint_inspect import CheckpointError, NotIntact, describe_checkpoint
+    from medical_imaging_framework.core.checkpoint_inspect import NotIntact, describe_checkpoint
+    from medical_imaging_framework.core.checkpoints import CheckpointError
     from medical_imaging_framework.core.text import printable
 
     try:

@@ -71,8 +71,8 @@ def _optimizer_line(state: Any) -> str:
     if not isinstance(state, Mapping):
         return "Optimizer: (not a state dict)"
     groups = state.get("param_groups") or []
-    rates = sorted({float(group["lr"]) for group in groups
-                    if isinstance(group, Mapping) and isinstance(group.get("lr"), (int, float, torch.Tensor))})
+    # the schema checked that every lr is a number or a one-element tensor
+    rates = sorted({float(group["lr"]) for group in groups if isinstance(group, Mapping) and "lr" in group})
     lr = ", ".join(f"{rate:g}" for rate in rates)
     return f"Optimizer: {len(groups)} parameter group(s)" + (f", lr {lr}" if lr else "")
 

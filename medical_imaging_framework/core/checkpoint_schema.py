@@ -128,18 +128,19 @@ def non_finite_tensors(state: Mapping[str, Any]) -> list[str]:
 def _optimizer_state(data: Mapping[str, Any], source: object) -> None:
     state = data["optimizer_state_dict"]
     key = "optimizer_state_dict"
-    if not isinstance(state, dict) or not isinstance(state.get("param_groups"), list):
+    if not isinstance(state, dict) or not isinstance(state.get("param_groups", []), list):
         raise field_error(source, key, f"must be a dict with 'state' and 'param_groups' (got {shown(state)})")
     if not isinstance(state.get("state", {}), dict):
         raise field_error(source, f"{key}.state", f"must be a dict (got {shown(state.get('state'))})")
     _plain(state, key, source, tensors=True)
-    for index, group in enumerate(state["param_groups"]):
+    for index, group in enumerate(state.get("param_groups", [])):
         where = f"{key}.param_groups[{index}]"
         if not isinstance(group, dict) or not isinstance(group.get("params"), list):
             raise field_error(source, where, "must be a dict with a 'params' list")
         if not all(_is_int(param) for param in group["params"]):
             raise field_error(source, f"{where}.params", "must be a list of whole numbers")
-        if "lr" in group and not (_is_real(group["lr"]) or isinstance(group["lr"], torch.Tensor)):
+        lr = group.get("lr", 0.0)
+        if not (_is_real(lr) or (isinstance(lr, torch.Tensor) and lr.numel() == 1)):
             raise field_error(source, f"{where}.lr", f"must be a number (got {shown(group['lr'])})")
 
 
@@ -168,11 +169,11 @@ def _rng_state(data: Mapping[str, Any], source: object) -> None:
                 and _is_int(numpy_state.get("has_gauss")) and _is_real(numpy_state.get("cached_gaussian"))):
             raise field_error(source, "rng_state.numpy", f"must be NumPy's random state: {NUMPY_RNG_WORDS} "
                               "integer 'keys', 'kind', 'pos', 'has_gauss' and 'cached_gaussian'")
+    if cuda is not None and not isinstance(cuda, list):
+        raise field_error(source, "rng_state.cuda", f"must be a list of tensors (got {shown(cuda)})")
     for field, value in [("rng_state.torch", cpu), *((f"rng_state.cuda[{i}]", s) for i, s in enumerate(cuda or []))]:
         if value is not None and not (isinstance(value, torch.Tensor) and value.dtype == torch.uint8):
             raise field_error(source, field, f"must be a tensor of bytes (got {shown(value)})")
-    if cuda is not None and not isinstance(cuda, list):
-        raise field_error(source, "rng_state.cuda", f"must be a list of tensors (got {shown(cuda)})")
 
 
 def validate_checkpoint(data: Any, source: object, allow_non_finite: bool = False) -> dict[str, Any]:
@@ -197,12 +198,11 @@ def validate_checkpoint(data: Any, source: object, allow_non_finite: bool = Fals
     _loss(data["loss"], "loss", source, allow_non_finite)
     _loss(data.get("best_loss"), "best_loss", source, allow_non_finite, optional=True)
     _loss(data.get("val_loss"), "val_loss", source, allow_non_finite, optional=True)
-    losses = _loss_list(data, "epoch_losses", source, allow_non_finite)
-    if len(losses) != data["epoch"]:
-        raise field_error(source, "epoch_losses", f"holds {len(losses)} values, but epoch is {data['epoch']}")
-    validated = data.get("val_losses") is not None and _loss_list(data, "val_losses", source, allow_non_finite)
-    if validated and len(validated) > len(losses):
-        raise field_error(source, "val_losses", f"holds more values than the {len(losses)} epochs trained")
+    for key in ("epoch_losses", "val_losses"):
+        if key == "epoch_losses" or data.get(key) is not None:
+            losses = _loss_list(data, key, source, allow_non_finite)
+            if len(losses) > data["epoch"]:
+                raise field_error(source, key, f"holds {len(losses)} values, more than the {data['epoch']} epochs")
     _model_state(data, source, allow_non_finite)
     _optimizer_state(data, source)
     for key in ("scheduler_state_dict", "scaler_state_dict"):

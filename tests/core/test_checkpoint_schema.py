@@ -27,7 +27,7 @@ def good() -> dict[str, Any]:
 
 
 def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, last = dotted.split(".")
+    *parents, last = [int(key) if key.isdigit() else key for key in dotted.split(".")]
     for key in parents:
         data = data[key]
     data[last] = value
@@ -38,13 +38,18 @@ CASES = {  # dotted field -> (bad value, expected message after "FILE: ")
     "epoch": (True, r"field 'epoch': must be a whole number >= 0 \(got True\)"),
     "loss": (float("nan"), r"field 'loss': is nan: training had diverged .*allow_non_finite"),
     "best_loss": ("low", r"field 'best_loss': must be a number \(got 'low'\)"),
-    "epoch_losses": ([0.5], r"field 'epoch_losses': holds 1 values, but epoch is 2"),
+    "epoch_losses": ([0.5] * 3, r"field 'epoch_losses': holds 3 values, more than the 2 epochs"),
     "val_losses": ("x", r"field 'val_losses': must be a list of numbers"),
     "model_state_dict": ({}, r"field 'model_state_dict': holds no tensors"),
     "optimizer_state_dict.param_groups": (
         [{"params": ["a"]}], r"field 'optimizer_state_dict.param_groups\[0\].params': must be a list of whole"
     ),
     "optimizer_state_dict.state": ([], r"field 'optimizer_state_dict.state': must be a dict"),
+    "optimizer_state_dict": ([], r"field 'optimizer_state_dict': must be a dict with 'state' and 'param_groups'"),
+    "optimizer_state_dict.param_groups.0.lr": (
+        torch.ones(3), r"field 'optimizer_state_dict.param_groups\[0\].lr': must be a number \(got a Tensor\)"
+    ),
+    "rng_state.cuda": (5, r"field 'rng_state.cuda': must be a list of tensors \(got 5\)"),
     "rng_state.torch": ([1, 2], r"field 'rng_state.torch': must be a tensor of bytes"),
     "rng_state.numpy.keys": (torch.zeros(3), r"field 'rng_state.numpy': must be NumPy's random state"),
     "config.seed": (10**5000, r"field 'config.seed': must hold only numbers, strings, lists and dicts \(got a huge"),
