@@ -170,14 +170,19 @@ def nodes_command(args: argparse.Namespace) -> int:
 
 
 def inspect_command(args: argparse.Namespace) -> int:
-    """`mif inspect FILE`: checkpoint summary; exit 1 when the file is damaged."""
-    from medical_imaging_framework.core.checkpoints import CheckpointError, describe_checkpoint
+    """`mif inspect FILE`: checkpoint summary; exit 2 when the file is damaged, hostile or not intact."""
+    from medical_imaging_framework.cli import EXIT_INVALID
+    from medical_imaging_framework.core.checkpoint_inspect import NotIntact, describe_checkpoint
+    from medical_imaging_framework.core.checkpoints import CheckpointError
+    from medical_imaging_framework.core.text import printable
 
     try:
         print(describe_checkpoint(args.file))
     except CheckpointError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        if isinstance(error, NotIntact):
+            print(error.summary)
+        print(f"error: {printable(error)}", file=sys.stderr)
+        return EXIT_INVALID
     return EXIT_OK
 
 

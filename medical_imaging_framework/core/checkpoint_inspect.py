@@ -1,4 +1,10 @@
-"""``mif inspect``: a readable summary of a checkpoint file and an integrity check."""
+"""``mif inspect``: a readable summary of a checkpoint file and an integrity check.
+
+The file is read by the one loader every other path uses (`checkpoints.read_checkpoint`: sizes before
+inflating, CRCs, ``weights_only``, the schema), so "Intact: yes" means exactly "loads for training and
+inference". Every string taken from the file is printed through `text.printable`: an ESC or OSC sequence
+in a config value is shown escaped, so it can neither drive the terminal nor forge a line of this output.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,9 @@ from typing import Any
 
 import torch
 
-from medical_imaging_framework.core.checkpoints import FORMAT_VERSION, read_checkpoint
+from medical_imaging_framework.core.checkpoint_schema import validate_checkpoint
+from medical_imaging_framework.core.checkpoints import FORMAT_VERSION, CheckpointError, read_checkpoint
+from medical_imaging_framework.core.text import printable
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -63,25 +71,55 @@ def _optimizer_line(state: Any) -> str:
     if not isinstance(state, Mapping):
         return "Optimizer: (not a state dict)"
     groups = state.get("param_groups") or []
-    rates = sorted({group.get("lr") for group in groups if isinstance(group, Mapping) and "lr" in group})
-    lr = ", ".join(f"{rate:g}" for rate in rates if isinstance(rate, (int, float)))
+    # the schema checked that every lr is a number or a one-element tensor
+    rates = sorted({float(group["lr"]) for group in groups if isinstance(group, Mapping) and "lr" in group})
+    lr = ", ".join(f"{rate:g}" for rate in rates)
     return f"Optimizer: {len(groups)} parameter group(s)" + (f", lr {lr}" if lr else "")
 
 
-def describe(path: str | os.PathLike[str]) -> str:
+class NotIntact(CheckpointError):
+    """The file reads, but must not be used: ``summary`` is the description, ending ``Intact: no (...)``."""
+
+    def __init__(self, message: str, summary: str) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+def describe_checkpoint(path: str | os.PathLike[str]) -> str:
     """The text ``mif inspect`` prints: epoch, losses, the loss curve in brief, versions, integrity.
+
+    Every string from the file is escaped (`text.printable`).
 
     Args:
         path: the checkpoint file.
 
     Raises:
-        CheckpointError: missing, damaged, truncated, untrusted or not a checkpoint.
+        CheckpointError: missing, damaged, truncated, untrusted, a bomb, or a field of the wrong type or range.
+        NotIntact: the file is well formed but holds NaN or infinite weights or losses; its ``summary``
+            describes it and ends with ``Intact: no (...)``.
     """
     file = Path(path)
-    checkpoint = read_checkpoint(file, map_location="cpu")
+    # A diverged run (NaN weights or losses) is worth describing: read it allowing non-finite values, then
+    # apply the full schema, which refuses them.
+    checkpoint = read_checkpoint(file, map_location="cpu", allow_non_finite=True)
+    try:
+        validate_checkpoint(checkpoint, file)
+    except CheckpointError as refused:
+        reason = str(refused).removeprefix(f"{file}: ")
+        summary = "\n".join([*_summary_lines(file, checkpoint), f"Intact: no ({printable(reason)})"])
+        raise NotIntact(str(refused), summary) from None
     # read_checkpoint already checked every record's CRC; only count them here (legacy non-zip files have none)
     records = _record_count(file) if zipfile.is_zipfile(file) else None
-    lines = [f"Checkpoint: {file} ({file.stat().st_size / 1_000_000:.2f} MB)"]
+    lines = _summary_lines(file, checkpoint)
+    if records is None:
+        lines.append("Intact: yes (legacy non-zip format, no checksums to verify; loads with weights_only=True)")
+    else:
+        lines.append(f"Intact: yes (all {records} records pass their checksums; loads with weights_only=True)")
+    return "\n".join(lines)
+
+
+def _summary_lines(file: Path, checkpoint: Mapping[str, Any]) -> list[str]:
+    lines = [f"Checkpoint: {printable(file)} ({file.stat().st_size / 1_000_000:.2f} MB)"]
     version = checkpoint.get("format_version")
     note = "" if version == FORMAT_VERSION else f" (this program writes {FORMAT_VERSION})"
     lines.append(f"Format version: {version if version is not None else 'unknown'}{note}")
@@ -106,15 +144,11 @@ def describe(path: str | os.PathLike[str]) -> str:
     lines.append("Also holds: " + ", ".join([*extras, f"RNG state ({', '.join(rng_parts) or 'none'})"]))
     versions = checkpoint.get("versions") or {}
     if versions:
-        lines.append("Saved with: " + ", ".join(f"{name} {value}" for name, value in versions.items()))
+        lines.append("Saved with: " + printable(", ".join(f"{name} {value}" for name, value in versions.items())))
     config = checkpoint.get("config") or {}
     if config:
-        lines.append("Trainer settings: " + ", ".join(f"{key}={value}" for key, value in config.items()))
-    if records is None:
-        lines.append("Intact: yes (legacy non-zip format, no checksums to verify; loads with weights_only=True)")
-    else:
-        lines.append(f"Intact: yes (all {records} records pass their checksums; loads with weights_only=True)")
-    return "\n".join(lines)
+        lines.append("Trainer settings: " + printable(", ".join(f"{key}={value}" for key, value in config.items())))
+    return lines
 
 
 def _record_count(path: Path) -> int:

@@ -24,6 +24,7 @@ from medical_imaging_framework.core.checkpoints import (
     FORMAT_VERSION,
     CheckpointError,
     apply_model_state,
+    load_optimizer_state,
     strip_wrapper_prefixes,
     unwrap_model,
 )
@@ -173,12 +174,10 @@ def restore_training_state(state: TrainingState, checkpoint: Mapping[str, Any], 
     """
     warnings: list[str] = []
     apply_model_state(state.model, checkpoint["model_state_dict"], source=source)
-    try:
-        state.optimizer.load_state_dict(copy.deepcopy(checkpoint["optimizer_state_dict"]))
-    except (ValueError, KeyError, RuntimeError) as error:
-        raise CheckpointError(f"{source}: the optimizer state does not fit this optimizer: {error}") from None
-    _restore_optional(state.scheduler, checkpoint.get("scheduler_state_dict"), "scheduler", source, warnings)
-    _restore_optional(state.scaler, checkpoint.get("scaler_state_dict"), "mixed-precision scaler", source, warnings)
+    load_optimizer_state(state.optimizer, copy.deepcopy(checkpoint["optimizer_state_dict"]), source)
+    for target, key, what in ((state.scheduler, "scheduler_state_dict", "scheduler"),
+                              (state.scaler, "scaler_state_dict", "mixed-precision scaler")):
+        _restore_optional(target, checkpoint.get(key), what, source, warnings, key)
     state.epoch = int(checkpoint["epoch"])
     state.epoch_losses = [float(value) for value in checkpoint["epoch_losses"]]
     state.val_losses = [float(value) for value in checkpoint.get("val_losses") or []]
@@ -186,13 +185,16 @@ def restore_training_state(state: TrainingState, checkpoint: Mapping[str, Any], 
     state.best_loss = float(best) if best is not None else float(checkpoint["loss"])
     state.run_id = str(checkpoint.get("run_id") or state.run_id)
     if checkpoint.get("rng_state"):
-        warnings.extend(restore_rng_state(checkpoint["rng_state"]))
+        try:
+            warnings.extend(restore_rng_state(checkpoint["rng_state"]))
+        except (ValueError, TypeError, KeyError, RuntimeError, OverflowError) as error:
+            raise CheckpointError(f"{source}: field 'rng_state': cannot be restored ({error})") from None
     else:
         warnings.append(f"{source} holds no random-number state; the resumed run will not repeat the original")
     return warnings
 
 
-def _restore_optional(target: Any, saved: Any, what: str, source: str, warnings: list[str]) -> None:
+def _restore_optional(target: Any, saved: Any, what: str, source: str, warnings: list[str], key: str) -> None:
     if target is None:
         if saved is not None:
             warnings.append(f"{source} holds a {what} state, but this run uses no {what}; it is ignored")
@@ -209,5 +211,5 @@ def _restore_optional(target: Any, saved: Any, what: str, source: str, warnings:
                 restored[key] = Counter(restored[key])
     try:
         target.load_state_dict(restored)
-    except (ValueError, KeyError, RuntimeError, TypeError) as error:
-        raise CheckpointError(f"{source}: the {what} state does not fit: {error}") from None
+    except (ValueError, KeyError, RuntimeError, TypeError, AttributeError, IndexError) as error:
+        raise CheckpointError(f"{source}: field '{key}': the {what} state does not fit: {error}") from None

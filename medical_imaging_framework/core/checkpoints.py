@@ -1,7 +1,10 @@
 """Checkpoint files: names, safe loading (``weights_only=True``), model-state matching, and finding ``last``.
 
 Writing lives in `checkpoint_writer`, what goes into a file in `checkpoint_state`, when to save in
-`checkpoint_policy`, and the ``mif inspect`` text in `checkpoint_inspect`.
+`checkpoint_policy`, and the ``mif inspect`` text in `checkpoint_inspect` (which imports this module, never
+the reverse). Every file is loaded the same way: declared sizes checked before anything is inflated
+(`checkpoint_archive`), CRCs, ``torch.load(weights_only=True)``, then every field against the schema
+(`checkpoint_schema`).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,17 +21,17 @@ from typing import Any
 import torch
 from torch import nn
 
+from medical_imaging_framework.core.checkpoint_archive import check_declared_sizes, verify_archive
+from medical_imaging_framework.core.checkpoint_errors import CheckpointError, field_error, shown
+from medical_imaging_framework.core.checkpoint_schema import REQUIRED_KEYS, validate_checkpoint
+from medical_imaging_framework.core.text import printable
+
 FORMAT_VERSION = 1
-REQUIRED_KEYS = ("epoch", "model_state_dict", "optimizer_state_dict", "loss", "epoch_losses")
 BEST_NAME = "best_model.pt"
 FINAL_NAME = "final_model.pt"
 PERIODIC_PATTERN = re.compile(r"^checkpoint_epoch_(\d+)\.pt$")
 TEMP_SUFFIX = ".tmp"
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-
-
-class CheckpointError(Exception):
-    """A checkpoint file cannot be used; the message names the file and the cause."""
 
 
 def periodic_name(epoch: int) -> str:
@@ -45,10 +49,12 @@ def load_checkpoint(
     model: nn.Module | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     map_location: Any = None,
+    allow_non_finite: bool = False,
 ) -> dict[str, Any]:
     """Load a checkpoint safely and optionally restore a model and optimizer from it.
 
     Loading always uses ``torch.load(..., weights_only=True)``: a file that holds pickled code is refused.
+    Every field is checked against the schema, and NaN or infinite weights are refused.
 
     Args:
         path: the checkpoint file.
@@ -56,44 +62,55 @@ def load_checkpoint(
             whose parameter names or shapes differ raises a `CheckpointError` naming the keys.
         optimizer: when given, its state is restored from ``optimizer_state_dict``.
         map_location: passed to ``torch.load`` (e.g. ``"cpu"`` for a CUDA checkpoint on a CPU machine).
+        allow_non_finite: load NaN/infinite weights and losses anyway (for debugging a diverged run).
 
     Returns:
         The checkpoint dict.
 
     Raises:
-        CheckpointError: missing, truncated or damaged file, not a checkpoint, untrusted content,
-            or a model/optimizer that does not match.
+        CheckpointError: missing, truncated or damaged file, not a checkpoint, untrusted content, a field
+            of the wrong type or range, non-finite weights, or a model/optimizer that does not match.
     """
-    checkpoint = read_checkpoint(path, map_location=map_location)
+    checkpoint = read_checkpoint(path, map_location=map_location, allow_non_finite=allow_non_finite)
     if model is not None:
         apply_model_state(model, checkpoint["model_state_dict"], source=str(path))
     if optimizer is not None:
-        try:
-            optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
-        except (ValueError, KeyError, RuntimeError) as error:
-            raise CheckpointError(f"{path}: the optimizer state does not fit this optimizer: {error}") from None
+        load_optimizer_state(optimizer, checkpoint["optimizer_state_dict"], source=str(path))
     return checkpoint
 
 
-def read_checkpoint(path: str | os.PathLike[str], map_location: Any = None) -> dict[str, Any]:
-    """``torch.load`` with ``weights_only=True`` and checks that the result is a checkpoint dict.
+def load_optimizer_state(optimizer: Any, state: Any, source: str) -> None:
+    """``optimizer.load_state_dict(state)``; any failure is a `CheckpointError` naming the file and field.
+
+    Args:
+        optimizer: the target optimizer.
+        state: the checkpoint's ``optimizer_state_dict``.
+        source: names the file in the message.
+    """
+    try:
+        optimizer.load_state_dict(state)
+    except (ValueError, KeyError, RuntimeError, TypeError, AttributeError, IndexError) as error:
+        raise field_error(
+            source, "optimizer_state_dict",
+            f"the optimizer state does not fit this optimizer: {printable(_first_line(str(error)))}",
+        ) from None
+
+
+def read_checkpoint(
+    path: str | os.PathLike[str], map_location: Any = None, allow_non_finite: bool = False
+) -> dict[str, Any]:
+    """Load a checkpoint file safely and check every field against the schema (`checkpoint_schema`).
 
     Args:
         path: the checkpoint file.
         map_location: passed to ``torch.load``.
+        allow_non_finite: accept NaN/infinite weights and losses (for debugging a diverged run).
 
     Raises:
-        CheckpointError: with the file and cause in the message.
+        CheckpointError: with the file, the field (where one is at fault) and the cause in the message.
     """
     data = _torch_load(Path(path), map_location)
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: not a checkpoint (it holds a {type(data).__name__}, not a dict)")
-    missing = [key for key in REQUIRED_KEYS if key not in data]
-    if missing:
-        raise CheckpointError(f"{path}: not a checkpoint of this framework (missing: {', '.join(missing)})")
-    if not isinstance(data["model_state_dict"], Mapping):
-        raise CheckpointError(f"{path}: 'model_state_dict' is not a dict of tensors")
-    return data
+    return validate_checkpoint(data, path, allow_non_finite=allow_non_finite)
 
 
 def _torch_load(path: Path, map_location: Any) -> Any:
@@ -104,9 +121,12 @@ def _torch_load(path: Path, map_location: Any) -> Any:
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: the file is empty (an interrupted copy or save?)")
     if zipfile.is_zipfile(path):
-        verify_archive(path)  # torch.load does not check the records' CRCs: a flipped bit would load silently
+        # sizes first (nothing inflated), then CRCs: torch.load checks neither, a flipped bit would load silently
+        verify_archive(path)
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols of foreign files: not for users
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         text = str(error)
         # torch names the refused global or class; plain damage fails with other unpickling errors
@@ -117,7 +137,11 @@ def _torch_load(path: Path, map_location: Any) -> Any:
                 "lists and dicts, which could run code when loaded. Only if you trust its source, load it "
                 "yourself with torch.load(path, weights_only=False)."
             ) from None
-        raise CheckpointError(f"{path}: not a PyTorch checkpoint, or damaged ({_first_line(text)})") from None
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint, or damaged ({_torch_detail(text)})") from None
+    except RecursionError:
+        raise CheckpointError(f"{path}: not a checkpoint: its data is nested too deeply to read") from None
+    except MemoryError:
+        raise CheckpointError(f"{path}: not a checkpoint: reading it needs more memory than there is") from None
     except Exception as error:  # torch raises many types for a damaged file; all mean "cannot be read"
         if isinstance(error, PermissionError):
             raise CheckpointError(f"{path}: permission denied") from None
@@ -126,28 +150,20 @@ def _torch_load(path: Path, map_location: Any) -> Any:
                 f"{path}: not a PyTorch checkpoint (no zip archive inside), or truncated or damaged"
             ) from None
         raise CheckpointError(
-            f"{path}: truncated or damaged; the file cannot be read ({_first_line(str(error))})"
+            f"{path}: truncated or damaged; the file cannot be read ({_torch_detail(str(error))})"
         ) from None
 
 
-def verify_archive(path: str | os.PathLike[str]) -> int:
-    """Check every record's CRC in the checkpoint's zip archive; returns the number of records.
+def _torch_detail(text: str) -> str:
+    """The cause in torch's message, without its advice to retry with ``weights_only=False``.
 
-    Args:
-        path: the checkpoint file.
-
-    Raises:
-        CheckpointError: the file is not a zip archive, is truncated, or a record fails its CRC.
+    That advice is for files one trusts; for a damaged or foreign file it would only invite running its code.
     """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
-            count = len(archive.infolist())
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise CheckpointError(f"{path}: truncated or damaged (not a complete zip archive: {error})") from None
-    if bad is not None:
-        raise CheckpointError(f"{path}: damaged: record '{bad}' fails its checksum (CRC)")
-    return count
+    _, marker, rest = text.partition("WeightsUnpickler error:")
+    detail = _first_line(rest if marker else text)
+    if "weights_only" in detail or "Weights only load failed" in detail:
+        return "the file's data is not a pickle that PyTorch writes"
+    return printable(detail[:200])
 
 
 def _first_line(text: str) -> str:
@@ -191,6 +207,10 @@ def apply_model_state(model: nn.Module, state_dict: Mapping[str, Any], source: s
         source: names the file in the message.
     """
     target = unwrap_model(model)
+    if not isinstance(state_dict, Mapping) or not all(
+        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state_dict.items()
+    ):
+        raise field_error(source, "model_state_dict", f"must map names to tensors (got {shown(state_dict)})")
     weights = strip_wrapper_prefixes(state_dict)
     expected = target.state_dict()
     missing = [key for key in expected if key not in weights]
@@ -212,7 +232,11 @@ def apply_model_state(model: nn.Module, state_dict: Mapping[str, Any], source: s
             f"{source}: the checkpoint's weights do not fit this model (a different architecture?); "
             + "; ".join(parts)
         )
-    target.load_state_dict(weights, strict=True)
+    try:
+        target.load_state_dict(weights, strict=True)
+    except (RuntimeError, TypeError, ValueError) as error:  # e.g. a complex tensor for a real parameter
+        detail = printable(_first_line(str(error).replace("Error(s) in loading state_dict for", "")))
+        raise field_error(source, "model_state_dict", f"cannot be loaded into this model: {detail}") from None
 
 
 def _key_list(keys: list[str], limit: int = 6) -> str:
@@ -270,36 +294,27 @@ def find_last_checkpoint(directory: str | os.PathLike[str]) -> Path | None:
 
 def _stored_epoch(path: Path) -> int | None:
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        if zipfile.is_zipfile(path):
+            check_declared_sizes(path)  # never inflate a bomb just to read its epoch
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception:  # any unreadable file is simply not a candidate
         return None
     epoch = data.get("epoch") if isinstance(data, dict) else None
     return epoch if isinstance(epoch, int) else None
 
 
-def describe_checkpoint(path: str | os.PathLike[str]) -> str:
-    """The ``mif inspect`` summary of a checkpoint (see `checkpoint_inspect.describe`).
-
-    Args:
-        path: the checkpoint file.
-
-    Raises:
-        CheckpointError: when the file cannot be read or is damaged.
-    """
-    from medical_imaging_framework.core.checkpoint_inspect import describe
-
-    return describe(path)
-
-
 __all__ = [
     "BEST_NAME",
     "FINAL_NAME",
     "FORMAT_VERSION",
+    "REQUIRED_KEYS",
     "CheckpointError",
     "apply_model_state",
-    "describe_checkpoint",
     "find_last_checkpoint",
     "load_checkpoint",
+    "load_optimizer_state",
     "periodic_name",
     "read_checkpoint",
     "strip_wrapper_prefixes",

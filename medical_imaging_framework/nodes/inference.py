@@ -64,12 +64,16 @@ def run_load_checkpoint(ctx: NodeContext, inputs: dict[str, Any], config: dict[s
         )
     model = inputs["model"]
     try:
-        checkpoint = load_checkpoint(path, model=model, map_location="cpu")
+        checkpoint = load_checkpoint(
+            path, model=model, map_location="cpu", allow_non_finite=config.get("allow_non_finite", False)
+        )
     except CheckpointError as error:
         raise NodeError(str(error)) from None
     model.eval()
     epoch = checkpoint.get("epoch", "?")
     ctx.log(f"Loaded weights from {path} (epoch {epoch})")
+    if config.get("allow_non_finite"):
+        ctx.log("warning: allow_non_finite is on: NaN or infinite weights were not refused")
     return {"model": model}
 
 
@@ -164,6 +168,9 @@ SPECS = [
             Param("path", ParamKind.PATH, "checkpoints/best_model.pt", "Checkpoint",
                   "A .pt file written by the Trainer (relative paths start in the working folder).",
                   allow_empty=False),
+            Param("allow_non_finite", ParamKind.BOOL, False, "Allow Non-finite Weights",
+                  "Load weights holding NaN or infinity anyway (only to debug a diverged run; predictions "
+                  "from them are meaningless)."),
         ),
         description="Loads trained weights (weights only, no code) into the linked model's architecture.",
     ),

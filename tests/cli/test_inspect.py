@@ -52,7 +52,7 @@ def flip_middle_byte(data: bytes, record: zipfile.ZipInfo) -> bytes:
     return bytes(changed)
 
 
-def test_inspect_reports_damage_with_exit_1(checkpoints: Path, tmp_path: Path,
+def test_inspect_reports_damage_with_exit_2(checkpoints: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     data = (checkpoints / "checkpoint_epoch_2.pt").read_bytes()
     with zipfile.ZipFile(checkpoints / "checkpoint_epoch_2.pt") as archive:
@@ -67,18 +67,18 @@ def test_inspect_reports_damage_with_exit_1(checkpoints: Path, tmp_path: Path,
     }
     for name, (content, expected) in cases.items():
         (tmp_path / name).write_bytes(content)
-        assert main(["inspect", str(tmp_path / name)]) == 1, name
+        assert main(["inspect", str(tmp_path / name)]) == 2, name
         err = capsys.readouterr().err
         assert err.startswith(f"error: {tmp_path / name}: ") and expected in err, err
         assert "Traceback" not in err
-    assert main(["inspect", str(tmp_path / "missing.pt")]) == 1
+    assert main(["inspect", str(tmp_path / "missing.pt")]) == 2
     assert f"error: {tmp_path / 'missing.pt'}: no such file" in capsys.readouterr().err
 
 
 def test_inspect_refuses_pickled_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "untrusted.pt"
     torch.save({"epoch": 1, "hook": Path("x")}, path)  # a Path object is pickled as a class: not weights-only
-    assert main(["inspect", str(path)]) == 1
+    assert main(["inspect", str(path)]) == 2
     assert "refused: the file holds pickled Python objects" in capsys.readouterr().err
 
 
@@ -90,3 +90,36 @@ def test_inspect_reads_a_legacy_non_zip_checkpoint(checkpoints: Path, tmp_path: 
     assert main(["inspect", str(legacy)]) == 0
     out = capsys.readouterr().out
     assert "Epoch: " in out and "Intact: yes (legacy non-zip format" in out
+
+
+def test_inspect_escapes_control_characters_from_the_file(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from torch import nn
+
+    from medical_imaging_framework.core.checkpoint_state import build_checkpoint
+    from medical_imaging_framework.core.checkpoint_writer import write_checkpoint
+    from medical_imaging_framework.core.training import TrainingState
+
+    model = nn.Linear(2, 1)
+    state = TrainingState(model, torch.optim.SGD(model.parameters(), lr=0.1), epoch=1, epoch_losses=[0.5])
+    config = {
+        "title": "\x1b]0;pwned\x07",  # OSC: set the terminal title
+        "clear": "\x1b[2J\x1b[H",  # CSI: clear the screen
+        "forged": "x\r\nIntact: yes (all 1 records pass their checksums; loads with weights_only=True)",
+        "bidi\u202e": "\x9b31m",  # a right-to-left override in a key, a C1 CSI in a value
+    }
+    path = tmp_path / "evil\x1b[31m.pt"  # a control sequence in the file name, too
+    write_checkpoint(build_checkpoint(state, 0.5, None, config, {"nodes": []}), path)
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert not any(char in out for char in "\x1b\x07\r\x9b\u202e"), repr(out)
+    lines = out.splitlines()
+    assert [line for line in lines if line.startswith("Intact:")] == [lines[-1]]
+    assert lines[0].startswith("Checkpoint: ") and "evil\\x1b[31m.pt" in lines[0]
+    settings = next(line for line in lines if line.startswith("Trainer settings: "))
+    assert "title=\\x1b]0;pwned\\x07" in settings and "clear=\\x1b[2J\\x1b[H" in settings
+    assert "forged=x\\x0d\\x0aIntact: yes" in settings and "bidi\\u202e=\\x9b31m" in settings
+    path.write_bytes(b"")
+    assert main(["inspect", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "evil\\x1b[31m.pt: the file is empty" in err

@@ -160,7 +160,8 @@ def test_optimizer_that_does_not_fit_is_a_clear_error(tmp_path: Path) -> None:
     path = save(tmp_path)
     model = Net()
     optimizer = torch.optim.Adam(model.encoder.parameters())
-    with pytest.raises(CheckpointError, match=r"ckpt.pt: the optimizer state does not fit this optimizer"):
+    expected = r"ckpt.pt: field 'optimizer_state_dict': the optimizer state does not fit"
+    with pytest.raises(CheckpointError, match=expected):
         load_checkpoint(path, model=model, optimizer=optimizer)
 
 
