@@ -23,7 +23,7 @@ class DocumentMixin:
 
     def is_modified(self: MainWindow) -> bool:
         """Whether the canvas holds changes not saved to ``path``."""
-        return not self.node_graph.undo_stack().isClean()
+        return not self.canvas.editor.history.is_clean()
 
     def update_title(self: MainWindow) -> None:
         """``name.json* — Medical Imaging Framework`` (the ``*`` while there are unsaved changes)."""
@@ -84,7 +84,6 @@ class DocumentMixin:
         """Make ``graph`` the open pipeline, saved at ``path`` (None: never saved)."""
         self.canvas.load(graph)
         self.path = path
-        self.node_graph.undo_stack().setClean()
         self.update_title()
         self.fit_view()
 
@@ -111,14 +110,13 @@ class DocumentMixin:
         Args:
             path: the target file.
         """
-        self.canvas.sync_model()
         try:
             save_pipeline(self.canvas.graph, path)
         except PipelineFileError as error:
             QMessageBox.critical(self, "Cannot save pipeline", str(error))
             return False
         self.path = Path(path)
-        self.node_graph.undo_stack().setClean()
+        self.canvas.editor.history.set_clean()
         self.update_title()
         self.statusBar().showMessage(f"Saved {path}", 5000)
         return True

@@ -85,7 +85,7 @@ def render(folder: Path) -> list[Path]:
         written.append(folder / "trainer_dialog_invalid.png")
         dialog.grab().save(str(written[-1]))
         dialog.reject()
-        window.node_graph.undo_stack().setClean()
+        window.canvas.editor.history.set_clean()
         window.close()
     return written
 

@@ -13,6 +13,7 @@ from PySide6.QtCore import QThread
 from medical_imaging_framework.app.run_controller import training_threads
 from medical_imaging_framework.core import NodeRegistry
 from medical_imaging_framework.core.events import EpochEnded
+from medical_imaging_framework.core.graph import Link
 from tests.app.conftest import wait_for_run, write_tiny_pipeline
 
 
@@ -95,8 +96,7 @@ def test_stop_mid_run_then_run_again(qtbot: Any, make_window: Any, registry: Nod
 
 
 def test_invalid_pipeline_lists_problems_outlines_nodes_and_runs_nothing(qtbot: Any, window: Any) -> None:
-    trainer = window.canvas.canvas_node("trainer")
-    trainer.inputs()["loss"].disconnect_from(window.canvas.canvas_node("dice_loss").outputs()["loss"])
+    window.canvas.editor.disconnect([Link("dice_loss", "loss", "trainer", "loss")])
     window.canvas.set_config("adam", {**window.canvas.graph.nodes["adam"].config, "lr": "fast"})
     assert window.run_pipeline() is False
     assert not window.runner.running

@@ -1,0 +1,89 @@
+"""NodeGraphQt subclasses whose user actions are handed to the `CanvasAdapter` instead of editing the canvas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from NodeGraphQt import NodeGraph
+from NodeGraphQt.constants import MIME_TYPE
+from NodeGraphQt.qgraphics.port import PortItem
+from NodeGraphQt.widgets.viewer import NodeViewer
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QUndoStack
+
+
+class MifViewer(NodeViewer):
+    """NodeGraphQt's viewer, asking the core graph about cycles and reporting why a link is refused."""
+
+    def __init__(self, undo_stack: QUndoStack) -> None:
+        super().__init__(undo_stack=undo_stack)
+        self.adapter: Any = None  # the CanvasAdapter
+
+    def mousePressEvent(self, event: Any) -> None:
+        """A click on the canvas gives it the keyboard (Delete, Ctrl+Z... then act on the canvas)."""
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        super().mousePressEvent(event)
+
+    def _validate_reject_connection(self, from_port: Any, to_port: Any) -> bool:
+        if super()._validate_reject_connection(from_port, to_port):
+            return True
+        return self.adapter is not None and "cycle" in self.adapter.refusal(from_port, to_port)
+
+    def sceneMouseMoveEvent(self, event: Any) -> None:
+        """Redraw the live pipe (refused ports show as refused) and say why a hovered port refuses."""
+        super().sceneMouseMoveEvent(event)
+        if self.adapter is not None and self._LIVE_PIPE.isVisible() and self._start_port is not None:
+            self.adapter.hint_at(self._start_port, self._port_at(event.scenePos()))
+
+    def sceneMouseReleaseEvent(self, event: Any) -> None:
+        """End a live connection; a drop on a refusing port reports the reason."""
+        if self.adapter is not None and self._LIVE_PIPE.isVisible() and self._start_port is not None:
+            self.adapter.report_drop(self._start_port, self._port_at(event.scenePos()))
+        super().sceneMouseReleaseEvent(event)
+
+    def _port_at(self, scene_pos: Any) -> Any:
+        return next((item for item in self.scene().items(scene_pos) if isinstance(item, PortItem)), None)
+
+
+class MifNodeGraph(NodeGraph):
+    """A NodeGraph whose user actions become commands on the core model (through ``adapter``)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        undo_stack = QUndoStack(parent)
+        super().__init__(parent, undo_stack=undo_stack, viewer=MifViewer(undo_stack))
+        self.adapter: Any = None  # the CanvasAdapter
+
+    def _on_connection_changed(self, disconnected: list[Any], connected: list[Any]) -> None:
+        if self.adapter is not None:
+            self.adapter.request_rewire(disconnected, connected)
+
+    def _on_connection_sliced(self, ports: list[Any]) -> None:
+        if self.adapter is not None:
+            self.adapter.request_rewire(ports, [])
+
+    def _on_nodes_moved(self, node_data: dict[Any, Any]) -> None:
+        if self.adapter is not None:
+            self.adapter.request_move([view.id for view in node_data])
+
+    def _on_search_triggered(self, node_type: str, pos: Any) -> None:
+        if self.adapter is not None:
+            self.adapter.request_node(node_type, (pos[0], pos[1]))
+
+    def _on_node_data_dropped(self, mimedata: Any, pos: Any) -> None:
+        if self.adapter is None or not mimedata.hasFormat(MIME_TYPE):
+            return
+        text = mimedata.data(MIME_TYPE).data().decode()
+        types = [part.split("node:", 1)[1] for part in text.split(";") if "node:" in part]
+        x, y = pos.x(), pos.y()
+        for node_type in types:
+            self.adapter.request_node(node_type, (x, y))
+            x, y = x + 80, y + 80
+
+    def _on_insert_node(self, pipe: Any, node_id: str, prev_node_pos: dict[Any, Any]) -> None:
+        self._on_nodes_moved(prev_node_pos)  # dropping a node on a link only moves it
+
+    def _on_node_name_changed(self, node_id: str, name: str) -> None:
+        node = self.get_node_by_id(node_id)  # ids are the model's: the title cannot rename a node
+        if node is not None and self.adapter is not None:
+            node.view.name = node.name()
+            node.view.draw_node()
