@@ -68,7 +68,8 @@ def test_ports_and_links_take_the_colour_of_their_kind(qtbot: Any, window: Any) 
     assert tuple(port.color)[:3] == tuple(loader_out.color)[:3] == port_colour("DataLoader")
     assert port_colour("Loss") != port_colour("DataLoader")
     colours = {}
-    for in_port, kind in ((port, "DataLoader"), (trainer.inputs()["loss"], "Loss"), (trainer.inputs()["model"], "Model")):
+    inputs = trainer.inputs()
+    for in_port, kind in ((port, "DataLoader"), (inputs["loss"], "Loss"), (inputs["model"], "Model")):
         (pipe,) = in_port.view.connected_pipes
         assert tuple(pipe.color)[:3] == port_colour(kind)
         assert pipe.pen().color().getRgb()[:3] == port_colour(kind)
@@ -169,7 +170,7 @@ def test_delete_undo_redo_undo_from_the_keyboard_keeps_every_link(qtbot: Any, ma
     window.canvas.set_config("adam", {**window.canvas.graph.nodes["adam"].config, "lr": 0.01})
     window.canvas.editor.move_nodes({"unet": (520.0, -300.0)})
     before = graph_to_dict(window.canvas.graph)
-    assert {"from": "data_loader_2.loader", "to": "predictor.data"} == before["links"][-1]
+    assert before["links"][-1] == {"from": "data_loader_2.loader", "to": "predictor.data"}
     window.activateWindow()  # a window the user works in is the active one
     qtbot.waitUntil(lambda: QApplication.focusWindow() is window.windowHandle())
     window.palette.setFocus()  # the keyboard is elsewhere until the canvas is clicked
