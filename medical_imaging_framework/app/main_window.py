@@ -27,7 +27,7 @@ from medical_imaging_framework.core.events import (
     SampleAvailable,
 )
 
-MIN_LEGIBLE_SCALE = 0.55  # canvas zoom below which node titles are too small to read
+MIN_LEGIBLE_SCALE = 0.75  # canvas zoom below which node titles are too small to read
 FINISH_TEXT = {"done": "Run finished", "failed": "Run failed", "cancelled": "Run stopped", "invalid": "Not run"}
 
 
