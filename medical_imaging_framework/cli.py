@@ -8,15 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from medical_imaging_framework import __version__
+from medical_imaging_framework.cli_errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, UsageError
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class UsageError(Exception):
-    """Bad arguments or an invalid pipeline: printed as one message, exit code 2."""
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_INVALID", "EXIT_OK", "UsageError", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,15 +88,3 @@ def _dispatch(args: argparse.Namespace) -> int:
         "inspect": cli_commands.inspect_command,
     }[args.command]
     return handler(args)
-
-
-def resolve_pipeline_path(name: str) -> Path:
-    """``name`` if it exists, else the bundled example of that name (with or without ``.json``)."""
-    path = Path(name)
-    if path.exists():
-        return path
-    bundled = Path(__file__).parent / "resources" / "pipelines"
-    for candidate in (bundled / path.name, bundled / f"{path.name}.json"):
-        if candidate.exists() and path.parent == Path("."):
-            return candidate
-    return path

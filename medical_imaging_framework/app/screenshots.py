@@ -44,8 +44,8 @@ def render(folder: Path) -> list[Path]:
     from PySide6.QtWidgets import QApplication
 
     from medical_imaging_framework.app.main_window import MainWindow
-    from medical_imaging_framework.cli import resolve_pipeline_path
     from medical_imaging_framework.core import NodeRegistry, load_pipeline
+    from medical_imaging_framework.core.bundled import resolve_pipeline_path
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     folder.mkdir(parents=True, exist_ok=True)
