@@ -125,6 +125,10 @@ class CanvasAdapter(QObject, GraphObserver):
         """Palette category identifier -> the category's human name."""
         return {category_identifier(spec.category): spec.category for spec in self._specs_by_type.values()}
 
+    def palette_tooltips(self) -> dict[str, str]:
+        """NodeGraphQt type name -> ``Title — Category`` and the description, for the palette."""
+        return {t: f"{s.title} — {s.category}\n{s.description}".strip() for t, s in self._specs_by_type.items()}
+
     def spec_of(self, canvas_node: Any) -> NodeSpec | None:
         """The core spec of a canvas node, or None for NodeGraphQt's own nodes."""
         return self._specs_by_type.get(canvas_node.type_)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from NodeGraphQt import NodeGraph
-from NodeGraphQt.constants import MIME_TYPE
+from NodeGraphQt import NodeGraph, NodesTreeWidget
+from NodeGraphQt.constants import MIME_TYPE, URN_SCHEME
 from NodeGraphQt.qgraphics.port import PortItem
 from NodeGraphQt.widgets.viewer import NodeViewer
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QByteArray, QMimeData, QObject, Qt
 from PySide6.QtGui import QUndoStack
 
 
@@ -87,3 +87,37 @@ class MifNodeGraph(NodeGraph):
         if node is not None and self.adapter is not None:
             node.view.name = node.name()
             node.view.draw_node()
+
+
+TYPE_ROLE = Qt.ItemDataRole.UserRole + 7
+
+
+class NodePalette(NodesTreeWidget):
+    """NodeGraphQt's palette with readable tooltips (title, category, description) instead of internal type names.
+
+    Args:
+        node_graph: the canvas.
+        descriptions: NodeGraphQt type name -> the tooltip to show.
+        labels: category identifier -> the category's human name (other categories are hidden).
+    """
+
+    def __init__(self, node_graph: NodeGraph, descriptions: dict[str, str], labels: dict[str, str]) -> None:
+        super().__init__(node_graph=node_graph)
+        for identifier, label in labels.items():
+            self.set_category_label(identifier, label)
+        for index in range(self.topLevelItemCount()):
+            category = self.topLevelItem(index)
+            category.setHidden(category.text(0) not in labels.values())
+            for row in range(category.childCount()):
+                item = category.child(row)
+                node_type = item.toolTip(0)
+                item.setData(0, TYPE_ROLE, node_type)
+                item.setToolTip(0, descriptions.get(node_type, item.text(0)))
+
+    def mimeData(self, items: list[Any]) -> QMimeData:
+        """The drag data NodeGraphQt's drop handler reads (node types from the item data, not the tooltip)."""
+        urn = URN_SCHEME + ";".join(f"node:{item.data(0, TYPE_ROLE) or item.toolTip(0)}" for item in items)
+        mime = QMimeData()
+        mime.setData(MIME_TYPE, QByteArray(urn.encode()))
+        return mime
+

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from NodeGraphQt import NodesTreeWidget
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
 
-from medical_imaging_framework.app.canvas import CanvasAdapter, MifNodeGraph
+from medical_imaging_framework.app.canvas import CanvasAdapter
+from medical_imaging_framework.app.canvas_graph import MifNodeGraph, NodePalette
 from medical_imaging_framework.app.documents import DocumentMixin
 from medical_imaging_framework.app.image_view import ImageViewer
 from medical_imaging_framework.app.panels import CheckpointsPanel, LogPane, LossPlot, RunProgress
@@ -71,14 +71,8 @@ class MainWindow(DocumentMixin, QMainWindow):
         return dock
 
     def _build_docks(self) -> None:
-        self.palette = NodesTreeWidget(node_graph=self.node_graph)
+        self.palette = NodePalette(self.node_graph, self.canvas.palette_tooltips(), self.canvas.category_labels())
         self.palette.setObjectName("node_palette")
-        labels = self.canvas.category_labels()
-        for identifier, label in labels.items():
-            self.palette.set_category_label(identifier, label)
-        for index in range(self.palette.topLevelItemCount()):
-            item = self.palette.topLevelItem(index)
-            item.setHidden(item.text(0) not in labels.values())
         self.log = LogPane()
         self.log_pane = self.log.text
         self.loss_plot = LossPlot()

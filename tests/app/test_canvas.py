@@ -58,6 +58,11 @@ def test_palette_lists_every_node_type_by_category(qtbot: Any, window: Any, regi
     for spec in registry.specs():
         expected.setdefault(spec.category, []).append(spec.title)
     assert palette_entries(window) == {category: sorted(titles) for category, titles in expected.items()}
+    tips = [window.palette.topLevelItem(i).child(j).toolTip(0) for i in range(window.palette.topLevelItemCount())
+            for j in range(window.palette.topLevelItem(i).childCount())]
+    trainer = registry.get("training.Trainer")
+    assert f"{trainer.title} — {trainer.category}\n{trainer.description}" in tips
+    assert not any(tip.startswith("mif.") or "nodeGraphQt" in tip for tip in tips), "no internal type names"
 
 
 def test_ports_and_links_take_the_colour_of_their_kind(qtbot: Any, window: Any) -> None:
