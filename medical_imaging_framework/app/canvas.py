@@ -17,7 +17,6 @@ Who owns what:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from NodeGraphQt.constants import PortTypeEnum
@@ -38,9 +37,8 @@ from medical_imaging_framework.core import Graph, LinkError, Node, NodeRegistry,
 from medical_imaging_framework.core.edit_commands import GraphEditor, GraphObserver
 from medical_imaging_framework.core.events import Event, NodeFailed, NodeFinished, NodeStarted, Progress
 from medical_imaging_framework.core.graph import Link
-from medical_imaging_framework.core.pipeline_file import graph_to_dict
+from medical_imaging_framework.core.pipeline_file import PipelineFileError, dumps, loads
 
-CLIPBOARD_FORMAT = "mif-nodes"
 PASTE_OFFSET = 40.0
 _IN, _OUT = PortTypeEnum.IN.value, PortTypeEnum.OUT.value
 
@@ -282,14 +280,14 @@ class CanvasAdapter(QObject, GraphObserver):
         self.editor.remove_nodes(self.selected_ids())
 
     def copy_selected(self) -> bool:
-        """Copy the selected nodes and the links among them to the clipboard (as pipeline JSON)."""
+        """Copy the selected nodes and the links among them to the clipboard (as pipeline file text)."""
         ids = set(self.selected_ids())
         if not ids:
             return False
         part = Graph(self.graph.name)
         part.nodes = {i: n for i, n in self.graph.nodes.items() if i in ids}
         part.links = [ln for ln in self.graph.links if ln.source in ids and ln.target in ids]
-        QApplication.clipboard().setText(json.dumps({**graph_to_dict(part), "format": CLIPBOARD_FORMAT}))
+        QApplication.clipboard().setText(dumps(part))
         return True
 
     def cut_selected(self) -> None:
@@ -300,31 +298,12 @@ class CanvasAdapter(QObject, GraphObserver):
     def paste(self) -> list[str]:
         """Paste copied nodes (new ids, shifted) with their inner links as one undo step; their new ids."""
         try:
-            data = json.loads(QApplication.clipboard().text())
-        except (ValueError, TypeError):
-            return []
-        if not isinstance(data, dict) or data.get("format") != CLIPBOARD_FORMAT:
-            return []
-        renamed: dict[str, str] = {}
-        nodes: list[Node] = []
-        for entry in data.get("nodes", []):
-            type_id = str(entry.get("type"))
-            if type_id not in self.registry:
-                continue
-            x, y = entry.get("position", [0, 0])
-            renamed[entry["id"]] = self.editor.new_id(type_id, renamed.values())
-            spec = self.registry.get(type_id)
-            nodes.append(Node(renamed[entry["id"]], spec, {**spec.defaults(), **entry.get("params", {})},
-                              (x + PASTE_OFFSET, y + PASTE_OFFSET)))
-        links = []
-        for entry in data.get("links", []):
-            (source, source_port), (target, target_port) = (entry["from"].split(".", 1), entry["to"].split(".", 1))
-            if source in renamed and target in renamed:
-                links.append(Link(renamed[source], source_port, renamed[target], target_port))
-        if nodes:
-            self.editor.insert(nodes, links)
-            self.select([node.id for node in nodes])
-        return [node.id for node in nodes]
+            part = loads(QApplication.clipboard().text(), self.registry, source="clipboard")
+        except PipelineFileError:
+            return []  # not pipeline text: nothing to paste
+        ids = self.editor.paste_graph(part, (PASTE_OFFSET, PASTE_OFFSET))
+        self.select(ids)
+        return ids
 
     def set_config(self, node_id: str, config: dict[str, Any]) -> None:
         """Replace the parameters of ``node_id`` (one undo step).

@@ -230,6 +230,25 @@ class GraphEditor:
         commands += [_AddLink(self, link) for link in links]
         self._push(text, commands)
 
+    def paste_graph(self, part: Graph, offset: Position = (0.0, 0.0)) -> list[str]:
+        """Add copies of the nodes and links of ``part`` under new readable ids, shifted by ``offset``,
+        as one undo step; returns the new ids (links to nodes outside ``part`` are dropped).
+
+        Args:
+            part: e.g. the copied nodes read back from the clipboard.
+            offset: added to every position.
+        """
+        renamed: dict[str, str] = {}
+        nodes = []
+        for node in part.nodes.values():
+            renamed[node.id] = self.new_id(node.type_id, renamed.values())
+            position = (node.position[0] + offset[0], node.position[1] + offset[1])
+            nodes.append(Node(renamed[node.id], node.spec, copy.deepcopy(node.config), position))
+        links = [Link(renamed[ln.source], ln.source_port, renamed[ln.target], ln.target_port)
+                 for ln in part.links if ln.source in renamed and ln.target in renamed]
+        self.insert(nodes, links)
+        return [node.id for node in nodes]
+
     def undo(self) -> bool:
         """Undo the last step; False when there is none."""
         return self.history.undo()

@@ -158,3 +158,20 @@ def test_clean_state_follows_the_history(registry: NodeRegistry) -> None:
     editor.undo()
     editor.create_node(registry.get("optim.Adam"))  # the saved state is now out of reach
     assert not editor.history.is_clean() and not editor.history.can_redo()
+
+
+def test_paste_adds_renamed_shifted_copies_as_one_step(registry: NodeRegistry) -> None:
+    graph = load_pipeline(PIPELINES[0], registry)
+    before = graph_to_dict(graph)
+    editor = GraphEditor(graph)
+    part = Graph()
+    part.nodes = {i: graph.nodes[i] for i in ("unet", "trainer")}
+    part.links = [ln for ln in graph.links if ln.source in part.nodes and ln.target in part.nodes]
+    assert editor.paste_graph(part, (40.0, 40.0)) == ["unet_2", "trainer_2"]
+    assert Link("unet_2", "model", "trainer_2", "model") in graph.links
+    x, y = graph.nodes["trainer"].position
+    assert graph.nodes["trainer_2"].position == (x + 40.0, y + 40.0)
+    assert graph.nodes["trainer_2"].config == graph.nodes["trainer"].config
+    assert graph.nodes["trainer_2"].config is not graph.nodes["trainer"].config
+    editor.undo()
+    assert graph_to_dict(graph) == before
