@@ -130,7 +130,7 @@ def main() -> int:
         probe.stop()
         busy = list(probe.delays)
         status = window.runner.last_result.status if window.runner.last_result else "?"
-        window.node_graph.undo_stack().setClean()
+        window.canvas.editor.history.set_clean()
         window.close()
         if args.cold:
             plain_seconds = headless_run(registry, args.epochs, folder)
