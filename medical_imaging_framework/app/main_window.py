@@ -50,7 +50,7 @@ class MainWindow(DocumentMixin, QMainWindow):
         self.canvas = CanvasAdapter(self.node_graph, self.registry)
         self.runner = RunController(self.registry, self)
         self.setCentralWidget(self.node_graph.widget)
-        self.node_graph.widget.setMinimumSize(420, 260)  # the canvas stays usable however the docks grow
+        self.node_graph.widget.setMinimumSize(480, 300)  # the canvas stays usable however the docks grow
         self._build_docks()
         self._build_actions()
         self._wire()

@@ -48,7 +48,7 @@ def test_small_window_keeps_a_usable_canvas_and_legible_titles(qtbot: Any, windo
     qtbot.waitUntil(lambda: window.width() == 1000)
     window.fit_view()
     canvas_widget = window.node_graph.widget
-    assert canvas_widget.width() >= 420 and canvas_widget.height() >= 260
+    assert canvas_widget.width() >= 480 and canvas_widget.height() >= 300
     viewer = window.node_graph.viewer()
     scale = viewer.transform().m11()
     assert scale >= MIN_LEGIBLE_SCALE - 1e-6
