@@ -120,6 +120,33 @@ def test_a_link_dragged_with_the_mouse_is_one_undo_step(qtbot: Any, window: Any)
     assert link in window.canvas.graph.links
 
 
+def test_dropping_on_an_occupied_input_replaces_its_link_in_one_step(qtbot: Any, window: Any) -> None:
+    framed(qtbot, window)
+    before = graph_to_dict(window.canvas.graph)
+    drag(window, port_point(window, "val_loader", "loader", True), port_point(window, "trainer", "train_data", False))
+    links = window.canvas.graph.links
+    assert Link("val_loader", "loader", "trainer", "train_data") in links
+    assert Link("train_loader", "loader", "trainer", "train_data") not in links
+    (pipe,) = window.canvas.canvas_node("trainer").inputs()["train_data"].view.connected_pipes
+    assert pipe.output_port.node.name == "val_loader"
+    window.canvas.undo()
+    assert graph_to_dict(window.canvas.graph) == before
+    (pipe,) = window.canvas.canvas_node("trainer").inputs()["train_data"].view.connected_pipes
+    assert pipe.output_port.node.name == "train_loader"
+
+
+def test_dragging_a_link_off_its_input_removes_it_undoably(qtbot: Any, window: Any) -> None:
+    framed(qtbot, window)
+    before = graph_to_dict(window.canvas.graph)
+    start = port_point(window, "trainer", "loss", output=False)
+    drag(window, start, start + QPoint(-60, 120))
+    assert Link("dice_loss", "loss", "trainer", "loss") not in window.canvas.graph.links
+    assert window.canvas.canvas_node("trainer").inputs()["loss"].view.connected_pipes == []
+    window.canvas.undo()
+    assert graph_to_dict(window.canvas.graph) == before
+    assert len(window.canvas.canvas_node("trainer").inputs()["loss"].view.connected_pipes) == 1
+
+
 def test_a_cycle_is_refused_while_dragging(qtbot: Any, window: Any, registry: NodeRegistry) -> None:
     editor = window.canvas.editor
     editor.create_node(registry.get("data.TrainValSplit"), (260, 330))
