@@ -8,11 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from medical_imaging_framework import __version__
 from medical_imaging_framework.cli_errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, UsageError
 
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_INVALID", "EXIT_OK", "UsageError", "build_parser", "main"]
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_INVALID", "EXIT_OK", "UsageError", "build_parser", "main",
+           "resolve_pipeline_path"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,3 +90,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         "inspect": cli_commands.inspect_command,
     }[args.command]
     return handler(args)
+
+
+def resolve_pipeline_path(name: str) -> Path:
+    """``name`` if it exists, else the bundled example of that name (kept here for scripts; see `core.bundled`).
+
+    Args:
+        name: a file path, or the bare name of a bundled example.
+    """
+    from medical_imaging_framework.core.bundled import resolve_pipeline_path as resolve
+
+    return resolve(name)
+
