@@ -377,10 +377,7 @@ class CanvasAdapter(QObject, GraphObserver):
         if 0 < scale < min_scale:
             viewer.scale(min_scale / scale, min_scale / scale)
             nodes = self.node_graph.selected_nodes() or self.node_graph.all_nodes()
-            rect = nodes[0].view.sceneBoundingRect()
-            for canvas_node in nodes[1:]:
-                rect = rect.united(canvas_node.view.sceneBoundingRect())
-            viewer.centerOn(rect.center().x(), rect.top() + viewer.viewport().height() / (2 * min_scale) - 20)
+            viewer.center_selection([canvas_node.view for canvas_node in nodes])
 
     # -- run state ---------------------------------------------------------------------------
     def show_event(self, event: Event) -> None:
