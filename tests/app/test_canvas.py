@@ -225,7 +225,7 @@ def test_delete_undo_redo_undo_from_the_keyboard_keeps_every_link(qtbot: Any, ma
     assert window.node_graph.undo_stack().count() == 0, "NodeGraphQt's own stack is never used"
 
 
-def test_undo_is_off_during_a_run_and_follows_the_clean_state(qtbot: Any, window: Any) -> None:
+def test_modified_mark_and_undo_tooltip_follow_the_models_history(qtbot: Any, window: Any) -> None:
     window.canvas.set_config("adam", {**window.canvas.graph.nodes["adam"].config, "lr": 0.02})
     assert window.isWindowModified() and window.action_undo.isEnabled()
     assert window.action_undo.toolTip() == "Undo edit parameters of 'adam'"
