@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from medical_imaging_framework.core.node_ids import free_id
 from medical_imaging_framework.core.params import ParamError
 from medical_imaging_framework.core.registry import NodeSpec
 
@@ -102,11 +103,8 @@ class Graph:
         return node
 
     def unique_id(self, base: str) -> str:
-        """``base``, or ``base_2``, ``base_3``... whichever is free."""
-        candidate, n = base, 2
-        while candidate in self.nodes:
-            candidate, n = f"{base}_{n}", n + 1
-        return candidate
+        """``base``, or ``base_2``, ``base_3``... whichever is free (see `core.node_ids`)."""
+        return free_id(base, self.nodes)
 
     def remove_node(self, node_id: str) -> None:
         """Remove a node and every link touching it."""

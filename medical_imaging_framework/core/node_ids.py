@@ -38,7 +38,16 @@ def new_node_id(type_id: str, taken: Container[str]) -> str:
         type_id: the node type id.
         taken: ids already in use (a graph's ``nodes`` dict works).
     """
-    base = readable_id(type_id)
+    return free_id(readable_id(type_id), taken)
+
+
+def free_id(base: str, taken: Container[str]) -> str:
+    """``base`` if free, else ``base_2``, ``base_3``... (the numbering every new id follows).
+
+    Args:
+        base: the wanted id.
+        taken: ids already in use.
+    """
     candidate, number = base, 2
     while candidate in taken:
         candidate, number = f"{base}_{number}", number + 1
