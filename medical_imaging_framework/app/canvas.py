@@ -24,18 +24,19 @@ from PySide6.QtCore import QObject, QPointF, Signal
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QApplication
 
-from medical_imaging_framework.app.canvas_graph import MifNodeGraph
+from medical_imaging_framework.app.canvas_graph import MifNodeGraph, accept_equal_kinds
 from medical_imaging_framework.app.canvas_items import (
     NodeStateItem,
     category_identifier,
     make_node_class,
     node_tooltip,
     port_colour,
+    state_of_event,
 )
 from medical_imaging_framework.app.node_search import NodeSearchPopup
 from medical_imaging_framework.core import Graph, LinkError, Node, NodeRegistry, NodeSpec
 from medical_imaging_framework.core.edit_commands import GraphEditor, GraphObserver
-from medical_imaging_framework.core.events import Event, NodeFailed, NodeFinished, NodeStarted, Progress
+from medical_imaging_framework.core.events import Event
 from medical_imaging_framework.core.graph import Link
 from medical_imaging_framework.core.pipeline_file import PipelineFileError, dumps, loads
 
@@ -74,7 +75,7 @@ class CanvasAdapter(QObject, GraphObserver):
             type_name = f"{node_class.__identifier__}.{node_class.__name__}"
             self._specs_by_type[type_name] = spec
             self._types_by_spec[spec.type_id] = type_name
-        self._register_accepted_kinds()
+        accept_equal_kinds(node_graph, self._specs_by_type)
         node_graph.adapter = self
         node_graph.viewer().adapter = self
         self._attach(self.editor)
@@ -315,17 +316,6 @@ class CanvasAdapter(QObject, GraphObserver):
         self.editor.set_config(node_id, config)
 
     # -- refused links -----------------------------------------------------------------------
-    def _register_accepted_kinds(self) -> None:
-        """Each input port accepts exactly the output ports of its kind (NodeGraphQt accept types)."""
-        model = self.node_graph.model
-        for in_type, in_spec in self._specs_by_type.items():
-            for in_port in in_spec.inputs:
-                for out_type, out_spec in self._specs_by_type.items():
-                    for out_port in out_spec.outputs:
-                        if out_port.kind == in_port.kind:
-                            model.add_port_accept_connection_type(in_port.name, _IN, in_type, out_port.name, _OUT,
-                                                                  out_type)
-
     def refusal(self, from_view: Any, to_view: Any) -> str:
         """Why the model refuses a link between two port items ("" when it accepts it)."""
         link = self._port_link(from_view, to_view)
@@ -382,15 +372,9 @@ class CanvasAdapter(QObject, GraphObserver):
     # -- run state ---------------------------------------------------------------------------
     def show_event(self, event: Event) -> None:
         """Show a run event on its node: started, progress, finished, failed (with the reason)."""
-        if isinstance(event, NodeStarted):
-            self.set_state(event.node_id, "running")
-        elif isinstance(event, Progress):
-            done = (event.epoch - 1 + event.batch / max(1, event.num_batches)) / max(1, event.num_epochs)
-            self.set_state(event.node_id, "running", f"epoch {event.epoch}/{event.num_epochs} · {done:.0%}", done)
-        elif isinstance(event, NodeFinished):
-            self.set_state(event.node_id, "done", f"{event.seconds:.1f} s")
-        elif isinstance(event, NodeFailed):
-            self.set_state(event.node_id, "failed", event.message)
+        shown = state_of_event(event)
+        if shown is not None:
+            self.set_state(*shown)
 
     def set_state(self, node_id: str, state: str, detail: str = "", fraction: float | None = None) -> None:
         """Show a node's state: pending, running (``fraction`` done), done, failed or invalid

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from NodeGraphQt import NodeGraph, NodesTreeWidget
-from NodeGraphQt.constants import MIME_TYPE, URN_SCHEME
+from NodeGraphQt.constants import MIME_TYPE, URN_SCHEME, PortTypeEnum
 from NodeGraphQt.qgraphics.port import PortItem
 from NodeGraphQt.widgets.viewer import NodeViewer
 from PySide6.QtCore import QByteArray, QMimeData, QObject, Qt
@@ -120,4 +120,22 @@ class NodePalette(NodesTreeWidget):
         mime = QMimeData()
         mime.setData(MIME_TYPE, QByteArray(urn.encode()))
         return mime
+
+
+def accept_equal_kinds(node_graph: NodeGraph, specs_by_type: dict[str, Any]) -> None:
+    """Let each input port accept exactly the output ports of its kind (NodeGraphQt accept-port types), so
+    that a dragged link is shown refused over a port of another kind and is never made there.
+
+    Args:
+        node_graph: the canvas.
+        specs_by_type: NodeGraphQt node type name -> its `NodeSpec`.
+    """
+    model = node_graph.model
+    for in_type, in_spec in specs_by_type.items():
+        for in_port in in_spec.inputs:
+            for out_type, out_spec in specs_by_type.items():
+                for out_port in out_spec.outputs:
+                    if out_port.kind == in_port.kind:
+                        model.add_port_accept_connection_type(in_port.name, PortTypeEnum.IN.value, in_type,
+                                                              out_port.name, PortTypeEnum.OUT.value, out_type)
 

@@ -11,6 +11,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, 
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from medical_imaging_framework.core import NodeSpec, PortKind
+from medical_imaging_framework.core.events import Event, NodeFailed, NodeFinished, NodeStarted, Progress
 
 IDENTIFIER_PREFIX = "mif"
 
@@ -80,6 +81,20 @@ def node_tooltip(spec: NodeSpec, node_id: str, error: str = "") -> str:
     if error:
         text += f"\n\nError: {error}"
     return text
+
+
+def state_of_event(event: Event) -> tuple[str, str, str, float | None] | None:
+    """(node id, state, one-line detail, fraction done) that a run event shows on its node; None for others."""
+    if isinstance(event, NodeStarted):
+        return event.node_id, "running", "", None
+    if isinstance(event, Progress):
+        done = (event.epoch - 1 + event.batch / max(1, event.num_batches)) / max(1, event.num_epochs)
+        return event.node_id, "running", f"epoch {event.epoch}/{event.num_epochs} · {done:.0%}", done
+    if isinstance(event, NodeFinished):
+        return event.node_id, "done", f"{event.seconds:.1f} s", None
+    if isinstance(event, NodeFailed):
+        return event.node_id, "failed", event.message, None
+    return None
 
 
 def make_node_class(spec: NodeSpec) -> type[BaseNode]:
