@@ -41,7 +41,7 @@ from medical_imaging_framework.core.graph import Link
 from medical_imaging_framework.core.pipeline_file import PipelineFileError, dumps, loads
 
 PASTE_OFFSET = 40.0
-_IN, _OUT = PortTypeEnum.IN.value, PortTypeEnum.OUT.value
+_OUT = PortTypeEnum.OUT.value
 
 
 class CanvasAdapter(QObject, GraphObserver):
