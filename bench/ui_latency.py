@@ -28,8 +28,8 @@ from PySide6.QtWidgets import QApplication
 
 from medical_imaging_framework.app import run_controller
 from medical_imaging_framework.app.main_window import MainWindow
-from medical_imaging_framework.cli import resolve_pipeline_path
 from medical_imaging_framework.core import Executor, NodeRegistry
+from medical_imaging_framework.core.bundled import resolve_pipeline_path
 
 INTERVAL_MS = 10
 
@@ -130,7 +130,7 @@ def main() -> int:
         probe.stop()
         busy = list(probe.delays)
         status = window.runner.last_result.status if window.runner.last_result else "?"
-        window.node_graph.undo_stack().setClean()
+        window.canvas.editor.history.set_clean()
         window.close()
         if args.cold:
             plain_seconds = headless_run(registry, args.epochs, folder)

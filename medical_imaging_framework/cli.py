@@ -11,12 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from medical_imaging_framework import __version__
+from medical_imaging_framework.cli_errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, UsageError
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class UsageError(Exception):
-    """Bad arguments or an invalid pipeline: printed as one message, exit code 2."""
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_INVALID", "EXIT_OK", "UsageError", "build_parser", "main",
+           "resolve_pipeline_path"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,12 +93,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def resolve_pipeline_path(name: str) -> Path:
-    """``name`` if it exists, else the bundled example of that name (with or without ``.json``)."""
-    path = Path(name)
-    if path.exists():
-        return path
-    bundled = Path(__file__).parent / "resources" / "pipelines"
-    for candidate in (bundled / path.name, bundled / f"{path.name}.json"):
-        if candidate.exists() and path.parent == Path("."):
-            return candidate
-    return path
+    """``name`` if it exists, else the bundled example of that name (kept here for scripts; see `core.bundled`).
+
+    Args:
+        name: a file path, or the bare name of a bundled example.
+    """
+    from medical_imaging_framework.core.bundled import resolve_pipeline_path as resolve
+
+    return resolve(name)
+

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from medical_imaging_framework.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, resolve_pipeline_path
+from medical_imaging_framework.cli_errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from medical_imaging_framework.core import (
     CancelToken,
     Executor,
@@ -21,6 +21,7 @@ from medical_imaging_framework.core import (
     format_event,
     load_pipeline,
 )
+from medical_imaging_framework.core.bundled import resolve_pipeline_path
 from medical_imaging_framework.core.events import Event, NodeFailed, Progress
 
 

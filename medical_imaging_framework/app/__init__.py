@@ -31,7 +31,7 @@ def launch(pipeline_path: str | None = None) -> int:
     from medical_imaging_framework.app.main_window import MainWindow
     from medical_imaging_framework.app.qt_runtime import signal_reference_fault
     from medical_imaging_framework.app.run_controller import preload_in_background
-    from medical_imaging_framework.cli import resolve_pipeline_path
+    from medical_imaging_framework.core.bundled import resolve_pipeline_path
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     fault = signal_reference_fault()

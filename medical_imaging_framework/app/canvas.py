@@ -1,342 +1,406 @@
-"""The canvas adapter: a NodeGraphQt `NodeGraph` kept in step with the core `Graph`.
+"""The canvas: a NodeGraphQt view that follows the core pipeline and turns user actions into commands.
 
-How the two stay in sync (and why undo/redo is safe):
+Who owns what:
 
-* One NodeGraphQt node class is made per `NodeSpec`; every canvas node carries its core id as its
-  name and its core ``config`` as a hidden JSON property (``mif_config``). So everything a user can
-  undo (add, delete, paste, move, connect, parameter edit) lives on NodeGraphQt's own undo stack.
-* After every change of that stack (push, undo, redo, macro end) `CanvasAdapter.sync_model` rebuilds
-  the core graph's nodes and links from the canvas, keeping their order. The core `Graph` object is
-  never replaced while a pipeline is open, so whoever holds it sees the canvas' state.
-* A link drawn by the user is offered to the core model first (`Graph.connect`); when that raises
-  `LinkError` (kind mismatch, cycle, unknown port) the connection is undone on the canvas, dropped
-  from the undo history, and `link_refused` carries the reason for the status bar.
-* Loading goes the other way: `CanvasAdapter.load` draws a core graph on an empty canvas without
-  undo entries, and keeps that very `Graph` as the model.
+* The core `Graph` is the document; a `GraphEditor` (core) changes it only through undoable commands
+  and announces each change to its `GraphObserver` objects. `CanvasAdapter` is one: it draws a node
+  when told ``node_added``, a link when told ``link_added``, and so on. It holds no pipeline state of its
+  own (no config, no links) and never rebuilds the model from the canvas.
+* What the user does on the canvas (drop a node from the palette or Tab search, drag a link, move
+  nodes, delete, paste) reaches `MifNodeGraph`, whose NodeGraphQt handlers no longer edit the canvas:
+  they hand the action to the adapter, which makes it a command on the editor. The canvas changes only
+  when the model announces it. NodeGraphQt's own undo stack stays empty; undo/redo are the editor's.
+* Links the model would refuse are never drawn: NodeGraphQt's accept-port types (one entry per pair of
+  ports of equal kind) stop a drop on a port of another kind and colour the live pipe as refused, and
+  `MifViewer` asks the core graph about cycles; the reason goes out through ``link_hint``.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import zlib
 from typing import Any
 
-from NodeGraphQt import BaseNode, NodeGraph
-from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
+from NodeGraphQt.constants import PortTypeEnum
+from PySide6.QtCore import QObject, QPointF, Signal
+from PySide6.QtGui import QCursor
+from PySide6.QtWidgets import QApplication
 
-from medical_imaging_framework.core import Graph, LinkError, Node, NodeRegistry, NodeSpec, PortKind
-from medical_imaging_framework.core.graph import NODE_ID_PATTERN, Link
+from medical_imaging_framework.app.canvas_graph import MifNodeGraph, accept_equal_kinds
+from medical_imaging_framework.app.canvas_items import (
+    NodeStateItem,
+    category_identifier,
+    make_node_class,
+    node_tooltip,
+    port_colour,
+    state_of_event,
+)
+from medical_imaging_framework.app.node_search import NodeSearchPopup
+from medical_imaging_framework.core import Graph, LinkError, Node, NodeRegistry, NodeSpec
+from medical_imaging_framework.core.edit_commands import GraphEditor, GraphObserver
+from medical_imaging_framework.core.events import Event
+from medical_imaging_framework.core.graph import Link
+from medical_imaging_framework.core.pipeline_file import PipelineFileError, dumps, loads
 
-CONFIG_PROPERTY = "mif_config"
-IDENTIFIER_PREFIX = "mif"
-
-CATEGORY_COLOURS: dict[str, tuple[int, int, int]] = {
-    "Data": (38, 110, 120),
-    "Transforms": (60, 120, 70),
-    "Models": (100, 70, 140),
-    "Losses": (140, 60, 60),
-    "Optimizers": (150, 100, 40),
-    "Training": (40, 80, 150),
-    "Inference": (110, 110, 40),
-    "IO": (90, 90, 90),
-}
-
-PORT_COLOURS: dict[str, tuple[int, int, int]] = {
-    PortKind.DATASET: (70, 200, 210),
-    PortKind.DATALOADER: (80, 150, 255),
-    PortKind.TRANSFORM: (120, 220, 120),
-    PortKind.MODEL: (190, 130, 255),
-    PortKind.LOSS: (255, 110, 110),
-    PortKind.OPTIMIZER: (255, 180, 70),
-    PortKind.SCHEDULER: (240, 220, 90),
-    PortKind.TRAINED_MODEL: (255, 120, 220),
-    PortKind.PREDICTIONS: (150, 255, 200),
-    PortKind.METRICS: (220, 220, 220),
-}
-
-STATE_COLOURS: dict[str, str] = {
-    "pending": "#8a8a8a",
-    "running": "#f0a030",
-    "done": "#3cb371",
-    "failed": "#e53935",
-    "invalid": "#e53935",
-}
+PASTE_OFFSET = 40.0
+_OUT = PortTypeEnum.OUT.value
 
 
-def _hashed_colour(text: str) -> tuple[int, int, int]:
-    hue = zlib.crc32(text.encode()) % 360
-    colour = QColor.fromHsv(hue, 150, 200)
-    return colour.red(), colour.green(), colour.blue()
-
-
-def category_colour(category: str) -> tuple[int, int, int]:
-    """The node colour of a palette category (a stable hashed colour for plugin categories)."""
-    return CATEGORY_COLOURS.get(category) or _hashed_colour(category)
-
-
-def port_colour(kind: str) -> tuple[int, int, int]:
-    """The colour of ports of data kind ``kind``; equal kinds share a colour."""
-    return PORT_COLOURS.get(kind) or _hashed_colour(kind)
-
-
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
-
-
-def _identifier(category: str) -> str:
-    slug = "".join(c if c.isalnum() else "_" for c in category.lower()) or "other"
-    return f"{IDENTIFIER_PREFIX}.{slug}"
-
-
-def make_node_class(spec: NodeSpec) -> type[BaseNode]:
-    """A NodeGraphQt node class for ``spec``: its ports (coloured by kind) and a hidden config property.
+class CanvasAdapter(QObject, GraphObserver):
+    """Draws the open pipeline and turns canvas actions into `GraphEditor` commands.
 
     Args:
-        spec: the core node type.
-    """
-
-    def __init__(self: BaseNode) -> None:
-        BaseNode.__init__(self)
-        for port in spec.inputs:
-            item = self.add_input(port.name, color=port_colour(port.kind))
-            optional = "" if port.required else " (optional)"
-            item.view.setToolTip(f"{port.name}: {port.kind}{optional}\n{port.help}".strip())
-        for port in spec.outputs:
-            item = self.add_output(port.name, multi_output=True, color=port_colour(port.kind))
-            item.view.setToolTip(f"{port.name}: {port.kind}\n{port.help}".strip())
-        self.create_property(CONFIG_PROPERTY, json.dumps(spec.defaults()))
-        self.set_color(*category_colour(spec.category))
-        self.view.setToolTip(f"{spec.title} ({spec.type_id})\n{spec.description}".strip())
-
-    name = spec.type_id.replace(".", "_")
-    attributes = {"__identifier__": _identifier(spec.category), "NODE_NAME": spec.title, "SPEC": spec,
-                  "__init__": __init__}
-    return type(name, (BaseNode,), attributes)
-
-
-class StatusOutline(QGraphicsPathItem):
-    """A thick rounded outline drawn behind a node item (run state or a validation problem)."""
-
-    def __init__(self, parent: QGraphicsItem) -> None:
-        super().__init__(parent)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemStacksBehindParent, True)
-        self.setBrush(Qt.BrushStyle.NoBrush)
-        self.setVisible(False)
-        self.state = ""
-
-    def show_state(self, state: str) -> None:
-        """Outline in the colour of ``state`` (see STATE_COLOURS); unknown states hide the outline."""
-        colour = STATE_COLOURS.get(state)
-        self.state = state if colour else ""
-        if colour is None:
-            self.setVisible(False)
-            return
-        rect: QRectF = self.parentItem().boundingRect().adjusted(-5, -5, 5, 5)
-        path = QPainterPath()
-        path.addRoundedRect(rect, 8, 8)
-        self.setPath(path)
-        pen = QPen(QColor(colour), 4 if state in ("failed", "invalid", "running") else 3)
-        if state == "invalid":
-            pen.setStyle(Qt.PenStyle.DashLine)
-        self.setPen(pen)
-        self.setVisible(True)
-
-
-class CanvasAdapter(QObject):
-    """Keeps ``node_graph`` and the core graph ``graph`` in step (see the module docstring).
-
-    Args:
-        node_graph: the NodeGraphQt graph shown in the window.
+        node_graph: the canvas (a `MifNodeGraph`).
         registry: node types; one canvas class is registered per spec.
     """
 
     link_refused = Signal(str)
-    model_changed = Signal()
+    link_hint = Signal(str)
+    history_changed = Signal()
+    clean_changed = Signal(bool)
+    editor_replaced = Signal()
 
-    def __init__(self, node_graph: NodeGraph, registry: NodeRegistry) -> None:
-        super().__init__()
+    def __init__(self, node_graph: MifNodeGraph, registry: NodeRegistry) -> None:
+        QObject.__init__(self)
         self.node_graph = node_graph
         self.registry = registry
-        self.graph = Graph()
+        self.editor = GraphEditor(Graph(name="untitled"))
         self._specs_by_type: dict[str, NodeSpec] = {}
-        self._outlines: dict[str, StatusOutline] = {}
-        self._loading = False
+        self._types_by_spec: dict[str, str] = {}
+        self._states: dict[str, NodeStateItem] = {}
+        self._errors: dict[str, str] = {}
+        self._last_hint = ""
+        self._search: NodeSearchPopup | None = None
         for spec in registry.specs():
             node_class = make_node_class(spec)
             node_graph.register_node(node_class)
-            self._specs_by_type[f"{node_class.__identifier__}.{node_class.__name__}"] = spec
-        node_graph.port_connected.connect(self._on_port_connected)
-        node_graph.undo_stack().indexChanged.connect(self._on_undo_index_changed)
+            type_name = f"{node_class.__identifier__}.{node_class.__name__}"
+            self._specs_by_type[type_name] = spec
+            self._types_by_spec[spec.type_id] = type_name
+        accept_equal_kinds(node_graph, self._specs_by_type)
+        node_graph.adapter = self
+        node_graph.viewer().adapter = self
+        self._attach(self.editor)
 
+    # -- the open pipeline -------------------------------------------------------------------
+    @property
+    def graph(self) -> Graph:
+        """The open pipeline (the model the canvas shows)."""
+        return self.editor.graph
+
+    def load(self, graph: Graph) -> None:
+        """Show ``graph`` as the open pipeline with a fresh, clean history.
+
+        Args:
+            graph: the model; the canvas draws it and from now on follows its editor's notifications.
+        """
+        self.editor.remove_observer(self)
+        self.node_graph.clear_session()
+        self._states.clear()
+        self._errors.clear()
+        self.editor = GraphEditor(graph)
+        for node in graph.nodes.values():
+            self.node_added(node)
+        for link in graph.links:
+            self.link_added(link)
+        self._attach(self.editor)
+        self.editor_replaced.emit()
+        self.history_changed.emit()
+        self.clean_changed.emit(True)
+
+    def _attach(self, editor: GraphEditor) -> None:
+        editor.add_observer(self)
+        editor.history.add_listener(self.history_changed.emit)
+        editor.history.add_clean_listener(self.clean_changed.emit)
+
+    def undo(self) -> None:
+        """Undo the model's last step."""
+        self.editor.undo()
+
+    def redo(self) -> None:
+        """Redo the model's next step."""
+        self.editor.redo()
+
+    # -- lookups -----------------------------------------------------------------------------
     def category_labels(self) -> dict[str, str]:
         """Palette category identifier -> the category's human name."""
-        return {_identifier(spec.category): spec.category for spec in self._specs_by_type.values()}
+        return {category_identifier(spec.category): spec.category for spec in self._specs_by_type.values()}
+
+    def palette_tooltips(self) -> dict[str, str]:
+        """NodeGraphQt type name -> ``Title — Category`` and the description, for the palette."""
+        return {t: f"{s.title} — {s.category}\n{s.description}".strip() for t, s in self._specs_by_type.items()}
 
     def spec_of(self, canvas_node: Any) -> NodeSpec | None:
-        """The core spec of a canvas node, or None for NodeGraphQt's own nodes (backdrops)."""
+        """The core spec of a canvas node, or None for NodeGraphQt's own nodes."""
         return self._specs_by_type.get(canvas_node.type_)
+
+    def spec_of_type(self, node_type: str) -> NodeSpec | None:
+        """The core spec of a NodeGraphQt node type name."""
+        return self._specs_by_type.get(node_type)
 
     def canvas_node(self, node_id: str) -> Any:
         """The canvas node showing core node ``node_id`` (None when absent)."""
         return self.node_graph.get_node_by_name(node_id)
 
-    def mif_nodes(self) -> list[Any]:
-        """Canvas nodes that stand for core nodes, in canvas order."""
-        return [n for n in self.node_graph.all_nodes() if self.spec_of(n) is not None]
+    def _port_link(self, first: Any, second: Any) -> Link | None:
+        """The core link between two port items (either order), or None if they cannot form one."""
+        if first is None or second is None or first.port_type == second.port_type:
+            return None
+        out_view, in_view = (first, second) if first.port_type == _OUT else (second, first)
+        source = self.node_graph.get_node_by_id(out_view.node.id)
+        target = self.node_graph.get_node_by_id(in_view.node.id)
+        if source is None or target is None:
+            return None
+        return Link(source.name(), out_view.name, target.name(), in_view.name)
 
-    def load(self, graph: Graph) -> None:
-        """Draw ``graph`` on a cleared canvas (no undo entries) and make it the model.
+    # -- observer: the canvas follows the model ----------------------------------------------
+    def node_added(self, node: Node) -> None:
+        """Draw ``node``."""
+        canvas_node = self.node_graph.create_node(
+            self._types_by_spec[node.type_id], name=node.id, selected=False, pos=list(node.position), push_undo=False
+        )
+        canvas_node.view.text_item.set_locked(True)
+        canvas_node.view.setToolTip(node_tooltip(node.spec, node.id))
 
-        Args:
-            graph: the core graph; links the canvas cannot draw stay in the model until the next edit.
-        """
-        self._loading = True
-        try:
-            self.node_graph.clear_session()
-            self._outlines.clear()
-            for node in graph.nodes.values():
-                type_name = next(t for t, s in self._specs_by_type.items() if s.type_id == node.type_id)
-                canvas_node = self.node_graph.create_node(
-                    type_name, name=node.id, selected=False, pos=list(node.position), push_undo=False
-                )
-                canvas_node.set_property(CONFIG_PROPERTY, json.dumps(node.config), push_undo=False)
-            for link in graph.links:
-                self._draw_link(link)
-            self.node_graph.clear_undo_stack()
-        finally:
-            self._loading = False
-        self.graph = graph
-        self.model_changed.emit()
+    def node_removed(self, node: Node) -> None:
+        """Remove the drawing of ``node``."""
+        canvas_node = self.canvas_node(node.id)
+        self._states.pop(node.id, None)
+        self._errors.pop(node.id, None)
+        if canvas_node is not None:
+            self.node_graph.remove_node(canvas_node, push_undo=False)
 
-    def _draw_link(self, link: Link) -> None:
+    def link_added(self, link: Link) -> None:
+        """Draw ``link`` in the colour of its kind."""
+        ports = self._ports(link)
+        if ports is None:
+            return
+        out_port, in_port = ports
+        if out_port.view not in in_port.view.connected_ports:
+            out_port.connect_to(in_port, push_undo=False, emit_signal=False)
+        self._colour_pipes(out_port, in_port)
+
+    def link_removed(self, link: Link) -> None:
+        """Remove the drawing of ``link``."""
+        ports = self._ports(link)
+        if ports is not None:
+            ports[0].disconnect_from(ports[1], push_undo=False, emit_signal=False)
+
+    def config_changed(self, node: Node) -> None:
+        """A parameter edit clears the node's old run state and error."""
+        self.set_state(node.id, "")
+
+    def position_changed(self, node: Node) -> None:
+        """Move the drawing of ``node``."""
+        canvas_node = self.canvas_node(node.id)
+        if canvas_node is not None:
+            xy = [float(node.position[0]), float(node.position[1])]
+            canvas_node.model.pos = xy
+            canvas_node.view.xy_pos = xy
+
+    def _ports(self, link: Link) -> tuple[Any, Any] | None:
         source, target = self.canvas_node(link.source), self.canvas_node(link.target)
         if source is None or target is None:
-            return
+            return None
         out_port, in_port = source.outputs().get(link.source_port), target.inputs().get(link.target_port)
-        if out_port is not None and in_port is not None:
-            out_port.connect_to(in_port, push_undo=False, emit_signal=False)
+        return None if out_port is None or in_port is None else (out_port, in_port)
+
+    def _colour_pipes(self, out_port: Any, in_port: Any) -> None:
+        for pipe in in_port.view.connected_pipes:
+            if pipe.output_port is out_port.view:
+                pipe.color = (*port_colour(self.graph.nodes[out_port.node().name()].spec.output(out_port.name()).kind),
+                              255)
+                pipe.reset()
+
+    def _repair_pipes(self, port_views: list[Any]) -> None:
+        """Make the pipes at ``port_views`` show exactly the model's links (after the viewer tore some)."""
+        touched = {self.node_graph.get_node_by_id(view.node.id) for view in port_views}
+        for canvas_node in [n for n in touched if n is not None]:
+            for port in canvas_node.input_ports():
+                model_sources = {p.view for p in port.connected_ports()}
+                for pipe in list(port.view.connected_pipes):
+                    if pipe.output_port not in model_sources:
+                        pipe.delete()
+                drawn = {pipe.output_port for pipe in port.view.connected_pipes}
+                for other in port.connected_ports():
+                    if other.view not in drawn:
+                        self.node_graph.viewer().establish_connection(other.view, port.view)
+                    self._colour_pipes(other, port)
+
+    # -- user actions become commands --------------------------------------------------------
+    def request_rewire(self, disconnected: list[Any], connected: list[Any]) -> None:
+        """The viewer's drag/drop or slice of links: one command, or a refusal with its reason."""
+        unlink = [ln for ln in (self._port_link(a, b) for a, b in disconnected) if ln is not None]
+        link = [ln for ln in (self._port_link(a, b) for a, b in connected) if ln is not None]
+        try:
+            self.editor.rewire(unlink, link)
+        except LinkError as error:
+            self.link_refused.emit(f"Link refused: {error}")
+        self._repair_pipes([view for pair in (*disconnected, *connected) for view in pair])
+
+    def request_move(self, view_ids: list[str]) -> None:
+        """Nodes dragged on the canvas: one move command (positions rounded to 1/100)."""
+        positions = {}
+        for view_id in view_ids:
+            canvas_node = self.node_graph.get_node_by_id(view_id)
+            if canvas_node is not None and self.spec_of(canvas_node) is not None:
+                x, y = canvas_node.view.xy_pos
+                positions[canvas_node.name()] = (round(float(x), 2), round(float(y), 2))
+        self.editor.move_nodes(positions)
+        for node_id in positions:  # the rounded model position is the truth
+            self.position_changed(self.graph.nodes[node_id])
+
+    def request_node(self, node_type: str, position: tuple[float, float]) -> Node | None:
+        """Add a node of NodeGraphQt type ``node_type`` (palette drop, Tab search) and select it."""
+        spec = self.spec_of_type(node_type)
+        if spec is None:
+            return None
+        node = self.editor.create_node(spec, (round(float(position[0]), 2), round(float(position[1]), 2)))
+        self.select([node.id])
+        return node
+
+    def add_node_of_spec(self, spec: NodeSpec, position: tuple[float, float]) -> Node:
+        """Add a node of ``spec`` at ``position`` and select it."""
+        node = self.request_node(self._types_by_spec[spec.type_id], position)
+        assert node is not None
+        return node
+
+    def selected_ids(self) -> list[str]:
+        """Ids of the selected nodes, in model order."""
+        chosen = {n.name() for n in self.node_graph.selected_nodes() if self.spec_of(n) is not None}
+        return [node_id for node_id in self.graph.nodes if node_id in chosen]
+
+    def select(self, node_ids: list[str]) -> None:
+        """Select exactly ``node_ids``."""
+        self.node_graph.scene().clearSelection()
+        for node_id in node_ids:
+            canvas_node = self.canvas_node(node_id)
+            if canvas_node is not None:
+                canvas_node.view.setSelected(True)
+
+    def delete_selected(self) -> None:
+        """Delete the selected nodes and their links (one undo step)."""
+        self.editor.remove_nodes(self.selected_ids())
+
+    def copy_selected(self) -> bool:
+        """Copy the selected nodes and the links among them to the clipboard (as pipeline file text)."""
+        ids = set(self.selected_ids())
+        if not ids:
+            return False
+        part = Graph(self.graph.name)
+        part.nodes = {i: n for i, n in self.graph.nodes.items() if i in ids}
+        part.links = [ln for ln in self.graph.links if ln.source in ids and ln.target in ids]
+        QApplication.clipboard().setText(dumps(part))
+        return True
+
+    def cut_selected(self) -> None:
+        """Copy, then delete the selection."""
+        if self.copy_selected():
+            self.delete_selected()
+
+    def paste(self) -> list[str]:
+        """Paste copied nodes (new ids, shifted) with their inner links as one undo step; their new ids."""
+        try:
+            part = loads(QApplication.clipboard().text(), self.registry, source="clipboard")
+        except PipelineFileError:
+            return []  # not pipeline text: nothing to paste
+        ids = self.editor.paste_graph(part, (PASTE_OFFSET, PASTE_OFFSET))
+        self.select(ids)
+        return ids
 
     def set_config(self, node_id: str, config: dict[str, Any]) -> None:
-        """Store a validated config on the canvas node as one undoable step (the model follows).
+        """Replace the parameters of ``node_id`` (one undo step).
 
         Args:
             node_id: the core node id.
             config: the full new config dict.
         """
+        self.editor.set_config(node_id, config)
+
+    # -- refused links -----------------------------------------------------------------------
+    def refusal(self, from_view: Any, to_view: Any) -> str:
+        """Why the model refuses a link between two port items ("" when it accepts it)."""
+        link = self._port_link(from_view, to_view)
+        if link is None:
+            return ""
+        occupied = [ln for ln in self.graph.links if (ln.target, ln.target_port) == (link.target, link.target_port)]
+        return self.editor.link_refusal(link, replacing=occupied)
+
+    def hint_at(self, start_view: Any, hovered_view: Any) -> None:
+        """While a link is dragged: say why the hovered port refuses it (once per change)."""
+        hint = self.refusal(start_view, hovered_view) if hovered_view is not None else ""
+        if hint != self._last_hint:
+            self._last_hint = hint
+            self.link_hint.emit(f"Cannot link: {hint}" if hint else "")
+
+    def report_drop(self, start_view: Any, end_view: Any) -> None:
+        """A drag ended on ``end_view``: report a refusal (the viewer then draws nothing)."""
+        self._last_hint = ""
+        reason = self.refusal(start_view, end_view) if end_view is not None else ""
+        if reason:
+            self.link_refused.emit(f"Link refused: {reason}")
+
+    # -- Tab search and framing --------------------------------------------------------------
+    def show_node_search(self) -> NodeSearchPopup:
+        """Open the node search at the mouse (or the canvas centre); the chosen type is added there."""
+        viewer = self.node_graph.viewer()
+        if self._search is None:
+            self._search = NodeSearchPopup(self.registry.specs(), viewer)
+            self._search.chosen.connect(self._add_searched)
+        local = viewer.mapFromGlobal(QCursor.pos())
+        if not viewer.viewport().rect().contains(local):
+            local = viewer.viewport().rect().center()
+        self._search_at = viewer.mapToScene(local)
+        self._search.popup_at(viewer.mapToGlobal(local))
+        return self._search
+
+    def _add_searched(self, spec: NodeSpec) -> None:
+        point: QPointF = getattr(self, "_search_at", QPointF(0, 0))
+        self.add_node_of_spec(spec, (point.x(), point.y()))
+        self.node_graph.viewer().setFocus()
+
+    def fit(self, min_scale: float = 0.0) -> None:
+        """Frame the selected nodes (or all); never zoom out below ``min_scale`` so titles stay legible."""
+        viewer = self.node_graph.viewer()
+        if not self.node_graph.all_nodes():
+            return
+        self.node_graph.fit_to_selection()
+        scale = viewer.transform().m11()
+        if 0 < scale < min_scale:
+            viewer.scale(min_scale / scale, min_scale / scale)
+            nodes = self.node_graph.selected_nodes() or self.node_graph.all_nodes()
+            viewer.center_selection([canvas_node.view for canvas_node in nodes])
+
+    # -- run state ---------------------------------------------------------------------------
+    def show_event(self, event: Event) -> None:
+        """Show a run event on its node: started, progress, finished, failed (with the reason)."""
+        shown = state_of_event(event)
+        if shown is not None:
+            self.set_state(*shown)
+
+    def set_state(self, node_id: str, state: str, detail: str = "", fraction: float | None = None) -> None:
+        """Show a node's state: pending, running (``fraction`` done), done, failed or invalid
+        (``detail``: the one-line reason); anything else clears it. The tooltip carries the error."""
         canvas_node = self.canvas_node(node_id)
-        stack = self.node_graph.undo_stack()
-        stack.beginMacro(f"edit parameters of '{node_id}'")
-        canvas_node.set_property(CONFIG_PROPERTY, json.dumps(config))
-        stack.endMacro()
-
-    def _on_undo_index_changed(self, index: int) -> None:
-        if not self._loading:
-            self.sync_model()
-
-    def sync_model(self) -> None:
-        """Rebuild the core graph's nodes and links from the canvas, keeping their order."""
-        canvas_nodes = self.mif_nodes()
-        self._fix_names(canvas_nodes)
-        old_nodes = self.graph.nodes
-        fresh: dict[str, Node] = {}
-        for canvas_node in canvas_nodes:
-            spec = self.spec_of(canvas_node)
-            node_id = canvas_node.name()
-            node = old_nodes.get(node_id)
-            if node is None or node.spec is not spec:
-                node = Node(id=node_id, spec=spec)
-            node.config = json.loads(canvas_node.get_property(CONFIG_PROPERTY))
-            x, y = canvas_node.pos()
-            node.position = (round(float(x), 2), round(float(y), 2))
-            fresh[node_id] = node
-        order = [i for i in old_nodes if i in fresh] + [i for i in fresh if i not in old_nodes]
-        self.graph.nodes = {node_id: fresh[node_id] for node_id in order}
-        drawn = self._canvas_links(canvas_nodes)
-        self.graph.links = [ln for ln in self.graph.links if ln in drawn] + [
-            ln for ln in drawn if ln not in self.graph.links
-        ]
-        for node_id in [i for i in self._outlines if i not in fresh]:
-            self._outlines.pop(node_id)
-        self.model_changed.emit()
-
-    def _fix_names(self, canvas_nodes: list[Any]) -> None:
-        """Give new, pasted or renamed nodes a valid, unique core id (outside the undo history).
-
-        A node just made from the palette or Tab search carries its type title ("Trainer 2"); it gets
-        the id the registry would give it (``trainer``, ``trainer_2``...).
-        """
-        seen: set[str] = set()
-        for canvas_node in canvas_nodes:
-            name, spec = canvas_node.name(), self.spec_of(canvas_node)
-            fresh = name not in self.graph.nodes and re.fullmatch(re.escape(spec.title) + r"( \d+)?", name)
-            if NODE_ID_PATTERN.match(name) and name not in seen and not fresh:
-                seen.add(name)
-                continue
-            base = _snake(spec.type_id.rsplit(".", 1)[-1])
-            if not fresh:
-                cleaned = "".join(c if c.isalnum() or c in "_-" else "_" for c in name.strip()).strip("_")
-                base = cleaned if NODE_ID_PATTERN.match(cleaned) else base
-            others = {o.name() for o in canvas_nodes if o is not canvas_node} | seen
-            candidate, n = base, 2
-            while candidate in others:
-                candidate, n = f"{base}_{n}", n + 1
-            canvas_node.set_property("name", candidate, push_undo=False)
-            seen.add(canvas_node.name())
-
-    def _canvas_links(self, canvas_nodes: list[Any]) -> list[Link]:
-        links = []
-        for canvas_node in canvas_nodes:
-            for port_name, port in canvas_node.outputs().items():
-                for other in port.connected_ports():
-                    if self.spec_of(other.node()) is not None:
-                        links.append(Link(canvas_node.name(), port_name, other.node().name(), other.name()))
-        return links
-
-    def _on_port_connected(self, in_port: Any, out_port: Any) -> None:
-        if self._loading:
+        node = self.graph.nodes.get(node_id)
+        if canvas_node is None or node is None:
             return
-        source, target = out_port.node(), in_port.node()
-        if self.spec_of(source) is None or self.spec_of(target) is None:
-            return
-        link = Link(source.name(), out_port.name(), target.name(), in_port.name())
-        self.graph.links = [ln for ln in self._canvas_links(self.mif_nodes()) if ln != link]
-        try:
-            self.graph.connect(link.source, link.source_port, link.target, link.target_port)
-        except LinkError as error:
-            QTimer.singleShot(0, self._drop_last_command)
-            self.link_refused.emit(f"Link refused: {error}")
-
-    def _drop_last_command(self) -> None:
-        """Undo the refused connection and remove it from the history (it cannot be redone)."""
-        stack = self.node_graph.undo_stack()
-        if stack.index() == 0:
-            return
-        stack.undo()
-        # an obsolete command is deleted by redo() without being redone (QUndoStack semantics)
-        stack.command(stack.index()).setObsolete(True)
-        stack.redo()
-
-    def set_state(self, node_id: str, state: str) -> None:
-        """Outline a node: pending, running, done, failed, invalid; anything else clears it."""
-        canvas_node = self.canvas_node(node_id)
-        if canvas_node is None:
-            return
-        outline = self._outlines.get(node_id)
-        if outline is None or outline.parentItem() is not canvas_node.view:
-            outline = self._outlines[node_id] = StatusOutline(canvas_node.view)
-        outline.show_state(state)
+        item = self._states.get(node_id)
+        if item is None or item.parentItem() is not canvas_node.view:
+            item = self._states[node_id] = NodeStateItem(canvas_node.view)
+        item.show_state(state, detail, fraction)
+        self._errors[node_id] = detail if state in ("failed", "invalid") else ""
+        canvas_node.view.setToolTip(node_tooltip(node.spec, node_id, self._errors[node_id]))
 
     def clear_states(self) -> None:
-        """Remove every outline."""
-        for node_id in list(self._outlines):
+        """Clear every node's state."""
+        for node_id in list(self._states):
             self.set_state(node_id, "")
 
     def state_visible(self, node_id: str) -> str:
-        """The outline colour name shown around ``node_id`` ("" when none); for tests and screenshots."""
-        outline = self._outlines.get(node_id)
-        if outline is None or not outline.isVisible():
-            return ""
-        return outline.state
+        """The state shown on ``node_id`` ("" when none); for tests and screenshots."""
+        item = self._states.get(node_id)
+        return item.state if item is not None and item.isVisible() else ""
+
+    def state_text(self, node_id: str) -> str:
+        """The status line shown under ``node_id`` ("" when none)."""
+        item = self._states.get(node_id)
+        return item.text() if item is not None and item.isVisible() else ""

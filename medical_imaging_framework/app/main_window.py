@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from NodeGraphQt import NodeGraph, NodesTreeWidget
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from medical_imaging_framework.app.canvas import CanvasAdapter
+from medical_imaging_framework.app.canvas_graph import MifNodeGraph, NodePalette
 from medical_imaging_framework.app.documents import Document
 from medical_imaging_framework.app.file_commands import FileCommands
 from medical_imaging_framework.app.image_view import ImageViewer
@@ -25,13 +25,12 @@ from medical_imaging_framework.core.events import (
     EpochEnded,
     Event,
     NodeFailed,
-    NodeFinished,
-    NodeStarted,
     Progress,
     RunFinished,
     SampleAvailable,
 )
 
+MIN_LEGIBLE_SCALE = 0.75  # canvas zoom below which node titles are too small to read
 FINISH_TEXT = {"done": "Run finished", "failed": "Run failed", "cancelled": "Run stopped", "invalid": "Not run"}
 
 
@@ -52,10 +51,11 @@ class MainWindow(QMainWindow):
         self.files.dialogClosed.connect(self.restore_focus)
         self.param_dialog: ParamDialog | None = None
         self.last_outputs: dict[str, dict[str, Any]] = {}
-        self.node_graph = NodeGraph(parent=self)
+        self.node_graph = MifNodeGraph(parent=self)
         self.canvas = CanvasAdapter(self.node_graph, self.registry)
         self.runner = RunController(self.registry, self)
         self.setCentralWidget(self.node_graph.widget)
+        self.node_graph.widget.setMinimumSize(480, 300)  # the canvas stays usable however the docks grow
         self._build_docks()
         self._build_actions()
         self._wire()
@@ -76,14 +76,8 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_docks(self) -> None:
-        self.palette = NodesTreeWidget(node_graph=self.node_graph)
+        self.palette = NodePalette(self.node_graph, self.canvas.palette_tooltips(), self.canvas.category_labels())
         self.palette.setObjectName("node_palette")
-        labels = self.canvas.category_labels()
-        for identifier, label in labels.items():
-            self.palette.set_category_label(identifier, label)
-        for index in range(self.palette.topLevelItemCount()):
-            item = self.palette.topLevelItem(index)
-            item.setHidden(item.text(0) not in labels.values())
         self.log = LogPane()
         self.log_pane = self.log.text
         self.loss_plot = LossPlot()
@@ -132,20 +126,15 @@ class MainWindow(QMainWindow):
         self.action_stop = self._action("action_stop", "S&top", self.stop_run, ("Esc",),
                                         "Stop the run after the current batch")
         self.action_stop.setEnabled(False)
-        stack = graph.undo_stack()
-        self.action_undo = self._action("action_undo", "&Undo", stack.undo, ("Ctrl+Z",))
-        self.action_redo = self._action("action_redo", "&Redo", stack.redo, ("Ctrl+Shift+Z", "Ctrl+Y"))
+        canvas = self.canvas  # undo/redo and clipboard act on the core model's history (see app/canvas.py)
+        self.action_undo = self._action("action_undo", "&Undo", canvas.undo, ("Ctrl+Z",))
+        self.action_redo = self._action("action_redo", "&Redo", canvas.redo, ("Ctrl+Shift+Z", "Ctrl+Y"))
         self._retire_viewer_undo_actions()
-        stack.canUndoChanged.connect(self._sync_undo_actions)
-        stack.canRedoChanged.connect(self._sync_undo_actions)
+        canvas.history_changed.connect(self._sync_undo_actions)
         self._sync_undo_actions()
-        stack.undoTextChanged.connect(lambda text: self.action_undo.setToolTip(f"Undo {text}".strip()))
-        stack.redoTextChanged.connect(lambda text: self.action_redo.setToolTip(f"Redo {text}".strip()))
-        self.action_cut = self._action("action_cut", "Cu&t", lambda: graph.cut_nodes(), ("Ctrl+X",), canvas_only=True)
-        self.action_copy = self._action("action_copy", "&Copy", lambda: graph.copy_nodes(), ("Ctrl+C",),
-                                        canvas_only=True)
-        self.action_paste = self._action("action_paste", "&Paste", lambda: graph.paste_nodes(), ("Ctrl+V",),
-                                         canvas_only=True)
+        self.action_cut = self._action("action_cut", "Cu&t", canvas.cut_selected, ("Ctrl+X",), canvas_only=True)
+        self.action_copy = self._action("action_copy", "&Copy", canvas.copy_selected, ("Ctrl+C",), canvas_only=True)
+        self.action_paste = self._action("action_paste", "&Paste", canvas.paste, ("Ctrl+V",), canvas_only=True)
         self.action_delete = self._action("action_delete", "&Delete", self.delete_selection, ("Del", "Backspace"),
                                           canvas_only=True)
         self.action_select_all = self._action("action_select_all", "Select &All", graph.select_all, ("Ctrl+A",),
@@ -158,7 +147,7 @@ class MainWindow(QMainWindow):
         self.action_zoom_reset = self._action("action_zoom_reset", "&Reset Zoom", graph.reset_zoom, ("Ctrl+0",))
         self.action_help = self._action("action_node_help", "Node &Help", self.show_help, ("F1",),
                                         "Documentation of the selected node (F1)", canvas_only=True)
-        self.action_search = self._action("action_search", "Node &Search", graph.toggle_node_search, ("Tab",),
+        self.action_search = self._action("action_search", "Node &Search", self.show_node_search, ("Tab",),
                                           "Search node types by name (Tab)", canvas_only=True)
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
@@ -204,19 +193,22 @@ class MainWindow(QMainWindow):
                 action.setVisible(False)
 
     def _sync_undo_actions(self, *_: Any) -> None:
-        """Undo/redo follow the stack, and are off while a run goes (an undo could change a parameter)."""
-        stack, idle = self.node_graph.undo_stack(), not self.runner.running
-        self.action_undo.setEnabled(idle and stack.canUndo())
-        self.action_redo.setEnabled(idle and stack.canRedo())
+        """Undo/redo follow the model's history, and are off while a run goes (an undo could change a parameter)."""
+        history, idle = self.canvas.editor.history, not self.runner.running
+        self.action_undo.setEnabled(idle and history.can_undo())
+        self.action_redo.setEnabled(idle and history.can_redo())
+        self.action_undo.setToolTip(f"Undo {history.undo_text()}".strip())
+        self.action_redo.setToolTip(f"Redo {history.redo_text()}".strip())
 
     def _wire(self) -> None:
         self.node_graph.node_double_clicked.connect(self._on_node_double_clicked)
         self.node_graph.node_selection_changed.connect(self._on_selection_changed)
-        self.node_graph.undo_stack().cleanChanged.connect(self.document.set_clean)
+        self.canvas.clean_changed.connect(self.document.set_clean)
         self.document.titleChanged.connect(self.setWindowTitle)
         self.document.modifiedChanged.connect(self.setWindowModified)
         self.setWindowTitle(self.document.title)
         self.canvas.link_refused.connect(self._show_message)
+        self.canvas.link_hint.connect(self._show_hint)
         self.checkpoints.path_copied.connect(self._on_path_copied)
         self.checkpoints.message.connect(self._show_message)
         self.runner.event.connect(self.on_event)
@@ -225,6 +217,13 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 10000)
+
+    @Slot(str)
+    def _show_hint(self, text: str) -> None:
+        if text:
+            self.statusBar().showMessage(text)
+        else:
+            self.statusBar().clearMessage()
 
     @Slot(str)
     def _on_path_copied(self, path: str) -> None:
@@ -245,8 +244,7 @@ class MainWindow(QMainWindow):
         self.files.show_graph(graph, path)
 
     def current_graph(self) -> Graph:
-        """The pipeline model, in step with the canvas."""
-        self.canvas.sync_model()
+        """The pipeline model (the canvas only shows it)."""
         return self.canvas.graph
 
     def load_graph(self, graph: Graph) -> None:
@@ -260,8 +258,8 @@ class MainWindow(QMainWindow):
         self.fit_view()
 
     def mark_saved(self) -> None:
-        """The undo history's current state is the saved one."""
-        self.node_graph.undo_stack().setClean()
+        """The edit history's current state is the saved one."""
+        self.canvas.editor.history.set_clean()
 
     # -- canvas commands ----------------------------------------------------------------------
     def _zoom(self, step: float) -> None:
@@ -269,12 +267,15 @@ class MainWindow(QMainWindow):
 
     def fit_view(self) -> None:
         """Frame the selected nodes, or all nodes when none is selected."""
-        if self.node_graph.all_nodes():
-            self.node_graph.fit_to_selection()
+        self.canvas.fit(min_scale=MIN_LEGIBLE_SCALE)
+
+    def show_node_search(self) -> None:
+        """Tab: search node types by title, category or description and add the chosen one."""
+        self.canvas.show_node_search()
 
     def delete_selection(self) -> None:
         """Delete the selected nodes (one undo step)."""
-        self.node_graph.delete_nodes(self.node_graph.selected_nodes())
+        self.canvas.delete_selected()
 
     def edit_selected(self) -> None:
         """Open the parameter dialog of the first selected node."""
@@ -318,7 +319,6 @@ class MainWindow(QMainWindow):
         Args:
             node_id: the core node id.
         """
-        self.canvas.sync_model()
         node = self.canvas.graph.nodes[node_id]
         dialog = ParamDialog(node, read_only=self.runner.running, parent=self)
         dialog.accepted.connect(lambda: self._apply_params(node_id, dialog))
@@ -345,15 +345,14 @@ class MainWindow(QMainWindow):
         self.log.append(f"{self.canvas.graph.name}: {len(problems)} problem(s):")
         for problem in problems:
             self.log.append(f"  {problem}")
-            if problem.node_id:
-                self.canvas.set_state(problem.node_id, "invalid")
+            if problem.node_id and self.canvas.state_visible(problem.node_id) != "invalid":
+                self.canvas.set_state(problem.node_id, "invalid", str(problem).split(": ", 1)[-1])
         self.statusBar().showMessage(f"{len(problems)} problem(s): see the log; nothing was run", 10000)
 
     def run_pipeline(self) -> bool:
         """Validate, then run in the background; False when nothing was started."""
         if self.runner.running:
             return False
-        self.canvas.sync_model()
         self.canvas.clear_states()
         problems = self.canvas.graph.validate()
         if problems:
@@ -391,16 +390,12 @@ class MainWindow(QMainWindow):
             self.log.append(line)
         if isinstance(event, Progress):
             self.progress.show_progress(event)
-        elif isinstance(event, EpochEnded):
+        if isinstance(event, EpochEnded):
             self.loss_plot.add_epoch(event)
         elif isinstance(event, CheckpointSaved):
             self.checkpoints.add_checkpoint(event)
-        elif isinstance(event, NodeStarted):
-            self.canvas.set_state(event.node_id, "running")
-        elif isinstance(event, NodeFinished):
-            self.canvas.set_state(event.node_id, "done")
-        elif isinstance(event, NodeFailed):
-            self.canvas.set_state(event.node_id, "failed")
+        self.canvas.show_event(event)  # node states on the canvas
+        if isinstance(event, NodeFailed):
             self.statusBar().showMessage(f"Node '{event.node_id}' failed: {event.message}")
         elif isinstance(event, SampleAvailable):
             self.image_viewer.show_sample(event.image, event.label, event.prediction, f"sample from {event.node_id}")

@@ -46,8 +46,8 @@ def render(folder: Path) -> list[Path]:
     from PySide6.QtWidgets import QApplication
 
     from medical_imaging_framework.app.main_window import MainWindow
-    from medical_imaging_framework.cli import resolve_pipeline_path
     from medical_imaging_framework.core import NodeRegistry, load_pipeline
+    from medical_imaging_framework.core.bundled import resolve_pipeline_path
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     folder.mkdir(parents=True, exist_ok=True)
@@ -93,7 +93,7 @@ def render(folder: Path) -> list[Path]:
         written.append(folder / "trainer_dialog_three_errors.png")
         dialog.grab().save(str(written[-1]))
         dialog.reject()
-        window.node_graph.undo_stack().setClean()
+        window.canvas.editor.history.set_clean()
         window.close()
     return written
 

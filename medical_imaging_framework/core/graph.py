@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medical_imaging_framework.core.link_index import LinkList, inputs_by_target, outgoing_targets
+from medical_imaging_framework.core.node_ids import free_id
 from medical_imaging_framework.core.params import ParamError
 from medical_imaging_framework.core.registry import NodeSpec
 
@@ -114,11 +115,8 @@ class Graph:
         return node
 
     def unique_id(self, base: str) -> str:
-        """``base``, or ``base_2``, ``base_3``... whichever is free."""
-        candidate, n = base, 2
-        while candidate in self.nodes:
-            candidate, n = f"{base}_{n}", n + 1
-        return candidate
+        """``base``, or ``base_2``, ``base_3``... whichever is free (see `core.node_ids`)."""
+        return free_id(base, self.nodes)
 
     def remove_node(self, node_id: str) -> None:
         """Remove a node and every link touching it."""

@@ -8,12 +8,12 @@ core free of any import of the node library.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
+from medical_imaging_framework.core.node_ids import readable_id
 from medical_imaging_framework.core.params import Param
 from medical_imaging_framework.core.ports import Port
 
@@ -157,6 +157,5 @@ class NodeRegistry:
 
 
 def _default_id(type_id: str) -> str:
-    """``data.SyntheticPhantoms`` -> ``synthetic_phantoms``; ``models.UNet`` -> ``unet``."""
-    name = type_id.rsplit(".", 1)[-1]
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    """``data.SyntheticPhantoms`` -> ``synthetic_phantoms``; ``models.UNet`` -> ``unet`` (see `readable_id`)."""
+    return readable_id(type_id)

@@ -19,7 +19,7 @@ def test_open_edit_move_save_round_trip(
 ) -> None:
     assert window.windowTitle().startswith("tiny.json")
     assert graph_to_dict(window.canvas.graph) == graph_to_dict(load_pipeline(tiny_file, registry))
-    window.canvas.canvas_node("trainer").set_pos(1000.5, 42.0)
+    window.canvas.editor.move_nodes({"trainer": (1000.5, 42.0)})
     window.canvas.set_config("trainer", {**window.canvas.graph.nodes["trainer"].config, "save_every_n_epochs": 4})
     assert window.isWindowModified()
     assert window.canvas.graph.nodes["trainer"].position == (1000.5, 42.0)

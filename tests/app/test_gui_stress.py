@@ -91,12 +91,11 @@ def test_moving_nodes_while_running_does_not_reach_the_running_pipeline(
     window = make_window(write_tiny_pipeline(registry, tmp_path, num_epochs=3), show=True)
     saved_pipeline = graph_to_dict(window.canvas.graph)
     window.action_run.trigger()
-    trainer = window.canvas.canvas_node("trainer")
-    x, y = trainer.pos()
-    trainer.set_pos(x + 300, y + 200)
-    window.canvas.sync_model()
+    x, y = window.canvas.graph.nodes["trainer"].position
+    window.canvas.editor.move_nodes({"trainer": (x + 300, y + 200)})  # what a drag on the canvas does
     wait_for_run(qtbot, window)
     assert window.runner.last_result.status == "done"
-    assert window.canvas.graph.nodes["trainer"].position == (round(x + 300, 2), round(y + 200, 2))
+    assert window.canvas.graph.nodes["trainer"].position == (x + 300, y + 200)
+    assert tuple(window.canvas.canvas_node("trainer").pos()) == (x + 300, y + 200)
     stored = load_checkpoint(tmp_path / "checkpoints" / "final_model.pt")["pipeline"]
     assert stored["nodes"] == saved_pipeline["nodes"], "the run used the pipeline as it was when Run was pressed"

@@ -109,7 +109,7 @@ def test_cancel_changes_nothing(qtbot: Any, window: Any) -> None:
     qtbot.waitUntil(lambda: not dialog.isVisible())
     assert window.canvas.graph.nodes["trainer"].config == before
     assert not window.isWindowModified()
-    assert window.node_graph.undo_stack().count() == 0
+    assert not window.canvas.editor.history.can_undo()
 
 
 def test_every_node_type_gets_a_widget_per_parameter(qtbot: Any, registry: NodeRegistry) -> None:

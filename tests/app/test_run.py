@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 import torch
-from PySide6.QtCore import QThread
+from PySide6.QtCore import Qt, QThread
+from PySide6.QtTest import QTest
 
 from medical_imaging_framework.app.run_controller import training_threads
 from medical_imaging_framework.core import NodeRegistry
 from medical_imaging_framework.core.events import EpochEnded
+from medical_imaging_framework.core.graph import Link
 from tests.app.conftest import wait_for_run, write_tiny_pipeline
 
 
@@ -123,8 +125,7 @@ def test_stop_mid_run_then_run_again(qtbot: Any, make_window: Any, registry: Nod
 
 
 def test_invalid_pipeline_lists_problems_outlines_nodes_and_runs_nothing(qtbot: Any, window: Any) -> None:
-    trainer = window.canvas.canvas_node("trainer")
-    trainer.inputs()["loss"].disconnect_from(window.canvas.canvas_node("dice_loss").outputs()["loss"])
+    window.canvas.editor.disconnect([Link("dice_loss", "loss", "trainer", "loss")])
     window.canvas.set_config("adam", {**window.canvas.graph.nodes["adam"].config, "lr": "fast"})
     assert window.run_pipeline() is False
     assert not window.runner.running
@@ -195,9 +196,12 @@ def test_undo_cannot_change_parameters_while_running(qtbot: Any, make_window: An
     window.action_run.trigger()
     assert not window.action_undo.isEnabled() and not window.action_redo.isEnabled()
     window.action_undo.trigger()
+    viewer = window.node_graph.viewer()
+    viewer.setFocus()
+    QTest.keyClick(viewer, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # the real key does nothing either
     assert window.canvas.graph.nodes["adam"].config["lr"] == 0.02
     window.action_stop.trigger()
     wait_for_run(qtbot, window, timeout=30_000)
     assert window.action_undo.isEnabled()
-    window.action_undo.trigger()
+    QTest.keyClick(viewer, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # after the run the key undoes
     assert window.canvas.graph.nodes["adam"].config["lr"] == 0.005
