@@ -25,12 +25,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_callbacks(ctx: NodeContext, config: dict[str, Any]) -> list[Callback]:
+def build_callbacks(ctx: NodeContext, config: dict[str, Any], resumed_from: Path | None = None) -> list[Callback]:
     """The Trainer's callbacks: the checkpoint policy (it also reports the end of training).
 
     Args:
         ctx: the running node's context (events, pipeline JSON).
         config: the Trainer's parsed parameters.
+        resumed_from: the checkpoint the run resumed from, if any (used to repair a stale best_model.pt).
     """
     return [
         CheckpointPolicy(
@@ -42,6 +43,7 @@ def build_callbacks(ctx: NodeContext, config: dict[str, Any]) -> list[Callback]:
             pipeline=ctx.pipeline,
             keep_last_n=config["keep_last_n"],
             stop_on_error=config["stop_on_checkpoint_error"],
+            resumed_from=str(resumed_from) if resumed_from is not None else "",
         )
     ]
 
@@ -140,7 +142,7 @@ def run_trainer(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]
         cancel=ctx.cancel,
         emit=ctx.emit,
         node_id=ctx.node_id,
-        callbacks=build_callbacks(ctx, config),
+        callbacks=build_callbacks(ctx, config, resumed_from=checkpoint),
     )
     trainer.fit(state)
     model.eval()
