@@ -32,7 +32,7 @@ def run_child(argv: list[str], cwd: str, write_end: int) -> None:
         code = cli.main(argv)
         sys.stdout.flush()
         sys.stderr.flush()
-    except BaseException:  # noqa: BLE001 - any escape is a failure code, never a second server
+    except BaseException:  # any escape is a failure code, never a second fork server
         code = 99
     os._exit(code)
 
@@ -60,7 +60,8 @@ def serve(request: dict[str, Any]) -> dict[str, Any]:
         # after a kill, whatever is left in the pipe is dropped with it
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
-    return {"killed": code == -signal.SIGKILL, "returncode": code, "lines": lines, "seconds": time.monotonic() - started}
+    seconds = time.monotonic() - started
+    return {"killed": code == -signal.SIGKILL, "returncode": code, "lines": lines, "seconds": seconds}
 
 
 def main() -> None:

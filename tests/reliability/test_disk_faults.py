@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from medical_imaging_framework.core import NodeRegistry
-from medical_imaging_framework.core import checkpoint_writer
+from medical_imaging_framework.core import NodeRegistry, checkpoint_writer
 from medical_imaging_framework.core.checkpoints import load_checkpoint
 from medical_imaging_framework.core.events import EpochEnded, Event
 from tests.reliability.tiny import lines_of, run_events, tiniest_graph
