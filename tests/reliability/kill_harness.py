@@ -11,16 +11,28 @@ Forking from a process that has already imported torch saves its ~4 s import per
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import signal
 import sys
 import time
+import traceback
 from typing import Any
 
 import torch  # noqa: F401  (imported once, before any fork)
 
-from medical_imaging_framework import cli
+from medical_imaging_framework import cli, cli_commands  # noqa: F401  (the CLI's lazy imports, once)
+from medical_imaging_framework.core import NodeRegistry, load_pipeline
+from tests.reliability.tiny import PIPELINE
+
+HANG_SECONDS = 120  # a child silent this long prints its stack to the pipe and exits
+
+
+def warm_up() -> None:
+    """Import every node module (and the MONAI parts they use) without computing anything: no thread pool
+    exists yet when the children are forked."""
+    load_pipeline(PIPELINE, NodeRegistry())
 
 
 def run_child(argv: list[str], cwd: str, write_end: int) -> None:
@@ -29,10 +41,13 @@ def run_child(argv: list[str], cwd: str, write_end: int) -> None:
         os.chdir(cwd)
         os.dup2(write_end, 1)
         os.dup2(write_end, 2)
+        faulthandler.dump_traceback_later(HANG_SECONDS, exit=True)
         code = cli.main(argv)
         sys.stdout.flush()
         sys.stderr.flush()
     except BaseException:  # any escape is a failure code, never a second fork server
+        traceback.print_exc()
+        sys.stderr.flush()
         code = 99
     os._exit(code)
 
@@ -65,6 +80,7 @@ def serve(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
+    warm_up()
     for text in sys.stdin:
         if not text.strip():
             continue

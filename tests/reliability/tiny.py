@@ -44,7 +44,12 @@ def set_arguments(checkpoint_dir: str | Path, **trainer: Any) -> list[str]:
     values.update({f"trainer.{key}": value for key, value in trainer.items()})
     arguments = []
     for key, value in values.items():
-        text = str(value).lower() if isinstance(value, bool) else str(value).replace(" ", "")
+        if isinstance(value, bool):
+            text = str(value).lower()
+        elif isinstance(value, list):
+            text = ",".join(str(item) for item in value)
+        else:
+            text = str(value)
         arguments += ["--set", f"{key}={text}"]
     return arguments
 
