@@ -20,7 +20,7 @@ import pytest
 from medical_imaging_framework.core import NodeRegistry, checkpoint_writer
 from medical_imaging_framework.core.checkpoints import load_checkpoint
 from medical_imaging_framework.core.events import EpochEnded, Event
-from tests.reliability.tiny import lines_of, run_events, tiniest_graph
+from tests.reliability.tiny import ONE_THREAD, lines_of, run_events, tiniest_graph
 
 ROOT = Path(__file__).resolve().parents[2]
 PERMISSION_DENIED = "permission denied: cannot write in '{folder}' (read-only folder or disk?)"
@@ -56,7 +56,7 @@ def permission_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                         "PermissionError cases in tests/nodes/test_trainer_failures.py cover the logic")
         caps = "-dac_override,-dac_read_search"
         command = [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}", *command]
-    subprocess.run(command, cwd=ROOT, check=True, timeout=240)
+    subprocess.run(command, cwd=ROOT, check=True, timeout=240, env={**os.environ, **ONE_THREAD})
     report = json.loads(out.read_text(encoding="utf-8"))
     if not report["override_dropped"]:
         pytest.skip("this process still bypasses folder permissions (root's override could not be dropped)")

@@ -9,6 +9,7 @@ it first). The run finally completed after the 20 kills ends bit-identical to an
 from __future__ import annotations
 
 import json
+import os
 import random
 import select
 import subprocess
@@ -27,7 +28,7 @@ from medical_imaging_framework.core.checkpoints import (
     load_checkpoint,
     periodic_files,
 )
-from tests.reliability.tiny import PIPELINE, set_arguments
+from tests.reliability.tiny import ONE_THREAD, PIPELINE, set_arguments
 
 ROOT = Path(__file__).resolve().parents[2]
 NUM_EPOCHS = 30
@@ -45,7 +46,7 @@ class ForkServer:
     def __init__(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.reliability.kill_harness"], cwd=ROOT, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, **ONE_THREAD},
         )
 
     def run(self, folder: Path, kill_after_lines: int = 0, delay: float = 0.0, **trainer: Any) -> dict[str, Any]:

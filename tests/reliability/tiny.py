@@ -20,6 +20,10 @@ TINIEST_SETTINGS: dict[str, dict[str, Any]] = {
     "trainer": {"num_epochs": 2, "device": "cpu", "save_every_n_epochs": 1},
 }
 
+# For subprocesses training the tiniest model: one intra-op thread (a second one only waits, and spins on a
+# busy machine); the results are the same in every run of a suite.
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
 
 def tiniest_graph(registry: NodeRegistry, checkpoint_dir: str | Path, **trainer: Any) -> Graph:
     """The default pipeline shrunk to TINIEST_SETTINGS, saving to ``checkpoint_dir``.
