@@ -20,7 +20,7 @@ import time
 import traceback
 from typing import Any
 
-import torch  # noqa: F401  (imported once, before any fork)
+import torch  # imported once, before any fork
 
 from medical_imaging_framework import cli, cli_commands  # noqa: F401  (the CLI's lazy imports, once)
 from medical_imaging_framework.core import NodeRegistry, load_pipeline
@@ -33,6 +33,7 @@ def warm_up() -> None:
     """Import every node module (and the MONAI parts they use) without computing anything: no thread pool
     exists yet when the children are forked."""
     load_pipeline(PIPELINE, NodeRegistry())
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # the first optimizer imports torch._dynamo (seconds)
 
 
 def run_child(argv: list[str], cwd: str, write_end: int) -> None:
