@@ -232,7 +232,8 @@ def clean_temp_files(directory: str | os.PathLike[str]) -> list[Path]:
     try:
         if not folder.is_dir():
             return []
-        names = [entry.name for entry in os.scandir(folder) if is_temp_file(entry.name)]
+        with os.scandir(folder) as entries:
+            names = [entry.name for entry in entries if is_temp_file(entry.name)]
     except OSError as error:
         raise CheckpointWriteError(folder, describe_listing_error(error, folder)) from None
     removed = []
