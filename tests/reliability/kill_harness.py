@@ -5,7 +5,8 @@ Protocol (one JSON object per line on stdin, one per line on stdout):
 request ``{"argv": [...], "cwd": DIR, "kill_after_lines": K, "delay": SECONDS}``: fork; the child runs
 ``main(argv)`` in DIR with its output on a pipe; the server reads the child's lines and, when the K-th
 ``Epoch [`` line has arrived, waits ``delay`` seconds and sends SIGKILL (K = 0: never kill). Answer:
-``{"killed": bool, "returncode": int | null, "lines": [...], "seconds": float}``.
+``{"killed": bool, "returncode": int | null, "lines": [...], "seconds": float, "epoch_times": [...]}``
+(seconds from the fork to each ``Epoch [`` line).
 Forking from a process that has already imported torch saves its ~4 s import per kill.
 """
 
@@ -63,10 +64,12 @@ def serve(request: dict[str, Any]) -> dict[str, Any]:
     os.close(write_end)
     lines: list[str] = []
     epoch_lines = 0
+    epoch_times: list[float] = []
     with os.fdopen(read_end, "r", encoding="utf-8", errors="replace") as stream:
         for line in stream:
             lines.append(line.rstrip("\n"))
             if line.startswith("Epoch ["):
+                epoch_times.append(time.monotonic() - started)
                 epoch_lines += 1
                 if epoch_lines == request["kill_after_lines"]:
                     if request["delay"] > 0:
@@ -77,7 +80,8 @@ def serve(request: dict[str, Any]) -> dict[str, Any]:
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     seconds = time.monotonic() - started
-    return {"killed": code == -signal.SIGKILL, "returncode": code, "lines": lines, "seconds": seconds}
+    return {"killed": code == -signal.SIGKILL, "returncode": code, "lines": lines, "seconds": seconds,
+            "epoch_times": epoch_times}
 
 
 def main() -> None:
