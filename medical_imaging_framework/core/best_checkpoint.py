@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from medical_imaging_framework.core.checkpoint_writer import CheckpointWriteError, write_checkpoint
+from medical_imaging_framework.core.checkpoint_writer import write_checkpoint
 from medical_imaging_framework.core.checkpoints import (
     BEST_NAME,
     FINAL_NAME,
@@ -112,7 +112,7 @@ def repair_best(
             continue
         try:
             write_checkpoint(read_checkpoint(source, map_location="cpu"), target)
-        except (CheckpointError, CheckpointWriteError) as error:
+        except (CheckpointError, OSError) as error:  # CheckpointWriteError is an OSError
             return BestCheck(epoch, loss, held_epoch, held_loss, error=str(error))
         return BestCheck(epoch, loss, held_epoch, held_loss, source=source)
     return BestCheck(epoch, loss, held_epoch, held_loss,
