@@ -84,6 +84,18 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
     return load_checkpoint(path, map_location="cpu")["model_state_dict"]
 
 
+def equal_state(ours: Any, theirs: Any) -> bool:
+    """Nested dicts/lists of tensors and plain values, equal bit for bit."""
+    if isinstance(ours, torch.Tensor):
+        return isinstance(theirs, torch.Tensor) and torch.equal(ours, theirs)
+    if isinstance(ours, dict):
+        return isinstance(theirs, dict) and ours.keys() == theirs.keys() and all(
+            equal_state(value, theirs[key]) for key, value in ours.items())
+    if isinstance(ours, (list, tuple)):
+        return len(ours) == len(theirs) and all(equal_state(a, b) for a, b in zip(ours, theirs, strict=True))
+    return bool(ours == theirs)
+
+
 def test_twenty_kills_during_saves_lose_nothing(tmp_path: Path) -> None:
     server = ForkServer()
     try:
@@ -140,4 +152,5 @@ def test_twenty_kills_during_saves_lose_nothing(tmp_path: Path) -> None:
     ours = load_checkpoint(folder / FINAL_NAME, map_location="cpu")
     theirs = load_checkpoint(reference_folder / FINAL_NAME, map_location="cpu")
     assert ours["epoch_losses"] == theirs["epoch_losses"] and ours["val_losses"] == theirs["val_losses"]
+    assert equal_state(ours["optimizer_state_dict"], theirs["optimizer_state_dict"]), "Adam's moments too"
     assert load_checkpoint(folder / BEST_NAME)["epoch"] == load_checkpoint(reference_folder / BEST_NAME)["epoch"]
