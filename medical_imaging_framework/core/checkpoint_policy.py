@@ -2,22 +2,28 @@
 
 Fed each `EpochResult`, it writes ``checkpoint_epoch_N.pt`` every ``every`` epochs, ``best_model.pt`` when
 the monitored loss is strictly lower than the best so far, and ``final_model.pt`` after the last epoch.
-Each outcome is an event (`CheckpointSaved`, `CheckpointFailed`); a failed save never stops training
-unless ``stop_on_error`` is set.
+Each outcome is an event (`CheckpointSaved`, `CheckpointFailed`); a failed save (any OS error, including
+listing or pruning the folder) never stops training unless ``stop_on_error`` is set. A non-finite loss is
+never saved as best. On resume, and after a failed best save, ``best_model.pt`` is checked against the best
+completed epoch and repaired from that epoch's file (see `best_checkpoint`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medical_imaging_framework.core.best_checkpoint import best_epoch, repair_best
 from medical_imaging_framework.core.checkpoint_state import build_checkpoint
 from medical_imaging_framework.core.checkpoint_writer import (
     CheckpointWriteError,
     clean_temp_files,
+    describe_listing_error,
+    describe_os_error,
     ensure_directory,
     remove_file,
     write_checkpoint,
@@ -28,6 +34,7 @@ from medical_imaging_framework.core.events import (
     CheckpointSaved,
     CheckpointsConfigured,
     EventSink,
+    LogLine,
     TrainingCompleted,
 )
 from medical_imaging_framework.core.executor import NodeError
@@ -52,6 +59,8 @@ class CheckpointPolicy(Callback):
         pipeline: the pipeline JSON being run, stored in each file.
         keep_last_n: periodic files to keep (0 keeps all); best and final are never deleted.
         stop_on_error: raise `NodeError` on a failed save instead of training on.
+        resumed_from: the checkpoint file the run resumed from ("" for a fresh run); a source for repairing
+            ``best_model.pt``.
     """
 
     directory: str
@@ -62,8 +71,10 @@ class CheckpointPolicy(Callback):
     pipeline: Mapping[str, Any] = field(default_factory=dict)
     keep_last_n: int = 0
     stop_on_error: bool = False
+    resumed_from: str = ""
     final_path: str = field(default="", init=False)
     failed_saves: int = field(default=0, init=False)
+    best_stale: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
@@ -95,12 +106,17 @@ class CheckpointPolicy(Callback):
         except CheckpointWriteError as error:
             self._failed(self.directory.strip(), error.reason, "directory")
             return
-        clean_temp_files(self.folder)
+        try:
+            clean_temp_files(self.folder)
+        except CheckpointWriteError as error:
+            self._failed(self.directory.strip(), error.reason, "directory")
+        if state.epoch > 0:  # resumed: a crash between the periodic and the best save leaves best stale
+            self._check_best(state, state.best_loss)
 
     def on_epoch_end(self, state: TrainingState, result: EpochResult) -> None:
         """Periodic save when due, then best save when the monitored loss improved."""
-        if not self.enabled:
-            return
+        if not self.enabled or not math.isfinite(result.monitored):
+            return  # a NaN/inf loss is never saved (the training loop stops the run on one)
         checkpoint: dict[str, Any] | None = None
         if result.epoch % self.every == 0:
             checkpoint = self._build(state, result.monitored, result.val_loss)
@@ -108,7 +124,9 @@ class CheckpointPolicy(Callback):
                 self._prune(result.epoch)
         if result.monitored < state.best_loss:
             checkpoint = checkpoint or self._build(state, result.monitored, result.val_loss)
-            self._save(checkpoint, BEST_NAME, "best", result.epoch, result.monitored)
+            self.best_stale = not self._save(checkpoint, BEST_NAME, "best", result.epoch, result.monitored)
+        elif self.best_stale:  # an earlier best save failed: copy that epoch's periodic file when there is one
+            self._check_best(state, state.best_loss, quiet=True)
 
     def on_train_end(self, state: TrainingState, completed: bool) -> None:
         """After the last epoch: save the final model and report completion (nothing after a stop)."""
@@ -128,8 +146,8 @@ class CheckpointPolicy(Callback):
     def _save(self, checkpoint: dict[str, Any], name: str, kind: str, epoch: int, loss: float) -> bool:
         try:
             write_checkpoint(checkpoint, self.folder / name)
-        except CheckpointWriteError as error:
-            self._failed(self.shown(name), error.reason, kind)
+        except OSError as error:  # CheckpointWriteError, or any other OS error on the way
+            self._failed(self.shown(name), describe_os_error(error, self.folder / name), kind)
             return False
         self.emit(CheckpointSaved(self.node_id, kind, self.shown(name), epoch, float(loss)))
         return True
@@ -138,12 +156,43 @@ class CheckpointPolicy(Callback):
         """Delete the oldest periodic files beyond ``keep_last_n`` (only after the new one is on disk)."""
         if self.keep_last_n <= 0:
             return
-        older = [path for number, path in periodic_files(self.folder) if number <= epoch]
+        try:
+            older = [path for number, path in periodic_files(self.folder) if number <= epoch]
+        except OSError as error:
+            reason = f"{describe_listing_error(error, self.folder)}; no old checkpoint deleted (keep_last_n)"
+            self._failed(self.directory.strip(), reason, "directory")
+            return
         for path in older[: max(0, len(older) - self.keep_last_n)]:
             try:
                 remove_file(path)
             except CheckpointWriteError as error:
                 self._failed(self.shown(path.name), error.reason, "cleanup")
+
+    def _check_best(self, state: TrainingState, best_loss: float, quiet: bool = False) -> None:
+        """Repair ``best_model.pt`` when it does not hold the best completed epoch (see `repair_best`);
+        ``quiet``: say nothing when it cannot be repaired (the failed best save was already reported)."""
+        monitored = state.val_losses if state.val_losses else state.epoch_losses
+        epoch = best_epoch(monitored, best_loss)
+        if epoch is None:
+            return  # the recorded best matches no epoch's loss (an edited file?): nothing to compare with
+        sources = [os.path.expanduser(self.resumed_from)] if self.resumed_from.strip() else []
+        check = repair_best(self.folder, epoch, best_loss, state.epoch, sources)
+        if check is None:
+            self.best_stale = False
+            return
+        held = (f"epoch {check.held_epoch} (loss {check.held_loss:.4f})" if check.held_epoch is not None
+                and check.held_loss is not None else "no readable checkpoint")
+        if check.source is None:
+            if quiet:
+                return
+            self.emit(LogLine(f"  ✗ {self.shown(BEST_NAME)} holds {held}, but epoch {epoch} had the lowest loss "
+                              f"({best_loss:.4f}): {check.error}; {BEST_NAME} stays as it is",
+                              self.node_id, "warning"))
+            return
+        self.best_stale = False
+        self.emit(LogLine(f"  ✓ Repaired {self.shown(BEST_NAME)}: it held {held}, but epoch {epoch} had the "
+                          f"lowest loss ({best_loss:.4f}); copied from {check.source.name}", self.node_id))
+        self.emit(CheckpointSaved(self.node_id, "best", self.shown(BEST_NAME), epoch, float(best_loss)))
 
     def _failed(self, path: str, reason: str, kind: str) -> None:
         if kind in ("periodic", "best", "final"):  # a file not deleted, or the folder, is counted by its saves

@@ -12,6 +12,7 @@ import errno
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -56,9 +57,26 @@ def describe_os_error(error: OSError, path: str | os.PathLike[str]) -> str:
     return f"{detail} ({error.filename or path})"
 
 
+def describe_listing_error(error: OSError, folder: str | os.PathLike[str]) -> str:
+    """A short cause for ``error`` met while listing (or checking) the checkpoint folder ``folder``.
+
+    Args:
+        error: the OS error.
+        folder: the folder being listed.
+    """
+    detail = error.strerror.lower() if error.strerror else str(error) or type(error).__name__
+    return f"cannot list the files in '{folder}' ({detail})"
+
+
 def _file_in_the_way(path: Path) -> Path | None:
+    """The first of ``path`` and its parents that exists and is not a folder; None when there is none or when
+    the file system cannot tell (a folder that cannot be searched: the write itself reports that error)."""
     for parent in [path, *path.parents]:
-        if parent.exists() and not parent.is_dir():
+        try:
+            mode = parent.stat().st_mode
+        except OSError:
+            continue  # missing, or not searchable (EACCES): not a file in the way
+        if not stat.S_ISDIR(mode):
             return parent
     return None
 
@@ -206,19 +224,28 @@ def clean_temp_files(directory: str | os.PathLike[str]) -> list[Path]:
 
     Args:
         directory: the checkpoint folder (missing is fine).
+
+    Raises:
+        CheckpointWriteError: the folder exists but cannot be listed (e.g. permission denied).
     """
     folder = Path(directory)
-    if not folder.is_dir():
-        return []
+    try:
+        if not folder.is_dir():
+            return []
+        with os.scandir(folder) as entries:
+            names = [entry.name for entry in entries if is_temp_file(entry.name)]
+    except OSError as error:
+        raise CheckpointWriteError(folder, describe_listing_error(error, folder)) from None
     removed = []
-    for entry in os.scandir(folder):
-        if entry.is_file() and is_temp_file(entry.name):
-            path = folder / entry.name
-            try:
-                path.unlink()
-            except OSError:
+    for name in names:
+        path = folder / name
+        try:
+            if not path.is_file():
                 continue
-            removed.append(path)
+            path.unlink()
+        except OSError:
+            continue  # a stale temp file that stays is harmless: `last` and loading ignore it
+        removed.append(path)
     return sorted(removed)
 
 

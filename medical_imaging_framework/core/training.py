@@ -3,6 +3,7 @@ callbacks fed each epoch's results (as MONAI handlers and Lightning callbacks ar
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -13,7 +14,7 @@ import torch
 from torch import nn
 
 from medical_imaging_framework.core.events import EpochEnded, EventSink, Progress, TrainingStopped
-from medical_imaging_framework.core.executor import Cancelled, CancelToken
+from medical_imaging_framework.core.executor import Cancelled, CancelToken, NodeError
 
 
 @dataclass
@@ -79,6 +80,32 @@ class Callback:
         """Called once at the end; ``completed`` is False when the run was stopped."""
 
 
+class NonFiniteLossError(NodeError):
+    """The training or validation loss of an epoch is NaN or infinite; the run stops before that epoch's
+    state reaches any callback (no checkpoint holds it)."""
+
+
+def check_finite_losses(epoch: int, train_loss: float, val_loss: float | None) -> None:
+    """Raise `NonFiniteLossError` naming ``epoch`` when a loss of that epoch is NaN or infinite.
+
+    Args:
+        epoch: the epoch just trained (1-based).
+        train_loss: its mean training loss.
+        val_loss: its validation loss, or None.
+    """
+    if math.isfinite(train_loss):
+        if val_loss is None or math.isfinite(val_loss):
+            return
+        what = f"the validation loss is {val_loss} (training loss {train_loss:.4f})"
+    else:
+        what = f"the loss is {train_loss}" + ("" if val_loss is None else f" (validation loss {val_loss:.4f})")
+    raise NonFiniteLossError(
+        f"Training stopped at epoch {epoch}: {what}. The weights of this epoch are not "
+        "usable, so no checkpoint was saved for it; earlier checkpoints and best_model.pt are kept. Lower the "
+        "learning rate, check the data for NaN/inf values, or resume from an earlier checkpoint."
+    )
+
+
 LossFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -141,6 +168,7 @@ class Trainer:
         started = time.perf_counter()
         train_loss = self._train_one_epoch(state, epoch)
         val_loss = self._validate(state) if self.val_loader is not None else None
+        check_finite_losses(epoch, train_loss, val_loss)
         result = EpochResult(epoch, self.num_epochs, train_loss, val_loss, time.perf_counter() - started)
         if state.scheduler is not None:
             _step_scheduler(state.scheduler, result.monitored)

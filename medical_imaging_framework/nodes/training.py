@@ -31,13 +31,16 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_callbacks(ctx: NodeContext, config: dict[str, Any], device: torch.device | None = None) -> list[Callback]:
+def build_callbacks(
+    ctx: NodeContext, config: dict[str, Any], device: torch.device | None = None, resumed_from: Path | None = None
+) -> list[Callback]:
     """The Trainer's callbacks: the checkpoint policy (it also reports the end of training).
 
     Args:
         ctx: the running node's context (events, pipeline JSON).
         config: the Trainer's parsed parameters.
         device: the training device (``async_checkpoint`` auto = background writes on CUDA).
+        resumed_from: the checkpoint the run resumed from, if any (used to repair a stale best_model.pt).
     """
     background = async_checkpoint_enabled(config.get("async_checkpoint", "auto"), device)
     policy_class = AsyncCheckpointPolicy if background else CheckpointPolicy
@@ -52,6 +55,7 @@ def build_callbacks(ctx: NodeContext, config: dict[str, Any], device: torch.devi
             pipeline=ctx.pipeline,
             keep_last_n=config["keep_last_n"],
             stop_on_error=config["stop_on_checkpoint_error"],
+            resumed_from=str(resumed_from) if resumed_from is not None else "",
             **extra,
         )
     ]
@@ -156,7 +160,7 @@ def run_trainer(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]
         cancel=ctx.cancel,
         emit=ctx.emit,
         node_id=ctx.node_id,
-        callbacks=build_callbacks(ctx, config, device),
+        callbacks=build_callbacks(ctx, config, device, resumed_from=checkpoint),
         autocast_dtype=precision.autocast_dtype,
     )
     trainer.fit(state)
