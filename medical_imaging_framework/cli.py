@@ -95,12 +95,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def resolve_pipeline_path(name: str) -> Path:
-    """``name`` if it exists, else the bundled example of that name (with or without ``.json``)."""
-    path = Path(name)
-    if path.exists():
-        return path
-    bundled = Path(__file__).parent / "resources" / "pipelines"
-    for candidate in (bundled / path.name, bundled / f"{path.name}.json"):
-        if candidate.exists() and path.parent == Path("."):
-            return candidate
-    return path
+    """``name`` if it exists, else the bundled example of that name (with or without ``.json``).
+
+    The one resolver, `core.pipeline_file.resolve_pipeline`, which `load_pipeline` uses too.
+    """
+    from medical_imaging_framework.core.pipeline_file import resolve_pipeline
+
+    return resolve_pipeline(name)

@@ -146,12 +146,12 @@ class Param:
         return "" if value is None else str(value)
 
     def _check_bounds(self, number: float) -> None:
-        if abs(number) > INT_LIMIT and self.kind is not ParamKind.FLOAT:
-            raise _Refused(f"is too large: whole numbers here must lie between {-INT_LIMIT} and {INT_LIMIT}")
         if self.minimum is not None and number < self.minimum:
             raise ValueError
         if self.maximum is not None and number > self.maximum:
             raise ValueError
+        if abs(number) > INT_LIMIT and self.kind is not ParamKind.FLOAT:
+            raise _Refused(f"is too large: whole numbers here must lie between {-INT_LIMIT} and {INT_LIMIT}")
 
     def _parse_int(self, value: Any) -> int:
         if isinstance(value, bool):

@@ -166,8 +166,10 @@ def check_predictor(ctx: CheckContext) -> None:
         if len(roi) not in (2, 3):
             ctx.problem("roi_size", f"needs 2 (2D) or 3 (3D) values, got {len(roi)}")
     elif len(roi) != dims.value:
-        ctx.conflict("roi_size", f"the window size roi_size has {len(roi)} values but the images are {dims.value}D: "
-                     f"give {dims.value}", dims)
+        message = f"the window size roi_size has {len(roi)} values but the images are {dims.value}D: give {dims.value}"
+        ctx.conflict("roi_size", message, dims)
+        if choice == "on":
+            ctx.problem("sliding_window", f"is on, but {message}")
     else:
         check_model_on_data(ctx, "model", "data", roi=ctx.known(roi, "roi_size"))
     ctx.provide("predictions", **{Fact.IN_CHANNELS: None, Fact.SIZE_MULTIPLE: None, Fact.MIN_SIZE: None})
