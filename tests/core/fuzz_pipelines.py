@@ -128,7 +128,7 @@ def outcome(text: str, registry: NodeRegistry) -> str:
 
 def _assert_escaped(message: str, keep_newlines: bool = False) -> None:
     allowed = {"\n"} if keep_newlines else set()
-    assert not any(ord(c) < 32 and c not in allowed or 0x7F <= ord(c) < 0xA0 for c in message), message
+    assert not any((ord(c) < 32 and c not in allowed) or 0x7F <= ord(c) < 0xA0 for c in message), message
 
 
 def main(count: int) -> None:
