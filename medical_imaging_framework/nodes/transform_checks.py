@@ -8,8 +8,6 @@ resulting image size for the loaders, Trainer and Predictor downstream.
 
 from __future__ import annotations
 
-import math
-
 from medical_imaging_framework.core.checks import CheckContext, Fact, Facts, Known, TransformStep
 
 
@@ -107,7 +105,7 @@ def _follow(ctx: CheckContext, facts: Facts, steps: list[TransformStep]) -> Fact
                 size = Known(step.value, step.node_id, step.field)
         elif step.op == "divisible_pad" and size is not None:
             k = step.value
-            size = Known(tuple(math.ceil(s / k) * k for s in size.value), step.node_id, step.field)
+            size = Known(tuple(-(-s // k) * k for s in size.value), step.node_id, step.field)  # exact for any int
         elif step.op == "flip" and dims is not None and step.value is not None and step.value >= dims.value:
             _step_conflict(ctx, step, f"axis {step.value} does not exist in {dims.value}D images "
                            f"(use 0..{dims.value - 1} or all)", dims)
