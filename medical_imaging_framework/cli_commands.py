@@ -10,7 +10,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from medical_imaging_framework.cli_errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from medical_imaging_framework.cli_errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, UsageError
 from medical_imaging_framework.core import (
     CancelToken,
     Executor,
@@ -23,6 +23,8 @@ from medical_imaging_framework.core import (
 )
 from medical_imaging_framework.core.bundled import resolve_pipeline_path
 from medical_imaging_framework.core.events import Event, NodeFailed, Progress
+from medical_imaging_framework.core.params import shown_value
+from medical_imaging_framework.core.text import printable
 
 
 def load_with_overrides(pipeline: str, overrides: list[str]) -> tuple[Path, Graph]:
@@ -44,21 +46,23 @@ def _apply_override(graph: Graph, override: str) -> None:
     target, equals, value = override.partition("=")
     node_id, dot, param = target.partition(".")
     if not equals or not dot or not node_id or not param:
-        raise UsageError(f"--set {override}: expected NODE_ID.PARAM=VALUE")
+        raise UsageError(f"--set {shown_value(override)}: expected NODE_ID.PARAM=VALUE")
     node = graph.nodes.get(node_id)
     if node is None:
-        raise UsageError(f"--set {override}: no node '{node_id}' (nodes: {', '.join(graph.nodes)})")
+        known = ", ".join(graph.nodes)
+        raise UsageError(f"--set {shown_value(override)}: no node '{printable(node_id)}' (nodes: {known})")
     try:
         node.set_param(param, value)
     except ParamError as error:
-        raise UsageError(f"--set {override}: {error}") from None
+        raise UsageError(f"--set {shown_value(override)}: {error}") from None
 
 
 def _invalid(path: Path, graph: Graph) -> UsageError | None:
     problems = graph.validate()
     if not problems:
         return None
-    lines = [f"{path}: {len(problems)} problem(s):"] + [f"  {path}: {problem}" for problem in problems]
+    shown = printable(path)  # Problem's text escapes what came from the file; the path may hold controls too
+    lines = [f"{shown}: {len(problems)} problem(s):"] + [f"  {shown}: {problem}" for problem in problems]
     return UsageError("\n".join(lines))
 
 
@@ -147,7 +151,7 @@ def validate_command(args: argparse.Namespace) -> int:
     problem = _invalid(path, graph)
     if problem:
         raise problem
-    print(f"{path}: OK ({len(graph.nodes)} nodes, {len(graph.links)} links)")
+    print(f"{printable(path)}: OK ({len(graph.nodes)} nodes, {len(graph.links)} links)")
     return EXIT_OK
 
 
@@ -172,7 +176,6 @@ def nodes_command(args: argparse.Namespace) -> int:
 
 def inspect_command(args: argparse.Namespace) -> int:
     """`mif inspect FILE`: checkpoint summary; exit 2 when the file is damaged, hostile or not intact."""
-    from medical_imaging_framework.cli import EXIT_INVALID
     from medical_imaging_framework.core.checkpoint_inspect import NotIntact, describe_checkpoint
     from medical_imaging_framework.core.checkpoints import CheckpointError
     from medical_imaging_framework.core.text import printable

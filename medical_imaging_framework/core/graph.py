@@ -7,10 +7,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from medical_imaging_framework.core.checks import CheckContext, Facts
 from medical_imaging_framework.core.link_index import LinkList, inputs_by_target, outgoing_targets
 from medical_imaging_framework.core.node_ids import free_id
+from medical_imaging_framework.core.node_spec import NodeSpec
 from medical_imaging_framework.core.params import ParamError
-from medical_imaging_framework.core.registry import NodeSpec
+from medical_imaging_framework.core.text import printable
 
 NODE_ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -73,10 +75,10 @@ class Problem:
     field: str = ""
 
     def __str__(self) -> str:
-        where = f"node '{self.node_id}'" if self.node_id else "pipeline"
+        where = f"node '{printable(self.node_id)}'" if self.node_id else "pipeline"
         if self.field:
-            where += f", field '{self.field}'"
-        return f"{where}: {self.message}"
+            where += f", field '{printable(self.field)}'"
+        return f"{where}: {printable(self.message)}"
 
 
 class LinkError(ValueError):
@@ -170,39 +172,83 @@ class Graph:
         return order
 
     def validate(self) -> list[Problem]:
-        """Every problem in the graph (empty when it can run)."""
+        """Every problem in the graph (empty when it can run).
+
+        Parameters are checked one by one, then the links, then (without a cycle) each node's own
+        check hook in dependency order, fed the facts its upstream nodes stated (see `core.checks`).
+        """
         problems: list[Problem] = []
+        parsed: dict[str, dict[str, Any]] = {}
         for node in self.nodes.values():
-            problems.extend(self._node_problems(node))
+            node_problems, config = self._node_problems(node)
+            problems.extend(node_problems)
+            if config is not None:
+                parsed[node.id] = config
         seen_inputs: set[tuple[str, str]] = set()
+        bad_links: set[Link] = set()
         for link in self.links:
             message = self.link_problem(link, check_occupied=False)
             if message:
+                bad_links.add(link)
                 problems.append(Problem(link.target if link.target in self.nodes else link.source, message))
             key = (link.target, link.target_port)
             if key in seen_inputs:
+                bad_links.add(link)
                 problems.append(Problem(link.target, f"input '{link.target_port}' has more than one link"))
             seen_inputs.add(key)
-        _, cyclic = self._kahn()
+        order, cyclic = self._kahn()
         if cyclic:
             problems.append(Problem(cyclic[0], "the pipeline has a cycle through: " + ", ".join(cyclic)))
+        else:
+            problems.extend(self._check_problems(order, parsed, bad_links))
+        return _unique(problems)
+
+    def _check_problems(
+        self, order: list[str], parsed: dict[str, dict[str, Any]], bad_links: set[Link]
+    ) -> list[Problem]:
+        """Run each node's check hook in ``order``; a node whose parameters failed states no facts."""
+        outputs: dict[str, dict[str, Facts]] = {}
+        problems: list[Problem] = []
+        for node_id in order:
+            node = self.nodes[node_id]
+            config = parsed.get(node_id)
+            if config is None:
+                continue
+            inputs = {
+                port: outputs.get(link.source, {}).get(link.source_port, {})
+                for port, link in self.inputs_of(node_id).items()
+                if link not in bad_links
+            }
+            context = CheckContext(node_id=node_id, config=config, inputs=inputs)
+            if node.spec.check is not None:
+                node.spec.check(context)
+            merged = context.merged_inputs()
+            outputs[node_id] = {port.name: context.outputs.get(port.name, merged) for port in node.spec.outputs}
+            problems.extend(Problem(where, message, field_name) for where, field_name, message in context.problems)
         return problems
 
-    def _node_problems(self, node: Node) -> list[Problem]:
+    def _node_problems(self, node: Node) -> tuple[list[Problem], dict[str, Any] | None]:
+        """The node's own problems, and its parsed config (None when a parameter or input is missing)."""
         problems = []
         for name in node.config:
             if node.spec.param(name) is None:
                 problems.append(Problem(node.id, f"unknown parameter for {node.type_id}", name))
+        parsed: dict[str, Any] | None = {}
         for param in node.spec.params:
             try:
-                param.parse(node.config.get(param.name, param.default), node.id)
+                value = param.parse(node.config.get(param.name, param.default), node.id)
             except ParamError as error:
                 problems.append(Problem(node.id, error.rule, param.name))
+                parsed = None
+            else:
+                if parsed is not None:
+                    parsed[param.name] = value
         linked = self.inputs_of(node.id)
         for port in node.spec.inputs:
             if port.required and port.name not in linked:
                 problems.append(Problem(node.id, f"required input '{port.name}' ({port.kind}) is not linked"))
-        return problems
+                parsed = None
+        return problems, parsed
 
     def _reaches(self, start: str, goal: str) -> bool:
         stack, seen = [start], set()
@@ -242,3 +288,8 @@ class Graph:
                     left.discard(node_id)
                     peeled = True
         return order, [node_id for node_id in self.nodes if node_id in left]
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    """``problems`` without repeats (two nodes may report the same conflict), in first-seen order."""
+    return list(dict.fromkeys(problems))

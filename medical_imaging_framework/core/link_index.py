@@ -7,10 +7,15 @@ cached until the next change, so ``Graph.inputs_of`` is a dict lookup instead of
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, SupportsIndex
+from typing import Any, Protocol, SupportsIndex
 
-if TYPE_CHECKING:
-    from medical_imaging_framework.core.graph import Link
+
+class Link(Protocol):
+    """What the indexes read of a link (`core.graph.Link` has it); a protocol keeps this module below graph."""
+
+    source: str
+    target: str
+    target_port: str
 
 
 def _changes(method_name: str) -> Any:

@@ -12,6 +12,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from medical_imaging_framework.core.text import printable
+
+# Whole numbers are held in a C long by torch, NumPy and the data loader: larger ones fail at run time.
+INT_LIMIT = 2**63 - 1
+# NumPy, MONAI and Python's `random` take seeds below 2**32.
+MAX_SEED = 2**32 - 1
+# A file or folder name longer than this many bytes is refused by common file systems (ext4, NTFS, APFS).
+NAME_MAX = 255
+PATH_MAX = 4096
+_SHOWN_MAX = 80
+
 
 class ParamKind(StrEnum):
     """The value types a parameter can hold."""
@@ -38,8 +49,8 @@ class ParamError(ValueError):
         self.node_id = node_id
         self.field = field
         self.rule = rule
-        where = f"node '{node_id}', field '{field}'" if node_id else f"field '{field}'"
-        super().__init__(f"{where}: {rule}")
+        where = f"node '{printable(node_id)}', field '{printable(field)}'" if node_id else f"field '{printable(field)}'"
+        super().__init__(f"{where}: {printable(rule)}")
 
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -121,9 +132,10 @@ class Param:
         }.get(self.kind, self._parse_text)
         try:
             return parser(value)
-        except (TypeError, ValueError):
-            shown = value if isinstance(value, str) else repr(value)
-            raise ParamError(node_id, self.name, f"{self.rule()} (got '{shown}')") from None
+        except _Refused as refusal:
+            raise ParamError(node_id, self.name, f"{refusal} (got '{shown_value(value)}')") from None
+        except (TypeError, ValueError, OverflowError):
+            raise ParamError(node_id, self.name, f"{self.rule()} (got '{shown_value(value)}')") from None
 
     def to_text(self, value: Any) -> str:
         """Format a value the way a user would type it."""
@@ -138,6 +150,8 @@ class Param:
             raise ValueError
         if self.maximum is not None and number > self.maximum:
             raise ValueError
+        if abs(number) > INT_LIMIT and self.kind is not ParamKind.FLOAT:
+            raise _Refused(f"is too large: whole numbers here must lie between {-INT_LIMIT} and {INT_LIMIT}")
 
     def _parse_int(self, value: Any) -> int:
         if isinstance(value, bool):
@@ -157,7 +171,7 @@ class Param:
         if isinstance(value, bool):
             raise TypeError
         if isinstance(value, str):
-            value = float(value.strip())
+            value = _parse_decimal(value)
         if not isinstance(value, (int, float)):
             raise TypeError
         value = float(value)
@@ -203,10 +217,62 @@ class Param:
             raise TypeError
         if not self.allow_empty and not value.strip():
             raise ValueError
+        if _SURROGATE.search(value):
+            raise _Refused("must be text without unpaired surrogate characters (they cannot be saved as UTF-8)")
+        if self.kind is ParamKind.PATH:
+            problem = path_problem(value)
+            if problem:
+                raise _Refused(problem)
         return value
 
 
+class _Refused(ValueError):
+    """A value refused for a reason more precise than the parameter's general rule."""
+
+
+def path_problem(text: str) -> str:
+    """Why ``text`` cannot be a file or folder path on this system, or "" when it can.
+
+    Checks the text alone (NUL bytes, over-long names), not whether the path exists.
+
+    Args:
+        text: a path as typed or read from a pipeline file.
+    """
+    if "\0" in text:
+        return "a path cannot contain a NUL byte"
+    encoded = text.encode("utf-8", "surrogatepass")
+    if len(encoded) > PATH_MAX:
+        return f"the path is {len(encoded)} bytes long; the limit is {PATH_MAX}"
+    for part in encoded.split(b"/"):
+        if len(part) > NAME_MAX:
+            return f"a path component is {len(part)} bytes long; file systems allow at most {NAME_MAX}"
+    return ""
+
+
+def shown_value(value: Any) -> str:
+    """A value as quoted in an error: control characters escaped, long values cut.
+
+    Args:
+        value: text or a typed value from a pipeline file or the command line.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value).bit_length() > 256:
+        return f"<a whole number of about {int(abs(value).bit_length() * 0.30103) + 1} digits>"
+    text = value if isinstance(value, str) else _safe_repr(value)
+    if len(text) > _SHOWN_MAX:
+        text = f"{text[:_SHOWN_MAX]}... ({len(text)} characters)"
+    return printable(text)
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except (ValueError, RecursionError):  # e.g. a huge int, or a deeply nested list
+        return f"<{type(value).__name__}>"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def _parse_whole_number(text: str) -> int:
@@ -215,6 +281,14 @@ def _parse_whole_number(text: str) -> int:
     if not _WHOLE_NUMBER.fullmatch(text):
         raise ValueError(text)
     return int(text)
+
+
+def _parse_decimal(text: str) -> float:
+    """ASCII decimal notation only ("1.5", "-2e-3"): float() would also take "1_0", non-Latin digits or "nan"."""
+    text = text.strip()
+    if not _DECIMAL.fullmatch(text):
+        raise ValueError(text)
+    return float(text)
 
 
 def _format_number(number: float) -> str:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from medical_imaging_framework.core.bundled import resolve_pipeline
 from medical_imaging_framework.core.graph import NODE_ID_PATTERN, Graph, Link, Node
+from medical_imaging_framework.core.params import shown_value
 from medical_imaging_framework.core.registry import NodeRegistry, UnknownNodeType
+from medical_imaging_framework.core.text import printable
 
 FORMAT = "mif-pipeline"
 VERSION = 1
+MAX_DEPTH = 64  # nesting of lists/objects; pipeline files need 4, Python's parser fails near 1000
+MAX_DIGITS = 4300  # Python's own limit for turning digits into an int
 
 
 class PipelineFileError(ValueError):
@@ -20,8 +27,8 @@ class PipelineFileError(ValueError):
 
     def __init__(self, path: str | os.PathLike[str], message: str) -> None:
         self.path = str(path)
-        self.detail = message
-        super().__init__(f"{self.path}: {message}")
+        self.detail = printable(message, keep_newlines=True)
+        super().__init__(f"{printable(self.path)}: {self.detail}")
 
 
 def graph_to_dict(graph: Graph) -> dict[str, Any]:
@@ -72,18 +79,19 @@ def load_pipeline(path: str | os.PathLike[str], registry: NodeRegistry) -> Graph
     """Read a pipeline file.
 
     Args:
-        path: the JSON file.
+        path: the JSON file, or the name of a bundled example (see `resolve_pipeline`).
         registry: node types the file may use.
 
     Raises:
         PipelineFileError: missing/unreadable file, not JSON, wrong format, unknown node type,
             malformed node or link. Parameter values and graph rules are checked by ``Graph.validate``.
     """
+    path = resolve_pipeline(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PipelineFileError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, UnicodeDecodeError, ValueError) as error:
         raise PipelineFileError(path, f"cannot read: {getattr(error, 'strerror', None) or error}") from None
     return loads(text, registry, source=path)
 
@@ -91,11 +99,76 @@ def load_pipeline(path: str | os.PathLike[str], registry: NodeRegistry) -> Graph
 def loads(text: str, registry: NodeRegistry, source: str | os.PathLike[str] = "<text>") -> Graph:
     """Parse pipeline JSON text; see `load_pipeline`."""
     try:
-        data = json.loads(text)
+        data = json.loads(_flatten_deep_values(text), parse_int=_parse_int)
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}, column {error.colno}"
         raise PipelineFileError(source, f"not valid JSON ({where}: {error.msg})") from None
-    return graph_from_dict(data, registry, source)
+    except RecursionError:  # only an unclosed run of brackets gets here: closed ones were cut above
+        deep = f"lists/objects nested more than {MAX_DEPTH} levels deep"
+        raise PipelineFileError(source, f"not valid JSON ({deep})") from None
+    except ValueError as error:  # defensive: the number guard above should leave none
+        raise PipelineFileError(source, f"not valid JSON ({shown_value(str(error))})") from None
+    return graph_from_dict(_mark_deep_values(data), registry, source)
+
+
+class OutOfRange:
+    """Stands for a value the loader refused to build: an integer of more than `MAX_DIGITS` digits or a
+    list/object nested deeper than `MAX_DEPTH`. No parameter accepts it, so validation names its node
+    and field instead of the whole file failing."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __repr__(self) -> str:
+        return f"<{self.what}>"
+
+
+_DEEP_MARKER = "\0mif:nested-too-deeply"  # turned into `OutOfRange` right after parsing
+_DEEP_JSON = '"\\u0000mif:nested-too-deeply"'
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _parse_int(digits: str) -> int | OutOfRange:
+    if len(digits.lstrip("+-")) > MAX_DIGITS:
+        return OutOfRange(f"a whole number of {len(digits.lstrip('+-'))} digits")
+    return int(digits)
+
+
+def _flatten_deep_values(text: str) -> str:
+    """``text`` with every list/object nested deeper than `MAX_DEPTH` replaced by a marker string.
+
+    Python's parser recurses once per level and fails with RecursionError near 1000 levels; this keeps
+    the rest of the file readable so the error can name the node and field holding the deep value.
+    """
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return text
+    pieces: list[str] = []
+    depth, copied_to, cut_start = 0, 0, -1
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth == MAX_DEPTH + 1 and cut_start < 0:
+                cut_start = match.start()
+        elif token in "]}":
+            depth -= 1
+            if depth == MAX_DEPTH and cut_start >= 0:
+                pieces += [text[copied_to:cut_start], _DEEP_JSON]
+                copied_to, cut_start = match.end(), -1
+    if cut_start >= 0:  # unbalanced: let the parser report where the text ends
+        return text
+    return "".join([*pieces, text[copied_to:]])
+
+
+def _mark_deep_values(data: Any) -> Any:
+    """Replace the marker strings left by `_flatten_deep_values` with `OutOfRange` (depth <= MAX_DEPTH)."""
+    if isinstance(data, str) and data == _DEEP_MARKER:
+        return OutOfRange(f"a value nested more than {MAX_DEPTH} levels deep")
+    if isinstance(data, list):
+        return [_mark_deep_values(item) for item in data]
+    if isinstance(data, dict):
+        return {key: _mark_deep_values(value) for key, value in data.items()}
+    return data
 
 
 def graph_from_dict(data: Any, registry: NodeRegistry, source: str | os.PathLike[str] = "<data>") -> Graph:
@@ -108,13 +181,15 @@ def graph_from_dict(data: Any, registry: NodeRegistry, source: str | os.PathLike
         raise PipelineFileError(source, f"not a pipeline file (expected \"format\": \"{FORMAT}\")")
     if data.get("version") != VERSION:
         raise PipelineFileError(
-            source, f"unsupported version {data.get('version')!r} (this program reads version {VERSION})"
+            source, f"unsupported version {shown_value(data.get('version'))} (this program reads version {VERSION})"
         )
     nodes, links = data.get("nodes"), data.get("links", [])
     if not isinstance(nodes, list) or not isinstance(links, list):
         raise PipelineFileError(source, "\"nodes\" and \"links\" must be lists")
-    graph = Graph(name=str(data.get("name", Path(str(source)).stem)))
-    graph.description = str(data.get("description") or "")
+    name = data.get("name")
+    graph = Graph(name=name if isinstance(name, str) and name.isprintable() else Path(str(source)).stem)
+    description = data.get("description")
+    graph.description = description if isinstance(description, str) else ""
     errors: list[str] = []
     skipped: set[str] = set()
     for index, entry in enumerate(nodes):
@@ -157,13 +232,13 @@ def _node_from_dict(entry: Any, index: int, registry: NodeRegistry, graph: Graph
     node_id, type_id = entry.get("id"), entry.get("type")
     if not isinstance(node_id, str) or not NODE_ID_PATTERN.match(node_id):
         rule = "must be letters, digits, _ or -, starting with a letter or _"
-        raise _EntryError(f"nodes[{index}]: id {node_id!r} {rule}")
+        raise _EntryError(f"nodes[{index}]: id '{shown_value(node_id)}' {rule}")
     if node_id in graph.nodes:
         raise _EntryError(f"node '{node_id}': id is used twice")
     try:
         spec = registry.get(str(type_id))
     except UnknownNodeType:
-        raise _EntryError(f"node '{node_id}': unknown node type '{type_id}'") from None
+        raise _EntryError(f"node '{node_id}': unknown node type '{shown_value(type_id)}'") from None
     params = entry.get("params", {})
     if not isinstance(params, dict):
         raise _EntryError(f"node '{node_id}': \"params\" must be an object")
@@ -172,8 +247,9 @@ def _node_from_dict(entry: Any, index: int, registry: NodeRegistry, graph: Graph
         not isinstance(position, list)
         or len(position) != 2
         or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in position)
+        or not all(_finite(v) for v in position)
     ):
-        raise _EntryError(f"node '{node_id}': \"position\" must be [x, y]")
+        raise _EntryError(f"node '{node_id}', field 'position': must be [x, y], two finite numbers")
     config = spec.defaults()
     config.update(params)
     return Node(id=node_id, spec=spec, config=config, position=(position[0], position[1]))
@@ -186,13 +262,20 @@ def _link_from_dict(entry: Any, index: int, graph: Graph, skipped: set[str]) -> 
     for key in ("from", "to"):
         node_id, dot, port = entry[key].partition(".")
         if not dot or not port:
-            raise _EntryError(f"links[{index}].{key} '{entry[key]}' must be \"node.port\"")
+            raise _EntryError(f"links[{index}].{key} '{shown_value(entry[key])}' must be \"node.port\"")
         if node_id in skipped:
             raise _SkippedLink
         if node_id not in graph.nodes:
-            raise _EntryError(f"links[{index}].{key}: no node '{node_id}'")
+            raise _EntryError(f"links[{index}].{key}: no node '{shown_value(node_id)}'")
         ends.append((node_id, port))
     return Link(ends[0][0], ends[0][1], ends[1][0], ends[1][1])
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer beyond the float range
+        return False
 
 
 def _plain_number(value: float) -> float | int:

@@ -8,72 +8,19 @@ core free of any import of the node library.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from medical_imaging_framework.core.graph import Node
 from medical_imaging_framework.core.node_ids import readable_id
-from medical_imaging_framework.core.params import Param
-from medical_imaging_framework.core.ports import Port
-
-if TYPE_CHECKING:
-    from medical_imaging_framework.core.graph import Node
+from medical_imaging_framework.core.node_spec import NodeSpec, RunFunction
 
 ENTRY_POINT_GROUP = "medical_imaging_framework.nodes"
 
 log = logging.getLogger(__name__)
 
-RunFunction = Callable[..., dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class NodeSpec:
-    """Everything known about one node type.
-
-    Args:
-        type_id: stable id used in pipeline files, ``family.Name`` (e.g. ``training.Trainer``).
-        title: human title shown on the canvas.
-        category: palette group (Data, Transforms, Models, Losses, Optimizers, Training, ...).
-        run: ``run(ctx, inputs, config) -> outputs``; ``inputs``/``outputs`` are dicts by port name.
-        inputs: input ports.
-        outputs: output ports.
-        params: parameters, in dialog order.
-        description: one paragraph for tooltips and ``mif nodes``.
-    """
-
-    type_id: str
-    title: str
-    category: str
-    run: RunFunction
-    inputs: tuple[Port, ...] = ()
-    outputs: tuple[Port, ...] = ()
-    params: tuple[Param, ...] = ()
-    description: str = ""
-    _params_by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_params_by_name", {p.name: p for p in self.params})
-
-    def param(self, name: str) -> Param | None:
-        """The parameter called ``name``, or None."""
-        return self._params_by_name.get(name)
-
-    def input(self, name: str) -> Port | None:
-        """The input port called ``name``, or None."""
-        return next((p for p in self.inputs if p.name == name), None)
-
-    def output(self, name: str) -> Port | None:
-        """The output port called ``name``, or None."""
-        return next((p for p in self.outputs if p.name == name), None)
-
-    def defaults(self) -> dict[str, Any]:
-        """A fresh config dict holding every parameter's default."""
-        return {p.name: _copy_default(p.default) for p in self.params}
-
-
-def _copy_default(value: Any) -> Any:
-    return list(value) if isinstance(value, (list, tuple)) else value
+__all__ = ["ENTRY_POINT_GROUP", "NodeRegistry", "NodeSpec", "RunFunction", "UnknownNodeType"]
 
 
 class UnknownNodeType(KeyError):
@@ -136,8 +83,6 @@ class NodeRegistry:
             node_id: the node's id; derived from the type when omitted.
             config: parameter values to set (not validated here; see ``Graph.validate``).
         """
-        from medical_imaging_framework.core.graph import Node
-
         spec = self.get(type_id)
         settings = spec.defaults()
         settings.update(config)

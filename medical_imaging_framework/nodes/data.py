@@ -10,6 +10,8 @@ from monai.data.utils import worker_init_fn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
+from medical_imaging_framework.core.checks import CheckContext, Fact, check_no_data
+from medical_imaging_framework.core.params import MAX_SEED
 from medical_imaging_framework.nodes.phantoms import make_phantom
 
 
@@ -79,6 +81,41 @@ def run_loader(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any])
     return {"loader": loader}
 
 
+def check_phantoms(ctx: CheckContext) -> None:
+    """State what the phantoms are: size, dims, one channel, labelled, how many."""
+    dims = int(ctx.config["spatial_dims"])
+    ctx.provide("dataset", **{
+        Fact.SPATIAL_DIMS: ctx.known(dims, "spatial_dims"),
+        Fact.IMAGE_SIZE: ctx.known((ctx.config["size"],) * dims, "size"),
+        Fact.IMAGE_CHANNELS: ctx.known(1),
+        Fact.NUM_ITEMS: ctx.known(ctx.config["count"], "count"),
+        Fact.HAS_LABELS: ctx.known(True),
+    })
+
+
+def check_split(ctx: CheckContext) -> None:
+    """Both subsets must hold at least one item."""
+    fraction = ctx.config["val_fraction"]
+    if not 0.0 < fraction < 1.0:
+        ctx.problem("val_fraction", f"must be above 0 and below 1, got {fraction}: both subsets need items")
+        return
+    total = ctx.fact("dataset", Fact.NUM_ITEMS)
+    if total is None:
+        return
+    val_count = round(total.value * fraction)
+    if val_count < 1 or val_count >= total.value:
+        ctx.conflict("val_fraction", f"{fraction} of {total.value} items leaves an empty training or validation "
+                     "set", total)
+        return
+    ctx.provide("train", **{Fact.NUM_ITEMS: ctx.known(total.value - val_count, "val_fraction")})
+    ctx.provide("val", **{Fact.NUM_ITEMS: ctx.known(val_count, "val_fraction")})
+
+
+def check_loader(ctx: CheckContext) -> None:
+    """The linked dataset must exist."""
+    check_no_data(ctx, "dataset")
+
+
 SPECS = [
     NodeSpec(
         type_id="data.SyntheticPhantoms",
@@ -92,9 +129,11 @@ SPECS = [
             Param("spatial_dims", ParamKind.CHOICE, "2", "Spatial dims", "2 for images, 3 for volumes.",
                   choices=("2", "3")),
             Param("noise", ParamKind.FLOAT, 0.2, "Noise", "Standard deviation of the Gaussian noise.", minimum=0),
-            Param("seed", ParamKind.INT, 0, "Seed", "The same seed gives the same images.", minimum=0),
+            Param("seed", ParamKind.INT, 0, "Seed", "The same seed gives the same images.", minimum=0,
+                  maximum=MAX_SEED),
         ),
         description="Random ellipses (2D) or ellipsoids (3D) over noise with binary masks; no download needed.",
+        check=check_phantoms,
     ),
     NodeSpec(
         type_id="data.TrainValSplit",
@@ -106,9 +145,10 @@ SPECS = [
         params=(
             Param("val_fraction", ParamKind.FLOAT, 0.2, "Validation fraction", "Share of items held out.",
                   minimum=0.0, maximum=1.0),
-            Param("seed", ParamKind.INT, 0, "Seed", "Seed of the random split.", minimum=0),
+            Param("seed", ParamKind.INT, 0, "Seed", "Seed of the random split.", minimum=0, maximum=MAX_SEED),
         ),
         description="Splits a dataset at random into training and validation subsets.",
+        check=check_split,
     ),
     NodeSpec(
         type_id="data.DataLoader",
@@ -128,5 +168,6 @@ SPECS = [
                   "Page-locked batches for faster, asynchronous copies to the GPU (used only when CUDA is available)."),
         ),
         description="Batches a dataset for training, validation or inference.",
+        check=check_loader,
     ),
 ]

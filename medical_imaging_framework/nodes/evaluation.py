@@ -18,6 +18,7 @@ from monai.metrics import DiceMetric, HausdorffDistanceMetric
 from monai.networks.utils import one_hot
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Port, PortKind
+from medical_imaging_framework.core.checks import CheckContext, check_labels
 from medical_imaging_framework.core.events import MetricsReported
 from medical_imaging_framework.nodes.inference import Case, PredictionSet
 
@@ -109,6 +110,11 @@ def run_evaluate(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
     return {"metrics": {"mean": mean, "per_case": rows}}
 
 
+def check_evaluate(ctx: CheckContext) -> None:
+    """The predictions must come from labelled data."""
+    check_labels(ctx, "predictions", "evaluation")
+
+
 SPECS = [
     NodeSpec(
         type_id="evaluation.EvaluateSegmentation",
@@ -118,5 +124,6 @@ SPECS = [
         inputs=(Port("predictions", PortKind.PREDICTIONS),),
         outputs=(Port("metrics", PortKind.METRICS),),
         description="Dice and 95% Hausdorff distance (mm) per case and on average; prints a table.",
+        check=check_evaluate,
     ),
 ]

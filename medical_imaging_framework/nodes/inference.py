@@ -16,6 +16,7 @@ import torch
 from monai.inferers import sliding_window_inference
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
+from medical_imaging_framework.core.checks import CheckContext, Fact, check_model_on_data
 from medical_imaging_framework.core.events import SampleAvailable
 from medical_imaging_framework.core.training import resolve_device
 
@@ -156,6 +157,28 @@ def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, An
     return {"predictions": result}
 
 
+def check_predictor(ctx: CheckContext) -> None:
+    """Device; the window size (one value per axis) or image size must fit the model."""
+    if ctx.config["device"] == "cuda" and not torch.cuda.is_available():
+        ctx.problem("device", "'cuda' was asked for, but PyTorch sees no CUDA device (use 'auto' or 'cpu')")
+    dims = ctx.fact("data", Fact.SPATIAL_DIMS) or ctx.fact("model", Fact.SPATIAL_DIMS)
+    choice, roi = ctx.config["sliding_window"], tuple(ctx.config["roi_size"])
+    sliding = choice == "on" or (choice == "auto" and dims is not None and dims.value == 3)
+    if not sliding:
+        check_model_on_data(ctx, "model", "data")
+    elif dims is None:
+        if len(roi) not in (2, 3):
+            ctx.problem("roi_size", f"needs 2 (2D) or 3 (3D) values, got {len(roi)}")
+    elif len(roi) != dims.value:
+        message = f"the window size roi_size has {len(roi)} values but the images are {dims.value}D: give {dims.value}"
+        ctx.conflict("roi_size", message, dims)
+        if choice == "on":
+            ctx.problem("sliding_window", f"is on, but {message}")
+    else:
+        check_model_on_data(ctx, "model", "data", roi=ctx.known(roi, "roi_size"))
+    ctx.provide("predictions", **{Fact.IN_CHANNELS: None, Fact.SIZE_MULTIPLE: None, Fact.MIN_SIZE: None})
+
+
 SPECS = [
     NodeSpec(
         type_id="inference.LoadCheckpoint",
@@ -199,5 +222,6 @@ SPECS = [
                   choices=("auto", "cpu", "cuda")),
         ),
         description="Segments every image: sigmoid + threshold (binary) or softmax + argmax (classes).",
+        check=check_predictor,
     ),
 ]

@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
+from medical_imaging_framework.core.checks import CheckContext, Fact
 from medical_imaging_framework.nodes import readers
 
 Reader = Callable[[Path], tuple[np.ndarray, np.ndarray]]
@@ -141,6 +142,11 @@ def run_image_folder(ctx: NodeContext, inputs: dict[str, Any], config: dict[str,
     return {"dataset": dataset}
 
 
+def check_image_folder(ctx: CheckContext) -> None:
+    """Without a labels folder the items carry no labels (the files are read only at run time)."""
+    ctx.provide("dataset", **{Fact.HAS_LABELS: ctx.known(bool(ctx.config["labels_dir"].strip()), "labels_dir")})
+
+
 SPECS = [
     NodeSpec(
         type_id="io.ImageFolder",
@@ -156,5 +162,6 @@ SPECS = [
             Param("cache", ParamKind.BOOL, True, "Cache", "Keep the read images in memory (read each file once)."),
         ),
         description="Images and labels from two folders, paired by file name; each image keeps its affine.",
+        check=check_image_folder,
     ),
 ]

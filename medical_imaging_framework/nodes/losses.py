@@ -16,6 +16,7 @@ from monai.losses import DiceCELoss, DiceLoss, FocalLoss
 from torch import nn
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
+from medical_imaging_framework.core.checks import CheckContext, Fact
 
 
 def run_dice(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -91,6 +92,22 @@ MODE = Param("mode", ParamKind.CHOICE, "auto", "Mode", "auto: sigmoid for 1 outp
 INCLUDE_BACKGROUND = Param("include_background", ParamKind.BOOL, True, "Include background",
                            "Count channel 0 (multi-class: the background class).")
 
+def check_dice(ctx: CheckContext) -> None:
+    """Sigmoid or softmax, not both; without softmax the model must output one channel."""
+    if ctx.config["sigmoid"] and ctx.config["softmax"]:
+        ctx.problem("sigmoid", "choose sigmoid or softmax, not both")
+        ctx.problem("softmax", "choose sigmoid or softmax, not both")
+        return
+    channels = "any" if ctx.config["softmax"] else "one"
+    ctx.provide("loss", **{Fact.LOSS_CHANNELS: ctx.known(channels, "softmax")})
+
+
+def check_mode(ctx: CheckContext) -> None:
+    """sigmoid needs a 1-channel model, softmax one with 2 or more channels (checked by the Trainer)."""
+    channels = {"auto": "any", "sigmoid": "one", "softmax": "many"}[ctx.config["mode"]]
+    ctx.provide("loss", **{Fact.LOSS_CHANNELS: ctx.known(channels, "mode")})
+
+
 SPECS = [
     NodeSpec(
         type_id="losses.DiceLoss",
@@ -106,6 +123,7 @@ SPECS = [
                   "Count channel 0 in the Dice."),
         ),
         description="MONAI Dice loss.",
+        check=check_dice,
     ),
     NodeSpec(
         type_id="losses.DiceCELoss",
@@ -120,6 +138,7 @@ SPECS = [
             Param("lambda_ce", ParamKind.FLOAT, 1.0, "CE weight", "Weight of the cross-entropy term.", minimum=0.0),
         ),
         description="MONAI DiceCELoss: Dice plus (binary) cross-entropy.",
+        check=check_mode,
     ),
     NodeSpec(
         type_id="losses.FocalLoss",
@@ -133,6 +152,7 @@ SPECS = [
             Param("gamma", ParamKind.FLOAT, 2.0, "Gamma", "Focusing strength (0 = cross-entropy).", minimum=0.0),
         ),
         description="MONAI FocalLoss: cross-entropy that down-weights easy voxels.",
+        check=check_mode,
     ),
     NodeSpec(
         type_id="losses.CrossEntropy",
@@ -142,5 +162,6 @@ SPECS = [
         outputs=(Port("loss", PortKind.LOSS),),
         params=(MODE,),
         description="Binary cross-entropy on logits (1 channel) or cross-entropy over classes.",
+        check=check_mode,
     ),
 ]

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 from monai.networks.nets import AttentionUnet, SegResNet, UNet
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
+from medical_imaging_framework.core.checks import CheckContext, Fact, Known
+from medical_imaging_framework.core.params import MAX_SEED
 
 SPATIAL_DIMS = Param("spatial_dims", ParamKind.CHOICE, "2", "Spatial dims", "2D or 3D network.", choices=("2", "3"))
 IN_CHANNELS = Param("in_channels", ParamKind.INT, 1, "Input channels", "Channels of the input image.", minimum=1)
 OUT_CHANNELS = Param("out_channels", ParamKind.INT, 1, "Output channels",
                      "1 for binary (sigmoid) segmentation, else the number of classes.", minimum=1)
-SEED = Param("seed", ParamKind.INT, 0, "Seed", "Seed of the weight initialisation.", minimum=0)
+SEED = Param("seed", ParamKind.INT, 0, "Seed", "Seed of the weight initialisation.", minimum=0, maximum=MAX_SEED)
 
 
 def seeded_build(seed: int, build: Any) -> torch.nn.Module:
@@ -94,6 +97,46 @@ CHANNELS = Param("channels", ParamKind.INT_LIST, [16, 32, 64, 128], "Channels", 
 STRIDES = Param("strides", ParamKind.INT_LIST, [2, 2, 2], "Strides", "Downsampling stride between levels.", minimum=1)
 
 
+def _provide_model(ctx: CheckContext, multiple: Known | None = None, min_size: Known | None = None) -> None:
+    ctx.provide("model", **{
+        Fact.SPATIAL_DIMS: ctx.known(int(ctx.config["spatial_dims"]), "spatial_dims"),
+        Fact.IN_CHANNELS: ctx.known(ctx.config["in_channels"], "in_channels"),
+        Fact.OUT_CHANNELS: ctx.known(ctx.config["out_channels"], "out_channels"),
+        Fact.SIZE_MULTIPLE: multiple,
+        Fact.MIN_SIZE: min_size,
+    })
+
+
+def check_levels(ctx: CheckContext) -> None:
+    """UNet-like networks: 2+ levels, one stride fewer than channels; images divide by the strides' product.
+
+    Each level halves (by its stride) the image, and the deepest is normalised over its voxels, so
+    every image axis must divide by the product of the strides and be at least twice that.
+    """
+    channels, strides = ctx.config["channels"], ctx.config["strides"]
+    if len(channels) < 2:
+        ctx.problem("channels", f"needs at least 2 levels (e.g. 16, 32), got {len(channels)}")
+        _provide_model(ctx)
+        return
+    if len(strides) != len(channels) - 1:
+        message = f"strides needs {len(channels) - 1} values for {len(channels)} channels, got {len(strides)}"
+        ctx.problem("strides", message)
+        ctx.problem("channels", message)
+        _provide_model(ctx)
+        return
+    multiple = math.prod(strides)
+    _provide_model(ctx, ctx.known(multiple, "strides"), ctx.known(2 * multiple, "strides"))
+
+
+def check_segresnet(ctx: CheckContext) -> None:
+    """Group normalisation needs init_filters divisible by 8; images divide by 2^(levels-1)."""
+    filters = ctx.config["init_filters"]
+    if filters % 8:
+        ctx.problem("init_filters", f"must be a multiple of 8 (group normalisation uses 8 groups), got {filters}")
+    multiple = 2 ** (len(ctx.config["blocks_down"]) - 1)
+    _provide_model(ctx, ctx.known(multiple, "blocks_down"), ctx.known(multiple, "blocks_down"))
+
+
 SPECS = [
     NodeSpec(
         type_id="models.UNet",
@@ -112,6 +155,7 @@ SPECS = [
             SEED,
         ),
         description="MONAI UNet with residual units.",
+        check=check_levels,
     ),
     NodeSpec(
         type_id="models.SegResNet",
@@ -131,6 +175,7 @@ SPECS = [
             SEED,
         ),
         description="MONAI SegResNet: residual encoder-decoder with group normalisation (Myronenko 2018).",
+        check=check_segresnet,
     ),
     NodeSpec(
         type_id="models.AttentionUnet",
@@ -148,5 +193,6 @@ SPECS = [
             SEED,
         ),
         description="MONAI Attention UNet: attention gates on the skip connections (Oktay 2018).",
+        check=check_levels,
     ),
 ]

@@ -19,7 +19,9 @@ from medical_imaging_framework.core.async_checkpoint import (
 from medical_imaging_framework.core.checkpoint_policy import CheckpointPolicy, checkpoints_enabled
 from medical_imaging_framework.core.checkpoint_state import restore_training_state
 from medical_imaging_framework.core.checkpoints import CheckpointError, find_last_checkpoint, read_checkpoint
+from medical_imaging_framework.core.checks import CheckContext, Fact, check_labels, check_model_on_data
 from medical_imaging_framework.core.events import LogLine, TrainingResumed
+from medical_imaging_framework.core.params import MAX_SEED, path_problem
 from medical_imaging_framework.core.precision import PRECISIONS, PrecisionPlan, plan_precision
 from medical_imaging_framework.core.training import Callback, Trainer, TrainingState, resolve_device
 
@@ -168,6 +170,31 @@ def run_trainer(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]
     return {"model": model}
 
 
+def check_trainer(ctx: CheckContext) -> None:
+    """Folder and resume settings, device, and that model, loss and data fit together."""
+    config = ctx.config
+    problem = path_problem(config["checkpoint_dir"].strip())
+    if problem:
+        ctx.problem("checkpoint_dir", problem)
+    if config["resume_from"].strip() == "last" and not checkpoints_enabled(config["checkpoint_dir"]):
+        ctx.problem("resume_from", "'last' looks in checkpoint_dir, which is empty: set checkpoint_dir")
+    if config["device"] == "cuda" and not torch.cuda.is_available():
+        ctx.problem("device", "'cuda' was asked for, but PyTorch sees no CUDA device (use 'auto' or 'cpu')")
+    for port in ("train_data", "val_data"):
+        if port in ctx.inputs:
+            check_model_on_data(ctx, "model", port)
+            check_labels(ctx, port, "training")
+    out, loss = ctx.fact("model", Fact.OUT_CHANNELS), ctx.fact("loss", Fact.LOSS_CHANNELS)
+    if out is not None and loss is not None:
+        if loss.value == "one" and out.value != 1:
+            ctx.conflict("", f"the loss needs a 1-channel (binary) model but the model outputs {out.value} channels",
+                         loss, out)
+        elif loss.value == "many" and out.value < 2:
+            ctx.conflict("", "the loss (softmax) needs a model with 2 or more output channels, one per class",
+                         loss, out)
+    ctx.outputs["model"] = dict(ctx.inputs.get("model", {}))
+
+
 SPECS = [
     NodeSpec(
         type_id="training.Trainer",
@@ -187,7 +214,8 @@ SPECS = [
             Param("num_epochs", ParamKind.INT, 20, "Epochs", "Number of epochs to train.", minimum=1),
             Param("device", ParamKind.CHOICE, "auto", "Device", "auto uses CUDA when available.",
                   choices=("auto", "cpu", "cuda")),
-            Param("seed", ParamKind.INT, 0, "Seed", "Seeds Python, NumPy and torch at the start.", minimum=0),
+            Param("seed", ParamKind.INT, 0, "Seed", "Seeds Python, NumPy and torch at the start.", minimum=0,
+                  maximum=MAX_SEED),
             Param("checkpoint_dir", ParamKind.STR, "checkpoints", "Checkpoint Directory",
                   "Folder for checkpoint files (created when missing); empty disables saving."),
             Param("save_every_n_epochs", ParamKind.INT, 5, "Save Every N Epochs",
@@ -210,5 +238,6 @@ SPECS = [
                   "auto: on when training on CUDA.", choices=ASYNC_CHOICES),
         ),
         description="Trains the model; saves periodic, best and final checkpoints; can resume.",
+        check=check_trainer,
     ),
 ]

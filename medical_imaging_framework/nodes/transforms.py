@@ -10,7 +10,7 @@ each item's ``affine``; its ``source_affine``/``source_shape`` keep the grid it 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -31,6 +31,19 @@ from monai.transforms import (
 )
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
+from medical_imaging_framework.core.checks import CheckContext
+from medical_imaging_framework.core.params import MAX_SEED
+from medical_imaging_framework.nodes.transform_checks import (
+    check_apply,
+    check_ct_window,
+    check_divisible_pad,
+    check_flip,
+    check_intensity,
+    check_pad_crop,
+    check_rand_crop,
+    check_resize,
+    check_rotate90,
+)
 
 IMAGE, LABEL = "image", "label"
 SOURCE_AFFINE, SOURCE_SHAPE = "source_affine", "source_shape"
@@ -272,7 +285,7 @@ def run_apply(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) 
 
 PREVIOUS = Port("transform", PortKind.TRANSFORM, required=False, help="The chain so far (optional).")
 NEXT = Port("transform", PortKind.TRANSFORM)
-SEED = Param("seed", ParamKind.INT, 0, "Seed", "Seed of this random transform.", minimum=0)
+SEED = Param("seed", ParamKind.INT, 0, "Seed", "Seed of this random transform.", minimum=0, maximum=MAX_SEED)
 PROB = Param("prob", ParamKind.FLOAT, 0.5, "Probability", "Chance of applying it to an item.", minimum=0.0, maximum=1.0)
 
 
@@ -280,10 +293,13 @@ def _size(name: str, label: str, help_text: str) -> Param:
     return Param(name, ParamKind.INT_LIST, [96, 96], label, help_text + " 2 values for 2D, 3 for 3D.", minimum=1)
 
 
-def _spec(type_id: str, title: str, run: Any, params: tuple[Param, ...], description: str) -> NodeSpec:
+def _spec(
+    type_id: str, title: str, run: Any, params: tuple[Param, ...], description: str,
+    check: Callable[[CheckContext], None] = check_intensity,
+) -> NodeSpec:
     return NodeSpec(
         type_id=type_id, title=title, category="Transforms", run=run, inputs=(PREVIOUS,), outputs=(NEXT,),
-        params=params, description=description,
+        params=params, description=description, check=check,
     )
 
 
@@ -295,27 +311,29 @@ SPECS = [
     _spec("transforms.CTWindow", "CT Window", run_ct_window, (
         Param("window_min", ParamKind.FLOAT, -1000.0, "Window min (HU)", "Intensity mapped to 0."),
         Param("window_max", ParamKind.FLOAT, 1000.0, "Window max (HU)", "Intensity mapped to 1."),
-    ), "Clips intensities to a window and scales it to 0..1 (MONAI ScaleIntensityRange)."),
+    ), "Clips intensities to a window and scales it to 0..1 (MONAI ScaleIntensityRange).", check_ct_window),
     _spec("transforms.Resize", "Resize", run_resize, (
         _size("spatial_size", "Size", "Output size."),
-    ), "Resamples image (linear) and label (nearest) to a size; the affine follows."),
+    ), "Resamples image (linear) and label (nearest) to a size; the affine follows.", check_resize),
     _spec("transforms.PadOrCrop", "Pad or Crop", run_pad_crop, (
         _size("spatial_size", "Size", "Output size, padding with zeros or cropping the centre."),
-    ), "Pads or centre-crops image and label to a size; the affine follows."),
+    ), "Pads or centre-crops image and label to a size; the affine follows.", check_pad_crop),
     _spec("transforms.DivisiblePad", "Pad to Multiple", run_divisible_pad, (
         Param("k", ParamKind.INT, 16, "Multiple", "Each spatial size becomes a multiple of this.", minimum=1),
-    ), "Pads image and label at the far end so each size divides by k (UNets need it); the affine is unchanged."),
+    ), "Pads image and label at the far end so each size divides by k (UNets need it); the affine is unchanged.",
+        check_divisible_pad),
     _spec("transforms.RandomCrop", "Random Crop", run_rand_crop, (
         _size("roi_size", "Crop size", "Size of the crop."), SEED,
-    ), "Crops image and label at a random position (training data only)."),
+    ), "Crops image and label at a random position (training data only).", check_rand_crop),
     _spec("transforms.RandomFlip", "Random Flip", run_rand_flip, (
         PROB,
         Param("spatial_axis", ParamKind.CHOICE, "all", "Axis", "Axis to flip, or all axes at once.",
               choices=("all", "0", "1", "2")),
         SEED,
-    ), "Flips image and label (training data only)."),
+    ), "Flips image and label (training data only).", check_flip),
     _spec("transforms.RandomRotate90", "Random Rotate 90", run_rand_rotate90, (PROB, SEED),
-          "Rotates image and label by a random multiple of 90 degrees in the first two axes (training only)."),
+          "Rotates image and label by a random multiple of 90 degrees in the first two axes (training only).",
+          check_rotate90),
     _spec("transforms.GaussianNoise", "Gaussian Noise", run_noise, (
         Param("prob", ParamKind.FLOAT, 0.2, "Probability", "Chance of adding noise to an item.",
               minimum=0.0, maximum=1.0),
@@ -341,5 +359,6 @@ SPECS = [
                       "With cache on: keep the cached results in this folder instead of memory (MONAI "
                       "PersistentDataset; for data larger than RAM, reused by later runs). Empty: in memory."),),
         description="Runs a transform chain on datasets; random steps touch the training data only.",
+        check=check_apply,
     ),
 ]

@@ -16,6 +16,7 @@ from monai.data import MetaTensor
 from monai.transforms import SpatialResample
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
+from medical_imaging_framework.core.checks import CheckContext, Fact
 from medical_imaging_framework.nodes.inference import Case, PredictionSet
 
 SUFFIX = {"nifti": ".nii.gz", "png": ".png"}
@@ -137,6 +138,13 @@ def run_save(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
     return {}
 
 
+def check_save(ctx: CheckContext) -> None:
+    """PNG holds 2D images only."""
+    dims = ctx.fact("predictions", Fact.SPATIAL_DIMS)
+    if ctx.config["format"] == "png" and dims is not None and dims.value != 2:
+        ctx.conflict("format", f"PNG holds 2D images only; these predictions are {dims.value}D (use nifti)", dims)
+
+
 SPECS = [
     NodeSpec(
         type_id="io.SavePredictions",
@@ -153,5 +161,6 @@ SPECS = [
             Param("overwrite", ParamKind.BOOL, False, "Overwrite", "Replace files that already exist."),
         ),
         description="Writes one class-map file per case on its source image's grid, named after the image.",
+        check=check_save,
     ),
 ]

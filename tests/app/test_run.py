@@ -143,14 +143,16 @@ def test_failing_node_is_outlined_and_its_message_logged(
     qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path
 ) -> None:
     window = make_window(write_tiny_pipeline(registry, tmp_path))
-    window.canvas.set_config("phantoms", {**window.canvas.graph.nodes["phantoms"].config, "count": 1})
+    # A missing checkpoint is found only at run time (a bad parameter would be refused by validate first).
+    missing = str(tmp_path / "missing.pt")
+    window.canvas.set_config("trainer", {**window.canvas.graph.nodes["trainer"].config, "resume_from": missing})
     window.action_run.trigger()
     wait_for_run(qtbot, window)
     assert window.runner.last_result.status == "failed"
-    assert window.canvas.state_visible("split") == "failed"
-    assert window.canvas.state_visible("phantoms") == "done"
-    assert any(line.startswith("✗ Node 'split' failed: val_fraction") for line in window.log.lines())
-    assert "split" in window.statusBar().currentMessage()
+    assert window.canvas.state_visible("trainer") == "failed"
+    assert window.canvas.state_visible("split") == "done"
+    assert any(line.startswith("✗ Node 'trainer' failed: resume_from") for line in window.log.lines())
+    assert "trainer" in window.statusBar().currentMessage()
 
 
 def test_parameters_are_locked_while_running(qtbot: Any, make_window: Any, registry: NodeRegistry,

@@ -123,13 +123,14 @@ def test_run_prints_epoch_lines_and_exits_0(registry: NodeRegistry, tmp_path: Pa
 
 def test_failing_node_exits_1_without_traceback(registry: NodeRegistry, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    graph = make_tiny_graph(registry, "")
-    graph.nodes["split"].config["val_fraction"] = 0.01
+    # A missing file is found only at run time (validate checks parameters, not the disk); a bad
+    # val_fraction, the failure used here before, is now refused by validate.
+    graph = make_tiny_graph(registry, "", resume_from="missing.pt")
     path = tmp_path / "tiny.json"
     save_pipeline(graph, path)
     assert main(["run", str(path)]) == 1
     err = capsys.readouterr().err
-    assert "✗ Node 'split' failed: val_fraction 0.01 of 12 items leaves an empty training or validation set" in err
+    assert "✗ Node 'trainer' failed: resume_from: checkpoint file 'missing.pt' does not exist" in err
     assert "Traceback" not in err
     assert main(["--debug", "run", str(path)]) == 1
     assert "Traceback" in capsys.readouterr().err

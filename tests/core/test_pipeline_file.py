@@ -51,7 +51,7 @@ def _write(tmp_path: Path, content: object) -> Path:
          "node 'x': unknown node type 'acme.Nope'"),
         ({"format": "mif-pipeline", "version": 1, "nodes": [{"id": "x y", "type": "optim.Adam"}]}, "nodes[0]: id"),
         ({"format": "mif-pipeline", "version": 1, "nodes": [{"id": "a", "type": "optim.Adam", "position": "here"}]},
-         "node 'a': \"position\" must be [x, y]"),
+         "node 'a', field 'position': must be [x, y]"),
         ({"format": "mif-pipeline", "version": 1, "nodes": [], "links": [{"from": "a.b", "to": "c.d"}]},
          "links[0].from: no node 'a'"),
     ],

@@ -148,7 +148,8 @@ def test_resume_errors_are_clear(registry: NodeRegistry, tmp_path: Path) -> None
     result, _, _ = run(make_tiny_graph(registry, tmp_path, num_epochs=2, resume_from=str(tmp_path / "nope.pt")))
     assert result.error == f"resume_from: checkpoint file '{tmp_path / 'nope.pt'}' does not exist"
     result, _, _ = run(make_tiny_graph(registry, "", num_epochs=2, resume_from="last"))
-    assert "resume_from 'last' looks in checkpoint_dir, which is empty" in result.error
+    assert result.status == "invalid"  # refused by validate now, before anything runs
+    assert "'last' looks in checkpoint_dir, which is empty" in str(result.problems[0])
 
 
 def test_resume_last_without_checkpoints_starts_fresh(registry: NodeRegistry, tmp_path: Path) -> None:

@@ -1,0 +1,69 @@
+"""`NodeSpec`: everything known about one node type (ports, parameters, run function, check hook).
+
+Kept apart from the registry so that the graph can use it without importing the registry: inside core,
+imports go one way (params/ports/checks -> node_spec -> graph -> registry -> pipeline_file -> executor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from medical_imaging_framework.core.checks import CheckFunction
+from medical_imaging_framework.core.params import Param
+from medical_imaging_framework.core.ports import Port
+
+RunFunction = Callable[..., dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """Everything known about one node type.
+
+    Args:
+        type_id: stable id used in pipeline files, ``family.Name`` (e.g. ``training.Trainer``).
+        title: human title shown on the canvas.
+        category: palette group (Data, Transforms, Models, Losses, Optimizers, Training, ...).
+        run: ``run(ctx, inputs, config) -> outputs``; ``inputs``/``outputs`` are dicts by port name.
+        inputs: input ports.
+        outputs: output ports.
+        params: parameters, in dialog order.
+        description: one paragraph for tooltips and ``mif nodes``.
+        check: ``check(ctx)``, the node's own cross-field and neighbour rules (see `core.checks`);
+            `Graph.validate` calls it once the node's parameters each passed their own rule.
+    """
+
+    type_id: str
+    title: str
+    category: str
+    run: RunFunction
+    inputs: tuple[Port, ...] = ()
+    outputs: tuple[Port, ...] = ()
+    params: tuple[Param, ...] = ()
+    description: str = ""
+    check: CheckFunction | None = None
+    _params_by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_params_by_name", {p.name: p for p in self.params})
+
+    def param(self, name: str) -> Param | None:
+        """The parameter called ``name``, or None."""
+        return self._params_by_name.get(name)
+
+    def input(self, name: str) -> Port | None:
+        """The input port called ``name``, or None."""
+        return next((p for p in self.inputs if p.name == name), None)
+
+    def output(self, name: str) -> Port | None:
+        """The output port called ``name``, or None."""
+        return next((p for p in self.outputs if p.name == name), None)
+
+    def defaults(self) -> dict[str, Any]:
+        """A fresh config dict holding every parameter's default."""
+        return {p.name: _copy_default(p.default) for p in self.params}
+
+
+def _copy_default(value: Any) -> Any:
+    return list(value) if isinstance(value, (list, tuple)) else value

@@ -1,0 +1,129 @@
+"""Validation of transform chains (the `NodeSpec` check hooks of the transform nodes).
+
+Each transform node adds a `TransformStep` to the chain's facts; ``transforms.Apply`` then follows the
+image size and dimensionality of its datasets through the steps (random steps on training data only),
+reports a step that cannot work on those images at the step's own node and field, and states the
+resulting image size for the loaders, Trainer and Predictor downstream.
+"""
+
+from __future__ import annotations
+
+from medical_imaging_framework.core.checks import CheckContext, Fact, Facts, Known, TransformStep
+
+
+def _add_step(ctx: CheckContext, step: TransformStep) -> None:
+    previous = ctx.fact("transform", Fact.TRANSFORM_STEPS)
+    steps = (*(previous.value if previous else ()), step)
+    ctx.provide("transform", **{Fact.TRANSFORM_STEPS: ctx.known(steps)})
+
+
+def _sized(ctx: CheckContext, op: str, field: str, random: bool = False) -> None:
+    size = tuple(ctx.config[field])
+    if len(size) not in (2, 3):
+        ctx.problem(field, f"needs 2 (2D) or 3 (3D) values, got {len(size)}")
+        return
+    _add_step(ctx, TransformStep(op, size, ctx.node_id, field, random))
+
+
+def check_intensity(ctx: CheckContext) -> None:
+    """Intensity-only steps keep the shape."""
+    _add_step(ctx, TransformStep("intensity", None, ctx.node_id))
+
+
+def check_ct_window(ctx: CheckContext) -> None:
+    """window_min must lie below window_max."""
+    low, high = ctx.config["window_min"], ctx.config["window_max"]
+    if low >= high:
+        message = f"window_min ({low}) must be below window_max ({high})"
+        ctx.problem("window_min", message)
+        ctx.problem("window_max", message)
+    check_intensity(ctx)
+
+
+def check_resize(ctx: CheckContext) -> None:
+    """2 or 3 sizes; the images take that size."""
+    _sized(ctx, "resize", "spatial_size")
+
+
+def check_pad_crop(ctx: CheckContext) -> None:
+    """2 or 3 sizes; the images take that size."""
+    _sized(ctx, "pad_crop", "spatial_size")
+
+
+def check_rand_crop(ctx: CheckContext) -> None:
+    """2 or 3 sizes; training images shrink to at most that size."""
+    _sized(ctx, "random_crop", "roi_size", random=True)
+
+
+def check_divisible_pad(ctx: CheckContext) -> None:
+    """Each image size grows to the next multiple of k."""
+    _add_step(ctx, TransformStep("divisible_pad", ctx.config["k"], ctx.node_id, "k"))
+
+
+def check_flip(ctx: CheckContext) -> None:
+    """The flip axis must exist in the images (checked by Apply, which knows them)."""
+    axis = ctx.config["spatial_axis"]
+    _add_step(ctx, TransformStep("flip", None if axis == "all" else int(axis), ctx.node_id, "spatial_axis", True))
+
+
+def check_rotate90(ctx: CheckContext) -> None:
+    """Rotations swap the first two axes: images whose two first sizes differ change shape."""
+    _add_step(ctx, TransformStep("rotate90", None, ctx.node_id, "", True))
+
+
+def check_apply(ctx: CheckContext) -> None:
+    """At least one dataset; each step must fit the images; state each output's image size."""
+    if "train" not in ctx.inputs and "val" not in ctx.inputs:
+        ctx.problem("", "link a dataset to 'train' or 'val' (or both)")
+        return
+    chain = ctx.fact("transform", Fact.TRANSFORM_STEPS)
+    steps: tuple[TransformStep, ...] = chain.value if chain else ()
+    for port, training in (("train", True), ("val", False)):
+        if port not in ctx.inputs:
+            ctx.provide(port, **{Fact.NO_DATA: ctx.known(True)})
+            continue
+        used = [step for step in steps if training or not step.random]
+        ctx.outputs[port] = _follow(ctx, dict(ctx.inputs[port]), used)
+
+
+def _follow(ctx: CheckContext, facts: Facts, steps: list[TransformStep]) -> Facts:
+    """The dataset's facts after ``steps``; reports steps that do not fit the images."""
+    dims = facts.get(Fact.SPATIAL_DIMS)
+    size = facts.get(Fact.IMAGE_SIZE)
+    for step in steps:
+        if step.op in ("resize", "pad_crop", "random_crop"):
+            if dims is not None and len(step.value) != dims.value:
+                _step_conflict(ctx, step, f"has {len(step.value)} values but the images are {dims.value}D "
+                               "(give one per axis)", dims)
+                return {}
+            dims = dims or Known(len(step.value), step.node_id, step.field)
+            if step.op == "random_crop":
+                size = None if size is None else Known(
+                    tuple(min(a, b) for a, b in zip(size.value, step.value, strict=True)), step.node_id, step.field
+                )
+            else:
+                size = Known(step.value, step.node_id, step.field)
+        elif step.op == "divisible_pad" and size is not None:
+            k = step.value
+            size = Known(tuple(-(-s // k) * k for s in size.value), step.node_id, step.field)  # exact for any int
+        elif step.op == "flip" and dims is not None and step.value is not None and step.value >= dims.value:
+            _step_conflict(ctx, step, f"axis {step.value} does not exist in {dims.value}D images "
+                           f"(use 0..{dims.value - 1} or all)", dims)
+            return {}
+        elif step.op == "rotate90" and size is not None and size.value[0] != size.value[1]:
+            size = None  # the two first axes swap at random: items differ in size
+    facts = dict(facts)
+    for name, known in ((Fact.SPATIAL_DIMS, dims), (Fact.IMAGE_SIZE, size)):
+        if known is None:
+            facts.pop(name, None)
+        else:
+            facts[name] = known
+    return facts
+
+
+def _step_conflict(ctx: CheckContext, step: TransformStep, message: str, other: Known) -> None:
+    ctx.problem_at(step.node_id, step.field, f"{message} (images from {other.where()})")
+    if other.node_id != step.node_id:
+        ctx.problem_at(other.node_id, other.field,
+                       f"the images are {other.value}D but node '{step.node_id}' is set for other images "
+                       f"({step.field})")

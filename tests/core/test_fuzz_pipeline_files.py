@@ -1,0 +1,81 @@
+"""Fuzzed pipeline files (issue 9): hostile variants of the bundled examples load and validate into a
+graph or the project's own errors, never another exception and never a hang; and a seeded sample of
+plausible edits that validate also runs, with tiny settings, without a failure validate could catch."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from medical_imaging_framework.core import Executor, NodeRegistry
+from tests.conftest import make_tiny_graph
+from tests.core.fuzz_pipelines import outcome, pipeline_texts
+
+FUZZ_CASES = 600
+
+
+@pytest.mark.timeout(240)  # the hang guard: all cases together take seconds on a quiet machine
+@settings(
+    max_examples=FUZZ_CASES,
+    derandomize=True,  # the same cases on every run: CI stays deterministic
+    database=None,
+    # No per-case deadline: a case takes milliseconds, but on a loaded shared runner one case was seen
+    # to stall for 13 s of wall time (0.01 s of CPU), and a wall-clock deadline would make the test flaky.
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
+@given(text=pipeline_texts())
+def test_fuzzed_pipeline_file_gives_a_graph_or_our_own_error(registry: NodeRegistry, text: str) -> None:
+    assert outcome(text, registry) in {"valid", "problems", "file error"}
+
+
+# Plausible edits of the tiny default pipeline: each value is legal on its own; together they may not be.
+PLAUSIBLE: dict[tuple[str, str], list[Any]] = {
+    ("phantoms", "size"): [8, 12, 16, 24, 36],
+    ("phantoms", "count"): [2, 3, 5, 8],
+    ("phantoms", "spatial_dims"): ["2", "3"],
+    ("split", "val_fraction"): [0.05, 0.2, 0.5, 0.9],
+    ("unet", "channels"): [[4], [4, 8], [4, 8, 16], [4, 8, 16, 32]],
+    ("unet", "strides"): [[2], [2, 2], [1, 2], [3, 2], [2, 2, 2]],
+    ("unet", "num_res_units"): [0, 1],
+    ("unet", "out_channels"): [1, 2, 3],
+    ("unet", "spatial_dims"): ["2", "3"],
+    ("dice_loss", "softmax"): [True, False],
+    ("dice_loss", "sigmoid"): [True, False],
+    ("train_loader", "batch_size"): [1, 3, 4],
+}
+RUNS = 5
+
+
+def test_sample_of_validating_edits_runs(registry: NodeRegistry, tmp_path: Path) -> None:
+    chooser = random.Random(20261129)
+    refused = ran = 0
+    while ran < RUNS:
+        graph = make_tiny_graph(registry, tmp_path / f"run{ran}", num_epochs=1)
+        edits = chooser.sample(sorted(PLAUSIBLE), 3)
+        for node_id, field in edits:
+            graph.nodes[node_id].config[field] = chooser.choice(PLAUSIBLE[(node_id, field)])
+        if graph.validate():
+            refused += 1
+            assert refused < 500, "the pool hardly ever validates: widen PLAUSIBLE"
+            continue
+        settings_text = {f"{n}.{f}": graph.nodes[n].config[f] for n, f in edits}
+        result = Executor(graph).run()
+        assert result.status == "done", f"{settings_text} validated but failed: {result.failed_node}: {result.error}"
+        ran += 1
+    assert refused > 0  # the pool does hold combinations that validate refuses
+
+
+@pytest.mark.parametrize("name", ["segmentation_train.json", "segmentation_train"])
+def test_load_pipeline_finds_a_bundled_example_by_name(registry: NodeRegistry, name: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from medical_imaging_framework.cli import resolve_pipeline_path
+    from medical_imaging_framework.core import load_pipeline
+
+    monkeypatch.chdir(tmp_path)  # not the package folder: the name alone must be enough
+    assert load_pipeline(name, registry).name == "segmentation_train"
+    assert resolve_pipeline_path(name).name == "segmentation_train.json"
