@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from medical_imaging_framework import __version__
+from medical_imaging_framework.cli_run import add_run_options
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", dest="overrides", action="append", default=[], metavar="NODE_ID.PARAM=VALUE",
         help="override a parameter for this run (repeatable)",
     )
+    add_run_options(run)
 
     validate = commands.add_parser("validate", parents=[common], help="list every problem in a pipeline")
     validate.add_argument("pipeline")

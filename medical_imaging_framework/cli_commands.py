@@ -10,6 +10,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from medical_imaging_framework import cli_run
 from medical_imaging_framework.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, resolve_pipeline_path
 from medical_imaging_framework.core import (
     CancelToken,
@@ -18,6 +19,7 @@ from medical_imaging_framework.core import (
     NodeRegistry,
     ParamError,
     PipelineFileError,
+    distributed,
     format_event,
     load_pipeline,
 )
@@ -109,12 +111,14 @@ class ConsolePrinter:
 
 def run_command(args: argparse.Namespace) -> int:
     """`mif run`: exit 0 done, 1 a node failed, 2 invalid, 130 stopped by Ctrl-C."""
+    if cli_run.wants_launcher(args):
+        return cli_run.launch_torchrun(args)
     path, graph = load_with_overrides(args.pipeline, args.overrides)
     problem = _invalid(path, graph)
     if problem:
         raise problem
     cancel = CancelToken()
-    printer = ConsolePrinter(sys.stdout, debug=args.debug)
+    printer = cli_run.make_sink(args, ConsolePrinter, sys.stdout)
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
         if cancel.cancelled:
@@ -123,10 +127,14 @@ def run_command(args: argparse.Namespace) -> int:
         cancel.cancel()
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
+    previous_term = signal.signal(signal.SIGTERM, on_interrupt)  # torchrun and the editor stop with SIGTERM
     try:
-        result = Executor(graph, printer, cancel).run()
+        with cli_run.stdout_for_events(args):
+            result = Executor(graph, printer, cancel).run()
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        distributed.shutdown()
     if result.status == "cancelled":
         return EXIT_INTERRUPTED
     if result.status == "failed":

@@ -104,6 +104,7 @@ class Trainer:
         emit: event sink (EpochEnded, Progress, TrainingStopped).
         node_id: the node named in events.
         callbacks: notified in order.
+        all_reduce: sums a list of numbers over every rank (several processes); None in one process.
     """
 
     loss_fn: LossFunction
@@ -115,6 +116,7 @@ class Trainer:
     emit: EventSink
     node_id: str = "trainer"
     callbacks: list[Callback] = field(default_factory=list)
+    all_reduce: Callable[[Sequence[float]], list[float]] | None = None
 
     def fit(self, state: TrainingState) -> TrainingState:
         """Train from ``state.epoch + 1`` to ``num_epochs``; raises `Cancelled` after a stop."""
@@ -170,9 +172,7 @@ class Trainer:
             count += image.shape[0]
             self.emit(Progress(self.node_id, epoch, self.num_epochs, index, num_batches))
             self.cancel.raise_if_cancelled()
-        if count == 0:
-            raise ValueError("the training data loader yielded no batches")
-        return total.item() / count
+        return self._mean(total.item(), count, "training")
 
     def _forward_loss(self, state: TrainingState, image: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         if state.scaler is None:
@@ -183,14 +183,23 @@ class Trainer:
     @torch.no_grad()
     def _validate(self, state: TrainingState) -> float:
         state.model.eval()
+        # the module inside DDP: its forward syncs buffers, and validation shards may differ by a batch
+        model = state.model.module if isinstance(state.model, nn.parallel.DistributedDataParallel) else state.model
         total, count = 0.0, 0
         for batch in self.val_loader or ():
             image, label = split_batch(batch, self.device)
-            total += self.loss_fn(state.model(image), label).item() * image.shape[0]
+            total += self.loss_fn(model(image), label).item() * image.shape[0]
             count += image.shape[0]
             self.cancel.raise_if_cancelled()
+        return self._mean(total, count, "validation")
+
+    def _mean(self, total: float, count: int, what: str) -> float:
+        """``total / count``, both summed over every rank first when several processes train."""
+        if self.all_reduce is not None:
+            total, summed_count = self.all_reduce([total, count])
+            count = round(summed_count)
         if count == 0:
-            raise ValueError("the validation data loader yielded no batches")
+            raise ValueError(f"the {what} data loader yielded no batches")
         return total / count
 
 
