@@ -32,6 +32,10 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
         "--nproc", type=_positive, default=1, metavar="N",
         help="train/infer with N processes on this machine (starts torchrun; docs/training/DISTRIBUTED.md)",
     )
+    run.add_argument(
+        "--max-restarts", type=_non_negative, default=0, metavar="K",
+        help="with --nproc: restart all processes up to K times when one fails (resumes from the newest checkpoint)",
+    )
 
 
 def _positive(text: str) -> int:
@@ -41,6 +45,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got '{text}'") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
     return value
 
 
@@ -59,6 +73,7 @@ def torchrun_command(args: argparse.Namespace) -> list[str]:
     """
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={args.nproc}",
+        f"--max-restarts={getattr(args, 'max_restarts', 0)}",
         "-m", "medical_imaging_framework", "run", args.pipeline, "--events", args.events,
     ]
     for override in args.overrides:

@@ -86,11 +86,31 @@ def ensure_process_group() -> bool:
         return False
     if not dist.is_initialized():
         try:
-            dist.init_process_group(backend=backend(), timeout=COLLECTIVE_TIMEOUT)
+            dist.init_process_group(backend=backend(), store=_attempt_store(), rank=int(os.environ["RANK"]),
+                                    world_size=int(os.environ["WORLD_SIZE"]), timeout=COLLECTIVE_TIMEOUT)
         except (RuntimeError, ValueError) as error:
             where = f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')}"
             raise NodeError(f"cannot join the process group at {where}: {error}") from None
     return is_active()
+
+
+def _attempt_store() -> dist.Store:
+    """torchrun's key-value store, with keys of this restart attempt only.
+
+    torchrun keeps one store for every attempt of an elastic run; without a prefix per attempt the
+    restarted ranks would find the addresses of the ranks that died and fail to connect.
+    """
+    rank_number = int(os.environ["RANK"])
+    agent_hosts_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == str(True)
+    store = dist.TCPStore(
+        host_name=os.environ["MASTER_ADDR"],
+        port=int(os.environ["MASTER_PORT"]),
+        world_size=int(os.environ["WORLD_SIZE"]),
+        is_master=not agent_hosts_store and rank_number == 0,
+        timeout=COLLECTIVE_TIMEOUT,
+        multi_tenant=True,
+    )
+    return dist.PrefixStore(f"mif/attempt_{restart_count()}", store)
 
 
 def shutdown() -> None:
