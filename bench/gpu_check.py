@@ -6,7 +6,9 @@ Trains the tiny segmentation pipeline on CUDA and checks that:
      ``load_checkpoint(path, model=cpu_model, map_location="cpu")`` into a CPU model;
   3. a full-precision run resumed from epoch 3 of 6 ends bit-identical to an uninterrupted run
      (deterministic algorithms on); otherwise the max abs difference is reported;
-  4. the same for a mixed-precision resume (reported, not required to be bit-identical).
+  4. the same for a mixed-precision resume (reported, not required to be bit-identical);
+  5. DDP (nccl, every visible GPU, ``--nproc`` = GPU count): the 3D example trains 2 epochs in one process
+     and under torchrun; samples/s per GPU against one process (`ddp_throughput.py`; skipped with < 2 GPUs).
 
 Usage (repository root):  python bench/gpu_check.py        (``--cpu`` runs the same checks on the CPU)
 Without an installed package (no entry points), put the repository on PYTHONPATH; nodes are registered by hand.
@@ -28,6 +30,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from medical_imaging_framework.core import Executor, NodeRegistry, format_event, load_pipeline  # noqa: E402
 from medical_imaging_framework.core.checkpoints import describe_checkpoint, load_checkpoint  # noqa: E402
@@ -139,6 +142,24 @@ def run_checks(device: str) -> None:
         resume_check(registry, root, device, amp=False)
         if amp:
             resume_check(registry, root, device, amp=True)
+    ddp_check(device)
+
+
+def ddp_check(device: str) -> None:
+    """Step 5: DDP over every visible GPU (2 gloo processes with ``--cpu``) against one process."""
+    from ddp_throughput import PIPELINES, describe, measure
+
+    nproc = torch.cuda.device_count() if device == "cuda" else 2
+    if nproc < 2:
+        check("DDP step", True, f"skipped: {nproc} GPU visible, DDP needs 2 or more", level="INFO")
+        return
+    pipeline, overrides = PIPELINES[device]
+    figures = measure(pipeline, nproc, device, epochs=2, overrides=overrides)
+    if not figures["ok"]:
+        check(f"DDP training on {nproc} {device} processes", False, figures["detail"])
+        return
+    unit = "GPU" if device == "cuda" else "process"
+    check(f"DDP training on {nproc} {device} processes", True, describe(figures, unit))
 
 
 def main() -> int:
