@@ -111,12 +111,12 @@ class ConsolePrinter:
 
 def run_command(args: argparse.Namespace) -> int:
     """`mif run`: exit 0 done, 1 a node failed, 2 invalid, 130 stopped by Ctrl-C."""
-    if cli_run.wants_launcher(args):
-        return cli_run.launch_torchrun(args)
     path, graph = load_with_overrides(args.pipeline, args.overrides)
     problem = _invalid(path, graph)
     if problem:
         raise problem
+    if cli_run.wants_launcher(args):  # checked once here, not once per process
+        return cli_run.launch_torchrun(args)
     cancel = CancelToken()
     printer = cli_run.make_sink(args, ConsolePrinter, sys.stdout)
 

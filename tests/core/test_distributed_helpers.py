@@ -110,3 +110,22 @@ def test_only_rank_zero_prints_and_others_report_failures() -> None:
     RankFilter(seen.append, rank=0, stream=stream)(LogLine("hello"))
     assert seen == [LogLine("hello")]
     assert isinstance(build_parser().parse_args(["run", "p.json"]), argparse.Namespace)
+
+
+def test_nproc_checks_the_pipeline_once_before_starting_processes(
+    registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from medical_imaging_framework import cli_run
+    from medical_imaging_framework.cli import main
+    from medical_imaging_framework.core import save_pipeline
+
+    started: list[object] = []
+    monkeypatch.setattr(cli_run, "launch_torchrun", lambda args: started.append(args) or 0)
+    graph = make_tiny_graph(registry, "", num_epochs=0)
+    save_pipeline(graph, tmp_path / "bad.json")
+    assert main(["run", str(tmp_path / "bad.json"), "--nproc", "2"]) == 2
+    assert started == [] and "num_epochs" in capsys.readouterr().err
+    graph.nodes["trainer"].config["num_epochs"] = 1
+    save_pipeline(graph, tmp_path / "good.json")
+    assert main(["run", str(tmp_path / "good.json"), "--nproc", "2"]) == 0
+    assert len(started) == 1
