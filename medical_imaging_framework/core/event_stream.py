@@ -107,6 +107,51 @@ class JsonLinesWriter:
         self.stream.flush()
 
 
+COMMON_FIELDS = ("format", "version", "type", "time")
+
+
+def event_from_dict(record: dict[str, Any]) -> Event | None:
+    """The event a JSON line describes (None for a type this version does not know, or another format).
+
+    Array summaries (``SampleAvailable``) come back as None: the stream does not carry the pixels.
+
+    Args:
+        record: one parsed line of the stream.
+    """
+    from medical_imaging_framework.core import events
+
+    if record.get("format") != FORMAT_NAME or record.get("version") != FORMAT_VERSION:
+        return None
+    kind = getattr(events, str(record.get("type")), None)
+    if not (isinstance(kind, type) and issubclass(kind, Event) and dataclasses.is_dataclass(kind)):
+        return None
+    values: dict[str, Any] = {}
+    for item in dataclasses.fields(kind):
+        if item.name not in record:
+            continue
+        value = record[item.name]
+        if isinstance(value, dict) and set(value) == {"shape", "dtype", "min", "max"}:
+            value = None  # an array summary: the pixels are not in the stream
+        elif item.name in ("mean", "metrics") and isinstance(value, dict):
+            value = _numbers(value)
+        elif item.name == "per_case" and isinstance(value, list):
+            value = tuple(_numbers(row) for row in value)
+        elif item.name == "node_id" and value is None:
+            value = ""
+        elif item.name == "loss" and value is None:
+            value = math.nan  # written as null because JSON has no NaN
+        values[item.name] = value
+    try:
+        return kind(**values)
+    except TypeError:  # a required field is missing: not an event of this version
+        return None
+
+
+def _numbers(row: dict[str, Any]) -> dict[str, Any]:
+    """Null numbers (NaN or infinite when written) back as NaN; names stay strings."""
+    return {key: (math.nan if value is None else value) for key, value in row.items()}
+
+
 def load_schema() -> dict[str, Any]:
     """The JSON Schema every line conforms to (shipped in the package's resources)."""
     from importlib import resources
@@ -115,4 +160,12 @@ def load_schema() -> dict[str, Any]:
     return json.loads(text)
 
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "JsonLinesWriter", "event_to_dict", "event_to_json", "load_schema"]
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "JsonLinesWriter",
+    "event_from_dict",
+    "event_to_dict",
+    "event_to_json",
+    "load_schema",
+]

@@ -105,3 +105,22 @@ def test_schema_file_is_documented() -> None:
     assert "events.schema.json" in text
     for name in ("EpochEnded", "CheckpointSaved", "SampleAvailable", '"format"', '"version"'):
         assert name in text
+
+
+def test_lines_read_back_into_the_same_events() -> None:
+    from medical_imaging_framework.core.event_stream import event_from_dict
+
+    plain = [
+        ev.RunStarted("p", 3), ev.NodeStarted("n", "data.X"), ev.LogLine("hi"), ev.Progress("t", 1, 2, 3, 4),
+        ev.EpochEnded("t", 1, 2, 0.5, None, 1.0), ev.CheckpointSaved("t", "periodic", "ck/c.pt", 1, 0.5),
+        ev.TrainingResumed("t", "ck/c.pt", 3, 6), ev.TrainingCompleted("t", 6, "ck/final_model.pt"),
+        ev.MetricsReported("e", {"dice": 0.5}, ({"name": "a", "dice": 0.5},)), ev.RunFinished("done", 2.0),
+    ]
+    for event in plain:
+        assert event_from_dict(json.loads(event_to_json(event))) == event
+    sample = event_from_dict(event_to_dict(ev.SampleAvailable("p", np.ones((1, 4, 4)))))
+    assert sample == ev.SampleAvailable("p", None)
+    nan_loss = event_from_dict(event_to_dict(ev.EpochEnded("t", 1, 2, float("nan"))))
+    assert isinstance(nan_loss, ev.EpochEnded) and math.isnan(nan_loss.loss)
+    assert event_from_dict({"format": "other", "version": 1, "type": "RunStarted"}) is None
+    assert event_from_dict({"format": "mif-events", "version": 1, "type": "PluginThing", "time": 1.0}) is None
