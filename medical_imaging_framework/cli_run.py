@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -104,6 +103,8 @@ def launch_torchrun(args: argparse.Namespace) -> int:
                   file=sys.stderr, flush=True)
             child.send_signal(signum)
         else:
+            from medical_imaging_framework.core.process_tree import kill_tree
+
             kill_tree(child.pid)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -115,29 +116,6 @@ def launch_torchrun(args: argparse.Namespace) -> int:
     if stops and code != 0:
         return 130
     return code
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL ``pid`` and its descendants (read from /proc; workers live in their own sessions).
-
-    Args:
-        pid: the root process.
-    """
-    for descendant in [*_descendants(pid), pid]:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(descendant, signal.SIGKILL)
-
-
-def _descendants(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as handle:
-            children = [int(item) for item in handle.read().split()]
-    except OSError:
-        return []
-    found: list[int] = []
-    for child in children:
-        found += [*_descendants(child), child]
-    return found
 
 
 class RankFilter:
