@@ -9,6 +9,9 @@ Usage (repository root):
   python bench/ddp_throughput.py                       # CUDA: every visible GPU, the 3D example
   python bench/ddp_throughput.py --device cpu --nproc 2 --set phantoms.count=40 --set phantoms.size=64
     --pipeline segmentation_train.json                  # CPU (gloo), e.g. on a laptop
+
+On a CPU, run it as ``OMP_NUM_THREADS=1 python bench/ddp_throughput.py ...`` for a fair comparison:
+torchrun gives each process one thread, while one process alone would use every core.
 """
 
 from __future__ import annotations
