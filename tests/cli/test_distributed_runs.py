@@ -24,6 +24,7 @@ from medical_imaging_framework.core import Graph, NodeRegistry, save_pipeline
 from medical_imaging_framework.core.checkpoints import read_checkpoint
 from medical_imaging_framework.core.events import MetricsReported
 from medical_imaging_framework.core.executor import run_graph
+from medical_imaging_framework.core.process_tree import kill_tree
 from tests.conftest import TINY_SETTINGS, make_tiny_graph
 
 pytestmark = pytest.mark.slow
@@ -89,8 +90,8 @@ def test_two_nodes_train_save_once_and_shard_inference(registry: NodeRegistry, t
         command = [
             sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node-rank={node_rank}",
             "--nproc-per-node=1", "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}",
-            f"--rdzv-id=mif-test-{port}", "-m", "medical_imaging_framework", "run", "pipeline.json",
-            "--events", "jsonl",
+            f"--rdzv-id=mif-test-{port}", "--rdzv-conf=join_timeout=120",
+            "-m", "medical_imaging_framework", "run", "pipeline.json", "--events", "jsonl",
         ]
         launches.append(subprocess.Popen(command, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True))
@@ -98,9 +99,10 @@ def test_two_nodes_train_save_once_and_shard_inference(registry: NodeRegistry, t
     try:
         for launch in launches:
             outputs.append(launch.communicate(timeout=LAUNCH_TIMEOUT))
-    finally:
+    finally:  # the workers live in sessions of their own: end the whole tree of a launch still running
         for launch in launches:
-            launch.kill()
+            if launch.poll() is None:
+                kill_tree(launch.pid)
     for launch, (_, err) in zip(launches, outputs, strict=True):
         assert launch.returncode == 0, err[-3000:]
 
@@ -190,9 +192,7 @@ def test_elastic_restart_resumes_after_a_killed_rank(registry: NodeRegistry, tmp
         launch.wait(timeout=60)
     finally:
         if launch.poll() is None:
-            for pid in _descendants(launch.pid):
-                os.kill(pid, signal.SIGKILL)
-            launch.kill()
+            kill_tree(launch.pid)
     log = "".join(lines)
     assert killed is not None, log[-3000:]
     assert launch.returncode == 0, log[:6000]
