@@ -175,26 +175,6 @@ def test_undo_cannot_change_parameters_while_running(qtbot: Any, make_window: An
     assert window.canvas.graph.nodes["adam"].config["lr"] == 0.005
 
 
-def test_a_separate_process_run_fills_the_same_panels(
-    qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = write_tiny_pipeline(registry, tmp_path, num_epochs=2, save_every_n_epochs=1)
-    monkeypatch.chdir(tmp_path)
-    window = make_window(path)
-    window.runner.separate_process = True  # `mif run --events jsonl` in a child process, followed line by line
-    window.action_run.trigger()
-    assert window.runner.running and window.runner.thread is None and window.runner.process_run is not None
-    wait_for_run(qtbot, window)
-    log = window.log.lines()
-    assert [line.split(",")[0] for line in log if line.startswith("Epoch [")] == ["Epoch [1/2]", "Epoch [2/2]"]
-    assert "  ✓ Saved checkpoint: checkpoint_epoch_2.pt" in log
-    assert window.loss_plot.epochs == [1, 2] and len(window.loss_plot.val_losses) == 2
-    assert {Path(p).name for p in window.checkpoints.paths} >= {"checkpoint_epoch_1.pt", "final_model.pt"}
-    assert all(Path(p).exists() for p in window.checkpoints.paths)
-    assert window.runner.last_result.status == "done"
-    assert window.progress.text().startswith("run finished")
-
-
 def test_a_crashed_separate_process_run_leaves_the_editor_open_with_the_error(
     qtbot: Any, make_window: Any, tiny_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -216,19 +196,27 @@ def test_a_crashed_separate_process_run_leaves_the_editor_open_with_the_error(
     assert window.action_run.isEnabled() and not window.runner.running
 
 
-def test_stop_ends_a_separate_process_run_after_the_current_batch(
+def test_a_separate_process_run_fills_the_same_panels_and_stops(
     qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = write_tiny_pipeline(registry, tmp_path, num_epochs=500, save_every_n_epochs=100)
+    path = write_tiny_pipeline(registry, tmp_path, num_epochs=500, save_every_n_epochs=1)
     monkeypatch.chdir(tmp_path)
     window = make_window(path)
-    window.runner.separate_process = True
+    window.runner.separate_process = True  # `mif run --events jsonl` in a child process, followed line by line
     epochs: list[EpochEnded] = []
     window.runner.event.connect(lambda event: epochs.append(event) if isinstance(event, EpochEnded) else None)
     window.action_run.trigger()
-    qtbot.waitUntil(lambda: bool(epochs), timeout=120_000)
+    assert window.runner.running and window.runner.thread is None and window.runner.process_run is not None
+    qtbot.waitUntil(lambda: len(epochs) >= 2, timeout=120_000)
     window.action_stop.trigger()  # SIGTERM: the child's Trainer stops after the current batch
     wait_for_run(qtbot, window, timeout=60_000)
+    log = window.log.lines()
+    shown = [line.split(",")[0] for line in log if line.startswith("Epoch [")]
+    assert shown[:2] == ["Epoch [1/500]", "Epoch [2/500]"] and len(shown) == len(epochs) < 500
+    assert "  ✓ Saved checkpoint: checkpoint_epoch_2.pt" in log
+    assert window.loss_plot.epochs[:2] == [1, 2] and len(window.loss_plot.val_losses) == len(epochs)
+    assert {Path(p).name for p in window.checkpoints.paths} >= {"checkpoint_epoch_1.pt", "checkpoint_epoch_2.pt"}
+    assert all(Path(p).exists() for p in window.checkpoints.paths)
     assert window.runner.last_result.status == "cancelled"
-    assert any(line.startswith("Training stopped at epoch") for line in window.log.lines())
-    assert epochs[-1].epoch < 500
+    assert any(line.startswith("Training stopped at epoch") for line in log)
+    assert window.action_run.isEnabled() and not window.runner.running

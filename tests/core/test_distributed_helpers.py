@@ -61,29 +61,25 @@ def _resume_events(registry: NodeRegistry, folder: Path, **trainer: object) -> l
     return events
 
 
-def test_resume_auto_starts_fresh_then_resumes_the_newest(registry: NodeRegistry, tmp_path: Path) -> None:
-    folder = tmp_path / "ck"
-    first = _resume_events(registry, folder, num_epochs=2, save_every_n_epochs=1, resume_from="auto")
-    assert not [e for e in first if isinstance(e, TrainingResumed)]
-    assert [e.epoch for e in first if isinstance(e, EpochEnded)] == [1, 2]
-    second = _resume_events(registry, folder, num_epochs=3, save_every_n_epochs=1, resume_from="auto")
-    resumed = [e for e in second if isinstance(e, TrainingResumed)]
-    assert len(resumed) == 1 and resumed[0].epoch == 2
-    assert [e.epoch for e in second if isinstance(e, EpochEnded)] == [3]
-    # without a checkpoint_dir, auto trains from the start instead of failing
-    third = _resume_events(registry, "", num_epochs=1, resume_from="auto")
-    assert [e.epoch for e in third if isinstance(e, EpochEnded)] == [1]
-
-
-def test_an_elastic_restart_resumes_without_being_asked(
+def test_resume_auto_and_elastic_restarts(
     registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = tmp_path / "ck"
-    _resume_events(registry, folder, num_epochs=2, save_every_n_epochs=1)
+    first = _resume_events(registry, folder, num_epochs=2, save_every_n_epochs=1, resume_from="auto")
+    assert not [e for e in first if isinstance(e, TrainingResumed)]  # nothing saved yet: a fresh start
+    assert [e.epoch for e in first if isinstance(e, EpochEnded)] == [1, 2]
+    second = _resume_events(registry, folder, num_epochs=3, save_every_n_epochs=1, resume_from="auto")
+    assert [e.epoch for e in second if isinstance(e, TrainingResumed)] == [2]
+    assert [e.epoch for e in second if isinstance(e, EpochEnded)] == [3]
+    # torchrun restarted the group: the newest checkpoint is used without resume_from being set
     monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")
-    events = _resume_events(registry, folder, num_epochs=3, save_every_n_epochs=1)
-    assert any(isinstance(e, LogLine) and "Restart 1 of the worker group" in e.text for e in events)
-    assert [e.epoch for e in events if isinstance(e, TrainingResumed)] == [2]
+    third = _resume_events(registry, folder, num_epochs=4, save_every_n_epochs=1)
+    assert any(isinstance(e, LogLine) and "Restart 1 of the worker group" in e.text for e in third)
+    assert [e.epoch for e in third if isinstance(e, TrainingResumed)] == [3]
+    # without a checkpoint_dir, auto trains from the start instead of failing
+    monkeypatch.delenv("TORCHELASTIC_RESTART_COUNT")
+    fourth = _resume_events(registry, "", num_epochs=1, resume_from="auto")
+    assert [e.epoch for e in fourth if isinstance(e, EpochEnded)] == [1]
 
 
 def test_nproc_builds_a_torchrun_command() -> None:
