@@ -10,6 +10,8 @@ Trains the tiny segmentation pipeline on CUDA and checks that:
   5. the speed work (bench/gpu_speed.py): async checkpoints on CUDA (files, CPU loading, bit-identical
      resume), bf16-mixed and fp16-mixed runs, then the GPU benchmarks (train_overhead --device cuda --dims 3,
      checkpoint_bench --device cuda); ``--no-bench`` leaves the benchmarks out.
+  6. DDP (nccl, every visible GPU, ``--nproc`` = GPU count): the 3D example trains 2 epochs in one process
+     and under torchrun; samples/s per GPU against one process (`ddp_throughput.py`; skipped with < 2 GPUs).
 
 Usage (repository root):  python bench/gpu_check.py        (``--cpu`` runs the same checks on the CPU)
 Without an installed package (no entry points), put the repository on PYTHONPATH; nodes are registered by hand.
@@ -31,6 +33,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from medical_imaging_framework.core import Executor, NodeRegistry, format_event, load_pipeline  # noqa: E402
 from medical_imaging_framework.core.checkpoint_inspect import describe_checkpoint  # noqa: E402
@@ -146,6 +149,24 @@ def run_checks(device: str) -> None:
         from bench.gpu_speed import speed_checks  # the speed issue's GPU part
 
         speed_checks(lambda folder, **options: train(registry, folder, device, **options), root, device, check)
+    ddp_check(device)
+
+
+def ddp_check(device: str) -> None:
+    """Step 6: DDP over every visible GPU (2 gloo processes with ``--cpu``) against one process."""
+    from ddp_throughput import PIPELINES, describe, measure
+
+    nproc = torch.cuda.device_count() if device == "cuda" else 2
+    if nproc < 2:
+        check("DDP step", True, f"skipped: {nproc} GPU visible, DDP needs 2 or more", level="INFO")
+        return
+    pipeline, overrides = PIPELINES[device]
+    figures = measure(pipeline, nproc, device, epochs=2, overrides=overrides)
+    if not figures["ok"]:
+        check(f"DDP training on {nproc} {device} processes", False, figures["detail"])
+        return
+    unit = "GPU" if device == "cuda" else "process"
+    check(f"DDP training on {nproc} {device} processes", True, describe(figures, unit))
 
 
 def main() -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from medical_imaging_framework import __version__
 from medical_imaging_framework.cli_errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, UsageError
+from medical_imaging_framework.cli_run import add_run_options
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_INVALID", "EXIT_OK", "UsageError", "build_parser", "main",
            "resolve_pipeline_path"]
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", dest="overrides", action="append", default=[], metavar="NODE_ID.PARAM=VALUE",
         help="override a parameter for this run (repeatable)",
     )
+    add_run_options(run)
 
     validate = commands.add_parser("validate", parents=[common], help="list every problem in a pipeline")
     validate.add_argument("pipeline")

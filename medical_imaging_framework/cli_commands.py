@@ -10,6 +10,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from medical_imaging_framework import cli_run
 from medical_imaging_framework.cli_errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, UsageError
 from medical_imaging_framework.core import (
     CancelToken,
@@ -18,6 +19,7 @@ from medical_imaging_framework.core import (
     NodeRegistry,
     ParamError,
     PipelineFileError,
+    distributed,
     format_event,
     load_pipeline,
 )
@@ -118,12 +120,15 @@ def run_command(args: argparse.Namespace) -> int:
     problem = _invalid(path, graph)
     if problem:
         raise problem
+    if cli_run.wants_launcher(args):  # checked once here, not once per process
+        return cli_run.launch_torchrun(args)
     from medical_imaging_framework.core.checkpoint_folder import used_checkpoint_folders
+    from medical_imaging_framework.core.distributed import is_main
 
-    for used in used_checkpoint_folders(graph):  # a fresh run into another run's folder: say so, then go on
+    for used in used_checkpoint_folders(graph) if is_main() else ():  # another run's folder: say so, go on
         print(used.warning(), file=sys.stderr, flush=True)
     cancel = CancelToken()
-    printer = ConsolePrinter(sys.stdout, debug=args.debug)
+    printer = cli_run.make_sink(args, ConsolePrinter, sys.stdout)
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
         if cancel.cancelled:
@@ -132,10 +137,14 @@ def run_command(args: argparse.Namespace) -> int:
         cancel.cancel()
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
+    previous_term = signal.signal(signal.SIGTERM, on_interrupt)  # torchrun and the editor stop with SIGTERM
     try:
-        result = Executor(graph, printer, cancel).run()
+        with cli_run.stdout_for_events(args):
+            result = Executor(graph, printer, cancel).run()
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        distributed.shutdown()
     if result.status == "cancelled":
         return EXIT_INTERRUPTED
     if result.status == "failed":

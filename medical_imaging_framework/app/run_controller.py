@@ -120,11 +120,16 @@ class RunController(QObject):
         self.worker: RunWorker | None = None
         self.cancel_token: CancelToken | None = None
         self.last_result: RunResult | None = None
+        # processes > 1 (or separate_process): run `mif run --events jsonl` in child processes (`process_runner`)
+        # and follow its events; 1 and not separate: in this process, in a QThread
+        self.processes = 1
+        self.separate_process = False
+        self.process_run: Any = None
 
     @property
     def running(self) -> bool:
         """Whether a run thread exists and has not finished."""
-        return self.thread is not None
+        return self.thread is not None or self.process_run is not None
 
     def start(self, graph: Graph) -> None:
         """Run a copy of ``graph`` in a new thread (ignored while a run is in progress).
@@ -133,6 +138,9 @@ class RunController(QObject):
             graph: the pipeline; it must already be valid (see `Graph.validate`).
         """
         if self.running:
+            return
+        if self.processes > 1 or self.separate_process:
+            self._start_process(graph)
             return
         self.cancel_token = CancelToken()
         self.thread = QThread(self)
@@ -150,6 +158,8 @@ class RunController(QObject):
 
     def stop(self) -> None:
         """Ask the run to stop after the current batch."""
+        if self.process_run is not None:
+            self.process_run.stop()
         if self.cancel_token is not None:
             self.cancel_token.cancel()
 
@@ -159,6 +169,8 @@ class RunController(QObject):
         Args:
             timeout_ms: give up after this long; -1 waits for ever.
         """
+        if self.process_run is not None:
+            return self.process_run.wait(timeout_ms)
         if self.thread is None:
             return True
         deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000
@@ -170,11 +182,25 @@ class RunController(QObject):
 
     def shutdown(self) -> None:
         """Stop a run, wait for its thread and deliver what it left queued (for closing the window)."""
-        if self.thread is None:
+        if self.thread is None and self.process_run is None:
             return
         self.stop()
         self.wait()
         QCoreApplication.sendPostedEvents(self)
+
+    def _start_process(self, graph: Graph) -> None:
+        from medical_imaging_framework.app.process_runner import ProcessRun
+
+        self.process_run = ProcessRun(graph_to_dict(graph), self.processes, self.event.emit,
+                                      self._on_process_finished, self)
+        self.process_run.start()
+        self.started.emit()
+
+    def _on_process_finished(self, result: RunResult) -> None:
+        run, self.process_run, self.last_result = self.process_run, None, result
+        if run is not None:
+            run.deleteLater()
+        self.finished.emit(result)
 
     @Slot(object)
     def _forward(self, event: Event) -> None:

@@ -135,6 +135,7 @@ class Trainer:
         node_id: the node named in events.
         callbacks: notified in order.
         autocast_dtype: autocast to this dtype in forward passes (None: full precision, unless a scaler).
+        all_reduce: sums a list of numbers over every rank (several processes); None in one process.
     """
 
     loss_fn: LossFunction
@@ -147,6 +148,7 @@ class Trainer:
     node_id: str = "trainer"
     callbacks: list[Callback] = field(default_factory=list)
     autocast_dtype: torch.dtype | None = None  # bf16/fp16 mixed precision (see core.precision); None = fp32
+    all_reduce: Callable[[Sequence[float]], list[float]] | None = None
 
     def fit(self, state: TrainingState) -> TrainingState:
         """Train from ``state.epoch + 1`` to ``num_epochs``; raises `Cancelled` after a stop."""
@@ -203,29 +205,39 @@ class Trainer:
             count += image.shape[0]
             self.emit(Progress(self.node_id, epoch, self.num_epochs, index, num_batches))
             self.cancel.raise_if_cancelled()
-        if count == 0:
-            raise ValueError("the training data loader yielded no batches")
-        return total.item() / count
+        return self._mean(total.item(), count, "training")
 
-    def _forward_loss(self, state: TrainingState, image: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    def _forward_loss(
+        self, state: TrainingState, image: torch.Tensor, label: torch.Tensor, model: nn.Module | None = None
+    ) -> torch.Tensor:
+        model = state.model if model is None else model
         if state.scaler is None and self.autocast_dtype is None:
-            return self.loss_fn(state.model(image), label)
+            return self.loss_fn(model(image), label)
         with torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype):
-            return self.loss_fn(state.model(image), label)
+            return self.loss_fn(model(image), label)
 
     @torch.no_grad()
     def _validate(self, state: TrainingState) -> float:
         state.model.eval()
-        # summed on the device like the training loss: no GPU sync per batch
+        # summed on the device like the training loss (no GPU sync per batch); the module inside DDP: its
+        # forward syncs buffers, and validation shards may differ by a batch
+        model = state.model.module if isinstance(state.model, nn.parallel.DistributedDataParallel) else state.model
         total, count = torch.zeros((), dtype=torch.float64, device=self.device), 0
         for batch in self.val_loader or ():
             image, label = split_batch(batch, self.device)
-            total += self._forward_loss(state, image, label).detach().double() * image.shape[0]
+            total += self._forward_loss(state, image, label, model).detach().double() * image.shape[0]
             count += image.shape[0]
             self.cancel.raise_if_cancelled()
+        return self._mean(total.item(), count, "validation")
+
+    def _mean(self, total: float, count: int, what: str) -> float:
+        """``total / count``, both summed over every rank first when several processes train."""
+        if self.all_reduce is not None:
+            total, summed_count = self.all_reduce([total, count])
+            count = round(summed_count)
         if count == 0:
-            raise ValueError("the validation data loader yielded no batches")
-        return total.item() / count
+            raise ValueError(f"the {what} data loader yielded no batches")
+        return total / count
 
 
 def _step_scheduler(scheduler: Any, monitored: float) -> None:

@@ -19,6 +19,7 @@ from monai.networks.utils import one_hot
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, check_labels
+from medical_imaging_framework.core.distributed import gather_sharded
 from medical_imaging_framework.core.events import MetricsReported
 from medical_imaging_framework.nodes.inference import Case, PredictionSet
 
@@ -95,12 +96,14 @@ def format_table(rows: list[dict[str, Any]], mean: dict[str, float]) -> list[str
 
 def run_evaluate(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     predictions: PredictionSet = inputs["predictions"]
-    if not predictions.cases:
+    if not predictions.cases and not predictions.sharded:
         raise NodeError("no predictions to evaluate")
     rows = []
     for case in predictions.cases:
         rows.append(evaluate_case(case, predictions.num_classes))
         ctx.cancel.raise_if_cancelled()
+    if predictions.sharded:  # every rank's rows, in the data's order (rank 0 prints them)
+        rows = gather_sharded(rows)
     columns = [key for key in rows[0] if key != "name"]
     mean = {column: _nanmean([row[column] for row in rows]) for column in columns}
     for line in format_table(rows, mean):

@@ -17,6 +17,13 @@ from monai.inferers import sliding_window_inference
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact, check_model_on_data
+from medical_imaging_framework.core.distributed import (
+    all_gather_objects,
+    all_reduce_sum,
+    ensure_process_group,
+    rank_device,
+    shard_loader,
+)
 from medical_imaging_framework.core.events import SampleAvailable
 from medical_imaging_framework.core.training import resolve_device
 
@@ -46,6 +53,7 @@ class PredictionSet:
 
     cases: list[Case] = field(default_factory=list)
     num_classes: int = 2
+    sharded: bool = False  # several processes: ``cases`` is this rank's share (every n-th item)
 
     @property
     def spatial_dims(self) -> int:
@@ -117,10 +125,10 @@ def _column(batch: Any, key: str, index: int) -> Any:
 
 @torch.no_grad()
 def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    device = resolve_device(config["device"])
+    result = PredictionSet(sharded=ensure_process_group())
+    device = rank_device(resolve_device(config["device"]))
     model = inputs["model"].to(device).eval()
-    result = PredictionSet()
-    for batch in inputs["data"]:
+    for batch in shard_loader(inputs["data"], training=False):
         if not isinstance(batch, dict) or "image" not in batch:
             raise NodeError("the data loader must yield dict batches with an 'image' entry")
         image = batch["image"].to(device).float()
@@ -143,8 +151,15 @@ def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, An
                 source_shape=None if source_shape is None else tuple(int(size) for size in source_shape),
             ))
         ctx.cancel.raise_if_cancelled()
-    if not result.cases:
+    total = len(result.cases)
+    if result.sharded:  # every rank agrees on the class count; the log counts every rank's cases
+        result.num_classes = max(all_gather_objects(result.num_classes))
+        total = round(all_reduce_sum([total])[0])
+    if not total:
         raise NodeError("the data loader yielded no images to predict")
+    if not result.cases:
+        ctx.log("This rank has no case to predict (fewer cases than processes)")
+        return {"predictions": result}
     first = result.cases[0]
     ctx.emit(SampleAvailable(
         node_id=ctx.node_id,
@@ -153,7 +168,7 @@ def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, An
         prediction=first.prediction.numpy(),
     ))
     mode = "sliding window" if _sliding(config, result.spatial_dims) else "whole image"
-    ctx.log(f"Predicted {len(result.cases)} case(s) ({mode}, {result.num_classes} classes)")
+    ctx.log(f"Predicted {total} case(s) ({mode}, {result.num_classes} classes)")
     return {"predictions": result}
 
 

@@ -16,10 +16,20 @@ from medical_imaging_framework.core.async_checkpoint import (
     AsyncCheckpointPolicy,
     async_checkpoint_enabled,
 )
-from medical_imaging_framework.core.checkpoint_policy import CheckpointPolicy, checkpoints_enabled
+from medical_imaging_framework.core.checkpoint_policy import checkpoints_enabled
 from medical_imaging_framework.core.checkpoint_state import restore_training_state
 from medical_imaging_framework.core.checkpoints import CheckpointError, find_last_checkpoint, read_checkpoint
 from medical_imaging_framework.core.checks import CheckContext, Fact, check_labels, check_model_on_data
+from medical_imaging_framework.core.distributed import (
+    SharedCancelToken,
+    all_reduce_sum,
+    broadcast_object,
+    ensure_process_group,
+    is_active,
+    rank_device,
+    restart_count,
+)
+from medical_imaging_framework.core.distributed_training import RankAwareCheckpointPolicy, prepare, restore_rank_rng
 from medical_imaging_framework.core.events import LogLine, TrainingResumed
 from medical_imaging_framework.core.params import MAX_SEED, path_problem
 from medical_imaging_framework.core.precision import PRECISIONS, PrecisionPlan, plan_precision
@@ -44,8 +54,10 @@ def build_callbacks(
         device: the training device (``async_checkpoint`` auto = background writes on CUDA).
         resumed_from: the checkpoint the run resumed from, if any (used to repair a stale best_model.pt).
     """
-    background = async_checkpoint_enabled(config.get("async_checkpoint", "auto"), device)
-    policy_class = AsyncCheckpointPolicy if background else CheckpointPolicy
+    # Under several processes the rank-aware policy (every rank's random state in each file) writes on rank 0
+    # while the others wait, so background writes are for one process only.
+    background = async_checkpoint_enabled(config.get("async_checkpoint", "auto"), device) and not is_active()
+    policy_class = AsyncCheckpointPolicy if background else RankAwareCheckpointPolicy
     extra = {"pin_memory": device is not None and device.type == "cuda"} if background else {}
     return [
         policy_class(
@@ -64,7 +76,10 @@ def build_callbacks(
 
 
 def resume_path(ctx: NodeContext, config: dict[str, Any]) -> Path | None:
-    """The checkpoint to resume from (``resume_from``; ``last`` = newest complete one), or None.
+    """The checkpoint to resume from (``resume_from``; ``last``/``auto`` = newest complete one), or None.
+
+    ``auto`` starts fresh when there is no checkpoint (or no checkpoint_dir); after torchrun restarted
+    the workers (an elastic restart) `elastic_resume_choice` applies ``auto``.
 
     Args:
         ctx: the running node's context.
@@ -73,10 +88,13 @@ def resume_path(ctx: NodeContext, config: dict[str, Any]) -> Path | None:
     Raises:
         NodeError: ``last`` without a checkpoint_dir, or a named file that does not exist.
     """
-    choice = config["resume_from"].strip()
+    choice = elastic_resume_choice(ctx, config)
     if not choice:
         return None
-    if choice == "last":
+    if choice == "auto" and not checkpoints_enabled(config["checkpoint_dir"]):
+        ctx.log("resume_from 'auto': no checkpoint_dir to look in; training starts at epoch 1")
+        return None
+    if choice in ("last", "auto"):
         if not checkpoints_enabled(config["checkpoint_dir"]):
             raise NodeError("resume_from 'last' looks in checkpoint_dir, which is empty: set checkpoint_dir")
         folder = Path(os.path.expanduser(config["checkpoint_dir"].strip()))
@@ -88,6 +106,26 @@ def resume_path(ctx: NodeContext, config: dict[str, Any]) -> Path | None:
     if not path.is_file():
         raise NodeError(f"resume_from: checkpoint file '{choice}' does not exist")
     return path
+
+
+def elastic_resume_choice(ctx: NodeContext, config: dict[str, Any]) -> str:
+    """``resume_from``, or ``auto`` after an elastic restart (torchrun restarted the worker group).
+
+    After a restart the newest checkpoint in checkpoint_dir wins over an empty ``resume_from`` and over a
+    named file (which is used only while the directory holds no checkpoint yet).
+
+    Args:
+        ctx: the running node's context (the restart is logged).
+        config: the Trainer's parsed parameters.
+    """
+    choice = config["resume_from"].strip()
+    if restart_count() == 0 or choice in ("last", "auto"):
+        return choice
+    directory = config["checkpoint_dir"].strip()
+    if choice and (not directory or find_last_checkpoint(Path(os.path.expanduser(directory))) is None):
+        return choice
+    ctx.log(f"Restart {restart_count()} of the worker group: resuming from the newest checkpoint")
+    return "auto"
 
 
 def make_precision(ctx: NodeContext, config: dict[str, Any], device: torch.device) -> PrecisionPlan:
@@ -127,6 +165,7 @@ def resume(ctx: NodeContext, state: TrainingState, path: Path, num_epochs: int, 
         warnings = restore_training_state(state, checkpoint, source=str(path))
     except CheckpointError as error:
         raise NodeError(f"resume_from: {error}") from None
+    warnings += restore_rank_rng(checkpoint)
     for warning in warnings:
         ctx.emit(LogLine(f"warning: {warning}", ctx.node_id, "warning"))
     if state.epoch >= num_epochs:
@@ -143,26 +182,30 @@ def run_trainer(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]
         inputs: model, loss, optimizer factory, loaders and optional scheduler factory.
         config: the Trainer's parsed parameters.
     """
-    device = resolve_device(config["device"])
+    ensure_process_group()
+    device = rank_device(resolve_device(config["device"]))
     seed_everything(config["seed"])
     model = inputs["model"].to(device)
     optimizer = inputs["optimizer"](model.parameters())
     scheduler = inputs["scheduler"](optimizer) if inputs.get("scheduler") else None
     precision = make_precision(ctx, config, device)
     state = TrainingState(model=model, optimizer=optimizer, scheduler=scheduler, scaler=precision.scaler)
-    checkpoint = resume_path(ctx, config)
+    checkpoint = broadcast_object(resume_path(ctx, config))  # every rank resumes from rank 0's choice
     if checkpoint is not None:
         resume(ctx, state, checkpoint, config["num_epochs"], device)
+    callbacks = build_callbacks(ctx, config, device, resumed_from=checkpoint)
+    ranks = prepare(state, device, inputs["train_data"], inputs.get("val_data"), callbacks, config["seed"])
     trainer = Trainer(
         loss_fn=inputs["loss"],
-        train_loader=inputs["train_data"],
-        val_loader=inputs.get("val_data"),
+        train_loader=ranks.train_loader,
+        val_loader=ranks.val_loader,
         num_epochs=config["num_epochs"],
         device=device,
-        cancel=ctx.cancel,
+        cancel=SharedCancelToken(ctx.cancel) if ranks.active else ctx.cancel,
         emit=ctx.emit,
         node_id=ctx.node_id,
-        callbacks=build_callbacks(ctx, config, device, resumed_from=checkpoint),
+        callbacks=ranks.callbacks,
+        all_reduce=all_reduce_sum if ranks.active else None,
         autocast_dtype=precision.autocast_dtype,
     )
     trainer.fit(state)
@@ -221,7 +264,8 @@ SPECS = [
             Param("save_every_n_epochs", ParamKind.INT, 5, "Save Every N Epochs",
                   "Write checkpoint_epoch_N.pt every N epochs.", minimum=1),
             Param("resume_from", ParamKind.PATH, "", "Resume From",
-                  "A checkpoint file to continue from, or 'last' for the newest one in the checkpoint directory."),
+                  "A checkpoint file to continue from, 'last' for the newest one in the checkpoint directory, "
+                  "or 'auto': the newest one if there is any, else start fresh (elastic restarts use it)."),
             Param("keep_last_n", ParamKind.INT, 0, "Keep Last N",
                   "Periodic checkpoints to keep (0 keeps all); best and final are never deleted.", minimum=0),
             Param("stop_on_checkpoint_error", ParamKind.BOOL, False, "Stop On Checkpoint Error",

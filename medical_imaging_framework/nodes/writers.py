@@ -17,6 +17,7 @@ from monai.transforms import SpatialResample
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact
+from medical_imaging_framework.core.distributed import gather_sharded
 from medical_imaging_framework.nodes.inference import Case, PredictionSet
 
 SUFFIX = {"nifti": ".nii.gz", "png": ".png"}
@@ -113,10 +114,17 @@ def target_paths(predictions: PredictionSet, folder: Path, fmt: str) -> list[Pat
 def run_save(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     predictions: PredictionSet = inputs["predictions"]
     fmt, folder = config["format"], Path(config["output_dir"]).expanduser()
-    if fmt == "png" and predictions.spatial_dims != 2:
+    if fmt == "png" and predictions.cases and predictions.spatial_dims != 2:
         raise NodeError(f"PNG holds 2D images only; these predictions are {predictions.spatial_dims}D (use nifti)")
     paths = target_paths(predictions, folder, fmt)
+    if predictions.sharded:  # each rank writes its own cases; names must be unique over all ranks
+        names = gather_sharded([case.name for case in predictions.cases])
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise NodeError(f"two predictions are named '{repeated[0]}'; names must be unique to save them")
     existing = [path for path in paths if path.exists()]
+    if predictions.sharded:
+        existing = gather_sharded(existing)
     if existing and not config["overwrite"]:
         shown = ", ".join(str(p) for p in existing[:3]) + (" ..." if len(existing) > 3 else "")
         raise NodeError(
@@ -134,7 +142,8 @@ def run_save(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
         except OSError as error:
             raise NodeError(f"cannot write '{path}': {error.strerror or error}") from None
         ctx.cancel.raise_if_cancelled()
-    ctx.log(f"Saved {len(paths)} prediction(s) to {folder}")
+    saved = len(gather_sharded(paths)) if predictions.sharded else len(paths)
+    ctx.log(f"Saved {saved} prediction(s) to {folder}")
     return {}
 
 

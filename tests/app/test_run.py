@@ -207,3 +207,50 @@ def test_undo_cannot_change_parameters_while_running(qtbot: Any, make_window: An
     assert window.action_undo.isEnabled()
     QTest.keyClick(viewer, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # after the run the key undoes
     assert window.canvas.graph.nodes["adam"].config["lr"] == 0.005
+
+
+def test_a_crashed_separate_process_run_leaves_the_editor_open_with_the_error(
+    qtbot: Any, make_window: Any, tiny_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medical_imaging_framework.app import process_runner
+
+    window = make_window(tiny_file)
+    window.runner.separate_process = True
+    original = process_runner.ProcessRun.start
+
+    def crash(self: Any) -> None:
+        self.arguments = ["-c", "import sys; sys.stderr.write('boom: out of memory\\n'); sys.exit(3)"]
+        original(self)
+
+    monkeypatch.setattr(process_runner.ProcessRun, "start", crash)
+    window.action_run.trigger()
+    wait_for_run(qtbot, window, timeout=30_000)
+    assert window.runner.last_result.status == "failed"
+    assert any("boom: out of memory" in line for line in window.log.lines())
+    assert window.action_run.isEnabled() and not window.runner.running
+
+
+def test_a_separate_process_run_fills_the_same_panels_and_stops(
+    qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_tiny_pipeline(registry, tmp_path, num_epochs=500, save_every_n_epochs=1)
+    monkeypatch.chdir(tmp_path)
+    window = make_window(path)
+    window.runner.separate_process = True  # `mif run --events jsonl` in a child process, followed line by line
+    epochs: list[EpochEnded] = []
+    window.runner.event.connect(lambda event: epochs.append(event) if isinstance(event, EpochEnded) else None)
+    window.action_run.trigger()
+    assert window.runner.running and window.runner.thread is None and window.runner.process_run is not None
+    qtbot.waitUntil(lambda: len(epochs) >= 2, timeout=120_000)
+    window.action_stop.trigger()  # SIGTERM: the child's Trainer stops after the current batch
+    wait_for_run(qtbot, window, timeout=60_000)
+    log = window.log.lines()
+    shown = [line.split(",")[0] for line in log if line.startswith("Epoch [")]
+    assert shown[:2] == ["Epoch [1/500]", "Epoch [2/500]"] and len(shown) == len(epochs) < 500
+    assert "  ✓ Saved checkpoint: checkpoint_epoch_2.pt" in log
+    assert window.loss_plot.epochs[:2] == [1, 2] and len(window.loss_plot.val_losses) == len(epochs)
+    assert {Path(p).name for p in window.checkpoints.paths} >= {"checkpoint_epoch_1.pt", "checkpoint_epoch_2.pt"}
+    assert all(Path(p).exists() for p in window.checkpoints.paths)
+    assert window.runner.last_result.status == "cancelled"
+    assert any(line.startswith("Training stopped at epoch") for line in log)
+    assert window.action_run.isEnabled() and not window.runner.running
