@@ -16,6 +16,7 @@ from medical_imaging_framework.core.checkpoint_state import restore_training_sta
 from medical_imaging_framework.core.checkpoints import CheckpointError, find_last_checkpoint, read_checkpoint
 from medical_imaging_framework.core.events import LogLine, TrainingResumed
 from medical_imaging_framework.core.training import Callback, Trainer, TrainingState, resolve_device
+from medical_imaging_framework.nodes.tracking import TRACKING_PARAMS, tracking_callbacks
 
 
 def seed_everything(seed: int) -> None:
@@ -140,7 +141,7 @@ def run_trainer(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]
         cancel=ctx.cancel,
         emit=ctx.emit,
         node_id=ctx.node_id,
-        callbacks=build_callbacks(ctx, config),
+        callbacks=build_callbacks(ctx, config) + tracking_callbacks(ctx, config, inputs),
     )
     trainer.fit(state)
     model.eval()
@@ -179,6 +180,7 @@ SPECS = [
                   "Stop training when a checkpoint cannot be saved (by default training goes on)."),
             Param("mixed_precision", ParamKind.BOOL, False, "Mixed Precision",
                   "Automatic mixed precision with a gradient scaler (CUDA only; ignored on CPU)."),
+            *TRACKING_PARAMS,
         ),
         description="Trains the model; saves periodic, best and final checkpoints; can resume.",
     ),
