@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ def flat_params(pipeline: Mapping[str, Any]) -> dict[str, str]:
     """
     params: dict[str, str] = {}
     for node in pipeline.get("nodes", []):
-        for name, value in (node.get("config") or {}).items():
+        for name, value in (node.get("params") or node.get("config") or {}).items():
             params[f"{node.get('id')}.{name}"] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
     return params
 
@@ -148,9 +149,13 @@ class MlflowLogger(Callback):
         experiment: str = "mif",
         artifacts: Callable[[], Path | None] | None = None,
     ) -> None:
+        if tracking_uri.startswith("file:"):
+            # MLflow 3 keeps the file store in maintenance mode behind this switch; the user asked for it
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         from mlflow.tracking import MlflowClient
 
-        self.client = MlflowClient(tracking_uri=tracking_uri)
+        local = tracking_uri.startswith(("file:", "sqlite:"))
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri if local else None)
         self.tracking_uri = tracking_uri
         self.pipeline = pipeline or {}
         self.experiment = experiment
@@ -176,7 +181,7 @@ class MlflowLogger(Callback):
         """Log the epoch's row as metrics at step = epoch."""
         from mlflow.entities import Metric
 
-        stamp = int(1000 * __import__("time").time())
+        stamp = int(1000 * time.time())
         metrics = [
             Metric(name, value, stamp, result.epoch)
             for name, value in _finite_metrics(epoch_row(state, result)).items()
