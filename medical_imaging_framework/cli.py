@@ -107,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "gui":
         from medical_imaging_framework.cli_commands import gui_command
+        from medical_imaging_framework.display import display_problem
+
+        if display_problem():
+            raise UsageError(display_problem())
 
         return gui_command(args)
     from medical_imaging_framework import cli_commands

@@ -16,6 +16,7 @@ from medical_imaging_framework.core.checkpoint_state import restore_training_sta
 from medical_imaging_framework.core.checkpoints import CheckpointError, find_last_checkpoint, read_checkpoint
 from medical_imaging_framework.core.events import LogLine, TrainingResumed
 from medical_imaging_framework.core.training import Callback, Trainer, TrainingState, resolve_device
+from medical_imaging_framework.nodes.devices import device_line
 from medical_imaging_framework.nodes.tracking import TRACKING_PARAMS, tracking_callbacks
 
 
@@ -123,6 +124,7 @@ def run_trainer(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]
         config: the Trainer's parsed parameters.
     """
     device = resolve_device(config["device"])
+    ctx.log(device_line(device))
     seed_everything(config["seed"])
     model = inputs["model"].to(device)
     optimizer = inputs["optimizer"](model.parameters())
