@@ -135,9 +135,13 @@ def _metrics_section(folder: Path) -> str:
     if not rows:
         return f"<p>{METRICS_NAME} holds no epoch yet.</p>"
     columns = list(rows[0])
+
+    def cell(name: str, value: float | None) -> str:
+        return f"{value:.3g}" if name == "lr" and value is not None else _number(value)
+
     table = _table(
         columns,
-        [[str(int(row["epoch"] or 0)), *(_number(row[name]) for name in columns[1:])] for row in rows],
+        [[str(int(row["epoch"] or 0)), *(cell(name, row[name]) for name in columns[1:])] for row in rows],
         numeric=set(range(len(columns))),
     )
     return _image(loss_curve_png(rows), "loss curves") + f"<h3>Per epoch ({METRICS_NAME})</h3>" + table

@@ -72,8 +72,9 @@ def test_mif_export_cli_uses_the_checkpoints_pipeline(tmp_path: Path, capsys: py
     checkpoint = tmp_path / "ckpt" / "final_model.pt"
     output = tmp_path / "model.onnx"
     assert main(["export", str(checkpoint), "--format", "onnx", "-o", str(output), "--input-size", "32"]) == 0
-    out = capsys.readouterr().out
-    assert f"Exported 'unet' (epoch 1) as onnx: {output}" in out
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"Exported 'unet' (epoch 1) as onnx: {output}"
+    assert out[1].startswith("Input [2, 1, 32, 32] (batch axis dynamic); max abs difference from PyTorch ")
     # the file reproduces the trained weights, not a fresh initialisation
     from medical_imaging_framework.core.checkpoints import load_checkpoint
     from medical_imaging_framework.core.model_builder import build_model
@@ -87,3 +88,26 @@ def test_mif_export_cli_uses_the_checkpoints_pipeline(tmp_path: Path, capsys: py
     # a pipeline with another architecture: a clear error naming the checkpoint, exit 2
     assert main(["export", str(checkpoint), "--model-from", "segmentation_train.json", "-o", str(output)]) == 2
     assert "the checkpoint's weights do not fit this model" in capsys.readouterr().err
+
+
+def test_deploy_doc_snippets_run_on_exported_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text(encoding="utf-8")
+    snippets = re.findall(r"^```python\n(.*?)^```", doc, flags=re.S | re.M)
+    assert len(snippets) == 2
+    torch.manual_seed(0)
+    model = UNet(spatial_dims=2, in_channels=1, out_channels=1, channels=(4, 8), strides=(2,)).eval()
+    monkeypatch.chdir(tmp_path)
+    export_model(model, "model.onnx", "onnx", sample_input(model, [128]))
+    export_model(model, "model.ts", "torchscript", sample_input(model, [128]))
+    for snippet in snippets:
+        namespace: dict[str, object] = {}
+        exec(compile(snippet, "deploy.md", "exec"), namespace)
+        masks = namespace["masks"]
+        assert tuple(masks.shape) == (4, 1, 128, 128)
+    shown = re.search(r"^```text\n(.*?)^```", doc, flags=re.S | re.M)
+    assert shown is not None
+    first, second = shown[1].splitlines()
+    assert re.fullmatch(r"Exported 'unet' \(epoch \d+\) as onnx: model\.onnx", first)
+    assert re.fullmatch(r"Input \[2, 1, 128, 128\] \(batch axis dynamic\); max abs difference from PyTorch \S+", second)

@@ -89,7 +89,7 @@ def test_report_numbers_equal_metrics_and_evaluation(run_folder: Path, capsys: p
     assert metrics_table[0] == ["epoch", "train_loss", "val_loss", "lr", "seconds"]
     for shown, row in zip(metrics_table[1:], rows, strict=True):
         assert shown[0] == str(int(row["epoch"]))
-        assert shown[1:4] == [f"{row['train_loss']:.4f}", f"{row['val_loss']:.4f}", f"{row['lr']:.4f}"]
+        assert shown[1:4] == [f"{row['train_loss']:.4f}", f"{row['val_loss']:.4f}", f"{row['lr']:.3g}"]
     assert [row[0] for row in files_table[1:]] == ["best_model.pt", "checkpoint_epoch_2.pt", "final_model.pt"]
     final = torch.load(run_folder / "final_model.pt")
     assert files_table[-1][1:] == ["3", f"{final['loss']:.4f}", f"{final['val_loss']:.4f}"]
