@@ -102,3 +102,15 @@ def test_label_values_are_checked_when_read_and_can_be_binarized(tmp_path: Path)
         _run(datalist)
     dataset = _run(datalist, label_mapping="binarize")
     assert set(np.unique(dataset[2]["label"].numpy())) == {0.0, 1.0}
+
+
+@pytest.mark.parametrize("name", ["decathlon_train.json", "predict_folder.json"])
+def test_new_examples_are_valid_and_canonical(registry: NodeRegistry, name: str) -> None:
+    from medical_imaging_framework.cli import resolve_pipeline_path
+    from medical_imaging_framework.core import load_pipeline
+    from medical_imaging_framework.core.pipeline_file import dumps
+
+    path = resolve_pipeline_path(name)
+    graph = load_pipeline(path, registry)
+    assert graph.validate() == []
+    assert path.read_text(encoding="utf-8") == dumps(graph)
