@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,12 +70,18 @@ def _cell(value: Any) -> str:
 class MetricsLog(Callback):
     """Appends each epoch's row to ``directory/metrics.csv``.
 
+    A file that cannot be written (full disk, no permission) never stops training: ``warn`` is told once
+    and the log is off for the rest of the run, as a failed checkpoint save is.
+
     Args:
         directory: the checkpoint folder (created when missing).
+        warn: called with one sentence when the file cannot be written.
     """
 
     directory: str | os.PathLike[str]
+    warn: Callable[[str], None] | None = None
     columns: list[str] = field(default_factory=list, init=False)
+    failed: bool = field(default=False, init=False)
 
     @property
     def path(self) -> Path:
@@ -84,7 +90,24 @@ class MetricsLog(Callback):
 
     def on_train_start(self, state: TrainingState) -> None:
         """Keep the rows of epochs up to ``state.epoch`` (a resume point), drop any later ones."""
-        self.columns = []
+        self.columns, self.failed = [], False
+        self._guard(self._start, state)
+
+    def on_epoch_end(self, state: TrainingState, result: EpochResult) -> None:
+        """Append this epoch's row (adding columns for new metrics rewrites the header)."""
+        if not self.failed:
+            self._guard(self._append, state, result)
+
+    def _guard(self, action: Callable[..., None], *args: object) -> None:
+        try:
+            action(*args)
+        except (OSError, csv.Error, UnicodeDecodeError) as error:
+            self.failed = True
+            if self.warn is not None:
+                reason = getattr(error, "strerror", None) or str(error)
+                self.warn(f"could not write {self.path}: {reason}; training goes on without it")
+
+    def _start(self, state: TrainingState) -> None:
         if not self.path.is_file():
             return
         with open(self.path, newline="", encoding="utf-8") as handle:
@@ -95,8 +118,7 @@ class MetricsLog(Callback):
             kept = []  # a fresh run starts a fresh file
         self._rewrite(kept)
 
-    def on_epoch_end(self, state: TrainingState, result: EpochResult) -> None:
-        """Append this epoch's row (adding columns for new metrics rewrites the header)."""
+    def _append(self, state: TrainingState, result: EpochResult) -> None:
         row = epoch_row(state, result)
         new = [name for name in row if name not in self.columns]
         if new or not self.path.is_file():

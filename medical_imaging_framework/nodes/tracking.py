@@ -12,6 +12,7 @@ from typing import Any
 
 from medical_imaging_framework.core import NodeContext, NodeError, Param, ParamKind
 from medical_imaging_framework.core.checkpoint_policy import checkpoints_enabled
+from medical_imaging_framework.core.events import LogLine
 from medical_imaging_framework.core.metrics_log import MetricsLog
 from medical_imaging_framework.core.training import Callback
 
@@ -36,7 +37,8 @@ def tracking_callbacks(ctx: NodeContext, config: dict[str, Any], inputs: dict[st
     directory = config.get("checkpoint_dir", "")
     folder = Path(os.path.expanduser(directory.strip())) if checkpoints_enabled(directory) else None
     if folder is not None:
-        callbacks.append(MetricsLog(folder))
+        callbacks.append(MetricsLog(folder, warn=lambda text: ctx.emit(LogLine(f"warning: {text}", ctx.node_id,
+                                                                                "warning"))))
     tensorboard_dir = str(config.get("tensorboard_dir", "")).strip()
     if tensorboard_dir:
         callbacks.append(_tensorboard(ctx, tensorboard_dir, config, inputs))
