@@ -1,7 +1,7 @@
 """The Trainer's tracking callbacks: ``metrics.csv`` beside the checkpoints, TensorBoard, MLflow.
 
-The Trainer node adds `tracking_callbacks` to its checkpoint policy; TensorBoard and MLflow load only
-when their parameter is set.
+The Trainer node adds `tracking_callbacks` to its checkpoint policy; the TensorBoard and MLflow trackers are
+built only when their parameter is set (MONAI's own import loads both libraries whenever they are installed).
 """
 
 from __future__ import annotations
