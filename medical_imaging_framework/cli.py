@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from medical_imaging_framework import __version__
 from medical_imaging_framework.cli_errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, UsageError
@@ -53,7 +54,32 @@ def build_parser() -> argparse.ArgumentParser:
         "inspect", parents=[common], help="describe a checkpoint file and check that it is intact"
     )
     inspect.add_argument("file")
+    add_field_commands(commands, common)
     return parser
+
+
+def add_field_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """`mif export`, `mif report` and `mif make-demo-data` (handled in `cli_extra`)."""
+    export = commands.add_parser("export", parents=[common], help="export a checkpoint's model as ONNX or TorchScript")
+    export.add_argument("checkpoint", help="a .pt file written by the Trainer")
+    export.add_argument("--model-from", dest="model_from", metavar="PIPELINE",
+                        help="pipeline whose model node builds the architecture (default: the one stored in the file)")
+    export.add_argument("--node", default="", help="the model node's id, when the pipeline has several")
+    export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
+    export.add_argument("--input-size", dest="input_size", default="128", metavar="N[,N,...]",
+                        help="spatial size of the exported input: one value for every axis, or one per axis")
+    export.add_argument("-o", "--output", required=True, metavar="FILE", help="the file to write")
+
+    report = commands.add_parser("report", parents=[common], help="write an HTML report of a training run")
+    report.add_argument("folder", help="the checkpoint folder of the run")
+    report.add_argument("-o", "--output", default="", metavar="FILE", help="default: FOLDER/report.html")
+
+    demo = commands.add_parser("make-demo-data", parents=[common],
+                               help="write synthetic phantoms as NIfTI in the Decathlon layout")
+    demo.add_argument("folder")
+    demo.add_argument("--count", type=int, default=24, help="labelled cases (default 24)")
+    demo.add_argument("--size", type=int, default=64, help="edge length in voxels (default 64)")
+    demo.add_argument("--spatial-dims", dest="spatial_dims", type=int, choices=(2, 3), default=2)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "gui":
         from medical_imaging_framework.cli_commands import gui_command
+        from medical_imaging_framework.display import display_problem
+
+        if display_problem():
+            raise UsageError(display_problem())
 
         return gui_command(args)
     from medical_imaging_framework import cli_commands
@@ -90,8 +120,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         "validate": cli_commands.validate_command,
         "nodes": cli_commands.nodes_command,
         "inspect": cli_commands.inspect_command,
+        **_field_handlers(),
     }[args.command]
     return handler(args)
+
+
+def _field_handlers() -> dict[str, Any]:
+    from medical_imaging_framework import cli_extra
+
+    return {"export": cli_extra.export_command, "report": cli_extra.report_command,
+            "make-demo-data": cli_extra.demo_data_command}
 
 
 def resolve_pipeline_path(name: str) -> Path:

@@ -17,7 +17,9 @@ from medical_imaging_framework.core import (
     Executor,
     Graph,
     NodeRegistry,
+    Param,
     ParamError,
+    ParamKind,
     PipelineFileError,
     distributed,
     format_event,
@@ -179,8 +181,25 @@ def nodes_command(args: argparse.Namespace) -> int:
         for port in spec.outputs:
             print(f"      out {port.name}: {port.kind}")
         for param in spec.params:
-            print(f"      {param.name} = {param.to_text(param.default)!r}  [{param.kind.value}] {param.help}")
+            print(f"      {param.name} = {param.to_text(param.default)!r}  [{param_range(param)}] {param.help}")
     return EXIT_OK
+
+
+def param_range(param: Param) -> str:
+    """``int, >= 1``, ``choice: auto | cpu | cuda``, ``float, 0 to 1``: the kind and what it accepts."""
+    if param.kind is ParamKind.CHOICE:
+        return "choice: " + " | ".join(param.choices)
+    low, high = param.minimum, param.maximum
+    text = param.kind.value
+    if low is not None and high is not None:
+        text += f", {low:g} to {high:g}"
+    elif low is not None:
+        text += f", >= {low:g}"
+    elif high is not None:
+        text += f", <= {high:g}"
+    if param.kind in (ParamKind.STR, ParamKind.PATH) and not param.allow_empty:
+        text += ", required"
+    return text
 
 
 def inspect_command(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from medical_imaging_framework.core import NodeRegistry
 FAMILIES = (
     "data", "io", "transforms", "models", "losses", "optim", "schedulers", "training", "inference", "evaluation",
     "writers",
+    "export", "datalist",
 )
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from monai.metrics import DiceMetric, HausdorffDistanceMetric
 from monai.networks.utils import one_hot
 
-from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Port, PortKind
+from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, check_labels
 from medical_imaging_framework.core.distributed import gather_sharded
 from medical_imaging_framework.core.events import MetricsReported
@@ -110,6 +110,10 @@ def run_evaluate(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
         ctx.log(line)
     ctx.log(f"Mean Dice: {mean['dice']:.4f} over {len(rows)} case(s)")
     ctx.emit(MetricsReported(node_id=ctx.node_id, mean=mean, per_case=tuple(rows)))
+    if config.get("output_dir", "").strip():
+        from medical_imaging_framework.nodes.evaluation_files import write_evaluation
+
+        ctx.log(f"Evaluation written: {write_evaluation(config['output_dir'].strip(), rows, mean, predictions.cases)}")
     return {"metrics": {"mean": mean, "per_case": rows}}
 
 
@@ -126,6 +130,11 @@ SPECS = [
         run=run_evaluate,
         inputs=(Port("predictions", PortKind.PREDICTIONS),),
         outputs=(Port("metrics", PortKind.METRICS),),
+        params=(
+            Param("output_dir", ParamKind.PATH, "", "Output folder",
+                  "Write evaluation.csv and sample planes here for `mif report` (e.g. the checkpoint folder); "
+                  "empty: print only."),
+        ),
         description="Dice and 95% Hausdorff distance (mm) per case and on average; prints a table.",
         check=check_evaluate,
     ),

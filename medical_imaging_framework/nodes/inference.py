@@ -27,6 +27,8 @@ from medical_imaging_framework.core.distributed import (
 from medical_imaging_framework.core.events import SampleAvailable
 from medical_imaging_framework.core.training import resolve_device
 
+KEPT_IMAGES = 8  # images kept for the viewer and the report's overlays
+
 
 @dataclass
 class Case:
@@ -35,7 +37,8 @@ class Case:
     ``prediction``, ``label`` and ``affine`` are on the grid the model saw (after padding, resizing...);
     ``source_affine``/``source_shape`` describe the grid of the file it was read from (None when the data
     went through no ``transforms.Apply``: then the model's grid is the source grid).
-    Only the first case keeps its image (for the viewer), so a large test set does not fill the memory.
+    Only the first `KEPT_IMAGES` cases keep their image (viewer, report), so a large test set does not fill
+    the memory.
     """
 
     name: str
@@ -143,7 +146,7 @@ def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, An
             source_shape = _column(batch, "source_shape", index)
             result.cases.append(Case(
                 name=str(name) if name is not None else f"case_{len(result.cases):04d}",
-                image=image[index].cpu() if not result.cases else None,
+                image=image[index].cpu() if len(result.cases) < KEPT_IMAGES else None,
                 prediction=classes[index],
                 affine=np.eye(4) if affine is None else np.asarray(affine, dtype=np.float64),
                 label=None if label is None else label.round().to(torch.int16).cpu(),

@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact
 from medical_imaging_framework.nodes import readers
+from medical_imaging_framework.nodes.labels import LABEL_MAPPING, map_label
 
 Reader = Callable[[Path], tuple[np.ndarray, np.ndarray]]
 
@@ -74,13 +75,16 @@ class ImageFolderDataset(Dataset):
         pairs: ``(name, image path, label path or None)``.
         cache: keep the read arrays in memory.
         reader: ``reader(path) -> (array (C, *spatial), affine)``; `readers.read_image` by default.
+        label_mapping: ``none`` (labels must be class indices) or ``binarize`` (see `labels.map_label`).
     """
 
     def __init__(
-        self, pairs: list[tuple[str, Path, Path | None]], cache: bool = True, reader: Reader = readers.read_image
+        self, pairs: list[tuple[str, Path, Path | None]], cache: bool = True, reader: Reader = readers.read_image,
+        label_mapping: str = "none",
     ) -> None:
         self.pairs = pairs
         self.reader = reader
+        self.label_mapping = label_mapping
         self.cache: list[dict[str, Any]] | None = [] if cache else None
         self.spatial_dims = 0
         for index in range(len(pairs)):
@@ -126,7 +130,7 @@ class ImageFolderDataset(Dataset):
                     f"label '{label_path}' has shape {tuple(label.shape[1:])} but its image '{image_path}' has "
                     f"{tuple(image.shape[1:])}: image and label must have the same size"
                 )
-            item["label"] = torch.from_numpy(np.rint(label))
+            item["label"] = torch.from_numpy(map_label(label, label_path, self.label_mapping))
         return item
 
 
@@ -135,7 +139,7 @@ def run_image_folder(ctx: NodeContext, inputs: dict[str, Any], config: dict[str,
     labels_dir = config["labels_dir"].strip()
     labels = list_entries(Path(labels_dir).expanduser(), "labels") if labels_dir else None
     pairs = pair_entries(images, labels)
-    dataset = ImageFolderDataset(pairs, cache=config["cache"])
+    dataset = ImageFolderDataset(pairs, cache=config["cache"], label_mapping=config.get("label_mapping", "none"))
     shape = tuple(dataset[0]["image"].shape)
     kind = "labelled" if labels is not None else "unlabelled"
     ctx.log(f"Image folder: {len(dataset)} {kind} {dataset.spatial_dims}D images (first: {shape})")
@@ -160,6 +164,7 @@ SPECS = [
             Param("labels_dir", ParamKind.PATH, "data/labels", "Labels folder",
                   "Label maps named like their images (case1.nii.gz <-> case1.nii.gz); empty for unlabelled data."),
             Param("cache", ParamKind.BOOL, True, "Cache", "Keep the read images in memory (read each file once)."),
+            LABEL_MAPPING,
         ),
         description="Images and labels from two folders, paired by file name; each image keeps its affine.",
         check=check_image_folder,

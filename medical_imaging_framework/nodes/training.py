@@ -26,6 +26,7 @@ from medical_imaging_framework.core.distributed import (
     broadcast_object,
     ensure_process_group,
     is_active,
+    is_main,
     rank_device,
     restart_count,
 )
@@ -34,6 +35,8 @@ from medical_imaging_framework.core.events import LogLine, TrainingResumed
 from medical_imaging_framework.core.params import MAX_SEED, path_problem
 from medical_imaging_framework.core.precision import PRECISIONS, PrecisionPlan, plan_precision
 from medical_imaging_framework.core.training import Callback, Trainer, TrainingState, resolve_device
+from medical_imaging_framework.nodes.devices import device_line
+from medical_imaging_framework.nodes.tracking import TRACKING_PARAMS, tracking_callbacks
 
 
 def seed_everything(seed: int) -> None:
@@ -184,6 +187,7 @@ def run_trainer(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]
     """
     ensure_process_group()
     device = rank_device(resolve_device(config["device"]))
+    ctx.log(device_line(device))
     seed_everything(config["seed"])
     model = inputs["model"].to(device)
     optimizer = inputs["optimizer"](model.parameters())
@@ -194,6 +198,8 @@ def run_trainer(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]
     if checkpoint is not None:
         resume(ctx, state, checkpoint, config["num_epochs"], device)
     callbacks = build_callbacks(ctx, config, device, resumed_from=checkpoint)
+    if is_main():  # metrics.csv, TensorBoard and MLflow are written once, by rank 0
+        callbacks += tracking_callbacks(ctx, config, inputs)
     ranks = prepare(state, device, inputs["train_data"], inputs.get("val_data"), callbacks, config["seed"])
     trainer = Trainer(
         loss_fn=inputs["loss"],
@@ -280,6 +286,7 @@ SPECS = [
             Param("async_checkpoint", ParamKind.CHOICE, "auto", "Async Checkpoint",
                   "Write checkpoints on a background thread; training waits only for a copy to CPU memory. "
                   "auto: on when training on CUDA.", choices=ASYNC_CHOICES),
+            *TRACKING_PARAMS,
         ),
         description="Trains the model; saves periodic, best and final checkpoints; can resume.",
         check=check_trainer,

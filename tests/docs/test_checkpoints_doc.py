@@ -60,6 +60,31 @@ def test_python_snippets_run_against_a_real_run(tmp_path: Path, monkeypatch: pyt
     printed_lines = printed.splitlines()
     for label in shown_labels:  # the doc's `mif inspect` example has the lines describe_checkpoint prints
         assert any(line.startswith(f"{label}: ") for line in printed_lines), label
+    # both output examples are this run's output (numbers within 0.002: thread counts change the last digit)
+    assert_lines_in_order(blocks("text")[0], outputs[0].splitlines())
+    inspect_lines = next(out for out in outputs if out.startswith("Checkpoint: "))
+    assert_lines_in_order(blocks("text")[1], inspect_lines.splitlines(),
+                          skip=("Checkpoint: ", "Saved with: ", "Intact: ", "  "))
+
+
+def assert_lines_in_order(example: str, printed: list[str], skip: tuple[str, ...] = ()) -> None:
+    """Every line of ``example`` (except '...' and lines starting with ``skip``) is printed, in that order."""
+    position = 0
+    for line in example.rstrip("\n").split("\n"):
+        if line == "..." or (skip and line.startswith(skip)):
+            continue
+        while position < len(printed) and not same_line(line, printed[position]):
+            position += 1
+        assert position < len(printed), f"the doc shows a line the run does not print (in order): {line!r}"
+        position += 1
+
+
+def same_line(shown: str, printed: str) -> bool:
+    """Equal text, and equal numbers up to 0.002."""
+    if re.sub(NUMBER, "#", shown) != re.sub(NUMBER, "#", printed):
+        return False
+    pairs = zip(re.findall(NUMBER, shown), re.findall(NUMBER, printed), strict=True)
+    return all(abs(float(a) - float(b)) <= 0.002 for a, b in pairs)
 
 
 def events_for(lines: list[str]) -> list[Event]:

@@ -17,10 +17,11 @@ from medical_imaging_framework.nodes.io import ImageFolderDataset, list_entries,
 from tests.nodes.medical_files import write_dicom_slice, write_nifti_phantoms
 
 
-def _run(images: Path, labels: Path | str, cache: bool = True) -> tuple[Any, list[Event]]:
+def _run(images: Path, labels: Path | str, cache: bool = True, label_mapping: str = "none") -> tuple[Any, list[Event]]:
     events: list[Event] = []
     ctx = NodeContext(node_id="image_folder", emit=events.append, cancel=CancelToken())
-    out = run_image_folder(ctx, {}, {"images_dir": str(images), "labels_dir": str(labels), "cache": cache})
+    config = {"images_dir": str(images), "labels_dir": str(labels), "cache": cache, "label_mapping": label_mapping}
+    out = run_image_folder(ctx, {}, config)
     return out["dataset"], events
 
 
@@ -155,7 +156,7 @@ def test_dicom_slice_and_png_mask_of_it_line_up(tmp_path: Path) -> None:
     mask[0, 4] = 1  # and the top-right pixel
     write_dicom_slice(images / "slice.dcm", pixels, position_z=0.0, instance=1)
     Image.fromarray(mask * 255).save(labels / "slice.png")
-    dataset, _ = _run(images, labels)
+    dataset, _ = _run(images, labels, label_mapping="binarize")  # a 0/255 mask, as drawing tools save it
     item = dataset[0]
     assert item["image"].shape == item["label"].shape == (1, 5, 6)
     image, label = item["image"][0].numpy(), item["label"][0].numpy()

@@ -76,7 +76,7 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 def test_example_1_default_pipeline_20_epochs_every_5(default_run: dict[str, Any]) -> None:
     assert default_run["code"] == 0, default_run["out"]
     assert sorted(os.listdir(default_run["dir"])) == ["checkpoints"], "nothing else is written"
-    assert sorted(os.listdir(default_run["ckpt"])) == EXAMPLE_1
+    assert sorted(os.listdir(default_run["ckpt"])) == [*EXAMPLE_1, "metrics.csv"]
     epoch_20, final = torch.load(default_run["ckpt"] / "checkpoint_epoch_20.pt"), \
         torch.load(default_run["ckpt"] / "final_model.pt")
     assert epoch_20["epoch"] == final["epoch"] == 20
@@ -136,7 +136,7 @@ def test_example_2_every_epoch_in_a_relative_folder(registry: NodeRegistry, tmp_
     monkeypatch.chdir(tmp_path)
     result, events = run(make_tiny_graph(registry, "frequent_saves", num_epochs=10, save_every_n_epochs=1))
     assert result.status == "done"
-    names = [f"checkpoint_epoch_{n}.pt" for n in range(1, 11)] + ["best_model.pt", "final_model.pt"]
+    names = [f"checkpoint_epoch_{n}.pt" for n in range(1, 11)] + ["best_model.pt", "final_model.pt", "metrics.csv"]
     assert sorted(os.listdir(tmp_path / "frequent_saves")) == sorted(names)
     assert lines_of(events)[-1] == "✓ Training complete. Final model saved to: frequent_saves/final_model.pt"
 
@@ -147,7 +147,7 @@ def test_example_3_no_directory_no_files(registry: NodeRegistry, tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     result, events = run(make_tiny_graph(registry, directory, num_epochs=2))
     assert result.status == "done" and os.listdir(tmp_path) == []
-    lines = [line for line in lines_of(events) if not line.startswith(("Synthetic", "UNet"))]
+    lines = [line for line in lines_of(events) if not line.startswith(("Synthetic", "UNet", "Training on"))]
     assert len(lines) == 4 and lines[0].startswith("Epoch [1/2], Loss: ") and lines[1].startswith("Epoch [2/2]")
     assert lines[2:] == ["", "✓ Training complete."]
 
@@ -160,7 +160,7 @@ def test_nested_and_absolute_folders_are_created(registry: NodeRegistry, tmp_pat
     result, events = run(make_tiny_graph(registry, directory, num_epochs=1, save_every_n_epochs=1))
     assert result.status == "done"
     folder = tmp_path / "experiments" / "run1" / "checkpoints" if kind == "nested" else Path(directory)
-    assert sorted(os.listdir(folder)) == ["best_model.pt", "checkpoint_epoch_1.pt", "final_model.pt"]
+    assert sorted(os.listdir(folder)) == ["best_model.pt", "checkpoint_epoch_1.pt", "final_model.pt", "metrics.csv"]
     assert lines_of(events)[-1] == f"✓ Training complete. Final model saved to: {directory}/final_model.pt"
 
 
@@ -195,14 +195,15 @@ def test_stop_at_epoch_11_then_resume_last_is_bit_identical(
     assert "Training stopped at epoch 11" in lines_of(events)
     progress = [e for e in after_stop if isinstance(e, Progress)]
     assert [(e.epoch, e.batch) for e in progress] == [(11, 1)], "stops after the current batch"
-    assert sorted(os.listdir(folder)) == ["best_model.pt", "checkpoint_epoch_10.pt", "checkpoint_epoch_5.pt"]
+    assert sorted(os.listdir(folder)) == ["best_model.pt", "checkpoint_epoch_10.pt", "checkpoint_epoch_5.pt",
+                                          "metrics.csv"]
 
     result, events = run(make_tiny_graph(registry, folder, num_epochs=20, resume_from="last"))
     assert result.status == "done"
     lines = lines_of(events)
     assert f"✓ Resumed from {folder / 'checkpoint_epoch_10.pt'} (epoch 10); continuing at epoch 11 of 20" in lines
     assert [e.epoch for e in events if isinstance(e, EpochEnded)] == list(range(11, 21))
-    assert sorted(os.listdir(folder)) == EXAMPLE_1
+    assert sorted(os.listdir(folder)) == [*EXAMPLE_1, "metrics.csv"]
     resumed, uninterrupted = weights(folder / "final_model.pt"), weights(default_run["ckpt"] / "final_model.pt")
     assert all(torch.equal(value, uninterrupted[key]) for key, value in resumed.items())
     reference = torch.load(default_run["ckpt"] / "final_model.pt")
@@ -225,5 +226,5 @@ def test_no_false_best_on_the_first_resumed_epoch(registry: NodeRegistry, tmp_pa
     result, events = run(make_tiny_graph(registry, folder, num_epochs=17, resume_from=str(path)))
     assert result.status == "done"
     assert not any("Saved best model" in line for line in lines_of(events))
-    assert sorted(os.listdir(folder)) == ["final_model.pt"]
+    assert sorted(os.listdir(folder)) == ["final_model.pt", "metrics.csv"]
     assert torch.load(folder / "final_model.pt")["best_loss"] == 0.0

@@ -65,7 +65,7 @@ def test_failed_saves_are_logged_and_training_goes_on(
     assert f"  ✗ Could not save checkpoint {folder / 'final_model.pt'}: {reason}" in lines
     assert sum(isinstance(e, CheckpointFailed) for e in events) == 6, "best 1, 2 and 3, periodic 2 and 3, final"
     assert lines[-2:] == ["", "✓ Training complete."]
-    assert os.listdir(folder) == ["checkpoint_epoch_1.pt"], "the first save stays intact; no temp files"
+    assert sorted(os.listdir(folder)) == ["checkpoint_epoch_1.pt", "metrics.csv"], "the first save stays intact"
     assert torch.load(folder / "checkpoint_epoch_1.pt")["epoch"] == 1
 
 
@@ -78,7 +78,7 @@ def test_simulated_full_disk_from_the_free_space_check(registry: NodeRegistry, t
     failed = [e for e in events if isinstance(e, CheckpointFailed)]
     assert [e.kind for e in failed] == ["best", "best", "final"]
     assert all("not enough free disk space: the checkpoint needs about" in e.message for e in failed)
-    assert "only 0.0 MB free" in failed[0].message and os.listdir(tmp_path / "ck") == []
+    assert "only 0.0 MB free" in failed[0].message and os.listdir(tmp_path / "ck") == ["metrics.csv"]
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
@@ -119,7 +119,7 @@ def test_keep_last_n_in_a_run(registry: NodeRegistry, tmp_path: Path) -> None:
     result, _, _ = run(make_tiny_graph(registry, tmp_path, num_epochs=4, save_every_n_epochs=1, keep_last_n=2))
     assert result.status == "done"
     assert sorted(os.listdir(tmp_path)) == [
-        "best_model.pt", "checkpoint_epoch_3.pt", "checkpoint_epoch_4.pt", "final_model.pt"]
+        "best_model.pt", "checkpoint_epoch_3.pt", "checkpoint_epoch_4.pt", "final_model.pt", "metrics.csv"]
 
 
 def test_stale_temp_files_are_cleaned_and_ignored_by_last(registry: NodeRegistry, tmp_path: Path) -> None:

@@ -1,0 +1,70 @@
+"""The report's pictures as PNG bytes (matplotlib's Agg canvas; no GUI backend, no pyplot state)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+
+def _png(figure: object) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    canvas.print_png(buffer)
+    return buffer.getvalue()
+
+
+def loss_curve_png(rows: Sequence[Mapping[str, float | None]]) -> bytes:
+    """Training (and validation) loss per epoch, from ``metrics.csv`` rows.
+
+    Args:
+        rows: rows with ``epoch``, ``train_loss`` and optional ``val_loss``.
+    """
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.4, 3.6), dpi=100)
+    axes = figure.add_subplot()
+    epochs = [row["epoch"] for row in rows]
+    axes.plot(epochs, [row["train_loss"] for row in rows], marker="o", markersize=3, label="training loss")
+    validation = [(row["epoch"], row["val_loss"]) for row in rows if row.get("val_loss") is not None]
+    if validation:
+        axes.plot(*zip(*validation, strict=True), marker="o", markersize=3, label="validation loss")
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("loss")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    return _png(figure)
+
+
+def overlay_grid_png(samples: Sequence[Mapping[str, object]]) -> bytes:
+    """One row per case: the image, the label, the prediction (label in green, prediction in red outlines).
+
+    Args:
+        samples: dicts with ``name``, ``prediction`` and optional ``image``/``label`` 2D arrays (x, y).
+    """
+    from matplotlib.figure import Figure
+
+    rows = len(samples)
+    figure = Figure(figsize=(7.5, 2.5 * rows), dpi=80)
+    for row, sample in enumerate(samples):
+        prediction = np.asarray(sample["prediction"]).T  # (x, y) -> rows = y for display
+        image = np.asarray(sample["image"]).T if sample.get("image") is not None else np.zeros_like(prediction)
+        label = np.asarray(sample["label"]).T if sample.get("label") is not None else None
+        panels = (("image", None), ("label", label), ("prediction", prediction))
+        for column, (title, mask) in enumerate(panels):
+            axes = figure.add_subplot(rows, 3, row * 3 + column + 1)
+            axes.imshow(image, cmap="gray")
+            if mask is not None and mask.max() > 0:
+                colour = "lime" if title == "label" else "red"
+                axes.contour(mask, levels=np.arange(0.5, float(mask.max()) + 0.5), colors=colour, linewidths=1.2)
+            axes.set_title(f"{sample['name']}: {title}" if column == 0 else title, fontsize=9)
+            axes.set_axis_off()
+    figure.tight_layout()
+    return _png(figure)
