@@ -28,6 +28,7 @@ def launch(pipeline_path: str | None = None) -> int:
     from PySide6.QtCore import QCoreApplication, QEvent
     from PySide6.QtWidgets import QApplication
 
+    from medical_imaging_framework.app.gui_gc import collector
     from medical_imaging_framework.app.main_window import MainWindow
     from medical_imaging_framework.app.qt_runtime import signal_reference_fault
     from medical_imaging_framework.app.run_controller import preload_in_background
@@ -38,7 +39,7 @@ def launch(pipeline_path: str | None = None) -> int:
     if fault is not None:
         print(f"Cannot open the editor: {fault}", file=sys.stderr)
         return 2
-    preload_in_background()
+    collector().watch(preload_in_background())  # only the GUI thread collects garbage while it imports
     app.setApplicationName("Medical Imaging Framework")
     window = MainWindow(resolve_pipeline_path(pipeline_path or DEFAULT_PIPELINE))
     window.show()

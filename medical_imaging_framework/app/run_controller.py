@@ -12,6 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
+from medical_imaging_framework.app.gui_gc import collector
 from medical_imaging_framework.core import CancelToken, Executor, Graph, NodeRegistry, RunResult
 from medical_imaging_framework.core.events import Event, Progress
 from medical_imaging_framework.core.pipeline_file import graph_from_dict, graph_to_dict
@@ -153,6 +154,7 @@ class RunController(QObject):
         # direct: the thread must end even while the GUI thread is blocked in `wait`
         self.worker.done.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
         self.thread.finished.connect(self._on_thread_finished)
+        collector().hold()  # while the run thread runs Python, only the GUI thread collects garbage
         self.thread.start()
         self.started.emit()
 
@@ -216,6 +218,7 @@ class RunController(QObject):
             return
         thread, worker = self.thread, self.worker
         self.thread = self.worker = None
+        collector().release()
         if worker is not None:
             worker.deleteLater()
         if thread is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import pytest
@@ -26,7 +27,13 @@ def test_launch_opens_the_default_pipeline_and_returns_the_exit_code(
     from medical_imaging_framework.app import launch, run_controller
 
     preloads: list[bool] = []
-    monkeypatch.setattr(run_controller, "preload_in_background", lambda: preloads.append(True))
+    def fake_preload() -> threading.Thread:
+        preloads.append(True)
+        thread = threading.Thread(target=lambda: None)
+        thread.start()
+        return thread
+
+    monkeypatch.setattr(run_controller, "preload_in_background", fake_preload)
     seen: dict[str, Any] = {}
 
     def inspect_and_close() -> None:
