@@ -116,7 +116,7 @@ def test_two_nodes_train_save_once_and_shard_inference(registry: NodeRegistry, t
         assert stderr.count(f"Epoch [{epoch}/2], Loss:") == 1, stderr[-3000:]
 
     # exactly one set of checkpoint files, each loading into a plain MONAI UNet (no "module." prefix)
-    assert {path.name for path in (tmp_path / "ck").iterdir()} == CHECKPOINT_FILES
+    assert {path.name for path in (tmp_path / "ck").iterdir()} == CHECKPOINT_FILES | {"metrics.csv"}
     for name in sorted(CHECKPOINT_FILES):
         checkpoint = read_checkpoint(tmp_path / "ck" / name, map_location="cpu")
         assert not any(key.startswith("module.") for key in checkpoint["model_state_dict"])

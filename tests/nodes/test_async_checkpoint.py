@@ -56,7 +56,7 @@ def test_async_run_writes_the_same_files_and_contents(registry: NodeRegistry, tm
     result, events = run(make_tiny_graph(registry, folder, num_epochs=4, save_every_n_epochs=2,
                                          async_checkpoint="on"))
     assert result.status == "done"
-    assert sorted(os.listdir(folder)) == FILES, "no temp file, nothing missing"
+    assert sorted(os.listdir(folder)) == sorted([*FILES, "metrics.csv"]), "no temp file, nothing missing"
     assert saved(events) == saved(sync_run["events"])
     completed = [e for e in events if isinstance(e, TrainingCompleted)]
     assert len(completed) == 1 and completed[0].final_path.endswith("final_model.pt")

@@ -80,7 +80,8 @@ def test_parent_folder_made_unsearchable_mid_run(permission_runs: dict[str, Any]
                                     + PERMISSION_DENIED.format(folder=folder))
     assert all(str(folder) in line for line in failed)
     assert not saved(lines, 2) and saved(lines, 3) and saved(lines, 4)
-    assert lines[-1] == f"✓ Training complete. Final model saved to: {folder / 'final_model.pt'}"
+    assert lines[-2:] == [f"✓ Training complete. Final model saved to: {folder / 'final_model.pt'}",
+                          f"✗ {len(failed)} checkpoint saves of this run failed (see the ✗ lines above)."]
     assert_loads(folder, [1, 3, 4])
 
 
