@@ -64,7 +64,8 @@ def test_failed_saves_are_logged_and_training_goes_on(
     assert f"  ✗ Could not save checkpoint {folder / 'checkpoint_epoch_3.pt'}: {reason}" in lines
     assert f"  ✗ Could not save checkpoint {folder / 'final_model.pt'}: {reason}" in lines
     assert sum(isinstance(e, CheckpointFailed) for e in events) == 6, "best 1, 2 and 3, periodic 2 and 3, final"
-    assert lines[-3:] == ["", "✓ Training complete.", "✗ 6 checkpoint saves of this run failed (see the ✗ lines above)."]
+    assert lines[-3:] == ["", "✓ Training complete.",
+                          "✗ 6 checkpoint saves of this run failed (see the ✗ lines above)."]
     assert sorted(os.listdir(folder)) == ["checkpoint_epoch_1.pt", "metrics.csv"], "the first save stays intact"
     assert torch.load(folder / "checkpoint_epoch_1.pt")["epoch"] == 1
 
