@@ -19,6 +19,7 @@ from medical_imaging_framework.app.panels import CheckpointsPanel, LogPane, Loss
 from medical_imaging_framework.app.param_dialog import ParamDialog
 from medical_imaging_framework.app.run_controller import RunController
 from medical_imaging_framework.app.run_guard import graph_to_run
+from medical_imaging_framework.app.run_modes import add_run_mode_menu
 from medical_imaging_framework.core import Graph, NodeRegistry, PortKind, Problem, RunResult, format_event
 from medical_imaging_framework.core.events import (
     CheckpointSaved,
@@ -172,6 +173,8 @@ class MainWindow(QMainWindow):
             view_menu.addAction(dock.toggleViewAction())
         run_menu = menus.addMenu("&Run")
         run_menu.addActions([self.action_run, self.action_stop])
+        run_menu.addSeparator()
+        self.run_modes = add_run_mode_menu(run_menu, self.runner)
         menus.addMenu("&Help").addAction(self.action_help)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")

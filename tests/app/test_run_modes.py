@@ -1,0 +1,48 @@
+"""Run ▸ Run Where: the editor's own thread, a separate `mif run --events jsonl` process, or DDP processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtGui import QAction
+
+from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.core.events import EpochEnded
+from tests.app.conftest import wait_for_run, write_tiny_pipeline
+
+
+def mode_action(window: Any, name: str) -> QAction:
+    return window.findChild(QAction, f"action_run_mode_{name}")
+
+
+def test_the_run_menu_chooses_where_the_next_run_goes(qtbot: Any, window: Any) -> None:
+    assert mode_action(window, "editor").isChecked()
+    assert (window.runner.processes, window.runner.separate_process) == (1, False)
+    mode_action(window, "ddp2").trigger()
+    assert (window.runner.processes, window.runner.separate_process) == (2, False)
+    assert not mode_action(window, "editor").isChecked()
+    mode_action(window, "process").trigger()
+    assert (window.runner.processes, window.runner.separate_process) == (1, True)
+    mode_action(window, "editor").trigger()
+    assert (window.runner.processes, window.runner.separate_process) == (1, False)
+
+
+def test_two_processes_chosen_in_the_menu_train_under_torchrun_and_fill_the_panels(
+    qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    window = make_window(write_tiny_pipeline(registry, tmp_path, num_epochs=2, save_every_n_epochs=1))
+    epochs: list[int] = []
+    window.runner.event.connect(lambda e: epochs.append(e.epoch) if isinstance(e, EpochEnded) else None)
+    mode_action(window, "ddp2").trigger()
+    window.action_run.trigger()
+    assert window.runner.running and window.runner.thread is None and not window.run_modes.isEnabled()
+    wait_for_run(qtbot, window, timeout=240_000)
+    assert window.runner.last_result.status == "done", window.log.lines()[-5:]
+    assert epochs == [1, 2], "each epoch once, from rank 0"
+    assert window.loss_plot.epochs == [1, 2]
+    assert sorted(Path(p).name for p in window.checkpoints.paths) == [
+        "best_model.pt", "checkpoint_epoch_1.pt", "checkpoint_epoch_2.pt", "final_model.pt"]
+    assert window.run_modes.isEnabled()
