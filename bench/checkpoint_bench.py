@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
+from bench_options import add_thread_option, apply_thread_option, cuda_missing
 from monai.networks.nets import UNet
 
 from medical_imaging_framework.core.async_checkpoint import AsyncCheckpointPolicy
@@ -116,15 +117,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="5,50,200", help="state sizes in MB (model + Adam moments)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--quick", action="store_true", help="5 and 50 MB, 5 repeats")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (default 1: on a shared, busy machine more threads spin on "
-                             "each other and the timings turn to noise; both sides use the same)")
+    add_thread_option(parser)
     args = parser.parse_args()
-    import torch as _torch
-
-    _torch.set_num_threads(max(1, args.threads))
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("SKIP: --device cuda, but torch sees no CUDA device")
+    apply_thread_option(args)
+    if cuda_missing(args.device):
         return
     sizes = [5.0, 50.0] if args.quick else [float(value) for value in args.sizes.split(",")]
     repeats = 5 if args.quick else args.repeats

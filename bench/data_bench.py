@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_options import add_thread_option, apply_thread_option
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -134,13 +136,9 @@ def main() -> None:
     parser.add_argument("--dir", default=None, help="where to write the volumes (default: a temp folder)")
     parser.add_argument("--quick", action="store_true", help="48^3, 6 and 12 cases")
     parser.add_argument("--one", nargs=3, metavar=("FOLDER", "MODE", "WORKERS"), help=argparse.SUPPRESS)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (default 1: on a shared, busy machine more threads spin on "
-                             "each other and the timings turn to noise; both sides use the same)")
+    add_thread_option(parser)
     args = parser.parse_args()
-    import torch as _torch
-
-    _torch.set_num_threads(max(1, args.threads))
+    apply_thread_option(args)
     if args.one:
         print(json.dumps(one_run(Path(args.one[0]), args.one[1], int(args.one[2]), args.epochs)))
         return

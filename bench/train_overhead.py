@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
+from bench_options import add_thread_option, apply_thread_option, cuda_missing
 from monai.losses import DiceLoss
 from monai.networks.nets import UNet
 from torch.utils.data import DataLoader, TensorDataset
@@ -115,15 +116,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="A/B rounds after a warm-up (>= 3)")
     parser.add_argument("--count", type=int, default=None, help="items per epoch")
     parser.add_argument("--quick", action="store_true", help="3 rounds, fewer items")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (default 1: on a shared, busy machine more threads spin on "
-                             "each other and the timings turn to noise; both sides use the same)")
+    add_thread_option(parser)
     args = parser.parse_args()
-    import torch as _torch
-
-    _torch.set_num_threads(max(1, args.threads))
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("SKIP: --device cuda, but torch sees no CUDA device")
+    apply_thread_option(args)
+    if cuda_missing(args.device):
         return
     device = torch.device(args.device)
     rounds = 3 if args.quick else max(3, args.rounds)
