@@ -91,7 +91,7 @@ def canvas_load(node_count: int, registry: NodeRegistry) -> None:
     window.show_graph(graph, None)
     app.processEvents()
     seconds = time.perf_counter() - started
-    drawn = len(window.canvas.mif_nodes())
+    drawn = len(window.node_graph.all_nodes())
     print(f"canvas: {drawn} nodes, {len(graph.links)} links drawn offscreen in {seconds:.2f} s (target < 2 s)")
     window.close()
     window.deleteLater()
