@@ -28,33 +28,28 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
         help="jsonl: one JSON object per event on stdout (docs/events.md); log lines go to stderr",
     )
     run.add_argument(
-        "--nproc", type=_positive, default=1, metavar="N",
+        "--nproc", type=_whole_number(1), default=1, metavar="N",
         help="train/infer with N processes on this machine (starts torchrun; docs/training/DISTRIBUTED.md)",
     )
     run.add_argument(
-        "--max-restarts", type=_non_negative, default=0, metavar="K",
+        "--max-restarts", type=_whole_number(0), default=0, metavar="K",
         help="with --nproc: restart all processes up to K times when one fails (resumes from the newest checkpoint)",
     )
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` accepting whole numbers >= ``minimum``."""
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got '{text}'") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value}")
+        return value
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
-    return value
+    return parse
 
 
 def wants_launcher(args: argparse.Namespace) -> bool:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
-from medical_imaging_framework.core import Graph, NodeRegistry, load_pipeline
+from medical_imaging_framework.core import CancelToken, Event, Executor, Graph, NodeRegistry, load_pipeline
 
 DEFAULT_PIPELINE = (
     Path(__file__).resolve().parents[1] / "medical_imaging_framework" / "resources" / "pipelines"
@@ -51,3 +52,21 @@ def make_tiny_graph(registry: NodeRegistry, checkpoint_dir: str | Path = "", **t
 def tiny_graph(registry: NodeRegistry, tmp_path: Path) -> Graph:
     """A tiny default pipeline whose checkpoints go under ``tmp_path / "checkpoints"``."""
     return make_tiny_graph(registry, tmp_path / "checkpoints")
+
+
+def run_graph(graph: Graph, cancel: CancelToken | None = None, on_event: Any = None) -> tuple[Any, list[Event]]:
+    """Run ``graph``; returns the `RunResult` and every event in order (``on_event`` sees each as it comes).
+
+    Args:
+        graph: the pipeline.
+        cancel: the run's stop flag.
+        on_event: called with each event.
+    """
+    events: list[Event] = []
+
+    def sink(event: Event) -> None:
+        events.append(event)
+        if on_event:
+            on_event(event)
+
+    return Executor(graph, sink, cancel).run(), events

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QThread, QTimer
 
@@ -34,8 +35,7 @@ class GuiThreadCollector:
     def __init__(self) -> None:
         self._holds = 0
         self._was_enabled = True
-        self._collector: object | None = None
-        self._timer: QTimer | None = None
+        self._collector: Any = None  # pyqtgraph's GarbageCollector, made on the first hold
 
     @property
     def active(self) -> bool:
@@ -52,12 +52,10 @@ class GuiThreadCollector:
         if self._collector is None:
             from pyqtgraph.util.garbage_collector import GarbageCollector
 
-            collector = GarbageCollector(interval=COLLECT_INTERVAL_S)  # disables automatic collection
-            self._collector, self._timer = collector, collector.timer
+            self._collector = GarbageCollector(interval=COLLECT_INTERVAL_S)  # disables automatic collection
         else:
             gc.disable()
-            assert self._timer is not None
-            self._timer.start()
+            self._collector.timer.start()
 
     def release(self) -> None:
         """A worker has ended; the last one to end turns automatic collection back on."""
@@ -67,8 +65,7 @@ class GuiThreadCollector:
         self._holds -= 1
         if self._holds:
             return
-        if self._timer is not None:
-            self._timer.stop()
+        self._collector.timer.stop()
         if self._was_enabled:
             gc.enable()
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,23 @@ def chain_fingerprint(steps: Sequence[MapTransform]) -> str:
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
 
 
+@contextmanager
+def failures_named(data: Any, index: int, failure: Callable[[Any, int, Exception], str]) -> Iterator[None]:
+    """Turn an error while item ``index`` of ``data`` is prepared into a `NodeError` worded by ``failure``.
+
+    Args:
+        data: the source dataset.
+        index: the item being prepared.
+        failure: ``failure(data, index, error) -> message``.
+    """
+    try:
+        yield
+    except NodeError:
+        raise
+    except Exception as error:
+        raise NodeError(failure(data, index, error)) from None
+
+
 class DiskCachedDataset(PersistentDataset):
     """``data`` seen through ``compose``, with the steps before the first random one cached in ``cache_dir``.
 
@@ -75,9 +93,5 @@ class DiskCachedDataset(PersistentDataset):
         super().__init__(data=keys, transform=compose, cache_dir=folder, track_meta=True, weights_only=False)
 
     def _transform(self, index: int) -> Any:
-        try:
+        with failures_named(self.source, index, self._failure):
             return super()._transform(index)
-        except NodeError:
-            raise
-        except Exception as error:
-            raise NodeError(self._failure(self.source, index, error)) from None

@@ -33,6 +33,7 @@ from monai.transforms import (
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext
 from medical_imaging_framework.core.params import MAX_SEED
+from medical_imaging_framework.nodes.disk_cache import DiskCachedDataset, failures_named
 from medical_imaging_framework.nodes.transform_checks import (
     check_apply,
     check_ct_window,
@@ -154,28 +155,18 @@ class TransformedDataset(CacheDataset):
         )
 
     def _load_cache_item(self, idx: int) -> Any:
-        try:
+        with failures_named(self.data, idx, _failure):
             return super()._load_cache_item(idx)
-        except NodeError:
-            raise
-        except Exception as error:
-            raise NodeError(_failure(self.data, idx, error)) from None
 
     def _transform(self, index: int) -> Any:
-        try:
+        with failures_named(self.data, index, _failure):
             return super()._transform(index)
-        except NodeError:
-            raise
-        except Exception as error:
-            raise NodeError(_failure(self.data, index, error)) from None
 
 
 def cached_dataset(data: Any, chain: TransformChain, training: bool, config: dict[str, Any]) -> Any:
     """``data`` through ``chain``: no cache, in-memory cache, or on-disk cache when ``cache_dir`` is set."""
     cache_dir = str(config.get("cache_dir", "")).strip()
     if config["cache"] and cache_dir:
-        from medical_imaging_framework.nodes.disk_cache import DiskCachedDataset
-
         return DiskCachedDataset(data, build_compose(chain, training), cache_dir, _failure)
     return TransformedDataset(data, chain, training, config["cache"])
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 
-from medical_imaging_framework.core import CancelToken, Executor, NodeRegistry, async_checkpoint, format_event
+from medical_imaging_framework.core import CancelToken, NodeRegistry, async_checkpoint, format_event
 from medical_imaging_framework.core.async_checkpoint import CpuSnapshot, async_checkpoint_enabled
 from medical_imaging_framework.core.checkpoint_writer import CheckpointWriteError
 from medical_imaging_framework.core.events import (
@@ -22,19 +22,9 @@ from medical_imaging_framework.core.events import (
     TrainingCompleted,
 )
 from tests.conftest import make_tiny_graph
+from tests.conftest import run_graph as run
 
 FILES = ["best_model.pt", "checkpoint_epoch_2.pt", "checkpoint_epoch_4.pt", "final_model.pt"]
-
-
-def run(graph: Any, cancel: CancelToken | None = None, on_event: Any = None) -> tuple[Any, list[Event]]:
-    events: list[Event] = []
-
-    def sink(event: Event) -> None:
-        events.append(event)
-        if on_event:
-            on_event(event)
-
-    return Executor(graph, sink, cancel).run(), events
 
 
 @pytest.fixture(scope="module")

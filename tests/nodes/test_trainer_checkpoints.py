@@ -14,9 +14,10 @@ import pytest
 import torch
 
 from medical_imaging_framework.cli import main
-from medical_imaging_framework.core import CancelToken, Executor, NodeRegistry, format_event
+from medical_imaging_framework.core import CancelToken, NodeRegistry, format_event
 from medical_imaging_framework.core.events import EpochEnded, Event, Progress
 from tests.conftest import TINY_SETTINGS, make_tiny_graph
+from tests.conftest import run_graph as run
 
 EXAMPLE_1 = ["best_model.pt", "checkpoint_epoch_10.pt", "checkpoint_epoch_15.pt", "checkpoint_epoch_20.pt",
              "checkpoint_epoch_5.pt", "final_model.pt"]
@@ -52,17 +53,6 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     with working_directory(folder), contextlib.redirect_stdout(out):
         code = main(["run", "segmentation_train", *tiny_overrides()])
     return {"dir": folder, "code": code, "out": out.getvalue(), "ckpt": folder / "checkpoints"}
-
-
-def run(graph: Any, cancel: CancelToken | None = None, on_event: Any = None) -> tuple[Any, list[Event]]:
-    events: list[Event] = []
-
-    def sink(event: Event) -> None:
-        events.append(event)
-        if on_event:
-            on_event(event)
-
-    return Executor(graph, sink, cancel).run(), events
 
 
 def lines_of(events: list[Event]) -> list[str]:
