@@ -8,6 +8,7 @@ serves a CPU-only and a GPU run alike. Each rank trains on ``cuda:LOCAL_RANK`` w
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -114,8 +115,15 @@ def _attempt_store() -> dist.Store:
 
 
 def shutdown() -> None:
-    """Leave the process group (end of a run); a no-op outside one."""
+    """Leave the process group (end of a run) together with the other ranks; a no-op outside one.
+
+    Without the barrier a rank that finishes first closes its gloo connections while rank 0 is still
+    writing the final checkpoint, and rank 0's transport thread then aborts the process at exit
+    ("terminate called without an active exception", seen once after an elastic restart).
+    """
     if dist.is_available() and dist.is_initialized():
+        with contextlib.suppress(RuntimeError):  # a peer already gone: leave anyway
+            dist.barrier()
         dist.destroy_process_group()
 
 
