@@ -100,8 +100,7 @@ def resume_path(ctx: NodeContext, config: dict[str, Any]) -> Path | None:
     if choice in ("last", "auto"):
         if not checkpoints_enabled(config["checkpoint_dir"]):
             raise NodeError("resume_from 'last' looks in checkpoint_dir, which is empty: set checkpoint_dir")
-        folder = Path(os.path.expanduser(config["checkpoint_dir"].strip()))
-        found = find_last_checkpoint(folder)
+        found = newest_checkpoint(config["checkpoint_dir"])
         if found is None:
             ctx.log(f"No complete checkpoint in {config['checkpoint_dir'].strip()} yet: training starts at epoch 1")
         return found
@@ -109,6 +108,24 @@ def resume_path(ctx: NodeContext, config: dict[str, Any]) -> Path | None:
     if not path.is_file():
         raise NodeError(f"resume_from: checkpoint file '{choice}' does not exist")
     return path
+
+
+def newest_checkpoint(directory: str) -> Path | None:
+    """The newest complete checkpoint in ``checkpoint_dir`` (see `find_last_checkpoint`), or None.
+
+    Args:
+        directory: the Trainer's ``checkpoint_dir`` as typed (``~`` allowed).
+
+    Raises:
+        NodeError: the folder exists but cannot be listed (e.g. no read permission).
+    """
+    folder = Path(os.path.expanduser(directory.strip()))
+    try:
+        return find_last_checkpoint(folder)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise NodeError(f"checkpoint_dir '{directory.strip()}' cannot be searched for a checkpoint to resume "
+                        f"from: {reason}") from None
 
 
 def elastic_resume_choice(ctx: NodeContext, config: dict[str, Any]) -> str:
@@ -125,7 +142,7 @@ def elastic_resume_choice(ctx: NodeContext, config: dict[str, Any]) -> str:
     if restart_count() == 0 or choice in ("last", "auto"):
         return choice
     directory = config["checkpoint_dir"].strip()
-    if choice and (not directory or find_last_checkpoint(Path(os.path.expanduser(directory))) is None):
+    if choice and (not directory or newest_checkpoint(directory) is None):
         return choice
     ctx.log(f"Restart {restart_count()} of the worker group: resuming from the newest checkpoint")
     return "auto"

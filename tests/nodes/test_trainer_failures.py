@@ -160,6 +160,29 @@ def test_resume_last_without_checkpoints_starts_fresh(registry: NodeRegistry, tm
     assert lines[-1] == f"✓ Training complete. Final model saved to: {tmp_path / 'empty' / 'final_model.pt'}"
 
 
+def test_resume_last_in_a_folder_that_cannot_be_listed(registry: NodeRegistry, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkpoint_dir without read permission ended ``resume_from=last`` with a raw PermissionError."""
+    result, _, _ = run(make_tiny_graph(registry, tmp_path / "ck", num_epochs=1))
+    assert result.status == "done"
+    before = {path.name: path.read_bytes() for path in (tmp_path / "ck").iterdir()}
+    real_scandir = os.scandir
+
+    def refuse_the_folder(path: Any = ".") -> Any:
+        if Path(path) == tmp_path / "ck":
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse_the_folder)
+    result, _, _ = run(make_tiny_graph(registry, tmp_path / "ck", num_epochs=2, resume_from="last"))
+    assert result.status == "failed" and result.failed_node == "trainer"
+    assert result.error == (f"checkpoint_dir '{tmp_path / 'ck'}' cannot be searched for a checkpoint to resume "
+                            "from: Permission denied")
+    monkeypatch.undo()
+    assert {path.name: path.read_bytes() for path in (tmp_path / "ck").iterdir()} == before, "nothing touched"
+    assert "final_model.pt" in before
+
+
 def test_mixed_precision_on_cpu_is_a_warning(registry: NodeRegistry, tmp_path: Path) -> None:
     result, _, lines = run(make_tiny_graph(registry, tmp_path, num_epochs=1, mixed_precision=True))
     assert result.status == "done"
