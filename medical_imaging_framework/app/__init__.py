@@ -28,6 +28,9 @@ def launch(pipeline_path: str | None = None) -> int:
     from PySide6.QtCore import QCoreApplication, QEvent
     from PySide6.QtWidgets import QApplication
 
+    from medical_imaging_framework.app.gui_imports import import_node_graph
+
+    import_node_graph()  # before the window's modules import it the slow way (see gui_imports)
     from medical_imaging_framework.app.main_window import MainWindow
     from medical_imaging_framework.app.qt_runtime import signal_reference_fault
     from medical_imaging_framework.app.torch_preload import after_first_paint, torch_preload
