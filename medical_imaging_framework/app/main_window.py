@@ -19,7 +19,7 @@ from medical_imaging_framework.app.panels import CheckpointsPanel, LogPane, Loss
 from medical_imaging_framework.app.param_dialog import ParamDialog
 from medical_imaging_framework.app.run_controller import RunController
 from medical_imaging_framework.app.run_modes import add_run_mode_menu
-from medical_imaging_framework.app.torch_preload import CANCELLED_TEXT, LOADING_TEXT, QueuedRun, torch_preload
+from medical_imaging_framework.app.torch_preload import QueuedRun, torch_preload
 from medical_imaging_framework.core import Graph, NodeRegistry, PortKind, Problem, RunResult, format_event
 from medical_imaging_framework.core.events import (
     CheckpointSaved,
@@ -55,13 +55,13 @@ class MainWindow(QMainWindow):
         self.node_graph = MifNodeGraph(parent=self)
         self.canvas = CanvasAdapter(self.node_graph, self.registry)
         self.runner = RunController(self.registry, self)
-        self.queued_run = QueuedRun(self.run_pipeline, torch_preload(), self)  # Run pressed while torch loads
-        self.queued_run.released.connect(self._on_queue_released)
         self.setCentralWidget(self.node_graph.widget)
         self.node_graph.widget.setMinimumSize(480, 300)  # the canvas stays usable however the docks grow
         self._build_docks()
         self._build_actions()
         self._wire()
+        self.queued_run = QueuedRun(self.run_pipeline, torch_preload(), self.action_run, self.action_stop,
+                                    self.statusBar())  # a Run pressed while torch still loads waits for it
         self.resize(1500, 950)
         self._fitted = False
         if pipeline_path is not None:
@@ -367,7 +367,7 @@ class MainWindow(QMainWindow):
         if problems:
             self.report_problems(problems)
             return False
-        if self._wait_for_torch():
+        if self.queued_run.queue():
             return True
         from medical_imaging_framework.app.run_guard import graph_to_run  # imports torch: once it has loaded
 
@@ -390,23 +390,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Running… ({note})" if note else "Running…")
         return True
 
-    def _wait_for_torch(self) -> bool:
-        """Hold the run while PyTorch loads (Run off, Stop on, the status bar says so); False when it has loaded."""
-        if not self.queued_run.queue():
-            return False
-        self.action_run.setEnabled(False)
-        self.action_stop.setEnabled(True)
-        self.statusBar().showMessage(LOADING_TEXT)
-        return True
-
-    def _on_queue_released(self) -> None:
-        self.action_run.setEnabled(True)
-        self.action_stop.setEnabled(False)
-
     def stop_run(self) -> None:
         """Stop the run after the current batch (or drop a run still waiting for PyTorch)."""
-        if self.queued_run.cancel():
-            self.statusBar().showMessage(CANCELLED_TEXT, 10000)
+        self.queued_run.cancel(say_so=True)
         if self.runner.running:
             self.runner.stop()
             self.statusBar().showMessage("Stopping after the current batch…")

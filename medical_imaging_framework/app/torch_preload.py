@@ -13,7 +13,8 @@ import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QStatusBar, QWidget
 
 from medical_imaging_framework.app.gui_gc import collector
 
@@ -110,21 +111,26 @@ def after_first_paint(window: QWidget, callback: Callable[[], None]) -> None:
 
 
 class QueuedRun(QObject):
-    """A Run pressed while the preload is pending: ``start`` is called once the preload has finished.
+    """A Run pressed while the preload is pending: ``start`` is called again once the preload has finished.
 
-    `released` fires when a held run stops being held (cancelled, or just before ``start`` is called).
+    While a run is held, Run is off, Stop is on and the status bar says PyTorch is loading; `cancel` (Stop)
+    drops it.
 
     Args:
         start: what Run does (called again, on the GUI thread, when torch is ready).
         preload: the background import to wait for.
-        parent: owning QObject.
+        run_action: the window's Run action.
+        stop_action: the window's Stop action.
+        status: the window's status bar.
     """
 
-    released = Signal()
-
-    def __init__(self, start: Callable[[], object], preload: TorchPreload, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+    def __init__(
+        self, start: Callable[[], object], preload: TorchPreload, run_action: QAction, stop_action: QAction,
+        status: QStatusBar,
+    ) -> None:
+        super().__init__(status)
         self._start, self.preload = start, preload
+        self.run_action, self.stop_action, self.status = run_action, stop_action, status
         self.active = False
         preload.finished.connect(self._on_loaded)
 
@@ -133,13 +139,23 @@ class QueuedRun(QObject):
         if not self.preload.pending:
             return False
         self.active = True
+        self.run_action.setEnabled(False)
+        self.stop_action.setEnabled(True)
+        self.status.showMessage(LOADING_TEXT)
         return True
 
-    def cancel(self) -> bool:
-        """Drop a held run; whether there was one."""
+    def cancel(self, say_so: bool = False) -> bool:
+        """Drop a held run; whether there was one.
+
+        Args:
+            say_so: tell the status bar the run was cancelled (Stop pressed).
+        """
         was_active, self.active = self.active, False
         if was_active:
-            self.released.emit()
+            self.run_action.setEnabled(True)
+            self.stop_action.setEnabled(False)
+            if say_so:
+                self.status.showMessage(CANCELLED_TEXT, 10000)
         return was_active
 
     def _on_loaded(self) -> None:
