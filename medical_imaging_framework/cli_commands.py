@@ -21,7 +21,6 @@ from medical_imaging_framework.core import (
     ParamError,
     ParamKind,
     PipelineFileError,
-    distributed,
     format_event,
     load_pipeline,
 )
@@ -124,6 +123,7 @@ def run_command(args: argparse.Namespace) -> int:
         raise problem
     if cli_run.wants_launcher(args):  # checked once here, not once per process
         return cli_run.launch_torchrun(args)
+    from medical_imaging_framework.core import distributed  # torch: only when a run starts
     from medical_imaging_framework.core.checkpoint_folder import used_checkpoint_folders
     from medical_imaging_framework.core.distributed import is_main
 

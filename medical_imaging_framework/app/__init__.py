@@ -28,10 +28,12 @@ def launch(pipeline_path: str | None = None) -> int:
     from PySide6.QtCore import QCoreApplication, QEvent
     from PySide6.QtWidgets import QApplication
 
-    from medical_imaging_framework.app.gui_gc import collector
+    from medical_imaging_framework.app.gui_imports import import_node_graph
+
+    import_node_graph()  # before the window's modules import it the slow way (see gui_imports)
     from medical_imaging_framework.app.main_window import MainWindow
     from medical_imaging_framework.app.qt_runtime import signal_reference_fault
-    from medical_imaging_framework.app.run_controller import preload_in_background
+    from medical_imaging_framework.app.torch_preload import after_first_paint, torch_preload
     from medical_imaging_framework.core.bundled import resolve_pipeline_path
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -39,9 +41,10 @@ def launch(pipeline_path: str | None = None) -> int:
     if fault is not None:
         print(f"Cannot open the editor: {fault}", file=sys.stderr)
         return 2
-    collector().watch(preload_in_background())  # only the GUI thread collects garbage while it imports
     app.setApplicationName("Medical Imaging Framework")
     window = MainWindow(resolve_pipeline_path(pipeline_path or DEFAULT_PIPELINE))
+    # the window needs no torch (node specs are plain data): show it first, then load torch in the background
+    after_first_paint(window, torch_preload().start)
     window.show()
     code = app.exec()
     # destroy the window (and its run thread objects) while Qt is still up, not in interpreter shutdown

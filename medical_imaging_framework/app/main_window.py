@@ -18,8 +18,8 @@ from medical_imaging_framework.app.node_help import show_node_help
 from medical_imaging_framework.app.panels import CheckpointsPanel, LogPane, LossPlot, RunProgress
 from medical_imaging_framework.app.param_dialog import ParamDialog
 from medical_imaging_framework.app.run_controller import RunController
-from medical_imaging_framework.app.run_guard import graph_to_run
 from medical_imaging_framework.app.run_modes import add_run_mode_menu
+from medical_imaging_framework.app.torch_preload import QueuedRun, torch_preload
 from medical_imaging_framework.core import Graph, NodeRegistry, PortKind, Problem, RunResult, format_event
 from medical_imaging_framework.core.events import (
     CheckpointSaved,
@@ -60,6 +60,8 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_actions()
         self._wire()
+        self.queued_run = QueuedRun(self.run_pipeline, torch_preload(), self.action_run, self.action_stop,
+                                    self.statusBar())  # a Run pressed while torch still loads waits for it
         self.resize(1500, 950)
         self._fitted = False
         if pipeline_path is not None:
@@ -353,14 +355,22 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{len(problems)} problem(s): see the log; nothing was run", 10000)
 
     def run_pipeline(self) -> bool:
-        """Validate, then run in the background; False when nothing was started."""
-        if self.runner.running:
+        """Validate, then run in the background; False when nothing was started.
+
+        While PyTorch still loads in the background the run is held (`QueuedRun`) and this method is called
+        again once it has loaded; True then means "will start".
+        """
+        if self.runner.running or self.queued_run.active:
             return False
         self.canvas.clear_states()
         problems = self.canvas.graph.validate()
         if problems:
             self.report_problems(problems)
             return False
+        if self.queued_run.queue():
+            return True
+        from medical_imaging_framework.app.run_guard import graph_to_run  # imports torch: once it has loaded
+
         graph, note = graph_to_run(self, self.canvas.graph, self.registry)
         if note:  # a question was asked: the keyboard goes back to the canvas
             self.restore_focus()
@@ -381,7 +391,8 @@ class MainWindow(QMainWindow):
         return True
 
     def stop_run(self) -> None:
-        """Stop the run after the current batch."""
+        """Stop the run after the current batch (or drop a run still waiting for PyTorch)."""
+        self.queued_run.cancel(say_so=True)
         if self.runner.running:
             self.runner.stop()
             self.statusBar().showMessage("Stopping after the current batch…")
@@ -476,4 +487,5 @@ class MainWindow(QMainWindow):
         if not self.files.maybe_discard():
             event.ignore()
             return
+        self.queued_run.cancel()  # a run still waiting for PyTorch never starts in a closed window
         event.accept()

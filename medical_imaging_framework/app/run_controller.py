@@ -16,6 +16,7 @@ from medical_imaging_framework.app.gui_gc import collector
 from medical_imaging_framework.core import CancelToken, Executor, Graph, NodeRegistry, RunResult
 from medical_imaging_framework.core.events import Event, Progress
 from medical_imaging_framework.core.pipeline_file import graph_from_dict, graph_to_dict
+from medical_imaging_framework.nodes import RUNTIME_MODULES
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,12 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.1
 
 
-# Modules torch imports on first use in a run: ``torch.optim`` imports ``torch._dynamo`` (and with it
-# sympy) when the first optimizer is built, ~800 modules, seconds of GIL-holding work that would stall
-# the GUI during the first run. `preload_in_background` imports them while the user is still editing.
-FIRST_RUN_IMPORTS = ("torch._dynamo",)
+# Modules a run needs: torch, MONAI and the node implementations (the node specs import none of them, so
+# the window opens without them), then what torch imports on first use in a run: ``torch.optim`` imports
+# ``torch._dynamo`` (and with it sympy) when the first optimizer is built, ~800 modules, seconds of
+# GIL-holding work that would stall the GUI during the first run. `preload_in_background` imports them
+# while the user is still editing (`torch_preload` starts it after the window's first paint).
+FIRST_RUN_IMPORTS = (*RUNTIME_MODULES, "torch._dynamo")
 
 
 def preload_in_background() -> threading.Thread:

@@ -23,9 +23,8 @@ import torch
 from medical_imaging_framework.core.checkpoint_policy import CheckpointPolicy
 from medical_imaging_framework.core.checkpoint_writer import CheckpointWriteError, write_checkpoint
 from medical_imaging_framework.core.events import CheckpointSaved
+from medical_imaging_framework.core.option_values import ASYNC_CHOICES as ASYNC_CHOICES  # torch-free home
 from medical_imaging_framework.core.training import EpochResult, TrainingState
-
-ASYNC_CHOICES = ("auto", "on", "off")
 
 
 def async_checkpoint_enabled(choice: Any, device: torch.device | None) -> bool:

@@ -38,12 +38,8 @@ from medical_imaging_framework.core.events import (
     TrainingCompleted,
 )
 from medical_imaging_framework.core.executor import NodeError
+from medical_imaging_framework.core.option_values import checkpoints_enabled as checkpoints_enabled  # torch-free home
 from medical_imaging_framework.core.training import Callback, EpochResult, TrainingState
-
-
-def checkpoints_enabled(directory: str) -> bool:
-    """Whether ``directory`` turns saving on (an empty or blank value turns it off)."""
-    return bool(directory.strip())
 
 
 @dataclass

@@ -17,7 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-FORMATS = ("onnx", "torchscript")
+from medical_imaging_framework.core.option_values import EXPORT_FORMATS as FORMATS  # torch-free home
+
 TOLERANCE = 1e-4
 ONNX_OPSET = 18
 

@@ -1,5 +1,8 @@
 """The built-in node library, one module per family. Registered through the entry point
-``medical_imaging_framework.nodes`` -> `register`, exactly like a third-party plugin."""
+``medical_imaging_framework.nodes`` -> `register`, exactly like a third-party plugin.
+
+Every family's specs are plain data: registering the library imports neither torch nor MONAI.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,15 @@ FAMILIES = (
     "data", "io", "transforms", "models", "losses", "optim", "schedulers", "training", "inference", "evaluation",
     "writers",
     "export", "datalist",
+)
+
+# What the families' run functions import when they run (torch, MONAI and the modules built on them). The
+# specs never import these, so describing the library stays cheap; the editor imports them in the background.
+RUNTIME_MODULES = (
+    "torch", "monai", "monai.networks.nets", "monai.losses", "monai.transforms", "monai.inferers", "monai.metrics",
+    "medical_imaging_framework.nodes.datasets", "medical_imaging_framework.nodes.image_folder_dataset",
+    "medical_imaging_framework.nodes.loss_modules", "medical_imaging_framework.nodes.transform_pipeline",
+    "medical_imaging_framework.nodes.trainer_run", "medical_imaging_framework.core.checkpoint_folder",
 )
 
 

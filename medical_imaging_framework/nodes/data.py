@@ -1,48 +1,19 @@
-"""Data nodes: the bundled synthetic-phantom dataset, train/validation split, data loader."""
+"""Data nodes: the bundled synthetic-phantom dataset, train/validation split, data loader.
+
+The specs are plain data; the run functions import torch and MONAI when they run (see `nodes.datasets`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import torch
-from monai.data.utils import worker_init_fn
-from torch.utils.data import DataLoader, Dataset, Subset
-
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact, check_no_data
 from medical_imaging_framework.core.params import MAX_SEED
-from medical_imaging_framework.nodes.phantoms import make_phantom
-
-
-class PhantomDataset(Dataset):
-    """In-memory phantoms; item ``i`` is ``{"image": (1, *spatial), "label": (1, *spatial), "name": str}``.
-
-    Args:
-        count: number of images.
-        size: edge length in pixels/voxels.
-        spatial_dims: 2 or 3.
-        noise: Gaussian noise standard deviation.
-        seed: the same seed always gives the same images.
-    """
-
-    def __init__(self, count: int, size: int, spatial_dims: int, noise: float, seed: int) -> None:
-        self.images: list[torch.Tensor] = []
-        self.labels: list[torch.Tensor] = []
-        for index in range(count):
-            rng = np.random.default_rng([seed, index])
-            image, mask = make_phantom(size, spatial_dims, noise, rng)
-            self.images.append(torch.from_numpy(image)[None])
-            self.labels.append(torch.from_numpy(mask)[None])
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return {"image": self.images[index], "label": self.labels[index], "name": f"phantom_{index:04d}"}
 
 
 def run_phantoms(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from medical_imaging_framework.nodes.datasets import PhantomDataset
+
     dataset = PhantomDataset(
         config["count"], config["size"], int(config["spatial_dims"]), config["noise"], config["seed"]
     )
@@ -51,6 +22,9 @@ def run_phantoms(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
 
 
 def run_split(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    import torch
+    from torch.utils.data import Subset
+
     dataset = inputs["dataset"]
     total = len(dataset)
     val_count = round(total * config["val_fraction"])
@@ -63,6 +37,10 @@ def run_split(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) 
 
 
 def run_loader(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    import torch
+    from monai.data.utils import worker_init_fn
+    from torch.utils.data import DataLoader
+
     dataset = inputs["dataset"]
     if dataset is None:
         raise NodeError("no dataset arrived: the linked output produced none (is that node's matching input linked?)")

@@ -14,7 +14,6 @@ from typing import Any
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.nodes import readers
-from medical_imaging_framework.nodes.io import ImageFolderDataset
 from medical_imaging_framework.nodes.labels import LABEL_MAPPING
 
 DATALIST_KEYS = ("training", "validation", "test")
@@ -109,6 +108,8 @@ def check_files(pairs: list[Pair], source: Path) -> None:
 
 
 def run_datalist(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from medical_imaging_framework.nodes.image_folder_dataset import ImageFolderDataset
+
     path = Path(config["path"]).expanduser()
     if not path.is_file():
         where = "" if path.is_absolute() else f" in {Path.cwd()}"

@@ -1,8 +1,18 @@
-"""The line a run prints about the device it trains on."""
+"""The device a node runs on: the line a run prints about it, and whether CUDA is there (torch imported on use)."""
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+
+def cuda_available() -> bool:
+    """Whether PyTorch sees a CUDA device (imports torch: call it only when the answer matters)."""
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def device_line(device: torch.device) -> str:
@@ -11,6 +21,8 @@ def device_line(device: torch.device) -> str:
     Args:
         device: the resolved device.
     """
+    import torch
+
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"Training on cuda:{index} ({torch.cuda.get_device_name(index)})"

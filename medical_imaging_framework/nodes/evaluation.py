@@ -5,6 +5,7 @@ Predictions and labels are class maps; both are one-hot encoded with ``Predictio
 The Hausdorff distance is in millimetres (voxel spacing from each case's affine; 1 without one).
 A class missing from both prediction and label has no Dice (n/a); missing from the label only, it scores 0.
 Values that do not exist (n/a, e.g. HD95 of an empty mask) are left out of the means.
+The spec is plain data; MONAI is imported when the node runs.
 """
 
 from __future__ import annotations
@@ -14,12 +15,9 @@ import warnings
 from typing import Any
 
 import numpy as np
-from monai.metrics import DiceMetric, HausdorffDistanceMetric
-from monai.networks.utils import one_hot
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, check_labels
-from medical_imaging_framework.core.distributed import gather_sharded
 from medical_imaging_framework.core.events import MetricsReported
 from medical_imaging_framework.nodes.inference import Case, PredictionSet
 
@@ -46,6 +44,9 @@ def evaluate_case(case: Case, num_classes: int) -> dict[str, Any]:
         case: a prediction with its label.
         num_classes: classes including background.
     """
+    from monai.metrics import DiceMetric, HausdorffDistanceMetric
+    from monai.networks.utils import one_hot
+
     if case.label is None:
         raise NodeError(f"case '{case.name}' has no label to compare with (evaluate labelled data only)")
     if tuple(case.label.shape[1:]) != tuple(case.prediction.shape[1:]):
@@ -103,6 +104,8 @@ def run_evaluate(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
         rows.append(evaluate_case(case, predictions.num_classes))
         ctx.cancel.raise_if_cancelled()
     if predictions.sharded:  # every rank's rows, in the data's order (rank 0 prints them)
+        from medical_imaging_framework.core.distributed import gather_sharded
+
         rows = gather_sharded(rows)
     columns = [key for key in rows[0] if key != "name"]
     mean = {column: _nanmean([row[column] for row in rows]) for column in columns}

@@ -1,11 +1,14 @@
-"""The ExportModel node: writes the trained network as ONNX or TorchScript for deployment."""
+"""The ExportModel node: writes the trained network as ONNX or TorchScript for deployment.
+
+The spec is plain data; `core.export` (torch) is imported when the node runs.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
-from medical_imaging_framework.core.export import FORMATS, ExportError, export_model, sample_input
+from medical_imaging_framework.core.option_values import EXPORT_FORMATS
 
 
 def run_export(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -16,6 +19,8 @@ def run_export(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any])
         inputs: ``model``, the trained network.
         config: ``path``, ``format``, ``input_size``.
     """
+    from medical_imaging_framework.core.export import ExportError, export_model, sample_input
+
     model = inputs["model"]
     try:
         example = sample_input(model, config["input_size"])
@@ -41,7 +46,7 @@ SPECS = [
                   "The file to write (its folder is created).", allow_empty=False),
             Param("format", ParamKind.CHOICE, "onnx", "Format",
                   "onnx (run with onnxruntime; batch axis dynamic) or torchscript (torch.jit.load).",
-                  choices=FORMATS),
+                  choices=EXPORT_FORMATS),
             Param("input_size", ParamKind.INT_LIST, [128], "Input size",
                   "Spatial size of the exported input: one value for every axis, or one per axis.", minimum=1),
         ),

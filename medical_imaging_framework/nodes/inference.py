@@ -2,30 +2,25 @@
 
 Class convention (see `losses`): a 1-channel model is binary (sigmoid, then ``> threshold``); a C-channel
 model predicts C classes (softmax, then argmax). Predictions are integer class maps (1, *spatial), and
-``PredictionSet.num_classes`` is 2 for a binary model, C otherwise.
+``PredictionSet.num_classes`` is 2 for a binary model, C otherwise. The specs are plain data; torch and
+MONAI are imported when a node runs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from monai.inferers import sliding_window_inference
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact, check_model_on_data
-from medical_imaging_framework.core.distributed import (
-    all_gather_objects,
-    all_reduce_sum,
-    ensure_process_group,
-    rank_device,
-    shard_loader,
-)
 from medical_imaging_framework.core.events import SampleAvailable
-from medical_imaging_framework.core.training import resolve_device
+from medical_imaging_framework.nodes.devices import cuda_available
+
+if TYPE_CHECKING:
+    import torch
 
 KEPT_IMAGES = 8  # images kept for the viewer and the report's overlays
 
@@ -95,6 +90,8 @@ def _sliding(config: dict[str, Any], spatial_dims: int) -> bool:
 
 
 def _forward(model: torch.nn.Module, image: torch.Tensor, config: dict[str, Any]) -> torch.Tensor:
+    from monai.inferers import sliding_window_inference
+
     spatial_dims = image.ndim - 2
     if not _sliding(config, spatial_dims):
         return model(image)
@@ -114,6 +111,8 @@ def to_classes(logits: torch.Tensor, threshold: float) -> torch.Tensor:
         logits: raw model output.
         threshold: probability cut for binary models.
     """
+    import torch
+
     if logits.shape[1] == 1:
         return (torch.sigmoid(logits) > threshold).to(torch.uint8)
     return torch.argmax(torch.softmax(logits, dim=1), dim=1, keepdim=True).to(torch.uint8)
@@ -126,8 +125,25 @@ def _column(batch: Any, key: str, index: int) -> Any:
     return value[index]
 
 
-@torch.no_grad()
 def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    with torch.no_grad():
+        return _predict(ctx, inputs, config)
+
+
+def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    from medical_imaging_framework.core.distributed import (
+        all_gather_objects,
+        all_reduce_sum,
+        ensure_process_group,
+        rank_device,
+        shard_loader,
+    )
+    from medical_imaging_framework.core.training import resolve_device
+
     result = PredictionSet(sharded=ensure_process_group())
     device = rank_device(resolve_device(config["device"]))
     model = inputs["model"].to(device).eval()
@@ -177,7 +193,7 @@ def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, An
 
 def check_predictor(ctx: CheckContext) -> None:
     """Device; the window size (one value per axis) or image size must fit the model."""
-    if ctx.config["device"] == "cuda" and not torch.cuda.is_available():
+    if ctx.config["device"] == "cuda" and not cuda_available():
         ctx.problem("device", "'cuda' was asked for, but PyTorch sees no CUDA device (use 'auto' or 'cpu')")
     dims = ctx.fact("data", Fact.SPATIAL_DIMS) or ctx.fact("model", Fact.SPATIAL_DIMS)
     choice, roi = ctx.config["sliding_window"], tuple(ctx.config["roi_size"])

@@ -4,22 +4,25 @@ Class convention (shared with `inference.Predictor` and `evaluation.EvaluateSegm
 integer class maps of shape (B, 1, *spatial). A model with 1 output channel is binary (sigmoid); with
 C > 1 channels it has C classes, class 0 being background (softmax, label one-hot encoded). The new
 losses take ``mode`` = auto (decided per call from the prediction's channels), sigmoid or softmax.
+The specs are plain data; MONAI is imported when a node runs, and the ``nn.Module`` classes live in
+`nodes.loss_modules`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-import torch
-from monai.losses import DiceCELoss, DiceLoss, FocalLoss
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact
 
+if TYPE_CHECKING:
+    from torch import nn
+
 
 def run_dice(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from monai.losses import DiceLoss
+
     if config["sigmoid"] and config["softmax"]:
         raise NodeError("choose sigmoid or softmax, not both")
     loss = DiceLoss(
@@ -31,46 +34,16 @@ def run_dice(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
     return {"loss": loss}
 
 
-class ChannelAwareLoss(nn.Module):
-    """Uses the binary loss for 1-channel predictions and the multi-class loss otherwise.
-
-    Args:
-        binary: loss for (B, 1, ...) logits and 0/1 labels.
-        multiclass: loss for (B, C, ...) logits and (B, 1, ...) class-index labels.
-        mode: ``auto`` (choose per call), ``sigmoid`` (always binary) or ``softmax`` (always multi-class).
-    """
-
-    def __init__(self, binary: nn.Module, multiclass: nn.Module, mode: str = "auto") -> None:
-        super().__init__()
-        self.binary, self.multiclass, self.mode = binary, multiclass, mode
-
-    def forward(self, prediction: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        use_softmax = self.mode == "softmax" or (self.mode == "auto" and prediction.shape[1] > 1)
-        if use_softmax and prediction.shape[1] < 2:
-            raise ValueError("softmax needs a model with at least 2 output channels (one per class)")
-        return self.multiclass(prediction, label) if use_softmax else self.binary(prediction, label)
-
-
-class CrossEntropy(nn.Module):
-    """Cross-entropy for (B, C, ...) logits and (B, 1, ...) class-index labels."""
-
-    def forward(self, prediction: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        return nn.functional.cross_entropy(prediction, label[:, 0].long())
-
-
-class BinaryCrossEntropy(nn.Module):
-    """Binary cross-entropy on logits for (B, 1, ...) predictions and 0/1 labels."""
-
-    def forward(self, prediction: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        return nn.functional.binary_cross_entropy_with_logits(prediction, label.float())
-
-
 def _adaptive(config: dict[str, Any], build: Callable[[bool], nn.Module]) -> dict[str, Any]:
     """``build(multiclass)`` twice, wrapped by `ChannelAwareLoss` with the node's mode."""
+    from medical_imaging_framework.nodes.loss_modules import ChannelAwareLoss
+
     return {"loss": ChannelAwareLoss(build(False), build(True), config["mode"])}
 
 
 def run_dice_ce(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from monai.losses import DiceCELoss
+
     return _adaptive(config, lambda multi: DiceCELoss(
         include_background=config["include_background"], sigmoid=not multi, softmax=multi, to_onehot_y=multi,
         lambda_dice=config["lambda_dice"], lambda_ce=config["lambda_ce"],
@@ -78,12 +51,16 @@ def run_dice_ce(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]
 
 
 def run_focal(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from monai.losses import FocalLoss
+
     return _adaptive(config, lambda multi: FocalLoss(
         include_background=config["include_background"], to_onehot_y=multi, use_softmax=multi, gamma=config["gamma"],
     ))
 
 
 def run_cross_entropy(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from medical_imaging_framework.nodes.loss_modules import BinaryCrossEntropy, CrossEntropy
+
     return _adaptive(config, lambda multi: CrossEntropy() if multi else BinaryCrossEntropy())
 
 

@@ -1,16 +1,18 @@
-"""Model nodes (MONAI networks). Each outputs a freshly initialised ``nn.Module``."""
+"""Model nodes (MONAI networks). Each outputs a freshly initialised ``nn.Module``.
+
+The specs are plain data; torch and MONAI are imported when a node runs."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import torch
-from monai.networks.nets import AttentionUnet, SegResNet, UNet
+from typing import TYPE_CHECKING, Any
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact, Known
 from medical_imaging_framework.core.params import MAX_SEED
+
+if TYPE_CHECKING:
+    import torch
 
 SPATIAL_DIMS = Param("spatial_dims", ParamKind.CHOICE, "2", "Spatial dims", "2D or 3D network.", choices=("2", "3"))
 IN_CHANNELS = Param("in_channels", ParamKind.INT, 1, "Input channels", "Channels of the input image.", minimum=1)
@@ -21,6 +23,8 @@ SEED = Param("seed", ParamKind.INT, 0, "Seed", "Seed of the weight initialisatio
 
 def seeded_build(seed: int, build: Any) -> torch.nn.Module:
     """Build a network with deterministic initial weights, leaving the global RNG untouched."""
+    import torch
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build()
@@ -46,6 +50,8 @@ def _report(ctx: NodeContext, name: str, model: torch.nn.Module) -> dict[str, An
 
 
 def run_unet(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from monai.networks.nets import UNet
+
     channels, strides = _levels(config)
     model = seeded_build(
         config["seed"],
@@ -61,6 +67,8 @@ def run_unet(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
 
 
 def run_segresnet(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from monai.networks.nets import SegResNet
+
     filters = config["init_filters"]
     if filters % 8:
         raise NodeError(f"init_filters must be a multiple of 8 (group normalisation uses 8 groups), got {filters}")
@@ -78,6 +86,8 @@ def run_segresnet(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, An
 
 
 def run_attention_unet(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from monai.networks.nets import AttentionUnet
+
     channels, strides = _levels(config)
     model = seeded_build(
         config["seed"],

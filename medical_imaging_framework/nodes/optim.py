@@ -1,14 +1,16 @@
 """Optimizer nodes. An optimizer needs the model's parameters, which exist only in the Trainer,
-so these nodes output a factory that the Trainer calls with ``model.parameters()``."""
+so these nodes output a factory that the Trainer calls with ``model.parameters()``. torch is imported
+when a node runs, so the specs load without it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from medical_imaging_framework.core import NodeContext, NodeSpec, Param, ParamKind, Port, PortKind
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -33,15 +35,21 @@ WEIGHT_DECAY = Param("weight_decay", ParamKind.FLOAT, 0.0, "Weight decay", "L2 p
 
 
 def run_adam(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
     return {"optimizer": OptimizerFactory(torch.optim.Adam, {"lr": config[LR], "weight_decay": config["weight_decay"]})}
 
 
 def run_adamw(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
     options = {"lr": config[LR], "weight_decay": config["weight_decay"]}
     return {"optimizer": OptimizerFactory(torch.optim.AdamW, options)}
 
 
 def run_sgd(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
     options = {
         "lr": config[LR],
         "momentum": config["momentum"],

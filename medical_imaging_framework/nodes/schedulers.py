@@ -1,16 +1,17 @@
 """Learning-rate scheduler nodes. A scheduler needs the optimizer, which exists only in the Trainer,
 so these nodes output a factory that the Trainer calls with its optimizer. The Trainer steps the
 scheduler once per epoch (``ReduceLROnPlateau`` with the monitored loss) and saves its state in
-checkpoints."""
+checkpoints. torch is imported when a node runs, so the specs load without it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from medical_imaging_framework.core import NodeContext, NodeSpec, Param, ParamKind, Port, PortKind
+
+if TYPE_CHECKING:
+    import torch
 
 LRScheduler = Any  # torch.optim.lr_scheduler.LRScheduler or ReduceLROnPlateau
 
@@ -27,16 +28,22 @@ class SchedulerFactory:
 
 
 def run_cosine(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
     options = {"T_max": config["t_max"], "eta_min": config["min_lr"]}
     return {"scheduler": SchedulerFactory(torch.optim.lr_scheduler.CosineAnnealingLR, options)}
 
 
 def run_step(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
     options = {"step_size": config["step_size"], "gamma": config["gamma"]}
     return {"scheduler": SchedulerFactory(torch.optim.lr_scheduler.StepLR, options)}
 
 
 def run_plateau(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
     options = {"mode": "min", "factor": config["factor"], "patience": config["patience"], "min_lr": config["min_lr"]}
     return {"scheduler": SchedulerFactory(torch.optim.lr_scheduler.ReduceLROnPlateau, options)}
 

@@ -2,19 +2,21 @@
 
 The Trainer node adds `tracking_callbacks` to its checkpoint policy; the TensorBoard and MLflow trackers are
 built only when their parameter is set (MONAI's own import loads both libraries whenever they are installed).
+`TRACKING_PARAMS` is plain data: the Trainer's spec loads without torch.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medical_imaging_framework.core import NodeContext, NodeError, Param, ParamKind
-from medical_imaging_framework.core.checkpoint_policy import checkpoints_enabled
 from medical_imaging_framework.core.events import LogLine
-from medical_imaging_framework.core.metrics_log import MetricsLog
-from medical_imaging_framework.core.training import Callback
+from medical_imaging_framework.core.option_values import checkpoints_enabled
+
+if TYPE_CHECKING:
+    from medical_imaging_framework.core.training import Callback
 
 TRACKING_PARAMS = (
     Param("tensorboard_dir", ParamKind.PATH, "", "TensorBoard Directory",
@@ -33,6 +35,8 @@ def tracking_callbacks(ctx: NodeContext, config: dict[str, Any], inputs: dict[st
         config: the Trainer's parsed parameters.
         inputs: the Trainer's inputs (the validation or training loader gives the sample image).
     """
+    from medical_imaging_framework.core.metrics_log import MetricsLog  # imports torch: only when a run starts
+
     callbacks: list[Callback] = []
     directory = config.get("checkpoint_dir", "")
     folder = Path(os.path.expanduser(directory.strip())) if checkpoints_enabled(directory) else None

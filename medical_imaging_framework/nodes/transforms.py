@@ -6,34 +6,20 @@ random steps run on the training output only, and with ``cache`` the determinist
 first random one run once per item (MONAI ``CacheDataset``), not every epoch. Spatial steps update
 each item's ``affine``; its ``source_affine``/``source_shape`` keep the grid it was read on, on which
 `SavePredictions` writes the predictions back.
+
+The specs are plain data: MONAI is imported when a node runs, and the MONAI/torch classes that apply a
+chain live in `nodes.transform_pipeline`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
-
-import torch
-from monai.data import CacheDataset, MetaTensor
-from monai.transforms import (
-    Compose,
-    DivisiblePadd,
-    MapTransform,
-    NormalizeIntensityd,
-    RandFlipd,
-    RandGaussianNoised,
-    RandomizableTrait,
-    RandRotate90d,
-    RandSpatialCropd,
-    Resized,
-    ResizeWithPadOrCropd,
-    ScaleIntensityRanged,
-)
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext
 from medical_imaging_framework.core.params import MAX_SEED
-from medical_imaging_framework.nodes.disk_cache import DiskCachedDataset, failures_named
+from medical_imaging_framework.nodes.item_keys import BOTH, IMAGE
 from medical_imaging_framework.nodes.transform_checks import (
     check_apply,
     check_ct_window,
@@ -46,160 +32,40 @@ from medical_imaging_framework.nodes.transform_checks import (
     check_rotate90,
 )
 
-IMAGE, LABEL = "image", "label"
-SOURCE_AFFINE, SOURCE_SHAPE = "source_affine", "source_shape"
-BOTH = (IMAGE, LABEL)
+if TYPE_CHECKING:
+    from monai.transforms import MapTransform
 
-TransformChain = tuple[MapTransform, ...]
-
-
-class ToMetaTensor(MapTransform):
-    """Wrap image/label as MONAI ``MetaTensor`` carrying the item's affine, so spatial steps update it.
-
-    The item also keeps its source grid, ``source_affine`` (4x4) and ``source_shape`` (spatial sizes),
-    set once (a second Apply keeps the first one's), so predictions can be written back on that grid.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(BOTH, allow_missing_keys=True)
-
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        item = dict(data)
-        affine = item.get("affine")
-        affine = torch.eye(4, dtype=torch.float64) if affine is None else torch.as_tensor(affine, dtype=torch.float64)
-        if IMAGE in item and SOURCE_AFFINE not in item:
-            item[SOURCE_AFFINE] = affine.clone()
-            item[SOURCE_SHAPE] = torch.tensor(tuple(item[IMAGE].shape[1:]), dtype=torch.int64)
-        for key in self.key_iterator(item):
-            item[key] = MetaTensor(torch.as_tensor(item[key]).clone(), affine=affine.clone())
-        return item
-
-
-class FromMetaTensor(MapTransform):
-    """Plain tensors again, with the (possibly updated) affine back in ``item["affine"]``."""
-
-    def __init__(self) -> None:
-        super().__init__(BOTH, allow_missing_keys=True)
-
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        item = dict(data)
-        image = item.get(IMAGE)
-        if isinstance(image, MetaTensor):
-            item["affine"] = torch.as_tensor(image.affine, dtype=torch.float64).clone()
-        for key in self.key_iterator(item):
-            value = item[key]
-            item[key] = (value.as_tensor() if isinstance(value, MetaTensor) else torch.as_tensor(value)).float()
-        return item
-
-
-class CheckSpatialDims(MapTransform):
-    """Refuses items whose image is not ``spatial_dims``-D (MONAI would silently add an axis).
-
-    Args:
-        spatial_dims: 2 or 3.
-        field: the parameter named in the error.
-    """
-
-    def __init__(self, spatial_dims: int, field: str) -> None:
-        super().__init__((IMAGE,), allow_missing_keys=True)
-        self.spatial_dims, self.field = spatial_dims, field
-
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        image = data.get(IMAGE)
-        if image is not None and image.ndim - 1 != self.spatial_dims:
-            raise ValueError(
-                f"the image is {image.ndim - 1}D but {self.field} has {self.spatial_dims} values (give one per axis)"
-            )
-        return data
-
-
-def is_random(transform: object) -> bool:
-    """Whether ``transform`` draws random numbers (MONAI's ``RandomizableTrait``)."""
-    return isinstance(transform, RandomizableTrait)
-
-
-def build_compose(chain: Sequence[MapTransform], training: bool) -> Compose:
-    """The MONAI ``Compose`` for one dataset; without ``training`` random steps are left out.
-
-    Args:
-        chain: the steps, in order.
-        training: keep random steps.
-    """
-    steps = [t for t in chain if training or not is_random(t)]
-    compose = Compose([ToMetaTensor(), *steps, FromMetaTensor()])
-    for step in steps:  # Compose re-seeds every random step; give each back its own seed
-        seed = getattr(step, "mif_seed", None)
-        if seed is not None:
-            step.set_random_state(seed=seed)
-    return compose
-
-
-class TransformedDataset(CacheDataset):
-    """A dataset seen through a transform chain; deterministic steps are cached when ``cache`` is set.
-
-    Args:
-        data: the source dataset (items are dicts).
-        chain: MONAI dictionary transforms.
-        training: apply random steps (training data only).
-        cache: run the deterministic steps once per item and keep the results in memory.
-    """
-
-    def __init__(self, data: Any, chain: Sequence[MapTransform], training: bool, cache: bool) -> None:
-        self.training = training
-        super().__init__(
-            data=data,
-            transform=build_compose(chain, training),
-            cache_rate=1.0 if cache else 0.0,
-            num_workers=1,
-            progress=False,
-        )
-
-    def _load_cache_item(self, idx: int) -> Any:
-        with failures_named(self.data, idx, _failure):
-            return super()._load_cache_item(idx)
-
-    def _transform(self, index: int) -> Any:
-        with failures_named(self.data, index, _failure):
-            return super()._transform(index)
-
-
-def cached_dataset(data: Any, chain: TransformChain, training: bool, config: dict[str, Any]) -> Any:
-    """``data`` through ``chain``: no cache, in-memory cache, or on-disk cache when ``cache_dir`` is set."""
-    cache_dir = str(config.get("cache_dir", "")).strip()
-    if config["cache"] and cache_dir:
-        return DiskCachedDataset(data, build_compose(chain, training), cache_dir, _failure)
-    return TransformedDataset(data, chain, training, config["cache"])
-
-
-def _failure(data: Any, index: int, error: Exception) -> str:
-    try:
-        name = data[index].get("name", f"#{index}")
-    except Exception:
-        name = f"#{index}"
-    root = error
-    while root.__cause__ is not None:
-        root = root.__cause__
-    return f"transforms failed on item '{name}': {type(root).__name__}: {root}"
+# Moved to `nodes.transform_pipeline` (torch and MONAI classes); still importable from here, lazily.
+MOVED_TO_PIPELINE = (
+    "CheckSpatialDims", "FromMetaTensor", "ToMetaTensor", "TransformChain", "TransformedDataset", "build_compose",
+    "cached_dataset", "is_random",
+)
 
 
 def _chain(
     inputs: dict[str, Any], step: MapTransform, seed: int | None = None, size_field: str = "", size: Any = None
 ) -> dict[str, Any]:
     """The linked chain plus ``step`` (preceded by a dimension check when it takes a size)."""
+    from medical_imaging_framework.nodes.transform_pipeline import CheckSpatialDims
+
     if seed is not None:
         step.mif_seed = seed
         step.set_random_state(seed=seed)
-    previous: TransformChain = tuple(inputs.get("transform") or ())
+    previous: tuple[MapTransform, ...] = tuple(inputs.get("transform") or ())
     check = (CheckSpatialDims(len(size), size_field),) if size is not None else ()
     return {"transform": (*previous, *check, step)}
 
 
 def run_normalize(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from monai.transforms import NormalizeIntensityd
+
     step = NormalizeIntensityd(IMAGE, nonzero=config["nonzero"], channel_wise=config["channel_wise"])
     return _chain(inputs, step)
 
 
 def run_ct_window(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from monai.transforms import ScaleIntensityRanged
+
     if config["window_min"] >= config["window_max"]:
         raise NodeError(f"window_min ({config['window_min']}) must be below window_max ({config['window_max']})")
     step = ScaleIntensityRanged(
@@ -215,12 +81,16 @@ def _interpolation(size: list[int]) -> str:
 
 
 def run_resize(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from monai.transforms import Resized
+
     size = config["spatial_size"]
     step = Resized(BOTH, spatial_size=size, mode=(_interpolation(size), "nearest"), allow_missing_keys=True)
     return _chain(inputs, step, size_field="spatial_size", size=size)
 
 
 def run_pad_crop(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from monai.transforms import ResizeWithPadOrCropd
+
     size = config["spatial_size"]
     _interpolation(size)
     step = ResizeWithPadOrCropd(BOTH, spatial_size=size, allow_missing_keys=True)
@@ -228,11 +98,15 @@ def run_pad_crop(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
 
 
 def run_divisible_pad(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from monai.transforms import DivisiblePadd
+
     step = DivisiblePadd(BOTH, k=config["k"], method="end", allow_missing_keys=True)
     return _chain(inputs, step)
 
 
 def run_rand_crop(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from monai.transforms import RandSpatialCropd
+
     size = config["roi_size"]
     _interpolation(size)
     step = RandSpatialCropd(BOTH, roi_size=size, random_size=False, allow_missing_keys=True)
@@ -240,22 +114,30 @@ def run_rand_crop(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, An
 
 
 def run_rand_flip(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from monai.transforms import RandFlipd
+
     axis = None if config["spatial_axis"] == "all" else int(config["spatial_axis"])
     step = RandFlipd(BOTH, prob=config["prob"], spatial_axis=axis, allow_missing_keys=True)
     return _chain(inputs, step, config["seed"])
 
 
 def run_rand_rotate90(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from monai.transforms import RandRotate90d
+
     step = RandRotate90d(BOTH, prob=config["prob"], max_k=3, spatial_axes=(0, 1), allow_missing_keys=True)
     return _chain(inputs, step, config["seed"])
 
 
 def run_noise(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from monai.transforms import RandGaussianNoised
+
     step = RandGaussianNoised(IMAGE, prob=config["prob"], std=config["std"])
     return _chain(inputs, step, config["seed"])
 
 
 def run_apply(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from medical_imaging_framework.nodes.transform_pipeline import CheckSpatialDims, cached_dataset, is_random
+
     chain = tuple(inputs["transform"])
     if inputs.get("train") is None and inputs.get("val") is None:
         raise NodeError("link a dataset to 'train' or 'val' (or both)")
@@ -353,3 +235,12 @@ SPECS = [
         check=check_apply,
     ),
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Names that moved to `nodes.transform_pipeline`, imported only when asked for here."""
+    if name in MOVED_TO_PIPELINE:
+        from medical_imaging_framework.nodes import transform_pipeline
+
+        return getattr(transform_pipeline, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,13 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from monai.data import MetaTensor
-from monai.transforms import SpatialResample
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact
-from medical_imaging_framework.core.distributed import gather_sharded
 from medical_imaging_framework.nodes.inference import Case, PredictionSet
 
 SUFFIX = {"nifti": ".nii.gz", "png": ".png"}
@@ -48,6 +44,10 @@ def on_source_grid(case: Case) -> tuple[np.ndarray, np.ndarray]:
         region = tuple(slice(0, min(a, b)) for a, b in zip(shape, prediction.shape, strict=True))
         restored[region] = prediction[region]
         return restored, source_affine
+    import torch
+    from monai.data import MetaTensor
+    from monai.transforms import SpatialResample
+
     resample = SpatialResample(mode="nearest", padding_mode="zeros", dtype=torch.float32)
     moving = MetaTensor(torch.from_numpy(prediction[None]).float(), affine=torch.from_numpy(affine))
     restored = np.zeros(shape, dtype=np.uint8)
@@ -112,6 +112,8 @@ def target_paths(predictions: PredictionSet, folder: Path, fmt: str) -> list[Pat
 
 
 def run_save(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from medical_imaging_framework.core.distributed import gather_sharded
+
     predictions: PredictionSet = inputs["predictions"]
     fmt, folder = config["format"], Path(config["output_dir"]).expanduser()
     if fmt == "png" and predictions.cases and predictions.spatial_dims != 2:

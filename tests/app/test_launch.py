@@ -24,11 +24,13 @@ def test_importing_the_package_loads_no_qt() -> None:
 def test_launch_opens_the_default_pipeline_and_returns_the_exit_code(
     qtbot: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from medical_imaging_framework.app import launch, run_controller
+    from medical_imaging_framework.app import launch, run_controller, torch_preload
 
+    monkeypatch.setattr(torch_preload, "_PRELOAD", None)  # a fresh preload, not one an earlier test started
     preloads: list[bool] = []
     def fake_preload() -> threading.Thread:
-        preloads.append(True)
+        window = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "main_window")
+        preloads.append(window.isVisible())  # torch loads once the window is on screen (after its first paint)
         thread = threading.Thread(target=lambda: None)
         thread.start()
         return thread
@@ -37,6 +39,9 @@ def test_launch_opens_the_default_pipeline_and_returns_the_exit_code(
     seen: dict[str, Any] = {}
 
     def inspect_and_close() -> None:
+        if not preloads:
+            QTimer.singleShot(50, inspect_and_close)
+            return
         window = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "main_window")
         seen["title"] = window.windowTitle()
         seen["visible"] = window.isVisible()
