@@ -14,7 +14,6 @@ from typing import Any
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.nodes import readers
-from medical_imaging_framework.nodes.io import ImageFolderDataset
 from medical_imaging_framework.nodes.labels import LABEL_MAPPING
 
 DATALIST_KEYS = ("training", "validation", "test")
@@ -118,6 +117,8 @@ def run_datalist(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
         where = "" if path.suffix.lower() == ".csv" else f" under '{config['key']}'"
         raise NodeError(f"datalist '{path}' lists no items{where}")
     check_files(pairs, path)
+    from medical_imaging_framework.nodes.image_dataset import ImageFolderDataset  # torch + MONAI: only to run
+
     dataset = ImageFolderDataset(pairs, cache=config["cache"], label_mapping=config["label_mapping"])
     labelled = sum(label is not None for _, _, label in pairs)
     kind = "labelled" if labelled == len(pairs) else ("unlabelled" if not labelled else "partly labelled")

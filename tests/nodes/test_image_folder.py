@@ -12,8 +12,9 @@ from PIL import Image
 
 from medical_imaging_framework.core import CancelToken, NodeContext, NodeError
 from medical_imaging_framework.core.events import Event, LogLine
-from medical_imaging_framework.nodes import readers
-from medical_imaging_framework.nodes.io import ImageFolderDataset, list_entries, pair_entries, run_image_folder
+from medical_imaging_framework.nodes.image_dataset import ImageFolderDataset
+from medical_imaging_framework.nodes.image_loading import load_image
+from medical_imaging_framework.nodes.io import list_entries, pair_entries, run_image_folder
 from tests.nodes.medical_files import write_dicom_slice, write_nifti_phantoms
 
 
@@ -131,9 +132,9 @@ def test_cache_reads_each_file_once(tmp_path: Path) -> None:
     pairs = pair_entries(list_entries(tmp_path / "images", "images"), list_entries(tmp_path / "labels", "labels"))
     calls: list[Path] = []
 
-    def counting_reader(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    def counting_reader(path: Path) -> Any:
         calls.append(path)
-        return readers.read_image(path)
+        return load_image(path)
 
     cached = ImageFolderDataset(pairs, cache=True, reader=counting_reader)
     for _epoch in range(3):

@@ -10,11 +10,12 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+from monai.data import MetaTensor
 from PIL import Image
 
 from medical_imaging_framework.core import CancelToken, NodeContext, NodeRegistry
-from medical_imaging_framework.nodes import writers
 from medical_imaging_framework.nodes.inference import Case
+from medical_imaging_framework.nodes.prediction_saving import save_case
 from tests.nodes.medical_files import shear_affine
 
 SHAPE = (24, 20, 16)  # even sizes: 2x2x2 blocks survive a 2x nearest down/up-sampling exactly
@@ -121,15 +122,16 @@ def test_png_round_trip_keeps_orientation(registry: NodeRegistry, tmp_path: Path
         np.testing.assert_array_equal(np.asarray(saved), pixels)
 
 
-def test_resampling_slab_by_slab_gives_the_same_map(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_save_resamples_a_prediction_whose_affine_differs_from_its_source(tmp_path: Path) -> None:
+    """SaveImage's resampling (on): a map on a coarser grid than its file is written on the file's grid."""
     generator = torch.Generator().manual_seed(0)
     prediction = (torch.rand(1, 9, 7, 5, generator=generator) * 3).to(torch.uint8)  # classes 0..2
     model_affine = shear_affine(2) @ np.diag([2.0, 2.0, 3.0, 1.0])
-    case = Case("c", None, prediction, model_affine, source_affine=shear_affine(2), source_shape=(18, 14, 15))
-    whole, affine = writers.on_source_grid(case)
-    monkeypatch.setattr(writers, "SLAB_VOXELS", 18 * 14 * 2)  # two slices at a time
-    slabs, _ = writers.on_source_grid(case)
-    np.testing.assert_array_equal(slabs, whole)
-    np.testing.assert_array_equal(affine, shear_affine(2))
-    assert whole.shape == (18, 14, 15) and set(np.unique(whole)) == {0, 1, 2}
+    grid = MetaTensor(prediction, affine=torch.from_numpy(model_affine),
+                      meta={"original_affine": shear_affine(2), "spatial_shape": (18, 14, 15)})
+    save_case(Case("c", None, grid, model_affine), [], tmp_path, ".nii.gz")
+    saved = nib.load(tmp_path / "c.nii.gz")
+    whole = np.asarray(saved.dataobj)
+    np.testing.assert_allclose(saved.affine, shear_affine(2), atol=1e-6)
+    assert whole.shape == (18, 14, 15) and whole.dtype == np.uint8 and set(np.unique(whole)) == {0, 1, 2}
     np.testing.assert_array_equal(whole[::2, ::2, ::3], prediction[0].numpy(), err_msg="voxel centres coincide")
