@@ -1,14 +1,17 @@
 """Image files read into MONAI ``MetaTensor`` s with ``LoadImaged`` and MONAI's own readers.
 
 NIfTI: ``NibabelReader``. DICOM files and series folders: ``PydicomReader`` (rescale slope/intercept
-applied, affine from ImageOrientation/ImagePosition/PixelSpacing, slices stacked by InstanceNumber).
+applied, affine from ImageOrientation/ImagePosition/PixelSpacing, slices stacked by InstanceNumber);
+multi-frame DICOM files: ``ITKReader`` (GDCM).
 PNG/TIFF: ``PILReader(reverse_indexing=True)``, so arrays are (x = column, y = row) like NIfTI voxels.
 NRRD and MetaImage: ``ITKReader``. Every affine is in RAS+ millimetres, and every image gets its channel
 axis first, so a DICOM slice and a PNG mask of it line up.
 
 Kept here because MONAI does not do it:
 - one reader per file, chosen by its suffix (MONAI's ITK and pydicom readers claim any file, and
-  ``LoadImage`` would fall through to the next reader on a failure, mixing their errors);
+  ``LoadImage`` would fall through to the next reader on a failure, mixing their errors); multi-frame
+  DICOM files go to ``ITKReader``, as MONAI's own warning advises (``PydicomReader`` puts the frame axis
+  between rows and columns);
 - a `ReadError` naming the file for every failure, and a plain reason for DICOM files without pixels;
 - the metadata is cut down to the geometry (`KEPT_META`): format-specific header fields differ from file to
   file and would make items of one folder impossible to collate into a batch.
@@ -78,6 +81,8 @@ def load_image(path: Path, key: str = "image") -> MetaTensor:
         raise ReadError(f"'{path}': unsupported file type (use {', '.join(SUPPORTED_SUFFIXES)} or a DICOM folder)")
     if kind == "dicom-series" and not any(p.is_file() and not p.name.startswith(".") for p in path.iterdir()):
         raise ReadError(f"'{path}': DICOM series folder is empty")
+    if kind == "dicom" and _frames(path) > 1:
+        kind = "itk"  # MONAI's PydicomReader stacks frames as (rows, frames, columns); ITK (GDCM) reads them right
     try:
         image = _loader(key)({key: str(path)}, reader_for(kind))[key]
     except Exception as error:  # nibabel/pydicom/Pillow/ITK raise many types for damaged files
@@ -89,6 +94,15 @@ def load_image(path: Path, key: str = "image") -> MetaTensor:
         raise ReadError(f"cannot read '{path}': {type(error).__name__}: {reason}") from None
     image.meta = {name: image.meta[name] for name in KEPT_META if name in image.meta}
     return image
+
+
+def _frames(path: Path) -> int:
+    import pydicom
+
+    try:
+        return int(getattr(pydicom.dcmread(str(path), stop_before_pixels=True), "NumberOfFrames", 1) or 1)
+    except Exception:
+        return 1  # unreadable: the reader's own error names the file
 
 
 def _has_pixel_data(path: Path) -> bool:

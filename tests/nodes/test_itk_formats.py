@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from medical_imaging_framework.core import NodeRegistry
+from tests.nodes.medical_files import write_dicom_slice
 from tests.nodes.test_image_folder import _run
 from tests.nodes.test_prediction_grid import _predict_and_save
 
@@ -72,3 +73,22 @@ def test_prediction_on_an_nrrd_scan_is_written_on_its_grid(registry: NodeRegistr
     assert saved.shape == mask.shape
     np.testing.assert_allclose(saved.affine, expected_affine(), atol=1e-5)
     np.testing.assert_array_equal(np.asarray(saved.dataobj), mask.astype(np.uint8))
+
+
+def test_multi_frame_dicom_is_read_column_row_frame(tmp_path: Path) -> None:
+    """A multi-frame DICOM file (frames, rows, columns on disk) is read (x = column, y = row, z = frame)."""
+    import pydicom
+
+    from medical_imaging_framework.nodes.image_loading import load_image
+
+    frames = np.arange(3 * 4 * 5, dtype=np.uint16).reshape(3, 4, 5)
+    path = tmp_path / "multi.dcm"
+    write_dicom_slice(path, frames[0], position_z=0.0, instance=1, slope=2.0, intercept=-10.0)
+    dataset = pydicom.dcmread(path)
+    dataset.NumberOfFrames = 3
+    dataset.PixelData = frames.tobytes()
+    dataset.save_as(path)
+    image = load_image(path)
+    assert image.shape == (1, 5, 4, 3)
+    np.testing.assert_allclose(image[0].numpy(), frames.transpose(2, 1, 0) * 2.0 - 10.0)
+    np.testing.assert_allclose(np.abs(np.diag(image.affine.numpy()))[:2], [0.75, 0.5])
