@@ -6,9 +6,8 @@ neighbour for resizing), then ``SaveImage`` with ``resample=True`` writes it on 
 shape: NIfTI through nibabel, PNG through Pillow (transposed back to rows like the PNG reader's input).
 
 Kept here because MONAI does not do it: the output names (one file per case, named after it, in one
-folder) and the object ids in the history. MONAI matches each recorded step to its transform by Python
-object id; a history read back from an on-disk cache was written by an earlier process, so the steps are
-matched by their order in the chain instead (`trace_by_order`).
+folder). A history read back from the on-disk cache needs nothing more: MONAI's ``PersistentDataset``
+stores it with the transform ids cleared (``reset_ops_id``), so a later process can invert it.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import torch
 from monai.data import MetaTensor
 from monai.data.folder_layout import FolderLayoutBase
 from monai.transforms import Invertd, SaveImage
-from monai.utils import ImageMetaKey, MetaKeys, TraceKeys
+from monai.utils import ImageMetaKey, MetaKeys
 
 from medical_imaging_framework.core import NodeError
 from medical_imaging_framework.nodes.inference import Case
@@ -39,12 +38,6 @@ class NamedFile(FolderLayoutBase):
         return str(self.folder / f"{subject}{self.suffix}")
 
 
-def trace_by_order(prediction: MetaTensor) -> None:
-    """Let each recorded step match its transform by position in the chain, not by a past process's ids."""
-    for operation in prediction.applied_operations:
-        operation[TraceKeys.ID] = TraceKeys.NONE
-
-
 def on_source_grid(case: Case, chains: list[Any]) -> MetaTensor:
     """The class map with every recorded transform undone: float ``MetaTensor`` (1, *spatial) on the source grid.
 
@@ -60,7 +53,6 @@ def on_source_grid(case: Case, chains: list[Any]) -> MetaTensor:
         prediction = prediction.clone().float()
     else:
         prediction = MetaTensor(prediction.float(), affine=torch.as_tensor(case.affine, dtype=torch.float64))
-    trace_by_order(prediction)
     for chain in chains:
         if not prediction.applied_operations:
             break
@@ -71,7 +63,7 @@ def on_source_grid(case: Case, chains: list[Any]) -> MetaTensor:
                         "undone (link the Predictor's loader to the transforms.Apply output it predicts on)")
     meta = prediction.meta
     meta.setdefault(MetaKeys.ORIGINAL_AFFINE, prediction.affine.clone())
-    meta[MetaKeys.SPATIAL_SHAPE] = meta.get(MetaKeys.SPATIAL_SHAPE, tuple(prediction.shape[1:]))
+    meta.setdefault(MetaKeys.SPATIAL_SHAPE, tuple(prediction.shape[1:]))
     return prediction
 
 

@@ -35,17 +35,21 @@ def _call(registry: NodeRegistry, type_id: str, inputs: dict[str, Any], **config
 
 
 def _predict_and_save(registry: NodeRegistry, images: Path, out: Path, steps: list[tuple[str, dict]],
-                      fmt: str = "nifti") -> None:
-    """ImageFolder -> transforms -> Apply(val) -> DataLoader(batch 2) -> Predictor -> SavePredictions."""
+                      fmt: str = "nifti", cache_dir: str = "") -> Any:
+    """ImageFolder -> transforms -> Apply(val) -> DataLoader(batch 2) -> Predictor -> SavePredictions.
+
+    Returns the transformed dataset (holding it keeps its transform objects alive).
+    """
     dataset = _call(registry, "io.ImageFolder", {}, images_dir=str(images), labels_dir="")["dataset"]
     chain: tuple[Any, ...] = ()
     for type_id, config in steps:
         chain = _call(registry, type_id, {"transform": chain}, **config)["transform"]
-    data = _call(registry, "transforms.Apply", {"transform": chain, "val": dataset})["val"]
+    data = _call(registry, "transforms.Apply", {"transform": chain, "val": dataset}, cache_dir=cache_dir)["val"]
     loader = _call(registry, "data.DataLoader", {"dataset": data}, batch_size=2, shuffle=False)["loader"]
     predictions = _call(registry, "inference.Predictor", {"model": Threshold(), "data": loader},
                         sliding_window="off", device="cpu")["predictions"]
     _call(registry, "io.SavePredictions", {"predictions": predictions}, output_dir=str(out), format=fmt)
+    return data
 
 
 def _block_masks(folder: Path, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -106,6 +110,22 @@ def test_resize_by_an_odd_factor_and_centre_crop_stay_aligned(registry: NodeRegi
         kept = np.zeros(SHAPE, bool)
         kept[4:20, 2:18, :] = True
         np.testing.assert_array_equal(np.asarray(cropped.dataobj), (mask.astype(bool) & kept).astype(np.uint8))
+
+
+def test_history_read_back_from_a_disk_cache_is_inverted_too(registry: NodeRegistry, tmp_path: Path) -> None:
+    """A later run reads the on-disk cache written by an earlier one, whose transform objects are gone."""
+    cases = _block_masks(tmp_path / "images", count=2)
+    steps = [("transforms.Resize", {"spatial_size": [12, 10, 8]}), ("transforms.DivisiblePad", {"k": 16})]
+    kept = []  # the first run's objects stay alive, so the later run's get other ids, as in a new process
+    for run in ("first", "later"):
+        kept.append(_predict_and_save(registry, tmp_path / "images", tmp_path / run, steps,
+                                      cache_dir=str(tmp_path / "cache")))
+    assert len(list((tmp_path / "cache").glob("chain-*/*.pt"))) == 2, "the later run read the first run's files"
+    for index, (mask, affine) in enumerate(cases):
+        saved = nib.load(tmp_path / "later" / f"scan_{index}.nii.gz")
+        assert saved.shape == SHAPE
+        np.testing.assert_allclose(saved.affine, affine, atol=1e-6)
+        np.testing.assert_array_equal(np.asarray(saved.dataobj), mask.astype(np.uint8))
 
 
 @pytest.mark.parametrize("steps", [[], [("transforms.Resize", {"spatial_size": [10, 12]})]],
