@@ -124,6 +124,8 @@ def run_datalist(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
     kind = "labelled" if labelled == len(pairs) else ("unlabelled" if not labelled else "partly labelled")
     ctx.log(f"Datalist {path.name}: {len(dataset)} {kind} {dataset.spatial_dims}D images "
             f"(first: {tuple(dataset[0]['image'].shape)})")
+    for note in dataset.read_notes:  # what MONAI's readers warned about, e.g. a DICOM file without orientation
+        ctx.log(f"warning: {note}")
     return {"dataset": dataset}
 
 

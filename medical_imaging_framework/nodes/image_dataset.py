@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from medical_imaging_framework.nodes.image_loading import load_image
 from medical_imaging_framework.nodes.labels import map_label
 
 Reader = Callable[[Path], MetaTensor]
+MAX_NOTES = 20
 
 
 class ImageFolderDataset(Dataset):
@@ -30,16 +32,18 @@ class ImageFolderDataset(Dataset):
     Args:
         pairs: ``(name, image path, label path or None)``.
         cache: keep the read tensors in memory.
-        reader: ``reader(path) -> MetaTensor (C, *spatial)``; `image_loading.load_image` by default.
+        reader: ``reader(path) -> MetaTensor (C, *spatial)``; by default `image_loading.load_image`, whose
+            warnings (one line per file and message) are kept in ``notes`` for the node's log.
         label_mapping: ``none`` (labels must be class indices) or ``binarize`` (see `labels.map_label`).
     """
 
     def __init__(
-        self, pairs: list[tuple[str, Path, Path | None]], cache: bool = True, reader: Reader = load_image,
+        self, pairs: list[tuple[str, Path, Path | None]], cache: bool = True, reader: Reader | None = None,
         label_mapping: str = "none",
     ) -> None:
         self.pairs = pairs
-        self.reader = reader
+        self.notes: list[str] = []
+        self.reader = reader or partial(load_image, notes=self.notes)
         self.label_mapping = label_mapping
         self.cache: list[dict[str, Any]] | None = [] if cache else None
         self.spatial_dims = 0
@@ -47,6 +51,11 @@ class ImageFolderDataset(Dataset):
             item = self._read(index)
             if self.cache is not None:
                 self.cache.append(item)
+
+    @property
+    def read_notes(self) -> list[str]:
+        """The first `MAX_NOTES` reader warnings (each names its file)."""
+        return self.notes[:MAX_NOTES]
 
     def __len__(self) -> int:
         return len(self.pairs)

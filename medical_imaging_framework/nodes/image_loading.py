@@ -19,6 +19,7 @@ Kept here because MONAI does not do it:
 
 from __future__ import annotations
 
+import warnings
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ def _loader(key: str) -> LoadImaged:
     return LoadImaged(key, image_only=True, ensure_channel_first=True, dtype=np.float32)
 
 
-def load_image(path: Path, key: str = "image") -> MetaTensor:
+def load_image(path: Path, key: str = "image", notes: list[str] | None = None) -> MetaTensor:
     """Read one supported file (or DICOM series folder) as a float32 ``MetaTensor`` (C, *spatial).
 
     The tensor's ``affine`` maps voxel indices to RAS+ mm; its meta keeps ``original_affine``,
@@ -72,6 +73,8 @@ def load_image(path: Path, key: str = "image") -> MetaTensor:
     Args:
         path: the file or series folder.
         key: the item key it is loaded under (``image`` or ``label``).
+        notes: when given, the readers' warnings (e.g. a DICOM file without orientation tags, which MONAI
+            reads with an identity affine) are added to it as lines naming the file, instead of being raised.
 
     Raises:
         ReadError: unsupported, unreadable or corrupt file, or DICOM without pixel data.
@@ -84,7 +87,10 @@ def load_image(path: Path, key: str = "image") -> MetaTensor:
     if kind == "dicom" and _frames(path) > 1:
         kind = "itk"  # MONAI's PydicomReader stacks frames as (rows, frames, columns); ITK (GDCM) reads them right
     try:
-        image = _loader(key)({key: str(path)}, reader_for(kind))[key]
+        with warnings.catch_warnings(record=notes is not None) as caught:
+            if notes is not None:
+                warnings.simplefilter("always")
+            image = _loader(key)({key: str(path)}, reader_for(kind))[key]
     except Exception as error:  # nibabel/pydicom/Pillow/ITK raise many types for damaged files
         if kind == "dicom" and not _has_pixel_data(path):
             raise ReadError(
@@ -93,6 +99,11 @@ def load_image(path: Path, key: str = "image") -> MetaTensor:
         reason = (str(error).strip().splitlines() or [""])[0]
         raise ReadError(f"cannot read '{path}': {type(error).__name__}: {reason}") from None
     image.meta = {name: image.meta[name] for name in KEPT_META if name in image.meta}
+    if notes is not None:
+        for warning in caught or ():
+            note = f"'{path}': {' '.join(str(warning.message).split())}"
+            if note not in notes:
+                notes.append(note)
     return image
 
 

@@ -72,6 +72,8 @@ def run_image_folder(ctx: NodeContext, inputs: dict[str, Any], config: dict[str,
     shape = tuple(dataset[0]["image"].shape)
     kind = "labelled" if labels is not None else "unlabelled"
     ctx.log(f"Image folder: {len(dataset)} {kind} {dataset.spatial_dims}D images (first: {shape})")
+    for note in dataset.read_notes:  # what MONAI's readers warned about, e.g. a DICOM file without orientation
+        ctx.log(f"warning: {note}")
     return {"dataset": dataset}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +166,16 @@ def test_dicom_slice_and_png_mask_of_it_line_up(tmp_path: Path) -> None:
     np.testing.assert_array_equal(label > 0, mask.T > 0, err_msg="the mask sits on the same voxels as the slice")
     assert ((label > 0) == (image >= 150)).sum() == 29, "bright voxels are masked, plus the one marked pixel"
     assert label[4, 0] > 0 and image[4, 0] == pixels[0, 4], "top-right pixel: column 4, row 0"
+
+
+def test_reader_warnings_reach_the_log_naming_the_file(tmp_path: Path) -> None:
+    """MONAI reads a DICOM slice without orientation/position tags with a default (identity-based) affine and
+    warns: the warning is a log line naming the file, not a Python warning on the console."""
+    (tmp_path / "images").mkdir()
+    write_dicom_slice(tmp_path / "images" / "bare.dcm", np.ones((3, 2), np.uint16), 0.0, 1, with_position=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dataset, events = _run(tmp_path / "images", "")
+    assert dataset[0]["image"].shape == (1, 2, 3)
+    lines = [e.text for e in events if isinstance(e, LogLine) and e.text.startswith("warning: ")]
+    assert len(lines) == 1 and "bare.dcm': PydicomReader: ImageOrientationPatient" in lines[0], lines
