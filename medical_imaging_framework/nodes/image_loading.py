@@ -19,6 +19,7 @@ Kept here because MONAI does not do it:
 
 from __future__ import annotations
 
+import logging
 import warnings
 from functools import cache
 from pathlib import Path
@@ -61,7 +62,17 @@ def reader_for(kind: str) -> Any:
 
 @cache
 def _loader(key: str) -> LoadImaged:
-    return LoadImaged(key, image_only=True, ensure_channel_first=True, dtype=np.float32)
+    # LoadImage builds every MONAI reader once; the GPU DICOM decoder's reader then announces on the console
+    # that nvImageCodec is missing (a CUDA extra `mif` does not use): that notice alone is silenced
+    gpu_dicom_log = logging.getLogger("monai.data.nvimgcodec_pydicom_plugin")
+    level = gpu_dicom_log.level
+    gpu_dicom_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="NvImgCodecPydicomReader")
+            return LoadImaged(key, image_only=True, ensure_channel_first=True, dtype=np.float32)
+    finally:
+        gpu_dicom_log.setLevel(level)
 
 
 def load_image(path: Path, key: str = "image", notes: list[str] | None = None) -> MetaTensor:
@@ -90,7 +101,7 @@ def load_image(path: Path, key: str = "image", notes: list[str] | None = None) -
         with warnings.catch_warnings(record=notes is not None) as caught:
             if notes is not None:
                 warnings.simplefilter("always")
-            image = _loader(key)({key: str(path)}, reader_for(kind))[key]
+            image = _loader(key)({key: str(path)}, reader_for(kind))[key]  # the reader's own errors reach us
     except Exception as error:  # nibabel/pydicom/Pillow/ITK raise many types for damaged files
         if kind == "dicom" and not _has_pixel_data(path):
             raise ReadError(
