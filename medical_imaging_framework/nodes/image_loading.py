@@ -85,7 +85,7 @@ def load_image(path: Path, key: str = "image", notes: list[str] | None = None) -
         path: the file or series folder.
         key: the item key it is loaded under (``image`` or ``label``).
         notes: when given, the readers' warnings (e.g. a DICOM file without orientation tags, which MONAI
-            reads with an identity affine) are added to it as lines naming the file, instead of being raised.
+            reads with an identity affine) are added to it as lines naming the file instead of being shown.
 
     Raises:
         ReadError: unsupported, unreadable or corrupt file, or DICOM without pixel data.
