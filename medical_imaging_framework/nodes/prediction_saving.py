@@ -3,7 +3,8 @@
 The Predictor works on the grid the transforms produced (padded, resized, cropped). Each prediction is a
 ``MetaTensor`` carrying its image's transform history; ``Invertd`` undoes the deterministic steps (nearest
 neighbour for resizing), then ``SaveImage`` with ``resample=True`` writes it on the file's own affine and
-shape: NIfTI through nibabel, PNG through Pillow (transposed back to rows like the PNG reader's input).
+shape: NIfTI through nibabel, NRRD/MetaImage through ITK, PNG through Pillow (transposed back to rows like
+the PNG reader's input).
 
 Kept here because MONAI does not do it: the output names (one file per case, named after it, in one
 folder). A history read back from the on-disk cache needs nothing more: MONAI's ``PersistentDataset``
@@ -74,7 +75,7 @@ def save_case(case: Case, chains: list[Any], folder: Path, suffix: str) -> None:
         case: the prediction.
         chains: the MONAI ``Compose`` s to invert, the last applied first.
         folder: the output folder (exists).
-        suffix: ``.nii.gz`` or ``.png``.
+        suffix: ``.nii.gz``, ``.png``, ``.nrrd`` or ``.mha`` (MONAI chooses the writer by it).
     """
     prediction = on_source_grid(case, chains)
     prediction.meta[ImageMetaKey.FILENAME_OR_OBJ] = case.name

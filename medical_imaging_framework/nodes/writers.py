@@ -1,4 +1,5 @@
-"""SavePredictions: class maps written on their source image's grid, as NIfTI with the source affine or PNG.
+"""SavePredictions: class maps written on their source image's grid: NIfTI, NRRD or MetaImage with the source
+geometry, or PNG.
 
 Each prediction is taken back through the transforms that made the model's grid with MONAI ``Invertd`` and
 written with MONAI ``SaveImage`` (resampling on), in `prediction_saving`, imported only to run: a saved
@@ -16,7 +17,7 @@ from medical_imaging_framework.core.checks import CheckContext, Fact
 if TYPE_CHECKING:
     from medical_imaging_framework.nodes.inference import PredictionSet
 
-SUFFIX = {"nifti": ".nii.gz", "png": ".png"}
+SUFFIX = {"nifti": ".nii.gz", "png": ".png", "nrrd": ".nrrd", "metaimage": ".mha"}  # MONAI picks the writer
 
 
 def target_paths(predictions: PredictionSet, folder: Path, fmt: str) -> list[Path]:
@@ -93,8 +94,9 @@ SPECS = [
             Param("output_dir", ParamKind.PATH, "predictions", "Output folder", "Created when missing.",
                   allow_empty=False),
             Param("format", ParamKind.CHOICE, "nifti", "Format",
-                  "nifti: on each source image's grid, with its affine; png (2D only): class indices 0, 1, ...",
-                  choices=("nifti", "png")),
+                  "nifti (or nrrd, metaimage): on each source image's grid, with its geometry; png (2D only): "
+                  "class indices 0, 1, ...",
+                  choices=tuple(SUFFIX)),
             Param("overwrite", ParamKind.BOOL, False, "Overwrite", "Replace files that already exist."),
         ),
         description="Writes one class-map file per case on its source image's grid, named after the image.",

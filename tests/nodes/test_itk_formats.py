@@ -73,6 +73,13 @@ def test_prediction_on_an_nrrd_scan_is_written_on_its_grid(registry: NodeRegistr
     assert saved.shape == mask.shape
     np.testing.assert_allclose(saved.affine, expected_affine(), atol=1e-5)
     np.testing.assert_array_equal(np.asarray(saved.dataobj), mask.astype(np.uint8))
+    _predict_and_save(registry, tmp_path / "images", tmp_path / "as_nrrd",
+                      [("transforms.Resize", {"spatial_size": [6, 5, 4]})], fmt="nrrd")
+    again = itk.imread(str(tmp_path / "as_nrrd" / "scan.nrrd"))  # in the source's own format and geometry
+    np.testing.assert_allclose(np.asarray(again.GetSpacing()), SPACING, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(again.GetOrigin()), ORIGIN, atol=1e-5)
+    np.testing.assert_allclose(itk.array_from_matrix(again.GetDirection()), DIRECTION, atol=1e-5)
+    np.testing.assert_array_equal(itk.array_from_image(again).T, mask.astype(np.uint8))
 
 
 def test_multi_frame_dicom_is_read_column_row_frame(tmp_path: Path) -> None:
