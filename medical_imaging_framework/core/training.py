@@ -117,6 +117,8 @@ def split_batch(batch: Any, device: torch.device) -> tuple[torch.Tensor, torch.T
         image, label = batch[0], batch[1]
     else:
         raise TypeError("a training batch must be a dict with 'image' and 'label' or an (image, label) pair")
+    # plain tensors: MONAI MetaTensors carry meta the loss does not need, at ~20% of a small model's step time
+    image, label = image.as_subclass(torch.Tensor), label.as_subclass(torch.Tensor)
     return image.to(device, non_blocking=True), label.to(device, non_blocking=True)
 
 

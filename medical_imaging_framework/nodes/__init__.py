@@ -20,9 +20,10 @@ FAMILIES = (
 # specs never import these, so describing the library stays cheap; the editor imports them in the background.
 RUNTIME_MODULES = (
     "torch", "monai", "monai.networks.nets", "monai.losses", "monai.transforms", "monai.inferers", "monai.metrics",
-    "medical_imaging_framework.nodes.datasets", "medical_imaging_framework.nodes.image_folder_dataset",
+    "medical_imaging_framework.nodes.datasets", "medical_imaging_framework.nodes.image_dataset",
     "medical_imaging_framework.nodes.loss_modules", "medical_imaging_framework.nodes.transform_pipeline",
     "medical_imaging_framework.nodes.trainer_run", "medical_imaging_framework.core.checkpoint_folder",
+    "medical_imaging_framework.nodes.prediction_saving",
 )
 
 

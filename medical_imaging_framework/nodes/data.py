@@ -38,7 +38,7 @@ def run_split(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) 
 
 def run_loader(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     import torch
-    from monai.data.utils import worker_init_fn
+    from monai.data.utils import list_data_collate, worker_init_fn
     from torch.utils.data import DataLoader
 
     dataset = inputs["dataset"]
@@ -54,6 +54,7 @@ def run_loader(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any])
         persistent_workers=config["num_workers"] > 0 and config.get("persistent_workers", True),
         pin_memory=config.get("pin_memory", True) and torch.cuda.is_available(),
         drop_last=False,
+        collate_fn=list_data_collate,  # MONAI: batches MetaTensors with each item's meta and transform history
         worker_init_fn=worker_init_fn if config["num_workers"] > 0 else None,  # own seed per worker (MONAI)
     )
     return {"loader": loader}

@@ -108,8 +108,6 @@ def check_files(pairs: list[Pair], source: Path) -> None:
 
 
 def run_datalist(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    from medical_imaging_framework.nodes.image_folder_dataset import ImageFolderDataset
-
     path = Path(config["path"]).expanduser()
     if not path.is_file():
         where = "" if path.is_absolute() else f" in {Path.cwd()}"
@@ -119,11 +117,15 @@ def run_datalist(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
         where = "" if path.suffix.lower() == ".csv" else f" under '{config['key']}'"
         raise NodeError(f"datalist '{path}' lists no items{where}")
     check_files(pairs, path)
+    from medical_imaging_framework.nodes.image_dataset import ImageFolderDataset  # torch + MONAI: only to run
+
     dataset = ImageFolderDataset(pairs, cache=config["cache"], label_mapping=config["label_mapping"])
     labelled = sum(label is not None for _, _, label in pairs)
     kind = "labelled" if labelled == len(pairs) else ("unlabelled" if not labelled else "partly labelled")
     ctx.log(f"Datalist {path.name}: {len(dataset)} {kind} {dataset.spatial_dims}D images "
             f"(first: {tuple(dataset[0]['image'].shape)})")
+    for note in dataset.read_notes:  # what MONAI's readers warned about, e.g. a DICOM file without orientation
+        ctx.log(f"warning: {note}")
     return {"dataset": dataset}
 
 

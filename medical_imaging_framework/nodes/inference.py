@@ -8,6 +8,7 @@ MONAI are imported when a node runs.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,9 +30,10 @@ KEPT_IMAGES = 8  # images kept for the viewer and the report's overlays
 class Case:
     """One predicted item: CPU tensors, ``image`` (C, *spatial), ``prediction``/``label`` (1, *spatial).
 
-    ``prediction``, ``label`` and ``affine`` are on the grid the model saw (after padding, resizing...);
-    ``source_affine``/``source_shape`` describe the grid of the file it was read from (None when the data
-    went through no ``transforms.Apply``: then the model's grid is the source grid).
+    ``prediction``, ``label`` and ``affine`` are on the grid the model saw (after padding, resizing...).
+    When the image was a MONAI ``MetaTensor`` (read from a file, or through ``transforms.Apply``) the
+    prediction is one too, carrying the image's meta and transform history, which `SavePredictions`
+    inverts (MONAI ``Invertd``) to write it on the grid of the file it was read from.
     Only the first `KEPT_IMAGES` cases keep their image (viewer, report), so a large test set does not fill
     the memory.
     """
@@ -41,8 +43,6 @@ class Case:
     prediction: torch.Tensor
     affine: np.ndarray
     label: torch.Tensor | None = None
-    source_affine: np.ndarray | None = None
-    source_shape: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -52,6 +52,7 @@ class PredictionSet:
     cases: list[Case] = field(default_factory=list)
     num_classes: int = 2
     sharded: bool = False  # several processes: ``cases`` is this rank's share (every n-th item)
+    transform_chains: list[Any] = field(default_factory=list)  # MONAI Compose(s) to invert, last applied first
 
     @property
     def spatial_dims(self) -> int:
@@ -118,11 +119,28 @@ def to_classes(logits: torch.Tensor, threshold: float) -> torch.Tensor:
     return torch.argmax(torch.softmax(logits, dim=1), dim=1, keepdim=True).to(torch.uint8)
 
 
+def _plain(tensor: torch.Tensor) -> torch.Tensor:
+    from monai.data import MetaTensor
+
+    return tensor.as_tensor() if isinstance(tensor, MetaTensor) else tensor
+
+
 def _column(batch: Any, key: str, index: int) -> Any:
     value = batch.get(key) if isinstance(batch, dict) else None
     if value is None:
         return None
     return value[index]
+
+
+def _with_history(classes: torch.Tensor, images: list[Any] | None, index: int) -> torch.Tensor:
+    """Item ``index``'s class map as a ``MetaTensor`` with its image's meta and transform history (when any)."""
+    from monai.data import MetaTensor
+
+    if images is None or not isinstance(images[index], MetaTensor):
+        return classes[index]
+    image = images[index]
+    return MetaTensor(classes[index], meta=copy.deepcopy(image.meta),
+                      applied_operations=copy.deepcopy(image.applied_operations))
 
 
 def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -134,6 +152,7 @@ def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, An
 
 def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     import torch
+    from monai.data import MetaTensor, decollate_batch
 
     from medical_imaging_framework.core.distributed import (
         all_gather_objects,
@@ -143,31 +162,30 @@ def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
         shard_loader,
     )
     from medical_imaging_framework.core.training import resolve_device
+    from medical_imaging_framework.nodes.transform_pipeline import transform_chains
 
-    result = PredictionSet(sharded=ensure_process_group())
+    result = PredictionSet(sharded=ensure_process_group(),
+                           transform_chains=transform_chains(getattr(inputs["data"], "dataset", None)))
     device = rank_device(resolve_device(config["device"]))
     model = inputs["model"].to(device).eval()
     for batch in shard_loader(inputs["data"], training=False):
         if not isinstance(batch, dict) or "image" not in batch:
             raise NodeError("the data loader must yield dict batches with an 'image' entry")
-        image = batch["image"].to(device).float()
+        image = _plain(batch["image"]).to(device).float()  # the model needs no meta
         logits = _forward(model, image, config)
         result.num_classes = max(2, logits.shape[1])
-        classes = to_classes(logits, config["threshold"]).cpu()
+        classes = _plain(to_classes(logits, config["threshold"])).cpu()
+        images = decollate_batch(batch["image"], detach=True) if isinstance(batch["image"], MetaTensor) else None
         for index in range(image.shape[0]):
             affine = _column(batch, "affine", index)
             label = _column(batch, "label", index)
             name = _column(batch, "name", index)
-            source_affine = _column(batch, "source_affine", index)
-            source_shape = _column(batch, "source_shape", index)
             result.cases.append(Case(
                 name=str(name) if name is not None else f"case_{len(result.cases):04d}",
-                image=image[index].cpu() if len(result.cases) < KEPT_IMAGES else None,
-                prediction=classes[index],
+                image=_plain(image[index]).cpu() if len(result.cases) < KEPT_IMAGES else None,
+                prediction=_with_history(classes, images, index),
                 affine=np.eye(4) if affine is None else np.asarray(affine, dtype=np.float64),
-                label=None if label is None else label.round().to(torch.int16).cpu(),
-                source_affine=None if source_affine is None else np.asarray(source_affine, dtype=np.float64),
-                source_shape=None if source_shape is None else tuple(int(size) for size in source_shape),
+                label=None if label is None else _plain(label).round().to(torch.int16).cpu(),
             ))
         ctx.cancel.raise_if_cancelled()
     total = len(result.cases)

@@ -1,6 +1,6 @@
 """The ImageFolder node: an images folder and an optional labels folder, paired by file stem.
 
-The spec is plain data; the torch dataset lives in `nodes.image_folder_dataset`, imported when the node runs.
+The files are read by `image_dataset.ImageFolderDataset` (MONAI ``LoadImaged``), imported only to run.
 """
 
 from __future__ import annotations
@@ -62,16 +62,18 @@ def pair_entries(images: dict[str, Path], labels: dict[str, Path] | None) -> lis
 
 
 def run_image_folder(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    from medical_imaging_framework.nodes.image_folder_dataset import ImageFolderDataset
-
     images = list_entries(Path(config["images_dir"]).expanduser(), "images")
     labels_dir = config["labels_dir"].strip()
     labels = list_entries(Path(labels_dir).expanduser(), "labels") if labels_dir else None
     pairs = pair_entries(images, labels)
+    from medical_imaging_framework.nodes.image_dataset import ImageFolderDataset  # torch + MONAI: only to run
+
     dataset = ImageFolderDataset(pairs, cache=config["cache"], label_mapping=config.get("label_mapping", "none"))
     shape = tuple(dataset[0]["image"].shape)
     kind = "labelled" if labels is not None else "unlabelled"
     ctx.log(f"Image folder: {len(dataset)} {kind} {dataset.spatial_dims}D images (first: {shape})")
+    for note in dataset.read_notes:  # what MONAI's readers warned about, e.g. a DICOM file without orientation
+        ctx.log(f"warning: {note}")
     return {"dataset": dataset}
 
 
@@ -89,7 +91,8 @@ SPECS = [
         outputs=(Port("dataset", PortKind.DATASET),),
         params=(
             Param("images_dir", ParamKind.PATH, "data/images", "Images folder",
-                  "NIfTI, DICOM (files or series folders), PNG or TIFF images.", allow_empty=False),
+                  "NIfTI, DICOM (files or series folders), PNG, TIFF, NRRD or MetaImage images (MONAI readers).",
+                  allow_empty=False),
             Param("labels_dir", ParamKind.PATH, "data/labels", "Labels folder",
                   "Label maps named like their images (case1.nii.gz <-> case1.nii.gz); empty for unlabelled data."),
             Param("cache", ParamKind.BOOL, True, "Cache", "Keep the read images in memory (read each file once)."),
@@ -100,11 +103,3 @@ SPECS = [
     ),
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """``ImageFolderDataset`` moved to `nodes.image_folder_dataset` (imported only when asked for here)."""
-    if name == "ImageFolderDataset":
-        from medical_imaging_framework.nodes.image_folder_dataset import ImageFolderDataset
-
-        return ImageFolderDataset
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

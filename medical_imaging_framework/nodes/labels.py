@@ -2,7 +2,7 @@
 
 A mask stored as 0/255 (common for PNG) would otherwise train with a meaningless loss; the check names the
 file and the values found before any training starts. ``label_mapping: binarize`` maps every value > 0
-to 1 instead.
+to 1 instead. Kept by hand: MONAI's readers load any values, and its losses and metrics take them on trust.
 """
 
 from __future__ import annotations

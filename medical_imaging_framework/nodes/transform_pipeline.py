@@ -13,17 +13,14 @@ from monai.data import CacheDataset, MetaTensor
 from monai.transforms import Compose, MapTransform, RandomizableTrait
 
 from medical_imaging_framework.nodes.disk_cache import DiskCachedDataset, failures_named
-from medical_imaging_framework.nodes.item_keys import BOTH, IMAGE, SOURCE_AFFINE, SOURCE_SHAPE
+from medical_imaging_framework.nodes.item_keys import BOTH, IMAGE
 
 TransformChain = tuple[MapTransform, ...]
 
 
 class ToMetaTensor(MapTransform):
-    """Wrap image/label as MONAI ``MetaTensor`` carrying the item's affine, so spatial steps update it.
-
-    The item also keeps its source grid, ``source_affine`` (4x4) and ``source_shape`` (spatial sizes),
-    set once (a second Apply keeps the first one's), so predictions can be written back on that grid.
-    """
+    """Image/label as MONAI ``MetaTensor``: a copy of one already (with its file's meta and transform history),
+    or a plain tensor wrapped with the item's ``affine`` (identity without one), so spatial steps update it."""
 
     def __init__(self) -> None:
         super().__init__(BOTH, allow_missing_keys=True)
@@ -32,28 +29,26 @@ class ToMetaTensor(MapTransform):
         item = dict(data)
         affine = item.get("affine")
         affine = torch.eye(4, dtype=torch.float64) if affine is None else torch.as_tensor(affine, dtype=torch.float64)
-        if IMAGE in item and SOURCE_AFFINE not in item:
-            item[SOURCE_AFFINE] = affine.clone()
-            item[SOURCE_SHAPE] = torch.tensor(tuple(item[IMAGE].shape[1:]), dtype=torch.int64)
         for key in self.key_iterator(item):
-            item[key] = MetaTensor(torch.as_tensor(item[key]).clone(), affine=affine.clone())
+            value = item[key]
+            item[key] = value.clone() if isinstance(value, MetaTensor) else \
+                MetaTensor(torch.as_tensor(value).clone(), affine=affine.clone())
         return item
 
 
-class FromMetaTensor(MapTransform):
-    """Plain tensors again, with the (possibly updated) affine back in ``item["affine"]``."""
+class SyncAffine(MapTransform):
+    """Float ``MetaTensor`` s, with the image's (possibly updated) affine repeated in ``item["affine"]``."""
 
     def __init__(self) -> None:
         super().__init__(BOTH, allow_missing_keys=True)
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
         item = dict(data)
+        for key in self.key_iterator(item):
+            item[key] = item[key].float()
         image = item.get(IMAGE)
         if isinstance(image, MetaTensor):
             item["affine"] = torch.as_tensor(image.affine, dtype=torch.float64).clone()
-        for key in self.key_iterator(item):
-            value = item[key]
-            item[key] = (value.as_tensor() if isinstance(value, MetaTensor) else torch.as_tensor(value)).float()
         return item
 
 
@@ -91,7 +86,7 @@ def build_compose(chain: Sequence[MapTransform], training: bool) -> Compose:
         training: keep random steps.
     """
     steps = [t for t in chain if training or not is_random(t)]
-    compose = Compose([ToMetaTensor(), *steps, FromMetaTensor()])
+    compose = Compose([ToMetaTensor(), *steps, SyncAffine()])
     for step in steps:  # Compose re-seeds every random step; give each back its own seed
         seed = getattr(step, "mif_seed", None)
         if seed is not None:
@@ -126,6 +121,25 @@ class TransformedDataset(CacheDataset):
     def _transform(self, index: int) -> Any:
         with failures_named(self.data, index, _failure):
             return super()._transform(index)
+
+
+def transform_chains(dataset: Any) -> list[Compose]:
+    """The ``Compose`` s that produced ``dataset``'s items, the last applied first (for ``Invertd``).
+
+    Follows subsets, transformed datasets (in memory or on disk) and their sources, so a chain applied
+    by a second ``transforms.Apply`` is undone before the first one's.
+
+    Args:
+        dataset: what a data loader reads (or the loader's ``dataset``).
+    """
+    chains: list[Compose] = []
+    while dataset is not None:
+        if isinstance(dataset, (TransformedDataset, DiskCachedDataset)):
+            chains.append(dataset.transform)
+            dataset = dataset.source if isinstance(dataset, DiskCachedDataset) else dataset.data
+        else:
+            dataset = getattr(dataset, "dataset", None)  # a Subset, or a user wrapper that follows the convention
+    return chains
 
 
 def cached_dataset(data: Any, chain: TransformChain, training: bool, config: dict[str, Any]) -> Any:

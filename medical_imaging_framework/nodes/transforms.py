@@ -3,9 +3,9 @@
 Transform nodes chain: each takes the chain built so far (optional ``transform`` input) and outputs
 it with one more step. ``transforms.Apply`` runs the chain on a training and/or a validation dataset;
 random steps run on the training output only, and with ``cache`` the deterministic steps before the
-first random one run once per item (MONAI ``CacheDataset``), not every epoch. Spatial steps update
-each item's ``affine``; its ``source_affine``/``source_shape`` keep the grid it was read on, on which
-`SavePredictions` writes the predictions back.
+first random one run once per item (MONAI ``CacheDataset``), not every epoch. Image and label are MONAI
+``MetaTensor`` s: spatial steps update their affine and record themselves in ``applied_operations``, so
+`SavePredictions` can invert them (MONAI ``Invertd``) and write each prediction on its source grid.
 
 The specs are plain data: MONAI is imported when a node runs, and the MONAI/torch classes that apply a
 chain live in `nodes.transform_pipeline`.
@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
 # Moved to `nodes.transform_pipeline` (torch and MONAI classes); still importable from here, lazily.
 MOVED_TO_PIPELINE = (
-    "CheckSpatialDims", "FromMetaTensor", "ToMetaTensor", "TransformChain", "TransformedDataset", "build_compose",
-    "cached_dataset", "is_random",
+    "CheckSpatialDims", "SyncAffine", "ToMetaTensor", "TransformChain", "TransformedDataset", "build_compose",
+    "cached_dataset", "is_random", "transform_chains",
 )
 
 

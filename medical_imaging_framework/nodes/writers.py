@@ -1,98 +1,23 @@
-"""SavePredictions: class maps written on their source image's grid, as NIfTI with the source affine or PNG.
+"""SavePredictions: class maps written on their source image's grid: NIfTI, NRRD or MetaImage with the source
+geometry, or PNG.
 
-The Predictor works on the grid the transforms produced (padded, resized, cropped). Each class map is
-resampled back (nearest neighbour, MONAI ``SpatialResample``) from that grid to the grid of the file it
-came from, so a saved prediction has its source's shape and affine and lies on the same voxels.
+Each prediction is taken back through the transforms that made the model's grid with MONAI ``Invertd`` and
+written with MONAI ``SaveImage`` (resampling on), in `prediction_saving`, imported only to run: a saved
+prediction has its source's shape and affine and lies on the same voxels.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact
-from medical_imaging_framework.nodes.inference import Case, PredictionSet
 
-SUFFIX = {"nifti": ".nii.gz", "png": ".png"}
-SLAB_VOXELS = 1 << 23  # voxels resampled at once (MONAI builds a float coordinate grid for each)
+if TYPE_CHECKING:
+    from medical_imaging_framework.nodes.inference import PredictionSet
 
-
-def on_source_grid(case: Case) -> tuple[np.ndarray, np.ndarray]:
-    """The class map on its source grid: ``(uint8 array (*spatial), 4x4 affine)``.
-
-    Each source voxel takes the class of the prediction voxel at the same world position (nearest
-    neighbour); source voxels outside the prediction's grid (e.g. cropped away) are background (0).
-    Without a source grid (data that went through no transforms) the prediction is returned as it is.
-
-    Args:
-        case: the prediction, with ``source_affine``/``source_shape`` when transforms changed its grid.
-    """
-    prediction = case.prediction[0].numpy().astype(np.uint8)
-    affine = np.asarray(case.affine, dtype=np.float64)
-    if case.source_affine is None or case.source_shape is None:
-        return prediction, affine
-    source_affine = np.asarray(case.source_affine, dtype=np.float64)
-    shape = tuple(int(size) for size in case.source_shape)
-    if len(shape) != prediction.ndim:
-        raise NodeError(f"case '{case.name}': the prediction is {prediction.ndim}D but its source image is "
-                        f"{len(shape)}D")
-    if np.allclose(affine, source_affine, atol=1e-6):  # same voxels; only padded/cropped at the far end
-        restored = np.zeros(shape, dtype=np.uint8)
-        region = tuple(slice(0, min(a, b)) for a, b in zip(shape, prediction.shape, strict=True))
-        restored[region] = prediction[region]
-        return restored, source_affine
-    import torch
-    from monai.data import MetaTensor
-    from monai.transforms import SpatialResample
-
-    resample = SpatialResample(mode="nearest", padding_mode="zeros", dtype=torch.float32)
-    moving = MetaTensor(torch.from_numpy(prediction[None]).float(), affine=torch.from_numpy(affine))
-    restored = np.zeros(shape, dtype=np.uint8)
-    axis, plane = len(shape) - 1, int(np.prod(shape[:-1]))
-    step = max(1, SLAB_VOXELS // plane)
-    for start in range(0, shape[axis], step):  # slab by slab along the last axis: bounded memory
-        stop = min(shape[axis], start + step)
-        offset = np.eye(4)
-        offset[axis, 3] = start
-        slab = resample(moving, dst_affine=torch.from_numpy(source_affine @ offset),
-                        spatial_size=(*shape[:-1], stop - start))
-        restored[..., start:stop] = np.rint(torch.as_tensor(slab)[0].numpy()).astype(np.uint8)
-    return restored, source_affine
-
-
-def write_nifti(case: Case, path: Path) -> None:
-    """Write the class map as uint8 NIfTI on its source grid, with the source affine.
-
-    Args:
-        case: the prediction.
-        path: target ``.nii.gz`` file.
-    """
-    import nibabel as nib
-
-    array, affine = on_source_grid(case)
-    image = nib.Nifti1Image(array, affine)
-    image.set_qform(image.affine, code=1)
-    image.set_sform(image.affine, code=1)
-    nib.save(image, str(path))
-
-
-def write_png(case: Case, path: Path) -> None:
-    """Write a 2D class map as an 8-bit PNG holding the class indices (0, 1, ...).
-
-    Arrays are indexed (x = column, y = row) like the PNG reader's, so the map is transposed back to
-    Pillow's (row, column) order: the saved file is pixel-aligned with the source PNG.
-
-    Args:
-        case: the prediction (2D).
-        path: target ``.png`` file.
-    """
-    from PIL import Image
-
-    array, _ = on_source_grid(case)
-    Image.fromarray(np.ascontiguousarray(array.T)).save(path)
+SUFFIX = {"nifti": ".nii.gz", "png": ".png", "nrrd": ".nrrd", "metaimage": ".mha"}  # MONAI picks the writer
 
 
 def target_paths(predictions: PredictionSet, folder: Path, fmt: str) -> list[Path]:
@@ -113,6 +38,7 @@ def target_paths(predictions: PredictionSet, folder: Path, fmt: str) -> list[Pat
 
 def run_save(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     from medical_imaging_framework.core.distributed import gather_sharded
+    from medical_imaging_framework.nodes.prediction_saving import save_case
 
     predictions: PredictionSet = inputs["predictions"]
     fmt, folder = config["format"], Path(config["output_dir"]).expanduser()
@@ -137,12 +63,13 @@ def run_save(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise NodeError(f"cannot create output folder '{folder}': {error.strerror or error}") from None
-    write = write_nifti if fmt == "nifti" else write_png
     for case, path in zip(predictions.cases, paths, strict=True):
         try:
-            write(case, path)
+            save_case(case, predictions.transform_chains, folder, SUFFIX[fmt])
         except OSError as error:
             raise NodeError(f"cannot write '{path}': {error.strerror or error}") from None
+        except RuntimeError as error:  # MONAI's SaveImage reports a writer's failure as a RuntimeError
+            raise NodeError(f"cannot write '{path}': {(str(error).strip().splitlines() or [''])[0]}") from None
         ctx.cancel.raise_if_cancelled()
     saved = len(gather_sharded(paths)) if predictions.sharded else len(paths)
     ctx.log(f"Saved {saved} prediction(s) to {folder}")
@@ -167,8 +94,9 @@ SPECS = [
             Param("output_dir", ParamKind.PATH, "predictions", "Output folder", "Created when missing.",
                   allow_empty=False),
             Param("format", ParamKind.CHOICE, "nifti", "Format",
-                  "nifti: on each source image's grid, with its affine; png (2D only): class indices 0, 1, ...",
-                  choices=("nifti", "png")),
+                  "nifti (or nrrd, metaimage): on each source image's grid, with its geometry; png (2D only): "
+                  "class indices 0, 1, ...",
+                  choices=tuple(SUFFIX)),
             Param("overwrite", ParamKind.BOOL, False, "Overwrite", "Replace files that already exist."),
         ),
         description="Writes one class-map file per case on its source image's grid, named after the image.",

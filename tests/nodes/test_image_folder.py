@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ from PIL import Image
 
 from medical_imaging_framework.core import CancelToken, NodeContext, NodeError
 from medical_imaging_framework.core.events import Event, LogLine
-from medical_imaging_framework.nodes import readers
-from medical_imaging_framework.nodes.io import ImageFolderDataset, list_entries, pair_entries, run_image_folder
+from medical_imaging_framework.nodes.image_dataset import ImageFolderDataset
+from medical_imaging_framework.nodes.image_loading import load_image
+from medical_imaging_framework.nodes.io import list_entries, pair_entries, run_image_folder
 from tests.nodes.medical_files import write_dicom_slice, write_nifti_phantoms
 
 
@@ -131,9 +133,9 @@ def test_cache_reads_each_file_once(tmp_path: Path) -> None:
     pairs = pair_entries(list_entries(tmp_path / "images", "images"), list_entries(tmp_path / "labels", "labels"))
     calls: list[Path] = []
 
-    def counting_reader(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    def counting_reader(path: Path) -> Any:
         calls.append(path)
-        return readers.read_image(path)
+        return load_image(path)
 
     cached = ImageFolderDataset(pairs, cache=True, reader=counting_reader)
     for _epoch in range(3):
@@ -164,3 +166,16 @@ def test_dicom_slice_and_png_mask_of_it_line_up(tmp_path: Path) -> None:
     np.testing.assert_array_equal(label > 0, mask.T > 0, err_msg="the mask sits on the same voxels as the slice")
     assert ((label > 0) == (image >= 150)).sum() == 29, "bright voxels are masked, plus the one marked pixel"
     assert label[4, 0] > 0 and image[4, 0] == pixels[0, 4], "top-right pixel: column 4, row 0"
+
+
+def test_reader_warnings_reach_the_log_naming_the_file(tmp_path: Path) -> None:
+    """MONAI reads a DICOM slice without orientation/position tags with a default (identity-based) affine and
+    warns: the warning is a log line naming the file, not a Python warning on the console."""
+    (tmp_path / "images").mkdir()
+    write_dicom_slice(tmp_path / "images" / "bare.dcm", np.ones((3, 2), np.uint16), 0.0, 1, with_position=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dataset, events = _run(tmp_path / "images", "")
+    assert dataset[0]["image"].shape == (1, 2, 3)
+    lines = [e.text for e in events if isinstance(e, LogLine) and e.text.startswith("warning: ")]
+    assert len(lines) == 1 and "bare.dcm': PydicomReader: ImageOrientationPatient" in lines[0], lines

@@ -10,11 +10,12 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+from monai.data import MetaTensor
 from PIL import Image
 
 from medical_imaging_framework.core import CancelToken, NodeContext, NodeRegistry
-from medical_imaging_framework.nodes import writers
 from medical_imaging_framework.nodes.inference import Case
+from medical_imaging_framework.nodes.prediction_saving import save_case
 from tests.nodes.medical_files import shear_affine
 
 SHAPE = (24, 20, 16)  # even sizes: 2x2x2 blocks survive a 2x nearest down/up-sampling exactly
@@ -34,17 +35,21 @@ def _call(registry: NodeRegistry, type_id: str, inputs: dict[str, Any], **config
 
 
 def _predict_and_save(registry: NodeRegistry, images: Path, out: Path, steps: list[tuple[str, dict]],
-                      fmt: str = "nifti") -> None:
-    """ImageFolder -> transforms -> Apply(val) -> DataLoader(batch 2) -> Predictor -> SavePredictions."""
+                      fmt: str = "nifti", cache_dir: str = "") -> Any:
+    """ImageFolder -> transforms -> Apply(val) -> DataLoader(batch 2) -> Predictor -> SavePredictions.
+
+    Returns the transformed dataset (holding it keeps its transform objects alive).
+    """
     dataset = _call(registry, "io.ImageFolder", {}, images_dir=str(images), labels_dir="")["dataset"]
     chain: tuple[Any, ...] = ()
     for type_id, config in steps:
         chain = _call(registry, type_id, {"transform": chain}, **config)["transform"]
-    data = _call(registry, "transforms.Apply", {"transform": chain, "val": dataset})["val"]
+    data = _call(registry, "transforms.Apply", {"transform": chain, "val": dataset}, cache_dir=cache_dir)["val"]
     loader = _call(registry, "data.DataLoader", {"dataset": data}, batch_size=2, shuffle=False)["loader"]
     predictions = _call(registry, "inference.Predictor", {"model": Threshold(), "data": loader},
                         sliding_window="off", device="cpu")["predictions"]
     _call(registry, "io.SavePredictions", {"predictions": predictions}, output_dir=str(out), format=fmt)
+    return data
 
 
 def _block_masks(folder: Path, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -107,6 +112,22 @@ def test_resize_by_an_odd_factor_and_centre_crop_stay_aligned(registry: NodeRegi
         np.testing.assert_array_equal(np.asarray(cropped.dataobj), (mask.astype(bool) & kept).astype(np.uint8))
 
 
+def test_history_read_back_from_a_disk_cache_is_inverted_too(registry: NodeRegistry, tmp_path: Path) -> None:
+    """A later run reads the on-disk cache written by an earlier one, whose transform objects are gone."""
+    cases = _block_masks(tmp_path / "images", count=2)
+    steps = [("transforms.Resize", {"spatial_size": [12, 10, 8]}), ("transforms.DivisiblePad", {"k": 16})]
+    kept = []  # the first run's objects stay alive, so the later run's get other ids, as in a new process
+    for run in ("first", "later"):
+        kept.append(_predict_and_save(registry, tmp_path / "images", tmp_path / run, steps,
+                                      cache_dir=str(tmp_path / "cache")))
+    assert len(list((tmp_path / "cache").glob("chain-*/*.pt"))) == 2, "the later run read the first run's files"
+    for index, (mask, affine) in enumerate(cases):
+        saved = nib.load(tmp_path / "later" / f"scan_{index}.nii.gz")
+        assert saved.shape == SHAPE
+        np.testing.assert_allclose(saved.affine, affine, atol=1e-6)
+        np.testing.assert_array_equal(np.asarray(saved.dataobj), mask.astype(np.uint8))
+
+
 @pytest.mark.parametrize("steps", [[], [("transforms.Resize", {"spatial_size": [10, 12]})]],
                          ids=["no_transform", "resized"])
 def test_png_round_trip_keeps_orientation(registry: NodeRegistry, tmp_path: Path, steps: list) -> None:
@@ -121,15 +142,16 @@ def test_png_round_trip_keeps_orientation(registry: NodeRegistry, tmp_path: Path
         np.testing.assert_array_equal(np.asarray(saved), pixels)
 
 
-def test_resampling_slab_by_slab_gives_the_same_map(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_save_resamples_a_prediction_whose_affine_differs_from_its_source(tmp_path: Path) -> None:
+    """SaveImage's resampling (on): a map on a coarser grid than its file is written on the file's grid."""
     generator = torch.Generator().manual_seed(0)
     prediction = (torch.rand(1, 9, 7, 5, generator=generator) * 3).to(torch.uint8)  # classes 0..2
     model_affine = shear_affine(2) @ np.diag([2.0, 2.0, 3.0, 1.0])
-    case = Case("c", None, prediction, model_affine, source_affine=shear_affine(2), source_shape=(18, 14, 15))
-    whole, affine = writers.on_source_grid(case)
-    monkeypatch.setattr(writers, "SLAB_VOXELS", 18 * 14 * 2)  # two slices at a time
-    slabs, _ = writers.on_source_grid(case)
-    np.testing.assert_array_equal(slabs, whole)
-    np.testing.assert_array_equal(affine, shear_affine(2))
-    assert whole.shape == (18, 14, 15) and set(np.unique(whole)) == {0, 1, 2}
+    grid = MetaTensor(prediction, affine=torch.from_numpy(model_affine),
+                      meta={"original_affine": shear_affine(2), "spatial_shape": (18, 14, 15)})
+    save_case(Case("c", None, grid, model_affine), [], tmp_path, ".nii.gz")
+    saved = nib.load(tmp_path / "c.nii.gz")
+    whole = np.asarray(saved.dataobj)
+    np.testing.assert_allclose(saved.affine, shear_affine(2), atol=1e-6)
+    assert whole.shape == (18, 14, 15) and whole.dtype == np.uint8 and set(np.unique(whole)) == {0, 1, 2}
     np.testing.assert_array_equal(whole[::2, ::2, ::3], prediction[0].numpy(), err_msg="voxel centres coincide")

@@ -9,13 +9,23 @@ import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
+import torch
 from PIL import Image
 from pydicom.data import get_testdata_file
 
-from medical_imaging_framework.nodes.readers import LPS_TO_RAS, ReadError, read_image, stem
+from medical_imaging_framework.nodes.image_loading import load_image
+from medical_imaging_framework.nodes.readers import ReadError, stem
 from tests.nodes.medical_files import write_dicom_slice
 
 NIBABEL_DATA = Path(nib.__file__).parent / "tests" / "data"
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+def read_image(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(array (C, *spatial), affine)`` of the MetaTensor the reader returns."""
+    image = load_image(path)
+    assert image.dtype == torch.float32
+    return image.numpy(), image.affine.numpy()
 
 
 def test_nifti_3d_keeps_data_and_affine() -> None:
@@ -53,30 +63,36 @@ def test_dicom_file_matches_nibabel_geometry_and_applies_rescale(name: str) -> N
     # nibabel indexes (row, column) in LPS; we index (column, row) in RAS like NIfTI.
     swap = np.eye(4)[[1, 0, 2, 3]]
     expected_affine = LPS_TO_RAS @ lps_row_major @ swap
-    # in-plane axes and origin must agree; a lone slice's normal sign is a convention (ours: right-handed)
+    # in-plane axes and origin must agree; a lone 2D slice has no third voxel axis, so the third column is a
+    # convention: MONAI's PydicomReader writes the unit slice normal (nibabel scales it by the thickness)
     np.testing.assert_allclose(affine[:, [0, 1, 3]], expected_affine[:, [0, 1, 3]], atol=1e-6)
-    np.testing.assert_allclose(np.abs(affine[:3, 2]), np.abs(expected_affine[:3, 2]), atol=1e-6)
+    normal = expected_affine[:3, 2] / np.linalg.norm(expected_affine[:3, 2])
+    np.testing.assert_allclose(np.abs(affine[:3, 2]), np.abs(normal), atol=1e-6)
     np.testing.assert_allclose(array[0], np.asarray(data, dtype=np.float32).T, atol=1e-4)
     ds = pydicom.dcmread(path)
     expected = ds.pixel_array.T * float(getattr(ds, "RescaleSlope", 1)) + float(getattr(ds, "RescaleIntercept", 0))
     np.testing.assert_allclose(array[0], expected)
 
 
-def test_dicom_series_is_sorted_by_position_and_rescaled(tmp_path: Path) -> None:
+def test_dicom_series_geometry_follows_the_positions_and_is_rescaled(tmp_path: Path) -> None:
     folder = tmp_path / "series"
     folder.mkdir()
     slices = [np.full((4, 3), value, dtype=np.uint16) for value in (10, 20, 30)]
     slices[0][0, 0] = 99
-    # written out of order, with InstanceNumber disagreeing: position decides
+    # written out of order, with InstanceNumber running against the position (as in a feet-first scan):
+    # MONAI stacks by InstanceNumber and takes the slice step from the first and last positions, so every
+    # voxel's world position is its slice's ImagePositionPatient whichever way the slices are stored
     for file_name, index in (("b.dcm", 2), ("a.dcm", 0), ("c.dcm", 1)):
         write_dicom_slice(folder / file_name, slices[index], position_z=5.0 + 2.0 * index, instance=3 - index,
                           slope=2.0, intercept=-100.0)
     array, affine = read_image(folder)
     assert array.shape == (1, 3, 4, 3)  # (columns, rows, slices)
-    assert [float(array[0, 1, 1, k]) for k in range(3)] == [-80.0, -60.0, -40.0]
-    assert array[0, 0, 0, 0] == 99 * 2 - 100
-    np.testing.assert_allclose(np.diag(affine)[:3], [-0.75, -0.5, 2.0])
-    np.testing.assert_allclose(affine[:3, 3], [20.0, -10.0, 5.0])
+    by_height = {float((affine @ [1, 1, k, 1])[2]): float(array[0, 1, 1, k]) for k in range(3)}
+    assert by_height == {5.0: -80.0, 7.0: -60.0, 9.0: -40.0}, "slice at z = 5 + 2i holds value 10(i+1), rescaled"
+    first = int(np.argmin([float((affine @ [0, 0, k, 1])[2]) for k in range(3)]))
+    assert array[0, 0, 0, first] == 99 * 2 - 100
+    np.testing.assert_allclose(np.abs(np.diag(affine)[:3]), [0.75, 0.5, 2.0])
+    np.testing.assert_allclose((affine @ [0, 0, first, 1])[:3], [20.0, -10.0, 5.0])
 
 
 def test_dicom_series_without_positions_is_sorted_by_instance_number(tmp_path: Path) -> None:

@@ -7,11 +7,14 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from monai.data import MetaTensor
 from monai.transforms import MapTransform
 from torch.utils.data import DataLoader
 
 from medical_imaging_framework.core import CancelToken, NodeContext, NodeError, NodeRegistry
-from medical_imaging_framework.nodes.transforms import TransformedDataset, is_random
+from medical_imaging_framework.nodes.inference import Case
+from medical_imaging_framework.nodes.prediction_saving import on_source_grid
+from medical_imaging_framework.nodes.transforms import TransformedDataset, is_random, transform_chains
 
 
 class Items(torch.utils.data.Dataset):
@@ -188,12 +191,18 @@ def test_log_counts_the_users_steps_not_internal_checks(registry: NodeRegistry) 
     assert "Transforms: 4 step(s), 2 random (training data only), deterministic steps cached" in lines
 
 
-def test_items_keep_their_source_grid(registry: NodeRegistry) -> None:
-    chain = _chain(registry, ("transforms.Resize", {"spatial_size": [4, 4]}), ("transforms.DivisiblePad", {"k": 5}))
-    once = _apply(registry, chain, val=Items())["val"]
-    twice = _apply(registry, chain, val=once)["val"][0]
+def test_items_keep_their_transform_history_and_invert_to_the_source_grid(registry: NodeRegistry) -> None:
+    first = _chain(registry, ("transforms.Resize", {"spatial_size": [4, 4]}), ("transforms.DivisiblePad", {"k": 5}))
+    once = _apply(registry, first, val=Items())["val"]
+    data = _apply(registry, _chain(registry, ("transforms.DivisiblePad", {"k": 3})), val=once)["val"]
+    twice = data[0]
     source = Items()[0]
-    assert twice["image"].shape == (1, 5, 5)
-    assert twice["affine"][0, 0] == pytest.approx(2.0 * 8 / 4 * 5 / 4), "resized 8 -> 4, padded to 5, resized to 4"
-    torch.testing.assert_close(twice["source_affine"], source["affine"])
-    assert twice["source_shape"].tolist() == [8, 8], "a second Apply keeps the first source grid"
+    assert twice["image"].shape == (1, 6, 6), "8 -> 4, padded to 5, then to 6"
+    assert twice["affine"][0, 0] == pytest.approx(2.0 * 8 / 4), "halving the size doubles the spacing"
+    assert isinstance(twice["label"], MetaTensor) and len(twice["label"].applied_operations) == 3, "both Applies"
+    chains = transform_chains(data)
+    assert len(chains) == 2, "the second Apply's chain is undone first, then the first one's"
+    restored = on_source_grid(Case("item0", None, twice["label"], twice["affine"].numpy()), chains)
+    assert restored.shape == (1, 8, 8) and not restored.applied_operations
+    torch.testing.assert_close(restored.affine, source["affine"])
+    torch.testing.assert_close(restored.as_tensor(), source["label"], msg="2x nearest down and up, crops: exact")

@@ -1,44 +1,49 @@
-"""The torch ``Dataset`` behind ``io.ImageFolder`` and ``io.Datalist``: image/label files read and checked.
-
-Kept apart from the node specs so that they load without torch.
-"""
+"""The dataset behind ``io.ImageFolder`` and ``io.Datalist``: image/label pairs read with MONAI (`image_loading`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
+from monai.data import MetaTensor
 from torch.utils.data import Dataset
 
 from medical_imaging_framework.core import NodeError
 from medical_imaging_framework.nodes import readers
+from medical_imaging_framework.nodes.image_loading import load_image
 from medical_imaging_framework.nodes.labels import map_label
 
-Reader = Callable[[Path], tuple[np.ndarray, np.ndarray]]
+Reader = Callable[[Path], MetaTensor]
+MAX_NOTES = 20
 
 
 class ImageFolderDataset(Dataset):
-    """Items ``{"image", "label" (when labelled), "name", "affine"}`` read from files.
+    """Items ``{"image", "label" (when labelled), "name", "affine"}``; image and label are MONAI ``MetaTensor`` s.
 
-    Every pair is read once on creation to check it (readable, shapes match, one dimensionality);
-    with ``cache`` the arrays are kept in memory, otherwise files are read again per item.
+    Each ``MetaTensor`` carries its file's geometry (``affine``, ``original_affine``, ``spatial_shape``,
+    ``filename_or_obj``), which the transforms extend with their history, so predictions can be inverted
+    back onto the source grid. ``affine`` repeats the image's affine as a plain tensor.
+    Every pair is read once on creation to check it (readable, shapes match, one dimensionality, label
+    values); with ``cache`` the tensors are kept in memory, otherwise files are read again per item.
 
     Args:
         pairs: ``(name, image path, label path or None)``.
-        cache: keep the read arrays in memory.
-        reader: ``reader(path) -> (array (C, *spatial), affine)``; `readers.read_image` by default.
+        cache: keep the read tensors in memory.
+        reader: ``reader(path) -> MetaTensor (C, *spatial)``; by default `image_loading.load_image`, whose
+            warnings (one line per file and message) are kept in ``notes`` for the node's log.
         label_mapping: ``none`` (labels must be class indices) or ``binarize`` (see `labels.map_label`).
     """
 
     def __init__(
-        self, pairs: list[tuple[str, Path, Path | None]], cache: bool = True, reader: Reader = readers.read_image,
+        self, pairs: list[tuple[str, Path, Path | None]], cache: bool = True, reader: Reader | None = None,
         label_mapping: str = "none",
     ) -> None:
         self.pairs = pairs
-        self.reader = reader
+        self.notes: list[str] = []
+        self.reader = reader or partial(load_image, notes=self.notes)
         self.label_mapping = label_mapping
         self.cache: list[dict[str, Any]] | None = [] if cache else None
         self.spatial_dims = 0
@@ -46,6 +51,11 @@ class ImageFolderDataset(Dataset):
             item = self._read(index)
             if self.cache is not None:
                 self.cache.append(item)
+
+    @property
+    def read_notes(self) -> list[str]:
+        """The first `MAX_NOTES` reader warnings (each names its file)."""
+        return self.notes[:MAX_NOTES]
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -55,7 +65,7 @@ class ImageFolderDataset(Dataset):
             return dict(self.cache[index])
         return self._read(index)
 
-    def _load(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    def _load(self, path: Path) -> MetaTensor:
         try:
             return self.reader(path)
         except readers.ReadError as error:
@@ -63,7 +73,7 @@ class ImageFolderDataset(Dataset):
 
     def _read(self, index: int) -> dict[str, Any]:
         name, image_path, label_path = self.pairs[index]
-        image, affine = self._load(image_path)
+        image = self._load(image_path)
         dims = image.ndim - 1
         if self.spatial_dims and dims != self.spatial_dims:
             raise NodeError(
@@ -71,13 +81,9 @@ class ImageFolderDataset(Dataset):
                 "a folder must hold images of one dimensionality"
             )
         self.spatial_dims = dims
-        item: dict[str, Any] = {
-            "image": torch.from_numpy(image),
-            "name": name,
-            "affine": torch.from_numpy(np.asarray(affine, dtype=np.float64)),
-        }
+        item: dict[str, Any] = {"image": image, "name": name, "affine": image.affine.clone()}
         if label_path is not None:
-            label, _ = self._load(label_path)
+            label = self._load(label_path)
             if label.shape[0] != 1:
                 raise NodeError(f"label '{label_path}' has {label.shape[0]} channels; a label must be one class map")
             if label.shape[1:] != image.shape[1:]:
@@ -85,5 +91,6 @@ class ImageFolderDataset(Dataset):
                     f"label '{label_path}' has shape {tuple(label.shape[1:])} but its image '{image_path}' has "
                     f"{tuple(image.shape[1:])}: image and label must have the same size"
                 )
-            item["label"] = torch.from_numpy(map_label(label, label_path, self.label_mapping))
+            classes = map_label(label.numpy(), label_path, self.label_mapping)
+            item["label"] = MetaTensor(torch.from_numpy(classes), meta=dict(label.meta))
         return item
