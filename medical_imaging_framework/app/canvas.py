@@ -94,12 +94,12 @@ class CanvasAdapter(QObject, GraphObserver):
             graph: the model; the canvas draws it and from now on follows its editor's notifications.
         """
         self.editor.remove_observer(self)
-        self.node_graph.clear_session()
-        self._drawn.clear()
         self._states.clear()
         self._errors.clear()
         self.editor = GraphEditor(graph)
         with bulk_drawing(self.node_graph.viewer()):
+            self.node_graph.clear_session()
+            self._drawn.clear()
             for node in graph.nodes.values():
                 self.node_added(node)
             for link in graph.links:
@@ -216,7 +216,10 @@ class CanvasAdapter(QObject, GraphObserver):
             if pipe.output_port is out_port.view:
                 pipe.color = (*port_colour(self.graph.nodes[out_port.node().name()].spec.output(out_port.name()).kind),
                               255)
-                pipe.reset()
+                if pipe.active() or pipe.highlighted() or pipe.disabled():
+                    pipe.reset()
+                else:  # what reset() does here, without redrawing the arrow drawn with the path
+                    pipe.set_pipe_styling(color=pipe.color, width=2, style=pipe.style)
 
     def _repair_pipes(self, port_views: list[Any]) -> None:
         """Make the pipes at ``port_views`` show exactly the model's links (after the viewer tore some)."""
