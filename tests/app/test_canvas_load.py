@@ -29,7 +29,7 @@ def canvas_layout(window: Any) -> dict[str, Any]:
     for pipe in window.node_graph.viewer().all_pipes():
         arrow = pipe.childItems()[0]
         pipes.append((pipe.output_port.node.name, pipe.output_port.name, pipe.input_port.node.name,
-                      pipe.input_port.name, pipe.path().boundingRect().getRect(), pipe.pen().color().name(),
+                      pipe.input_port.name, pipe.path().boundingRect().getRect(), pipe.pen().color().name(), pipe.pen().widthF(),
                       round(arrow.rotation(), 2), arrow.pos().toTuple(), arrow.brush().color().name()))
     drawn["pipes"] = sorted(pipes)
     return drawn
