@@ -28,8 +28,8 @@ def canvas_layout(window: Any) -> dict[str, Any]:
     pipes = []
     for pipe in window.node_graph.viewer().all_pipes():
         arrow = pipe.childItems()[0]
-        pipes.append((pipe.output_port.node.name, pipe.output_port.name, pipe.input_port.node.name,
-                      pipe.input_port.name, pipe.path().boundingRect().getRect(), pipe.pen().color().name(), pipe.pen().widthF(),
+        ends = (pipe.output_port.node.name, pipe.output_port.name, pipe.input_port.node.name, pipe.input_port.name)
+        pipes.append((*ends, pipe.path().boundingRect().getRect(), pipe.pen().color().name(), pipe.pen().widthF(),
                       round(arrow.rotation(), 2), arrow.pos().toTuple(), arrow.brush().color().name()))
     drawn["pipes"] = sorted(pipes)
     return drawn
@@ -53,8 +53,12 @@ def test_bulk_load_draws_what_nodegraphqt_lays_out(make_window: Any, registry: N
     reference = make_window()
     reference.show_graph(graph_from_dict(data, registry), None)
     assert type(reference.node_graph.all_nodes()[0].view) is NodeItem
-    assert canvas_layout(fast) == canvas_layout(reference)
-    assert len(canvas_layout(fast)["pipes"]) == len(data["links"]) > 0
+    drawn = canvas_layout(fast)
+    assert drawn == canvas_layout(reference)
+    assert len(drawn["pipes"]) == len(data["links"]) > 0
+    for pipe in fast.node_graph.viewer().all_pipes():
+        pipe.reset()  # NodeGraphQt's full restyle: the pipes were already styled exactly so
+    assert canvas_layout(fast) == drawn
 
 
 def test_bulk_drawing_restores_the_scene_index_and_repaints(make_window: Any) -> None:
