@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from medical_imaging_framework.app.gui_gc import collector
 from medical_imaging_framework.core import Graph, RunResult
 from medical_imaging_framework.core.events import CheckpointSaved, Event
+from medical_imaging_framework.core.text import printable
 
 
 @dataclass
@@ -50,7 +52,8 @@ def write_reports(folders: list[Path]) -> ReportOutcome:
         except ReportError as error:
             outcome.failed_folder, outcome.reason = folder, str(error)
         except OSError as error:  # not writable, disk full, vanished meanwhile
-            outcome.failed_folder, outcome.reason = folder, error.strerror or str(error)
+            reason = error.strerror or str(error)
+            outcome.failed_folder, outcome.reason = folder, f"{reason}: {error.filename}" if error.filename else reason
         except Exception as error:  # a broken file in the folder: say what, without a traceback
             outcome.failed_folder, outcome.reason = folder, f"{type(error).__name__}: {error}"
         if outcome.failed_folder is not None:
@@ -146,6 +149,8 @@ class ReportAction(QObject):
             failed_folder=folders[0], reason="the report thread ended without a result")))
 
     def _finished(self, outcome: ReportOutcome) -> None:
+        if not shiboken6.isValid(self.action):  # the window closed while the report was being written
+            return
         self.writing = False
         self._sync()
         for path in outcome.written:
@@ -157,9 +162,10 @@ class ReportAction(QObject):
         self.report_done.emit(outcome)
 
     def _show_failure(self, folder: Path, reason: str) -> None:
-        self.log(f"Report not written for {folder}: {reason}")
+        shown, reason = printable(str(folder)), printable(reason)
+        self.log(f"Report not written for {shown}: {reason}")
         QMessageBox.warning(self.window, "Report not written",
-                            f"The report of the run could not be written into\n{folder}\n\n{reason}")
+                            f"The report of the run could not be written into\n{shown}\n\n{reason}")
 
     def _offer_to_open(self, paths: list[Path]) -> None:
         names = "\n".join(str(path) for path in paths)
