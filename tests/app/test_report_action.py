@@ -103,3 +103,16 @@ def test_report_after_a_tiny_training_run(qtbot: Any, window: Any, tmp_path: Pat
     kind, title, text = message_boxes.shown[-1]
     assert kind == "warning" and str(folder) in text and "no longer exists" in text
     assert not window.report.writing and len(opened) == 1
+
+
+def test_trainer_folders_resolve_as_the_trainer_does(registry: Any, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from medical_imaging_framework.app.report_action import trainer_folders
+    from tests.conftest import make_tiny_graph
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert trainer_folders(make_tiny_graph(registry, "")) == []
+    assert trainer_folders(make_tiny_graph(registry, " runs/a ")) == [tmp_path / "runs" / "a"]
+    assert trainer_folders(make_tiny_graph(registry, "~/ckpt")) == [tmp_path / "home" / "ckpt"]
+    assert trainer_folders(None) == []
