@@ -124,6 +124,9 @@ def make_node_class(spec: NodeSpec) -> type[BaseNode]:
     return type(name, (BaseNode,), attributes)
 
 
+_UNSET = object()
+
+
 class LaidOutOnceNodeItem(NodeItem):
     """NodeGraphQt's node item, laid out once, when it enters the scene.
 
@@ -142,8 +145,13 @@ class LaidOutOnceNodeItem(NodeItem):
         """Set the item's attributes from ``node_dict``; in a scene, also lay it out (NodeGraphQt's own)."""
         if self.scene() is not None:
             super().from_dict(node_dict)
-        else:  # the canvas's nodes have no embedded widgets: the parameters live in the core graph
-            AbstractNodeItem.from_dict(self, node_dict)
+            return
+        # Out of the scene only the attributes that differ are set (each setter redraws or re-reads something),
+        # and not the size, which entering the scene computes afresh. The canvas's nodes embed no widgets: the
+        # parameters live in the core graph.
+        current = self.properties
+        AbstractNodeItem.from_dict(self, {name: value for name, value in node_dict.items()
+                                          if name not in ("width", "height") and current.get(name, _UNSET) != value})
 
 
 class NodeStateItem(QGraphicsItem):

@@ -24,7 +24,11 @@ def item_layout(item: QGraphicsItem) -> list[Any]:
 
 def canvas_layout(window: Any) -> dict[str, Any]:
     """Every node's and pipe's drawing on ``window``'s canvas."""
-    drawn: dict[str, Any] = {node.name(): item_layout(node.view) for node in window.node_graph.all_nodes()}
+    drawn: dict[str, Any] = {
+        node.name(): [item_layout(node.view), sorted((k, str(v)) for k, v in node.view.properties.items() if k != "id"),
+                      node.view.text_item.toPlainText(), node.view.icon, node.model.width, node.model.height]
+        for node in window.node_graph.all_nodes()
+    }
     pipes = []
     for pipe in window.node_graph.viewer().all_pipes():
         arrow = pipe.childItems()[0]
