@@ -79,28 +79,36 @@ def core_scale(sizes: list[int], registry: NodeRegistry) -> None:
     print("target: about linear (per-node cost roughly constant)")
 
 
-def canvas_load(node_count: int, registry: NodeRegistry) -> None:
+def canvas_load(node_count: int, registry: NodeRegistry, repeats: int = 3) -> None:
+    """Draw a ``node_count``-node pipeline into a fresh editor window ``repeats`` times (the machine is
+    shared and noisy): the first load (what a user waits for) and the best one."""
     from PySide6.QtWidgets import QApplication
 
     from medical_imaging_framework.app.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = MainWindow(registry=registry)
-    graph = graph_from_dict(generate(node_count), registry)
-    started = time.perf_counter()
-    window.show_graph(graph, None)
-    app.processEvents()
-    seconds = time.perf_counter() - started
-    drawn = len(window.node_graph.all_nodes())
-    print(f"canvas: {drawn} nodes, {len(graph.links)} links drawn offscreen in {seconds:.2f} s (target < 2 s)")
-    window.close()
-    window.deleteLater()
+    data = generate(node_count)
+    times, drawn, links = [], 0, 0
+    for _ in range(repeats):
+        window = MainWindow(registry=registry)
+        graph = graph_from_dict(data, registry)
+        started = time.perf_counter()
+        window.show_graph(graph, None)
+        app.processEvents()
+        times.append(time.perf_counter() - started)
+        drawn, links = len(window.node_graph.all_nodes()), len(graph.links)
+        window.close()
+        window.deleteLater()
+        app.processEvents()
+    print(f"canvas: {drawn} nodes, {links} links drawn offscreen in {times[0]:.2f} s "
+          f"(best of {repeats}: {min(times):.2f} s; {min(times) / drawn * 1e3:.2f} ms per node) (target < 2 s)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,5000")
     parser.add_argument("--canvas", type=int, default=500, help="nodes to draw on the canvas (0: skip)")
+    parser.add_argument("--canvas-repeats", type=int, default=3, help="canvas loads, each in a fresh window")
     parser.add_argument("--quick", action="store_true", help="100 and 1,000 nodes; canvas 200")
     args = parser.parse_args()
     sizes = [100, 1000] if args.quick else [int(value) for value in args.sizes.split(",")]
@@ -108,7 +116,7 @@ def main() -> None:
     core_scale(sizes, registry)
     canvas = 200 if args.quick else args.canvas
     if canvas:
-        canvas_load(canvas, registry)
+        canvas_load(canvas, registry, max(1, args.canvas_repeats))
 
 
 if __name__ == "__main__":

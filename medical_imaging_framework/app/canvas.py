@@ -24,7 +24,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Signal
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QApplication
 
-from medical_imaging_framework.app.canvas_graph import MifNodeGraph, accept_equal_kinds
+from medical_imaging_framework.app.canvas_graph import MifNodeGraph, accept_equal_kinds, bulk_drawing
 from medical_imaging_framework.app.canvas_items import (
     NodeStateItem,
     category_identifier,
@@ -66,6 +66,7 @@ class CanvasAdapter(QObject, GraphObserver):
         self._specs_by_type: dict[str, NodeSpec] = {}
         self._types_by_spec: dict[str, str] = {}
         self._states: dict[str, NodeStateItem] = {}
+        self._drawn: dict[str, Any] = {}  # node id -> its canvas node (a lookup index, not pipeline state)
         self._errors: dict[str, str] = {}
         self._last_hint = ""
         self._search: NodeSearchPopup | None = None
@@ -93,14 +94,16 @@ class CanvasAdapter(QObject, GraphObserver):
             graph: the model; the canvas draws it and from now on follows its editor's notifications.
         """
         self.editor.remove_observer(self)
-        self.node_graph.clear_session()
         self._states.clear()
         self._errors.clear()
         self.editor = GraphEditor(graph)
-        for node in graph.nodes.values():
-            self.node_added(node)
-        for link in graph.links:
-            self.link_added(link)
+        with bulk_drawing(self.node_graph.viewer()):
+            self.node_graph.clear_session()
+            self._drawn.clear()
+            for node in graph.nodes.values():
+                self.node_added(node)
+            for link in graph.links:
+                self.link_added(link)
         self._attach(self.editor)
         self.editor_replaced.emit()
         self.history_changed.emit()
@@ -138,7 +141,10 @@ class CanvasAdapter(QObject, GraphObserver):
 
     def canvas_node(self, node_id: str) -> Any:
         """The canvas node showing core node ``node_id`` (None when absent)."""
-        return self.node_graph.get_node_by_name(node_id)
+        canvas_node = self._drawn.get(node_id)  # NodeGraphQt's get_node_by_name scans every node
+        if canvas_node is None or self.node_graph.get_node_by_id(canvas_node.id) is not canvas_node:
+            return None
+        return canvas_node
 
     def _port_link(self, first: Any, second: Any) -> Link | None:
         """The core link between two port items (either order), or None if they cannot form one."""
@@ -159,12 +165,14 @@ class CanvasAdapter(QObject, GraphObserver):
         )
         canvas_node.view.text_item.set_locked(True)
         canvas_node.view.setToolTip(node_tooltip(node.spec, node.id))
+        self._drawn[node.id] = canvas_node
 
     def node_removed(self, node: Node) -> None:
         """Remove the drawing of ``node``."""
         canvas_node = self.canvas_node(node.id)
         self._states.pop(node.id, None)
         self._errors.pop(node.id, None)
+        self._drawn.pop(node.id, None)
         if canvas_node is not None:
             self.node_graph.remove_node(canvas_node, push_undo=False)
 
@@ -208,7 +216,10 @@ class CanvasAdapter(QObject, GraphObserver):
             if pipe.output_port is out_port.view:
                 pipe.color = (*port_colour(self.graph.nodes[out_port.node().name()].spec.output(out_port.name()).kind),
                               255)
-                pipe.reset()
+                if pipe.active() or pipe.highlighted() or pipe.disabled():
+                    pipe.reset()
+                else:  # what reset() does here, without redrawing the arrow drawn with the path
+                    pipe.set_pipe_styling(color=pipe.color, width=2, style=pipe.style)
 
     def _repair_pipes(self, port_views: list[Any]) -> None:
         """Make the pipes at ``port_views`` show exactly the model's links (after the viewer tore some)."""

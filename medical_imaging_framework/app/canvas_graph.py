@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from NodeGraphQt import NodeGraph, NodesTreeWidget
@@ -10,6 +12,7 @@ from NodeGraphQt.qgraphics.port import PortItem
 from NodeGraphQt.widgets.viewer import NodeViewer
 from PySide6.QtCore import QByteArray, QMimeData, QObject, Qt
 from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QGraphicsScene
 
 
 class MifViewer(NodeViewer):
@@ -52,6 +55,14 @@ class MifNodeGraph(NodeGraph):
         undo_stack = QUndoStack(parent)
         super().__init__(parent, undo_stack=undo_stack, viewer=MifViewer(undo_stack))
         self.adapter: Any = None  # the CanvasAdapter
+
+    def get_unique_name(self, name: str) -> str:
+        """``name`` itself when no node has it (the canvas names nodes by their unique model ids), else
+        NodeGraphQt's numbered variant; without NodeGraphQt's list of every node's name per call."""
+        name = " ".join(name.split())
+        if self.adapter is not None and self.adapter.canvas_node(name) is None:
+            return name
+        return super().get_unique_name(name)
 
     def _on_connection_changed(self, disconnected: list[Any], connected: list[Any]) -> None:
         if self.adapter is not None:
@@ -139,3 +150,22 @@ def accept_equal_kinds(node_graph: NodeGraph, specs_by_type: dict[str, Any]) -> 
                         model.add_port_accept_connection_type(in_port.name, PortTypeEnum.IN.value, in_type,
                                                               out_port.name, PortTypeEnum.OUT.value, out_type)
 
+
+
+@contextmanager
+def bulk_drawing(viewer: NodeViewer) -> Iterator[None]:
+    """Draw many items at once: no scene index upkeep and no viewport repaints per item while inside; the
+    index is built once and the viewport repainted once on leaving.
+
+    Args:
+        viewer: the canvas's NodeGraphQt viewer.
+    """
+    scene, viewport = viewer.scene(), viewer.viewport()
+    index_method, updates = scene.itemIndexMethod(), viewport.updatesEnabled()
+    scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+    viewport.setUpdatesEnabled(False)
+    try:
+        yield
+    finally:
+        scene.setItemIndexMethod(index_method)
+        viewport.setUpdatesEnabled(updates)

@@ -4,8 +4,11 @@ and the run-state badge (outline, one status line, progress bar) drawn with it."
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 from NodeGraphQt import BaseNode
+from NodeGraphQt.qgraphics.node_abstract import AbstractNodeItem
+from NodeGraphQt.qgraphics.node_base import NodeItem
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
@@ -105,7 +108,7 @@ def make_node_class(spec: NodeSpec) -> type[BaseNode]:
     """
 
     def __init__(self: BaseNode) -> None:
-        BaseNode.__init__(self)
+        BaseNode.__init__(self, LaidOutOnceNodeItem)
         for port in spec.inputs:
             item = self.add_input(port.name, color=port_colour(port.kind))
             optional = "" if port.required else " (optional)"
@@ -119,6 +122,36 @@ def make_node_class(spec: NodeSpec) -> type[BaseNode]:
     attributes = {"__identifier__": category_identifier(spec.category), "NODE_NAME": spec.title, "SPEC": spec,
                   "__init__": __init__}
     return type(name, (BaseNode,), attributes)
+
+
+_UNSET = object()
+
+
+class LaidOutOnceNodeItem(NodeItem):
+    """NodeGraphQt's node item, laid out once, when it enters the scene.
+
+    NodeGraphQt lays a new node out three times: when the node object sets its layout direction, when
+    ``create_node`` copies the model into the item, and when the item enters the scene (``post_init``). The
+    first two happen before the item is in the scene and the third redoes all of their work, so out of the
+    scene only the attributes are set. In the scene everything is as in NodeGraphQt.
+    """
+
+    def draw_node(self) -> None:
+        """Lay out the node (only in a scene; ``post_init`` lays it out on entering one)."""
+        if self.scene() is not None:
+            super().draw_node()
+
+    def from_dict(self, node_dict: dict[str, Any]) -> None:
+        """Set the item's attributes from ``node_dict``; in a scene, also lay it out (NodeGraphQt's own)."""
+        if self.scene() is not None:
+            super().from_dict(node_dict)
+            return
+        # Out of the scene only the attributes that differ are set (each setter redraws or re-reads something),
+        # and not the size, which entering the scene computes afresh. The canvas's nodes embed no widgets: the
+        # parameters live in the core graph.
+        current = self.properties
+        AbstractNodeItem.from_dict(self, {name: value for name, value in node_dict.items()
+                                          if name not in ("width", "height") and current.get(name, _UNSET) != value})
 
 
 class NodeStateItem(QGraphicsItem):

@@ -17,6 +17,7 @@ from medical_imaging_framework.app.image_view import ImageViewer
 from medical_imaging_framework.app.node_help import show_node_help
 from medical_imaging_framework.app.panels import CheckpointsPanel, LogPane, LossPlot, RunProgress
 from medical_imaging_framework.app.param_dialog import ParamDialog
+from medical_imaging_framework.app.report_action import ReportAction
 from medical_imaging_framework.app.run_controller import RunController
 from medical_imaging_framework.app.run_modes import add_run_mode_menu
 from medical_imaging_framework.app.torch_preload import QueuedRun, torch_preload
@@ -129,6 +130,9 @@ class MainWindow(QMainWindow):
         self.action_stop = self._action("action_stop", "S&top", self.stop_run, ("Esc",),
                                         "Stop the run after the current batch")
         self.action_stop.setEnabled(False)
+        self.report = ReportAction(self, self.runner, self.log.append)  # on after a run that trained
+        self.action_report = self.report.action
+        self.canvas.editor_replaced.connect(self.report.reset)
         canvas = self.canvas  # undo/redo and clipboard act on the core model's history (see app/canvas.py)
         self.action_undo = self._action("action_undo", "&Undo", canvas.undo, ("Ctrl+Z",))
         self.action_redo = self._action("action_redo", "&Redo", canvas.redo, ("Ctrl+Shift+Z", "Ctrl+Y"))
@@ -174,7 +178,7 @@ class MainWindow(QMainWindow):
         for dock in (self.palette_dock, self.log_dock, self.plot_dock, self.checkpoint_dock, self.image_dock):
             view_menu.addAction(dock.toggleViewAction())
         run_menu = menus.addMenu("&Run")
-        run_menu.addActions([self.action_run, self.action_stop])
+        run_menu.addActions([self.action_run, self.action_stop, self.action_report])
         run_menu.addSeparator()
         self.run_modes = add_run_mode_menu(run_menu, self.runner)
         menus.addMenu("&Help").addAction(self.action_help)
@@ -184,7 +188,7 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         toolbar.addActions([self.action_undo, self.action_redo])
         toolbar.addSeparator()
-        toolbar.addActions([self.action_run, self.action_stop])
+        toolbar.addActions([self.action_run, self.action_stop, self.action_report])
         toolbar.addSeparator()
         toolbar.addAction(self.action_fit)
 

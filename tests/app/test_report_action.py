@@ -1,0 +1,118 @@
+"""The editor's Report action (issue 13): after a run that trained, the run's HTML report, then open it."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices, QImage
+from PySide6.QtWidgets import QMessageBox, QToolBar
+
+from medical_imaging_framework.core import report
+from tests.app.conftest import MessageBoxes, wait_for_run
+
+
+class ReportPage(HTMLParser):
+    """The table cells and embedded images of a report page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[str] = []
+        self.images: list[str] = []
+        self._in_cell = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._in_cell = tag == "td"
+        if tag == "img":
+            self.images.append(dict(attrs)["src"] or "")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_cell:
+            self.cells.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_cell = False
+
+
+def toolbar_actions(window: Any) -> list[str]:
+    toolbar = window.findChild(QToolBar, "main_toolbar")
+    return [action.objectName() for action in toolbar.actions()]
+
+
+def test_report_is_off_before_any_run_and_sits_after_run_and_stop(window: Any) -> None:
+    assert not window.action_report.isEnabled()
+    names = toolbar_actions(window)
+    assert names[names.index("action_run"):names.index("action_run") + 3] == [
+        "action_run", "action_stop", "action_report"]
+    window.action_report.trigger()  # disabled: nothing happens
+    assert not window.report.writing
+
+
+def test_report_after_a_tiny_training_run(qtbot: Any, window: Any, tmp_path: Path, message_boxes: MessageBoxes,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(lambda url: opened.append(url) or True))
+    writers: list[threading.Thread] = []
+    real_write = report.write_report
+    monkeypatch.setattr(report, "write_report",
+                        lambda *args: writers.append(threading.current_thread()) or real_write(*args))
+    window.action_run.trigger()
+    assert window.runner.running and not window.action_report.isEnabled()
+    wait_for_run(qtbot, window)
+    folder = tmp_path / "checkpoints"
+    checkpoint_names = sorted(path.name for path in folder.glob("*.pt"))
+    assert checkpoint_names and window.action_report.isEnabled()
+
+    message_boxes.answer = QMessageBox.StandardButton.Open
+    with qtbot.waitSignal(window.report.report_done, timeout=60_000) as done:
+        window.action_report.trigger()
+        assert window.report.writing and not window.action_report.isEnabled()  # the GUI thread is free meanwhile
+    assert writers and all(thread is not threading.main_thread() for thread in writers)
+    page_path = folder / report.REPORT_NAME
+    assert done.args[0].written == [page_path] and done.args[0].failed_folder is None
+    page = ReportPage()
+    page.feed(page_path.read_text(encoding="utf-8"))
+    page.close()
+    assert set(checkpoint_names) <= set(page.cells)
+    assert page.images and all(not QImage.fromData(base64.b64decode(src.split(",", 1)[1])).isNull()
+                               for src in page.images)
+    assert f"Report written: {page_path}" in window.log.lines()
+    assert message_boxes.kinds() == ["question"] and str(page_path) in message_boxes.texts()
+    assert opened == [QUrl.fromLocalFile(str(page_path))]
+    assert window.action_report.isEnabled()
+
+    # not writable: report.html is taken by a folder; the box names the checkpoint folder, no traceback
+    page_path.unlink()
+    page_path.mkdir()
+    with qtbot.waitSignal(window.report.report_done, timeout=60_000):
+        window.action_report.trigger()
+    kind, title, text = message_boxes.shown[-1]
+    assert kind == "warning" and title == "Report not written"
+    assert str(folder) in text and "Traceback" not in text
+    page_path.rmdir()
+
+    # the folder is gone: said at once, nothing written
+    shutil.move(folder, tmp_path / "moved")
+    window.action_report.trigger()
+    kind, title, text = message_boxes.shown[-1]
+    assert kind == "warning" and str(folder) in text and "no longer exists" in text
+    assert not window.report.writing and len(opened) == 1
+
+
+def test_trainer_folders_resolve_as_the_trainer_does(registry: Any, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from medical_imaging_framework.app.report_action import trainer_folders
+    from tests.conftest import make_tiny_graph
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert trainer_folders(make_tiny_graph(registry, "")) == []
+    assert trainer_folders(make_tiny_graph(registry, " runs/a ")) == [tmp_path / "runs" / "a"]
+    assert trainer_folders(make_tiny_graph(registry, "~/ckpt")) == [tmp_path / "home" / "ckpt"]
+    assert trainer_folders(None) == []
