@@ -41,7 +41,8 @@ def test_metrics_csv_is_written_per_epoch_and_continued_on_resume(tmp_path: Path
     assert [row["train_loss"] for row in rows] == final["epoch_losses"]
 
 
-def test_tensorboard_and_mlflow_match_metrics_csv(tmp_path: Path) -> None:
+def test_tensorboard_and_mlflow_match_metrics_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a sqlite store keeps artifacts in ./mlruns, MLflow's default artifact root
     pytest.importorskip("tensorboard", reason="tensorboard is installed by make install (dev extra)")
     pytest.importorskip("mlflow", reason="mlflow-skinny is installed by make install (dev extra)")
     from mlflow.tracking import MlflowClient
@@ -74,6 +75,7 @@ def test_tensorboard_and_mlflow_match_metrics_csv(tmp_path: Path) -> None:
         assert [metric.value for metric in history] == pytest.approx([row[column] for row in rows])
     artifacts = {item.path for item in client.list_artifacts(run.info.run_id, "checkpoints")}
     assert {"checkpoints/final_model.pt", "checkpoints/metrics.csv", "checkpoints/best_model.pt"} <= artifacts
+    assert list((tmp_path / "mlruns").glob("*/*/artifacts/checkpoints/final_model.pt")), "./mlruns of the run's folder"
 
 
 def test_no_tracker_is_built_without_its_parameter(tmp_path: Path) -> None:
