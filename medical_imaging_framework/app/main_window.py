@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
-from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
 from medical_imaging_framework.app.canvas import CanvasAdapter
 from medical_imaging_framework.app.canvas_graph import MifNodeGraph, NodePalette
@@ -19,8 +19,8 @@ from medical_imaging_framework.app.panels import CheckpointsPanel, LogPane, Loss
 from medical_imaging_framework.app.param_dialog import ParamDialog
 from medical_imaging_framework.app.report_action import ReportAction
 from medical_imaging_framework.app.run_controller import RunController
-from medical_imaging_framework.app.run_modes import add_run_mode_menu
 from medical_imaging_framework.app.torch_preload import QueuedRun, torch_preload
+from medical_imaging_framework.app.window_layout import add_docks, add_menus_and_toolbar, retire_viewer_undo_actions
 from medical_imaging_framework.core import Graph, NodeRegistry, PortKind, Problem, RunResult, format_event
 from medical_imaging_framework.core.events import (
     CheckpointSaved,
@@ -72,13 +72,6 @@ class MainWindow(QMainWindow):
             self.show_graph(Graph(name="untitled"), None)
 
     # -- layout -------------------------------------------------------------------------------
-    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(name)
-        dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        return dock
-
     def _build_docks(self) -> None:
         self.palette = NodePalette(self.node_graph, self.canvas.palette_tooltips(), self.canvas.category_labels())
         self.palette.setObjectName("node_palette")
@@ -88,19 +81,7 @@ class MainWindow(QMainWindow):
         self.checkpoints = CheckpointsPanel()
         self.image_viewer = ImageViewer()
         self.progress = RunProgress()
-        self.palette_dock = self._dock("Nodes", "dock_nodes", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.log_dock = self._dock("Log", "dock_log", self.log, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.plot_dock = self._dock("Loss", "dock_loss", self.loss_plot, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.checkpoint_dock = self._dock(
-            "Checkpoints", "dock_checkpoints", self.checkpoints, Qt.DockWidgetArea.RightDockWidgetArea
-        )
-        right = Qt.DockWidgetArea.RightDockWidgetArea
-        self.image_dock = self._dock("Image View", "dock_image", self.image_viewer, right)
-        self.tabifyDockWidget(self.checkpoint_dock, self.image_dock)
-        self.checkpoint_dock.raise_()
-        self.resizeDocks([self.palette_dock], [210], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.plot_dock], [430], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.log_dock], [230], Qt.Orientation.Vertical)
+        add_docks(self)
         self.statusBar().addPermanentWidget(self.progress)
 
     def _action(self, name: str, text: str, slot: Any, shortcuts: tuple[Any, ...] = (), tip: str = "",
@@ -136,7 +117,7 @@ class MainWindow(QMainWindow):
         canvas = self.canvas  # undo/redo and clipboard act on the core model's history (see app/canvas.py)
         self.action_undo = self._action("action_undo", "&Undo", canvas.undo, ("Ctrl+Z",))
         self.action_redo = self._action("action_redo", "&Redo", canvas.redo, ("Ctrl+Shift+Z", "Ctrl+Y"))
-        self._retire_viewer_undo_actions()
+        retire_viewer_undo_actions(self.node_graph)
         canvas.history_changed.connect(self._sync_undo_actions)
         self._sync_undo_actions()
         self.action_cut = self._action("action_cut", "Cu&t", canvas.cut_selected, ("Ctrl+X",), canvas_only=True)
@@ -156,50 +137,7 @@ class MainWindow(QMainWindow):
                                         "Documentation of the selected node (F1)", canvas_only=True)
         self.action_search = self._action("action_search", "Node &Search", self.show_node_search, ("Tab",),
                                           "Search node types by name (Tab)", canvas_only=True)
-        menus = self.menuBar()
-        file_menu = menus.addMenu("&File")
-        file_menu.addActions([self.action_new, self.action_open])
-        self.examples_menu = file_menu.addMenu("&Examples")
-        self.examples_menu.aboutToShow.connect(lambda: files.fill_examples_menu(self.examples_menu))
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(lambda: files.fill_recent_menu(self.recent_menu))
-        file_menu.addActions([self.action_save, self.action_save_as])
-        file_menu.addSeparator()
-        file_menu.addAction(self.action_quit)
-        edit_menu = menus.addMenu("&Edit")
-        edit_menu.addActions([self.action_undo, self.action_redo])
-        edit_menu.addSeparator()
-        edit_menu.addActions([self.action_cut, self.action_copy, self.action_paste, self.action_delete,
-                              self.action_select_all, self.action_edit])
-        view_menu = menus.addMenu("&View")
-        view_menu.addActions([self.action_fit, self.action_zoom_in, self.action_zoom_out, self.action_zoom_reset,
-                              self.action_search])
-        view_menu.addSeparator()
-        for dock in (self.palette_dock, self.log_dock, self.plot_dock, self.checkpoint_dock, self.image_dock):
-            view_menu.addAction(dock.toggleViewAction())
-        run_menu = menus.addMenu("&Run")
-        run_menu.addActions([self.action_run, self.action_stop, self.action_report])
-        run_menu.addSeparator()
-        self.run_modes = add_run_mode_menu(run_menu, self.runner)
-        menus.addMenu("&Help").addAction(self.action_help)
-        toolbar = self.addToolBar("Main")
-        toolbar.setObjectName("main_toolbar")
-        toolbar.addActions([self.action_new, self.action_open, self.action_save, self.action_save_as])
-        toolbar.addSeparator()
-        toolbar.addActions([self.action_undo, self.action_redo])
-        toolbar.addSeparator()
-        toolbar.addActions([self.action_run, self.action_stop, self.action_report])
-        toolbar.addSeparator()
-        toolbar.addAction(self.action_fit)
-
-    def _retire_viewer_undo_actions(self) -> None:
-        """Hide NodeGraphQt's own Undo/Redo actions: their window-wide Ctrl+Z / Ctrl+Shift+Z shortcuts
-        would clash with ours (Qt then runs neither), and they could not be locked during a run."""
-        viewer = self.node_graph.viewer()
-        for action in (viewer.qaction_for_undo(), viewer.qaction_for_redo()):
-            if action is not None:
-                action.setShortcuts([])
-                action.setVisible(False)
+        add_menus_and_toolbar(self)
 
     def _sync_undo_actions(self, *_: Any) -> None:
         """Undo/redo follow the model's history, and are off while a run goes (an undo could change a parameter)."""
