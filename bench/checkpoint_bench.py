@@ -96,10 +96,14 @@ def measure(megabytes: float, repeats: int, root: Path, device: torch.device) ->
         bare = bare_save(state, root / f"bare_{index}.pt")  # a new file, as the atomic writer's temp file is
         (root / f"bare_{index - 2}.pt").unlink(missing_ok=True)  # keep two, like keep_last_n=2 (untimed)
         synchronous = policy_save(sync, state)
+        # keep_last_n unlinks the oldest file in the background: in a run that overlaps the next epoch's
+        # training; here it must not overlap (and slow) the next measured save, so it is waited for, untimed
+        sync.wait_for_deletes()
         blocked = policy_save(background, state)
         started = time.perf_counter()
         background.flush()  # untimed for training: the write runs while the next epoch trains
         written = time.perf_counter() - started + blocked
+        background.wait_for_deletes()
         if index >= 1:
             for key, value in zip(times, (bare, synchronous, blocked, written), strict=True):
                 times[key].append(value)

@@ -25,10 +25,10 @@ from medical_imaging_framework.core.checkpoint_writer import (
     describe_listing_error,
     describe_os_error,
     ensure_directory,
-    remove_file,
     write_checkpoint,
 )
 from medical_imaging_framework.core.checkpoints import BEST_NAME, FINAL_NAME, periodic_files, periodic_name
+from medical_imaging_framework.core.deferred_delete import DeferredDeleter
 from medical_imaging_framework.core.events import (
     CheckpointFailed,
     CheckpointSaved,
@@ -71,6 +71,7 @@ class CheckpointPolicy(Callback):
     final_path: str = field(default="", init=False)
     failed_saves: int = field(default=0, init=False)
     best_stale: bool = field(default=False, init=False)
+    _deleter: DeferredDeleter = field(default_factory=DeferredDeleter, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
@@ -125,7 +126,11 @@ class CheckpointPolicy(Callback):
             self._check_best(state, state.best_loss, quiet=True)
 
     def on_train_end(self, state: TrainingState, completed: bool) -> None:
-        """After the last epoch: save the final model and report completion (nothing after a stop)."""
+        """After the last epoch: save the final model and report completion (nothing after a stop).
+
+        Old periodic files being deleted are gone from disk before this returns, so a finished run leaves
+        exactly its checkpoint set."""
+        self.wait_for_deletes()
         if not completed:
             return
         self.final_path = ""
@@ -135,6 +140,10 @@ class CheckpointPolicy(Callback):
             if self._save(self._build(state, loss, val_loss), FINAL_NAME, "final", state.epoch, loss):
                 self.final_path = self.shown(FINAL_NAME)
         self.emit(TrainingCompleted(self.node_id, state.epoch, self.final_path, self.failed_saves))
+
+    def wait_for_deletes(self) -> None:
+        """Return once the old periodic files handed to the background deleter (``keep_last_n``) are unlinked."""
+        self._deleter.wait()
 
     def _build(self, state: TrainingState, loss: float, val_loss: float | None) -> dict[str, Any]:
         return build_checkpoint(state, loss, val_loss, self.config, self.pipeline)
@@ -160,7 +169,7 @@ class CheckpointPolicy(Callback):
             return
         for path in older[: max(0, len(older) - self.keep_last_n)]:
             try:
-                remove_file(path)
+                self._deleter.delete(path)  # out of the set now; its space is freed while training goes on
             except CheckpointWriteError as error:
                 self._failed(self.shown(path.name), error.reason, "cleanup")
 

@@ -248,14 +248,3 @@ def clean_temp_files(directory: str | os.PathLike[str]) -> list[Path]:
         removed.append(path)
     return sorted(removed)
 
-
-def remove_file(path: str | os.PathLike[str]) -> None:
-    """Delete a checkpoint file; raises `CheckpointWriteError` with the cause.
-
-    Args:
-        path: the file.
-    """
-    try:
-        Path(path).unlink(missing_ok=True)
-    except OSError as error:
-        raise CheckpointWriteError(path, f"could not delete: {describe_os_error(error, path)}") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from torch import nn
 
 from medical_imaging_framework.core import NodeError, format_event
 from medical_imaging_framework.core.checkpoint_policy import CheckpointPolicy
+from medical_imaging_framework.core.checkpoints import find_last_checkpoint, periodic_files
 from medical_imaging_framework.core.events import (
     CheckpointFailed,
     CheckpointSaved,
@@ -96,6 +98,42 @@ def test_keep_last_n_deletes_older_periodic_files_only(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == [
         "best_model.pt", "checkpoint_epoch_4.pt", "checkpoint_epoch_5.pt", "final_model.pt"]
     assert torch.load(tmp_path / "best_model.pt")["epoch"] == 1, "best is never deleted"
+
+
+def test_keep_last_n_frees_space_without_making_the_epoch_wait(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unlinking a big old file takes the file system time; the epoch end no longer waits for it, and the
+    oldest file leaves the checkpoint set at once. The end of training waits, so the run leaves its exact set."""
+    unlink_may_finish, unlink_started = threading.Event(), threading.Event()
+    real_unlink = Path.unlink
+
+    def slow_unlink(path: Path, missing_ok: bool = False) -> None:
+        if path.parent == tmp_path:
+            unlink_started.set()
+            assert unlink_may_finish.wait(timeout=60), "the test never released the unlink"
+        real_unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", slow_unlink)
+    events: list[Event] = []
+    policy = policy_for(tmp_path, events, every=1, keep_last_n=1)
+    state = make_state()
+    policy.on_train_start(state)
+    for epoch in (1, 2):
+        state.epoch = epoch
+        state.epoch_losses.append(1.0 / epoch)
+        policy.on_epoch_end(state, EpochResult(epoch, 2, 1.0 / epoch, None, 0.0))  # returns with the unlink held
+        state.best_loss = 1.0 / epoch
+    assert unlink_started.wait(timeout=60)
+    assert [n for n, _ in periodic_files(tmp_path)] == [2], "epoch 1 left the checkpoint set at once"
+    assert find_last_checkpoint(tmp_path) == tmp_path / "checkpoint_epoch_2.pt"
+    ending = threading.Thread(target=policy.on_train_end, args=(state, True))
+    ending.start()
+    ending.join(timeout=0.5)
+    assert ending.is_alive(), "the end of training waits for the unlink in flight"
+    unlink_may_finish.set()
+    ending.join(timeout=60)
+    assert sorted(os.listdir(tmp_path)) == ["best_model.pt", "checkpoint_epoch_2.pt", "final_model.pt"]
+    assert not [e for e in events if isinstance(e, CheckpointFailed)]
 
 
 def test_keep_last_n_deletes_nothing_when_the_new_save_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
