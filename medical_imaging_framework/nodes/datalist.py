@@ -14,6 +14,7 @@ from typing import Any
 
 from medical_imaging_framework.core import NodeContext, NodeError, NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.nodes import readers
+from medical_imaging_framework.nodes.io import CACHE, open_pairs
 from medical_imaging_framework.nodes.labels import LABEL_MAPPING
 
 DATALIST_KEYS = ("training", "validation", "test")
@@ -117,16 +118,7 @@ def run_datalist(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
         where = "" if path.suffix.lower() == ".csv" else f" under '{config['key']}'"
         raise NodeError(f"datalist '{path}' lists no items{where}")
     check_files(pairs, path)
-    from medical_imaging_framework.nodes.image_dataset import ImageFolderDataset  # torch + MONAI: only to run
-
-    dataset = ImageFolderDataset(pairs, cache=config["cache"], label_mapping=config["label_mapping"])
-    labelled = sum(label is not None for _, _, label in pairs)
-    kind = "labelled" if labelled == len(pairs) else ("unlabelled" if not labelled else "partly labelled")
-    ctx.log(f"Datalist {path.name}: {len(dataset)} {kind} {dataset.spatial_dims}D images "
-            f"(first: {tuple(dataset[0]['image'].shape)})")
-    for note in dataset.read_notes:  # what MONAI's readers warned about, e.g. a DICOM file without orientation
-        ctx.log(f"warning: {note}")
-    return {"dataset": dataset}
+    return {"dataset": open_pairs(ctx, pairs, config, f"Datalist {path.name}")}
 
 
 SPECS = [
@@ -142,7 +134,7 @@ SPECS = [
                   allow_empty=False),
             Param("key", ParamKind.CHOICE, "training", "List", "Which list of a dataset.json (ignored for CSV).",
                   choices=DATALIST_KEYS),
-            Param("cache", ParamKind.BOOL, True, "Cache", "Keep the read images in memory (read each file once)."),
+            CACHE,
             LABEL_MAPPING,
         ),
         description="Images and labels listed in a Decathlon dataset.json (MONAI) or a CSV file.",

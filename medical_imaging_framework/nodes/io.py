@@ -61,20 +61,37 @@ def pair_entries(images: dict[str, Path], labels: dict[str, Path] | None) -> lis
     return [(name, path, labels[name]) for name, path in images.items()]
 
 
+CACHE = Param("cache", ParamKind.BOOL, True, "Cache", "Keep the read images in memory (read each file once).")
+
+
+def open_pairs(ctx: NodeContext, pairs: list[tuple[str, Path, Path | None]], config: dict[str, Any],
+               source: str) -> Any:
+    """The dataset of ``(name, image, label)`` pairs, read through MONAI (`image_dataset`), logged as
+    ``SOURCE: N labelled 2D images (first: shape)`` with what the readers warned about.
+
+    Args:
+        ctx: the running node's context.
+        pairs: the files; a label may be None.
+        config: the node's parameters (``cache``, ``label_mapping``).
+        source: how the log line names where the files came from.
+    """
+    from medical_imaging_framework.nodes.image_dataset import ImageFolderDataset  # torch + MONAI: only to run
+
+    dataset = ImageFolderDataset(pairs, cache=config["cache"], label_mapping=config.get("label_mapping", "none"))
+    labelled = sum(label is not None for _, _, label in pairs)
+    kind = "labelled" if labelled == len(pairs) else ("unlabelled" if not labelled else "partly labelled")
+    ctx.log(f"{source}: {len(dataset)} {kind} {dataset.spatial_dims}D images "
+            f"(first: {tuple(dataset[0]['image'].shape)})")
+    for note in dataset.read_notes:  # what MONAI's readers warned about, e.g. a DICOM file without orientation
+        ctx.log(f"warning: {note}")
+    return dataset
+
+
 def run_image_folder(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     images = list_entries(Path(config["images_dir"]).expanduser(), "images")
     labels_dir = config["labels_dir"].strip()
     labels = list_entries(Path(labels_dir).expanduser(), "labels") if labels_dir else None
-    pairs = pair_entries(images, labels)
-    from medical_imaging_framework.nodes.image_dataset import ImageFolderDataset  # torch + MONAI: only to run
-
-    dataset = ImageFolderDataset(pairs, cache=config["cache"], label_mapping=config.get("label_mapping", "none"))
-    shape = tuple(dataset[0]["image"].shape)
-    kind = "labelled" if labels is not None else "unlabelled"
-    ctx.log(f"Image folder: {len(dataset)} {kind} {dataset.spatial_dims}D images (first: {shape})")
-    for note in dataset.read_notes:  # what MONAI's readers warned about, e.g. a DICOM file without orientation
-        ctx.log(f"warning: {note}")
-    return {"dataset": dataset}
+    return {"dataset": open_pairs(ctx, pair_entries(images, labels), config, "Image folder")}
 
 
 def check_image_folder(ctx: CheckContext) -> None:
@@ -95,11 +112,10 @@ SPECS = [
                   allow_empty=False),
             Param("labels_dir", ParamKind.PATH, "data/labels", "Labels folder",
                   "Label maps named like their images (case1.nii.gz <-> case1.nii.gz); empty for unlabelled data."),
-            Param("cache", ParamKind.BOOL, True, "Cache", "Keep the read images in memory (read each file once)."),
+            CACHE,
             LABEL_MAPPING,
         ),
         description="Images and labels from two folders, paired by file name; each image keeps its affine.",
         check=check_image_folder,
     ),
 ]
-

@@ -16,12 +16,6 @@ from medical_imaging_framework.core.precision import PRECISIONS
 from medical_imaging_framework.nodes.devices import cuda_available
 from medical_imaging_framework.nodes.tracking import TRACKING_PARAMS
 
-# Moved to `nodes.trainer_run` (they need torch); still importable from here, lazily.
-MOVED_TO_TRAINER_RUN = (
-    "build_callbacks", "elastic_resume_choice", "make_precision", "make_scaler", "resume", "resume_path",
-    "seed_everything",
-)
-
 
 def run_trainer(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """Train (or resume training) with the checkpoint policy; outputs the trained model (see `trainer_run.train`).
@@ -109,12 +103,3 @@ SPECS = [
         check=check_trainer,
     ),
 ]
-
-
-def __getattr__(name: str) -> Any:
-    """Helpers that moved to `nodes.trainer_run`, imported only when asked for here."""
-    if name in MOVED_TO_TRAINER_RUN:
-        from medical_imaging_framework.nodes import trainer_run
-
-        return getattr(trainer_run, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -35,13 +35,6 @@ from medical_imaging_framework.nodes.transform_checks import (
 if TYPE_CHECKING:
     from monai.transforms import MapTransform
 
-# Moved to `nodes.transform_pipeline` (torch and MONAI classes); still importable from here, lazily.
-MOVED_TO_PIPELINE = (
-    "CheckSpatialDims", "SyncAffine", "ToMetaTensor", "TransformChain", "TransformedDataset", "build_compose",
-    "cached_dataset", "is_random", "transform_chains",
-)
-
-
 def _chain(
     inputs: dict[str, Any], step: MapTransform, seed: int | None = None, size_field: str = "", size: Any = None
 ) -> dict[str, Any]:
@@ -235,12 +228,3 @@ SPECS = [
         check=check_apply,
     ),
 ]
-
-
-def __getattr__(name: str) -> Any:
-    """Names that moved to `nodes.transform_pipeline`, imported only when asked for here."""
-    if name in MOVED_TO_PIPELINE:
-        from medical_imaging_framework.nodes import transform_pipeline
-
-        return getattr(transform_pipeline, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

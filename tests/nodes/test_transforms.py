@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 from medical_imaging_framework.core import CancelToken, NodeContext, NodeError, NodeRegistry
 from medical_imaging_framework.nodes.inference import Case
 from medical_imaging_framework.nodes.prediction_saving import on_source_grid
-from medical_imaging_framework.nodes.transforms import TransformedDataset, is_random, transform_chains
+from medical_imaging_framework.nodes.transform_pipeline import TransformedDataset, is_random, transform_chains
 
 
 class Items(torch.utils.data.Dataset):
