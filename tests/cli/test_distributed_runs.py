@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 from monai.networks.nets import UNet
-from torch.distributed import TCPStore
 
 from medical_imaging_framework.core import Graph, NodeRegistry, save_pipeline
 from medical_imaging_framework.core.checkpoints import read_checkpoint
@@ -86,17 +85,12 @@ def test_two_nodes_train_save_once_and_shard_inference(registry: NodeRegistry, t
     save_pipeline(graph, tmp_path / "pipeline.json")
 
     port = _free_port()
-    # The rendezvous store is hosted here, as a cluster's stable endpoint would be. On 127.0.0.1 both agents
-    # would claim it and the first to bind hosts it; when that agent's worker ends first, the agent exits, the
-    # store goes with it, and the other agent's next poll fails (RendezvousConnectionError, exit 1) although
-    # its worker has finished its work: a race between torchrun's two agents, not in the run.
-    store = TCPStore("127.0.0.1", port, is_master=True, multi_tenant=True, wait_for_workers=False)
     launches = []
     for node_rank in range(2):  # two torchrun agents, one process each, meeting at a c10d rendezvous
         command = [
             sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node-rank={node_rank}",
             "--nproc-per-node=1", "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}",
-            f"--rdzv-id=mif-test-{port}", "--rdzv-conf=join_timeout=120,is_host=false",
+            f"--rdzv-id=mif-test-{port}", "--rdzv-conf=join_timeout=120",
             "-m", "medical_imaging_framework", "run", "pipeline.json", "--events", "jsonl",
         ]
         launches.append(subprocess.Popen(command, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
@@ -109,7 +103,6 @@ def test_two_nodes_train_save_once_and_shard_inference(registry: NodeRegistry, t
         for launch in launches:
             if launch.poll() is None:
                 kill_tree(launch.pid)
-        del store
     for launch, (_, err) in zip(launches, outputs, strict=True):
         assert launch.returncode == 0, err[-3000:]
 
