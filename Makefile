@@ -41,7 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/gpu_check.py
 
 screenshots: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m medical_imaging_framework.app.screenshots docs/images
+	QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/screenshots.py docs/images
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -32,10 +32,10 @@ import torch
 from bench_options import add_thread_option, apply_thread_option, cuda_missing
 from monai.networks.nets import UNet
 
-from medical_imaging_framework.core.async_checkpoint import AsyncCheckpointPolicy
-from medical_imaging_framework.core.checkpoint_policy import CheckpointPolicy
-from medical_imaging_framework.core.checkpoint_state import build_checkpoint
-from medical_imaging_framework.core.training import EpochResult, TrainingState
+from medical_imaging_framework.checkpoints.background import AsyncCheckpointPolicy
+from medical_imaging_framework.checkpoints.policy import CheckpointPolicy
+from medical_imaging_framework.checkpoints.state import build_checkpoint
+from medical_imaging_framework.training.loop import EpochResult, TrainingState
 
 
 def unet(width: int) -> UNet:

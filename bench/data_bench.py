@@ -42,7 +42,7 @@ def write_cases(folder: Path, count: int, size: int) -> None:
     import nibabel as nib
     import numpy as np
 
-    from medical_imaging_framework.nodes.phantoms import make_phantom
+    from medical_imaging_framework.nodes.data.phantoms import make_phantom
 
     (folder / "images").mkdir(parents=True, exist_ok=True)
     (folder / "labels").mkdir(parents=True, exist_ok=True)
@@ -88,8 +88,9 @@ def one_run(folder: Path, mode: str, workers: int, epochs: int) -> dict[str, Any
     from monai.losses import DiceLoss
     from monai.networks.nets import UNet
 
-    from medical_imaging_framework.core import Executor, NodeRegistry
+    from medical_imaging_framework.core import NodeRegistry
     from medical_imaging_framework.core.pipeline_file import graph_from_dict
+    from medical_imaging_framework.run.executor import Executor
 
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory(prefix="mif_disk_cache_") as cache_dir:

@@ -84,7 +84,7 @@ def canvas_load(node_count: int, registry: NodeRegistry, repeats: int = 3) -> No
     shared and noisy): the first load (what a user waits for) and the best one."""
     from PySide6.QtWidgets import QApplication
 
-    from medical_imaging_framework.app.main_window import MainWindow
+    from medical_imaging_framework.app.window.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     data = generate(node_count)

@@ -35,10 +35,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from medical_imaging_framework.core import Executor, NodeRegistry, format_event, load_pipeline  # noqa: E402
-from medical_imaging_framework.core.checkpoint_inspect import describe_checkpoint  # noqa: E402
-from medical_imaging_framework.core.checkpoints import load_checkpoint  # noqa: E402
+from medical_imaging_framework.checkpoints.files import load_checkpoint  # noqa: E402
+from medical_imaging_framework.checkpoints.inspect import describe_checkpoint  # noqa: E402
+from medical_imaging_framework.core import NodeRegistry, load_pipeline  # noqa: E402
 from medical_imaging_framework.nodes import register  # noqa: E402
+from medical_imaging_framework.run.events import format_event  # noqa: E402
+from medical_imaging_framework.run.executor import Executor  # noqa: E402
 
 PIPELINE = ROOT / "medical_imaging_framework" / "resources" / "pipelines" / "segmentation_train.json"
 TINY = {

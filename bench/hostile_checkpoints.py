@@ -1,7 +1,7 @@
 """Hostile checkpoints through `mif inspect`: exit code, message and peak memory of each, for docs/reliability.md.
 
 Usage: ``python bench/hostile_checkpoints.py`` (about a minute on 2 cores). Builds every hostile file of
-``tests/hostile_files.py`` in a temporary folder, runs ``mif inspect FILE`` on each in its own process and
+``tests/support/hostile_files.py`` in a temporary folder, runs ``mif inspect FILE`` on each in its own process and
 prints a Markdown table: the kind, the file size, the exit code, the first line of the message, and the
 process's peak resident memory (its own VmHWM, Linux) next to that of inspecting the intact file it was made
 from. The files are built in a separate process, so that this one stays small.
@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 INSPECT = """
 import re, sys
 from pathlib import Path
-from medical_imaging_framework.cli import main
+from medical_imaging_framework.cli.main import main
 try:
     code = main(["inspect", sys.argv[1]])
 finally:
@@ -34,7 +34,7 @@ sys.exit(code)
 def build(folder: Path) -> None:
     """Write good.pt and one file per hostile kind into ``folder`` (run in a child process)."""
     from medical_imaging_framework.core import NodeRegistry
-    from tests.hostile_files import hostile_writers, write_good_checkpoint
+    from tests.support.hostile_files import hostile_writers, write_good_checkpoint
 
     write_good_checkpoint(NodeRegistry(), folder / "good.pt")
     for kind, write in hostile_writers(folder / "good.pt", folder / "marker.txt").items():

@@ -47,7 +47,7 @@ if sys.argv[1] == "bare":
     window.show()
     app.exec()
 else:
-    from medical_imaging_framework.cli import main
+    from medical_imaging_framework.cli.main import main
     main(["gui"])
 """
 
@@ -68,7 +68,7 @@ def first_paint(kind: str) -> tuple[float, bool]:
 def help_time() -> tuple[float, bool]:
     """Seconds for ``mif --help`` in a fresh process, and whether it imported torch."""
     code = ("import sys, contextlib, io; sys.argv = ['mif', '--help']\n"
-            "from medical_imaging_framework.cli import main\n"
+            "from medical_imaging_framework.cli.main import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
             "print('torch' in sys.modules)")

@@ -26,10 +26,11 @@ import torch
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QApplication
 
-from medical_imaging_framework.app import run_controller
-from medical_imaging_framework.app.main_window import MainWindow
-from medical_imaging_framework.core import Executor, NodeRegistry
-from medical_imaging_framework.core.bundled import resolve_pipeline_path
+from medical_imaging_framework.app.running import controller as run_controller
+from medical_imaging_framework.app.window.main_window import MainWindow
+from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.core.examples import resolve_pipeline_path
+from medical_imaging_framework.run.executor import Executor
 
 INTERVAL_MS = 10
 

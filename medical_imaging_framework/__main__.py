@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from medical_imaging_framework.cli import main
+from medical_imaging_framework.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

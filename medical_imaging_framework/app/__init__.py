@@ -1,61 +1,9 @@
 """The desktop editor (PySide6 + NodeGraphQt + pyqtgraph); the only package that imports Qt.
 
-Importing this package is cheap: Qt and the window load on first use of `MainWindow` or `launch`.
+Sub-packages, top to bottom: ``window`` (the main window and its layout) uses ``canvas`` (the node graph
+view of the core document), ``document`` (the open file), ``running`` (runs, their modes, the Report) and
+``widgets`` (dialogs and panels); all of them use ``qt`` (workarounds for Qt and NodeGraphQt). `launch`
+(``app.launch``) opens the window. Importing this package imports nothing.
 """
 
 from __future__ import annotations
-
-import sys
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from medical_imaging_framework.app.main_window import MainWindow
-
-DEFAULT_PIPELINE = "segmentation_train.json"
-
-__all__ = ["DEFAULT_PIPELINE", "MainWindow", "launch"]
-
-
-def launch(pipeline_path: str | None = None) -> int:
-    """Open the editor with ``pipeline_path`` (the bundled default pipeline when None); run the event loop.
-
-    Args:
-        pipeline_path: a pipeline file, or the name of a bundled example.
-
-    Returns:
-        the application's exit code.
-    """
-    from PySide6.QtCore import QCoreApplication, QEvent
-    from PySide6.QtWidgets import QApplication
-
-    from medical_imaging_framework.app.gui_imports import import_node_graph
-
-    import_node_graph()  # before the window's modules import it the slow way (see gui_imports)
-    from medical_imaging_framework.app.main_window import MainWindow
-    from medical_imaging_framework.app.qt_runtime import signal_reference_fault
-    from medical_imaging_framework.app.torch_preload import after_first_paint, torch_preload
-    from medical_imaging_framework.core.bundled import resolve_pipeline_path
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    fault = signal_reference_fault()
-    if fault is not None:
-        print(f"Cannot open the editor: {fault}", file=sys.stderr)
-        return 2
-    app.setApplicationName("Medical Imaging Framework")
-    window = MainWindow(resolve_pipeline_path(pipeline_path or DEFAULT_PIPELINE))
-    # the window needs no torch (node specs are plain data): show it first, then load torch in the background
-    after_first_paint(window, torch_preload().start)
-    window.show()
-    code = app.exec()
-    # destroy the window (and its run thread objects) while Qt is still up, not in interpreter shutdown
-    window.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    return code
-
-
-def __getattr__(name: str) -> Any:
-    if name == "MainWindow":
-        from medical_imaging_framework.app.main_window import MainWindow
-
-        return MainWindow
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from medical_imaging_framework.core.bundled import resolve_pipeline
+from medical_imaging_framework.core.examples import resolve_pipeline
 from medical_imaging_framework.core.graph import NODE_ID_PATTERN, Graph, Link, Node
 from medical_imaging_framework.core.params import shown_value
 from medical_imaging_framework.core.registry import NodeRegistry, UnknownNodeType

@@ -1,4 +1,4 @@
-"""The built-in node library, one module per family. Registered through the entry point
+"""The built-in node library, one sub-package per family. Registered through the entry point
 ``medical_imaging_framework.nodes`` -> `register`, exactly like a third-party plugin.
 
 Every family's specs are plain data: registering the library imports neither torch nor MONAI.
@@ -10,20 +10,20 @@ from importlib import import_module
 
 from medical_imaging_framework.core import NodeRegistry
 
+# One sub-package per family: its name is the prefix of its node type ids (``io.ImageFolder``), and its
+# ``SPECS`` (from the family's torch-free ``*specs`` modules) are what `register` adds.
 FAMILIES = (
     "data", "io", "transforms", "models", "losses", "optim", "schedulers", "training", "inference", "evaluation",
-    "writers",
-    "export", "datalist",
 )
 
 # What the families' run functions import when they run (torch, MONAI and the modules built on them). The
 # specs never import these, so describing the library stays cheap; the editor imports them in the background.
 RUNTIME_MODULES = (
     "torch", "monai", "monai.networks.nets", "monai.losses", "monai.transforms", "monai.inferers", "monai.metrics",
-    "medical_imaging_framework.nodes.datasets", "medical_imaging_framework.nodes.image_dataset",
-    "medical_imaging_framework.nodes.loss_modules", "medical_imaging_framework.nodes.transform_pipeline",
-    "medical_imaging_framework.nodes.trainer_run", "medical_imaging_framework.core.checkpoint_folder",
-    "medical_imaging_framework.nodes.prediction_saving",
+    "medical_imaging_framework.nodes.data.datasets", "medical_imaging_framework.nodes.io.image_dataset",
+    "medical_imaging_framework.nodes.losses.modules", "medical_imaging_framework.nodes.transforms.pipeline",
+    "medical_imaging_framework.nodes.training.run", "medical_imaging_framework.checkpoints.folder",
+    "medical_imaging_framework.nodes.io.prediction_saving",
 )
 
 

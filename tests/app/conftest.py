@@ -9,22 +9,8 @@ from typing import Any
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from medical_imaging_framework.core import NodeRegistry, save_pipeline
-from tests.conftest import make_tiny_graph
-
-
-class MessageBoxes:
-    """Records every message box the window asks for and answers questions with ``answer``."""
-
-    def __init__(self) -> None:
-        self.shown: list[tuple[str, str, str]] = []
-        self.answer = QMessageBox.StandardButton.Discard
-
-    def kinds(self) -> list[str]:
-        return [kind for kind, _, _ in self.shown]
-
-    def texts(self) -> str:
-        return "\n".join(text for _, _, text in self.shown)
+from medical_imaging_framework.core import NodeRegistry
+from tests.support.gui import MessageBoxes, write_tiny_pipeline
 
 
 @pytest.fixture(autouse=True)
@@ -43,22 +29,6 @@ def message_boxes(monkeypatch: pytest.MonkeyPatch) -> MessageBoxes:
     return boxes
 
 
-def write_tiny_pipeline(registry: NodeRegistry, folder: Path, name: str = "tiny.json", **trainer: Any) -> Path:
-    """Save the tiny pipeline to ``folder/name`` with checkpoints in ``folder/checkpoints``.
-
-    Args:
-        registry: node types.
-        folder: where the file (and the checkpoints) go.
-        name: file name.
-        trainer: Trainer parameters (e.g. num_epochs=2).
-    """
-    settings = {"num_epochs": 2, "save_every_n_epochs": 1, **trainer}
-    graph = make_tiny_graph(registry, folder / "checkpoints", **settings)
-    path = folder / name
-    save_pipeline(graph, path)
-    return path
-
-
 @pytest.fixture
 def tiny_file(registry: NodeRegistry, tmp_path: Path) -> Path:
     """A tiny two-epoch pipeline file in ``tmp_path`` saving a checkpoint every epoch."""
@@ -68,7 +38,7 @@ def tiny_file(registry: NodeRegistry, tmp_path: Path) -> Path:
 @pytest.fixture
 def make_window(qtbot: Any, registry: NodeRegistry) -> Iterator[Any]:
     """Factory of main windows; every window's run thread is stopped and finished at teardown."""
-    from medical_imaging_framework.app import MainWindow
+    from medical_imaging_framework.app.window.main_window import MainWindow
 
     windows: list[Any] = []
 
@@ -96,17 +66,12 @@ def window(make_window: Any, tiny_file: Path) -> Any:
     return make_window(tiny_file, show=True)
 
 
-def wait_for_run(qtbot: Any, window: Any, timeout: int = 120_000) -> None:
-    """Wait until the window's run has ended and its thread is gone."""
-    qtbot.waitUntil(lambda: not window.runner.running, timeout=timeout)
-
-
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every GUI test reads and writes QSettings in a fresh temporary folder, never the user's settings."""
     from PySide6.QtCore import QSettings
 
-    from medical_imaging_framework.app import app_settings
+    from medical_imaging_framework.app.document import settings as app_settings
 
     folder = tmp_path_factory.mktemp("settings")
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
@@ -118,7 +83,7 @@ def isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
 def checkpoint_folder_questions(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The modal "checkpoint folder already used" question is answered Overwrite (its files are moved
     aside, then the run starts), as the seed's runs simply wrote over them; each question is recorded."""
-    from medical_imaging_framework.app import run_guard
+    from medical_imaging_framework.app.running import guard as run_guard
 
     asked: list[Any] = []
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from medical_imaging_framework.app.canvas import port_colour
+from medical_imaging_framework.app.canvas.adapter import port_colour
 from medical_imaging_framework.core import NodeRegistry
 from medical_imaging_framework.core.graph import Link
 from medical_imaging_framework.core.pipeline_file import graph_to_dict

@@ -8,11 +8,11 @@ import pytest
 from NodeGraphQt.qgraphics.node_base import NodeItem
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
-from medical_imaging_framework.app import canvas_items
-from medical_imaging_framework.app.canvas_graph import bulk_drawing
+from medical_imaging_framework.app.canvas import items as canvas_items
+from medical_imaging_framework.app.canvas.graph_widgets import bulk_drawing
 from medical_imaging_framework.core import Graph, Node, NodeRegistry
 from medical_imaging_framework.core.pipeline_file import graph_from_dict, graph_to_dict
-from tests.conftest import make_tiny_graph
+from tests.support.pipelines import make_tiny_graph
 
 
 def item_layout(item: QGraphicsItem) -> list[Any]:

@@ -6,8 +6,8 @@ from typing import Any
 
 from PySide6.QtGui import QFontMetricsF
 
-from medical_imaging_framework.app.main_window import MIN_LEGIBLE_SCALE
-from medical_imaging_framework.core.events import NodeFailed, NodeFinished, NodeStarted, Progress
+from medical_imaging_framework.app.window.main_window import MIN_LEGIBLE_SCALE
+from medical_imaging_framework.run.events import NodeFailed, NodeFinished, NodeStarted, Progress
 
 
 def test_run_events_show_each_node_state_on_the_canvas(qtbot: Any, window: Any) -> None:

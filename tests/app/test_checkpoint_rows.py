@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from PySide6.QtGui import QDesktopServices
 
-from medical_imaging_framework.core.events import CheckpointSaved
+from medical_imaging_framework.run.events import CheckpointSaved
 
 
 def rows(panel: Any) -> list[list[str]]:

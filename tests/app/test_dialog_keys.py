@@ -10,10 +10,9 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QWidget
 
-from medical_imaging_framework.app.param_dialog import ParamDialog
+from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
 from medical_imaging_framework.core import NodeRegistry
-from tests.app.test_documents import activate
-from tests.app.test_param_dialog import double_click_node, set_text
+from tests.support.gui import activate, double_click_node, set_text
 
 BAD = {"num_epochs": "0", "save_every_n_epochs": "every few epochs please", "keep_last_n": "-3"}
 

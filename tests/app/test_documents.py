@@ -15,11 +15,11 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QSignalSpy, QTest
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from medical_imaging_framework.app import app_settings
-from medical_imaging_framework.app.documents import EXAMPLES_FOLDER, Document, bundled_examples
+from medical_imaging_framework.app.document import settings as app_settings
+from medical_imaging_framework.app.document.document import EXAMPLES_FOLDER, Document, bundled_examples
 from medical_imaging_framework.core import NodeRegistry, load_pipeline
-from medical_imaging_framework.core.events import CheckpointSaved, EpochEnded, SampleAvailable
-from tests.app.conftest import write_tiny_pipeline
+from medical_imaging_framework.run.events import CheckpointSaved, EpochEnded, SampleAvailable
+from tests.support.gui import activate, write_tiny_pipeline
 
 BUNDLED = EXAMPLES_FOLDER / "segmentation_train.json"
 
@@ -52,13 +52,6 @@ def bundled_guard() -> Iterator[bytes]:
         BUNDLED.write_bytes(original)
 
 
-def activate(qtbot: Any, window: Any) -> Any:
-    """Make ``window`` the active window, as a window manager does for a window that opens."""
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
-    return window
-
-
 def press(window: Any, key: Qt.Key, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.ControlModifier) -> None:
     """A key press where the keyboard focus is (the window when nothing has focus)."""
     QTest.keyClick(QApplication.focusWidget() or window, key, modifiers)
@@ -80,9 +73,9 @@ def test_document_is_an_object_with_signals_not_a_window_mixin(qtbot: Any, make_
     assert isinstance(window.document, Document)
     assert not any("documents" in cls.__module__ for cls in type(window).__mro__)
     imports = grimp.build_graph("medical_imaging_framework")
-    for module in ("documents", "file_commands", "app_settings"):
+    for module in ("document.document", "document.file_commands", "document.settings"):
         assert not imports.chain_exists(f"medical_imaging_framework.app.{module}",
-                                        "medical_imaging_framework.app.main_window"), module
+                                        "medical_imaging_framework.app.window.main_window"), module
 
 
 def test_ctrl_s_on_a_bundled_example_saves_a_copy_in_the_working_folder(

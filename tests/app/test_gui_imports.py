@@ -16,7 +16,7 @@ import sys
 shim = sys.modules.get("_distutils_hack")
 finder = getattr(shim, "DISTUTILS_FINDER", None)
 before = finder is not None and finder in sys.meta_path
-from medical_imaging_framework.app.gui_imports import import_node_graph
+from medical_imaging_framework.app.qt.imports import import_node_graph
 import_node_graph()
 import NodeGraphQt
 print(before, finder is not None and finder in sys.meta_path, "setuptools" in sys.modules, NodeGraphQt.__name__)

@@ -12,12 +12,12 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
+from medical_imaging_framework.checkpoints import policy as policy_module
+from medical_imaging_framework.checkpoints.files import load_checkpoint
 from medical_imaging_framework.core import NodeRegistry
-from medical_imaging_framework.core import checkpoint_policy as policy_module
-from medical_imaging_framework.core.checkpoints import load_checkpoint
-from medical_imaging_framework.core.events import EpochEnded, RunStarted
 from medical_imaging_framework.core.pipeline_file import graph_to_dict
-from tests.app.conftest import wait_for_run, write_tiny_pipeline
+from medical_imaging_framework.run.events import EpochEnded, RunStarted
+from tests.support.gui import wait_for_run, write_tiny_pipeline
 
 
 def test_run_pressed_twice_starts_one_run(qtbot: Any, window: Any, tmp_path: Path) -> None:

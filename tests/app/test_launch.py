@@ -24,7 +24,9 @@ def test_importing_the_package_loads_no_qt() -> None:
 def test_launch_opens_the_default_pipeline_and_returns_the_exit_code(
     qtbot: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from medical_imaging_framework.app import launch, run_controller, torch_preload
+    from medical_imaging_framework.app.launch import launch
+    from medical_imaging_framework.app.running import controller as run_controller
+    from medical_imaging_framework.app.running import torch_preload
 
     monkeypatch.setattr(torch_preload, "_PRELOAD", None)  # a fresh preload, not one an earlier test started
     preloads: list[bool] = []

@@ -10,10 +10,10 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 
-from medical_imaging_framework.app.image_view import ImageViewer
-from medical_imaging_framework.app.panels import CheckpointsPanel, LogPane, RunProgress
-from medical_imaging_framework.core.events import CheckpointSaved, EpochEnded, Progress, SampleAvailable
-from tests.app.conftest import wait_for_run
+from medical_imaging_framework.app.widgets.image_view import ImageViewer
+from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, RunProgress
+from medical_imaging_framework.run.events import CheckpointSaved, EpochEnded, Progress, SampleAvailable
+from tests.support.gui import wait_for_run
 
 
 def test_log_follows_new_lines_unless_scrolled_up_and_can_be_copied_and_cleared(qtbot: Any) -> None:

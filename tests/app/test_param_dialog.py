@@ -5,24 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtTest import QTest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDialogButtonBox, QLabel, QLineEdit, QToolButton
 
-from medical_imaging_framework.app.param_dialog import ParamDialog
+from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
 from medical_imaging_framework.core import Node, NodeRegistry, ParamKind
-
-
-def double_click_node(qtbot: Any, window: Any, node_id: str) -> ParamDialog:
-    """Double-click the body of the node item on the canvas, as a user would; return the dialog."""
-    item = window.canvas.canvas_node(node_id).view
-    rect = item.boundingRect()
-    below_title = item.mapToScene(QPointF(rect.center().x(), rect.bottom() - 12))
-    viewer = window.node_graph.viewer()
-    point = viewer.mapFromScene(below_title)
-    QTest.mouseDClick(viewer.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
-    qtbot.waitUntil(lambda: window.param_dialog is not None and window.param_dialog.isVisible())
-    return window.param_dialog
+from tests.support.gui import double_click_node, set_text
 
 
 def field(dialog: ParamDialog, label: str) -> Any:
@@ -30,12 +18,6 @@ def field(dialog: ParamDialog, label: str) -> Any:
     labels = [w for w in dialog.findChildren(QLabel) if w.text() == label]
     assert len(labels) == 1, f"no single label '{label}'"
     return labels[0].buddy()
-
-
-def set_text(qtbot: Any, edit: QLineEdit, text: str) -> None:
-    edit.selectAll()
-    QTest.keyClick(edit, Qt.Key.Key_Delete)
-    qtbot.keyClicks(edit, text)
 
 
 def press(qtbot: Any, dialog: ParamDialog, button: QDialogButtonBox.StandardButton) -> None:

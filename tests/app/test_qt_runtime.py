@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from medical_imaging_framework.app import launch, qt_runtime
+from medical_imaging_framework.app.launch import launch
+from medical_imaging_framework.app.qt import runtime as qt_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +31,7 @@ def test_the_installed_binding_keeps_reference_counts(qapp: Any) -> None:
 
 def test_a_run_streaming_many_events_survives_garbage_collection_on_the_gui_thread() -> None:
     result = subprocess.run(
-        [sys.executable, "-X", "faulthandler", "-m", "tests.app.run_events_stress", str(STRESS_EVENTS)],
+        [sys.executable, "-X", "faulthandler", "-m", "tests.support.run_events_stress", str(STRESS_EVENTS)],
         cwd=ROOT, capture_output=True, text=True, timeout=240,
     )
     assert result.returncode == 0, f"exit {result.returncode}:\n{result.stderr[-3000:]}"
@@ -42,7 +43,7 @@ def test_widgets_left_in_cycles_are_destroyed_on_the_gui_thread_while_a_run_impo
     """The run thread allocates the most, so without the guard it is the one that runs Python's cyclic
     collector, and a QWidget freed there crashes the process (segfault in 30 of 30 runs before the fix)."""
     result = subprocess.run(
-        [sys.executable, "-X", "faulthandler", "-m", "tests.app.run_events_stress", "20000", "--widgets"],
+        [sys.executable, "-X", "faulthandler", "-m", "tests.support.run_events_stress", "20000", "--widgets"],
         cwd=ROOT, capture_output=True, text=True, timeout=240,
     )
     assert result.returncode == 0, f"exit {result.returncode}:\n{result.stderr[-3000:]}"
@@ -64,7 +65,7 @@ def test_automatic_collection_is_off_only_while_a_run_thread_runs(qtbot: Any, wi
 def test_launch_refuses_a_faulty_binding_with_a_clear_message(
     qapp: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from medical_imaging_framework.app import run_controller
+    from medical_imaging_framework.app.running import controller as run_controller
 
     fault = "PySide6 9.9 miscounts references on every Signal.emit"
     monkeypatch.setattr(qt_runtime, "signal_reference_fault", lambda: fault)

@@ -14,8 +14,8 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QImage
 from PySide6.QtWidgets import QMessageBox, QToolBar
 
-from medical_imaging_framework.core import report
-from tests.app.conftest import MessageBoxes, wait_for_run
+from medical_imaging_framework.tools import report
+from tests.support.gui import MessageBoxes, wait_for_run
 
 
 class ReportPage(HTMLParser):
@@ -107,8 +107,8 @@ def test_report_after_a_tiny_training_run(qtbot: Any, window: Any, tmp_path: Pat
 
 def test_trainer_folders_resolve_as_the_trainer_does(registry: Any, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from medical_imaging_framework.app.report_action import trainer_folders
-    from tests.conftest import make_tiny_graph
+    from medical_imaging_framework.app.running.report_action import trainer_folders
+    from tests.support.pipelines import make_tiny_graph
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

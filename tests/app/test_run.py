@@ -12,11 +12,11 @@ import torch
 from PySide6.QtCore import Qt, QThread
 from PySide6.QtTest import QTest
 
-from medical_imaging_framework.app.run_controller import training_threads
+from medical_imaging_framework.app.running.controller import training_threads
 from medical_imaging_framework.core import NodeRegistry
-from medical_imaging_framework.core.events import EpochEnded
 from medical_imaging_framework.core.graph import Link
-from tests.app.conftest import wait_for_run, write_tiny_pipeline
+from medical_imaging_framework.run.events import EpochEnded
+from tests.support.gui import wait_for_run, write_tiny_pipeline
 
 
 def test_a_run_whose_saves_fail_says_so_and_leaves_no_file_behind(
@@ -79,7 +79,7 @@ def test_log_pane_shows_exactly_the_lines_of_mif_run(
     qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from medical_imaging_framework.cli_commands import run_command
+    from medical_imaging_framework.cli.commands import run_command
 
     gui_dir, cli_dir = tmp_path / "gui", tmp_path / "cli"
     gui_dir.mkdir()
@@ -212,7 +212,7 @@ def test_undo_cannot_change_parameters_while_running(qtbot: Any, make_window: An
 def test_a_crashed_separate_process_run_leaves_the_editor_open_with_the_error(
     qtbot: Any, make_window: Any, tiny_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from medical_imaging_framework.app import process_runner
+    from medical_imaging_framework.app.running import process_run as process_runner
 
     window = make_window(tiny_file)
     window.runner.separate_process = True

@@ -9,9 +9,9 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from medical_imaging_framework.app import run_guard
-from medical_imaging_framework.app.run_guard import PROMPT_NAME
-from tests.core.test_checkpoint_folder import fake_checkpoints
+from medical_imaging_framework.app.running import guard as run_guard
+from medical_imaging_framework.app.running.guard import PROMPT_NAME
+from tests.support.checkpoint_runs import fake_checkpoints
 
 
 def answer_prompt(qtbot: Any, button_text: str, seen: list[str]) -> None:

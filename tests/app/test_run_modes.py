@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtGui import QAction
 
 from medical_imaging_framework.core import NodeRegistry
-from medical_imaging_framework.core.events import EpochEnded
-from tests.app.conftest import wait_for_run, write_tiny_pipeline
+from medical_imaging_framework.run.events import EpochEnded
+from tests.support.gui import wait_for_run, write_tiny_pipeline
 
 
 def mode_action(window: Any, name: str) -> QAction:

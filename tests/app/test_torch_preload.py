@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from medical_imaging_framework.app import run_controller, torch_preload
-from medical_imaging_framework.app.gui_gc import collector
-from medical_imaging_framework.app.torch_preload import CANCELLED_TEXT, LOADING_TEXT, TorchPreload
-from tests.app.conftest import wait_for_run
+from medical_imaging_framework.app.qt.gc_guard import collector
+from medical_imaging_framework.app.running import controller as run_controller
+from medical_imaging_framework.app.running import torch_preload
+from medical_imaging_framework.app.running.torch_preload import CANCELLED_TEXT, LOADING_TEXT, TorchPreload
+from tests.support.gui import wait_for_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,8 +25,8 @@ BUILD_WINDOW = """
 import sys
 from PySide6.QtWidgets import QApplication
 app = QApplication(sys.argv[:1])
-from medical_imaging_framework.app.main_window import MainWindow
-from medical_imaging_framework.core.bundled import resolve_pipeline_path
+from medical_imaging_framework.app.window.main_window import MainWindow
+from medical_imaging_framework.core.examples import resolve_pipeline_path
 window = MainWindow(resolve_pipeline_path("segmentation_train.json"))
 window.show()
 app.processEvents()

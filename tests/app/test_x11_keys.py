@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from medical_imaging_framework.core import NodeRegistry
-from tests.app.conftest import write_tiny_pipeline
+from tests.support.gui import write_tiny_pipeline
 
-SCRIPT = Path(__file__).with_name("x11_keys_script.py")
+SCRIPT = Path(__file__).resolve().parents[1] / "support" / "x11_keys_script.py"
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from medical_imaging_framework.cli import main
+from medical_imaging_framework.cli.main import main
 from medical_imaging_framework.core import NodeRegistry, save_pipeline
-from tests.conftest import DEFAULT_PIPELINE, make_tiny_graph
+from tests.support.pipelines import DEFAULT_PIPELINE, make_tiny_graph
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -145,7 +145,7 @@ def test_nodes_lists_types_with_parameters(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_help_does_not_import_torch() -> None:
-    code = "import sys\nfrom medical_imaging_framework.cli import main\ntry:\n    main(['--help'])\n" \
+    code = "import sys\nfrom medical_imaging_framework.cli.main import main\ntry:\n    main(['--help'])\n" \
            "except SystemExit:\n    pass\nprint('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "usage: mif" in out and out.strip().endswith("False")

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 from monai.networks.nets import UNet
 
+from medical_imaging_framework.checkpoints.files import read_checkpoint
 from medical_imaging_framework.core import Graph, NodeRegistry, save_pipeline
-from medical_imaging_framework.core.checkpoints import read_checkpoint
-from medical_imaging_framework.core.events import MetricsReported
-from medical_imaging_framework.core.executor import run_graph
-from medical_imaging_framework.core.process_tree import kill_tree
-from tests.conftest import TINY_SETTINGS, make_tiny_graph
+from medical_imaging_framework.run.events import MetricsReported
+from medical_imaging_framework.run.executor import run_graph
+from medical_imaging_framework.run.process_tree import kill_tree
+from tests.support.pipelines import TINY_SETTINGS, make_tiny_graph
 
 pytestmark = pytest.mark.slow
 LAUNCH_TIMEOUT = 240

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from medical_imaging_framework.cli import main
+from medical_imaging_framework.cli.main import main
 from medical_imaging_framework.core import NodeRegistry, save_pipeline
-from tests.conftest import make_tiny_graph
+from tests.support.pipelines import make_tiny_graph
 
 
 def run_id(path: Path) -> str:

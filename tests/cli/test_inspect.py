@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from medical_imaging_framework.cli import main
-from medical_imaging_framework.core import Executor, NodeRegistry
-from tests.conftest import make_tiny_graph
+from medical_imaging_framework.cli.main import main
+from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.run.executor import Executor
+from tests.support.pipelines import make_tiny_graph
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +97,9 @@ def test_inspect_escapes_control_characters_from_the_file(tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     from torch import nn
 
-    from medical_imaging_framework.core.checkpoint_state import build_checkpoint
-    from medical_imaging_framework.core.checkpoint_writer import write_checkpoint
-    from medical_imaging_framework.core.training import TrainingState
+    from medical_imaging_framework.checkpoints.atomic import write_checkpoint
+    from medical_imaging_framework.checkpoints.state import build_checkpoint
+    from medical_imaging_framework.training.loop import TrainingState
 
     model = nn.Linear(2, 1)
     state = TrainingState(model, torch.optim.SGD(model.parameters(), lr=0.1), epoch=1, epoch_losses=[0.5])

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from medical_imaging_framework.cli import EXIT_INVALID, main
-from tests.conftest import DEFAULT_PIPELINE
+from medical_imaging_framework.cli.main import EXIT_INVALID, main
+from tests.support.pipelines import DEFAULT_PIPELINE
 
 
 def _pipeline_with(tmp_path: Path, node_id: str, field: str, raw_json: str) -> Path:

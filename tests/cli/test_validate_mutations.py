@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from medical_imaging_framework.cli import EXIT_INVALID, main
-from tests.cli.mutations import MUTATIONS
+from medical_imaging_framework.cli.main import EXIT_INVALID, main
+from tests.support.mutations import MUTATIONS
 
 CASES = [(name, *mutation) for name, table in MUTATIONS.items() for mutation in table]
 

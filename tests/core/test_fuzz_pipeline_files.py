@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from medical_imaging_framework.core import Executor, NodeRegistry
-from tests.conftest import make_tiny_graph
-from tests.core.fuzz_pipelines import outcome, pipeline_texts
+from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.run.executor import Executor
+from tests.support.fuzz_pipelines import outcome, pipeline_texts
+from tests.support.pipelines import make_tiny_graph
 
 FUZZ_CASES = 600
 
@@ -73,7 +74,7 @@ def test_sample_of_validating_edits_runs(registry: NodeRegistry, tmp_path: Path)
 @pytest.mark.parametrize("name", ["segmentation_train.json", "segmentation_train"])
 def test_load_pipeline_finds_a_bundled_example_by_name(registry: NodeRegistry, name: str, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from medical_imaging_framework.cli import resolve_pipeline_path
+    from medical_imaging_framework.cli.main import resolve_pipeline_path
     from medical_imaging_framework.core import load_pipeline
 
     monkeypatch.chdir(tmp_path)  # not the package folder: the name alone must be enough

@@ -9,7 +9,7 @@ import pytest
 
 from medical_imaging_framework.core import NodeRegistry, PipelineFileError, load_pipeline, save_pipeline
 from medical_imaging_framework.core.pipeline_file import dumps, graph_to_dict
-from tests.conftest import DEFAULT_PIPELINE
+from tests.support.pipelines import DEFAULT_PIPELINE
 
 
 def test_default_pipeline_round_trips_exactly(registry: NodeRegistry, tmp_path: Path) -> None:

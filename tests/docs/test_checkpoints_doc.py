@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from medical_imaging_framework.core import format_event
-from medical_imaging_framework.core.events import (
+from medical_imaging_framework.run.events import (
     CheckpointFailed,
     CheckpointSaved,
     CheckpointsConfigured,
@@ -20,6 +19,7 @@ from medical_imaging_framework.core.events import (
     TrainingCompleted,
     TrainingResumed,
     TrainingStopped,
+    format_event,
 )
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "training" / "CHECKPOINTS.md"
@@ -145,7 +145,7 @@ def test_other_lines_quoted_in_the_doc_are_what_format_event_prints() -> None:
 def test_inspect_example_has_the_lines_describe_prints(tmp_path: Path) -> None:
     example = blocks("text")[1]
     assert example.startswith("Checkpoint: checkpoints/final_model.pt")
-    from medical_imaging_framework.core.checkpoint_inspect import curve_summary
+    from medical_imaging_framework.checkpoints.inspect import curve_summary
 
     real = curve_summary("Training loss", [0.7683, 0.7, 0.6428])
     pattern = re.sub(r"\d+(?:\.\d+)?", lambda m: NUMBER, re.escape(real[0].replace("(3 epochs)", "(20 epochs)")))

@@ -9,8 +9,10 @@ import pytest
 import torch
 from monai.transforms import MapTransform
 
-from medical_imaging_framework.core import CancelToken, NodeContext, NodeError, NodeRegistry
-from medical_imaging_framework.nodes.disk_cache import DiskCachedDataset
+from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.nodes.transforms.disk_cache import DiskCachedDataset
+from medical_imaging_framework.run.control import CancelToken, NodeError
+from medical_imaging_framework.run.executor import NodeContext
 from tests.nodes.test_transforms import Items, _chain
 
 CALLS: list[int] = []  # outside the step, so its settings (the cache folder's key) stay the same

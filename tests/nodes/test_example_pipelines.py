@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from medical_imaging_framework.core import Executor, NodeRegistry, load_pipeline
-from medical_imaging_framework.core.checkpoints import read_checkpoint
-from medical_imaging_framework.core.events import Event, MetricsReported, SampleAvailable
+from medical_imaging_framework.checkpoints.files import read_checkpoint
+from medical_imaging_framework.core import NodeRegistry, load_pipeline
 from medical_imaging_framework.core.pipeline_file import dumps
-from tests.conftest import DEFAULT_PIPELINE, TINY_SETTINGS, make_tiny_graph
+from medical_imaging_framework.run.events import Event, MetricsReported, SampleAvailable
+from medical_imaging_framework.run.executor import Executor
+from tests.support.pipelines import DEFAULT_PIPELINE, TINY_SETTINGS, make_tiny_graph
 
 PIPELINES = DEFAULT_PIPELINE.parent
 EXAMPLES = ["segmentation_infer.json", "segmentation_train_3d.json", "nifti_folder_train.json"]

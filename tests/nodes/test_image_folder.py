@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medical_imaging_framework.core import CancelToken, NodeContext, NodeError
-from medical_imaging_framework.core.events import Event, LogLine
-from medical_imaging_framework.nodes.image_dataset import ImageFolderDataset
-from medical_imaging_framework.nodes.image_loading import load_image
-from medical_imaging_framework.nodes.io import list_entries, pair_entries, run_image_folder
-from tests.nodes.medical_files import write_dicom_slice, write_nifti_phantoms
+from medical_imaging_framework.nodes.io.image_dataset import ImageFolderDataset
+from medical_imaging_framework.nodes.io.image_folder_specs import list_entries, pair_entries, run_image_folder
+from medical_imaging_framework.nodes.io.image_loading import load_image
+from medical_imaging_framework.run.control import CancelToken, NodeError
+from medical_imaging_framework.run.events import Event, LogLine
+from medical_imaging_framework.run.executor import NodeContext
+from tests.support.medical_files import write_dicom_slice, write_nifti_phantoms
 
 
 def _run(images: Path, labels: Path | str, cache: bool = True, label_mapping: str = "none") -> tuple[Any, list[Event]]:

@@ -12,9 +12,11 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from medical_imaging_framework.core import CancelToken, NodeContext, NodeError, NodeRegistry
-from medical_imaging_framework.core.events import Event, LogLine, MetricsReported, SampleAvailable
-from medical_imaging_framework.nodes.inference import Case, PredictionSet
+from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.nodes.inference.specs import Case, PredictionSet
+from medical_imaging_framework.run.control import CancelToken, NodeError
+from medical_imaging_framework.run.events import Event, LogLine, MetricsReported, SampleAvailable
+from medical_imaging_framework.run.executor import NodeContext
 
 
 def _call(registry: NodeRegistry, type_id: str, inputs: dict[str, Any], **config: Any) -> tuple[dict, list[Event]]:

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from medical_imaging_framework.core import NodeRegistry
-from tests.nodes.medical_files import write_dicom_slice
 from tests.nodes.test_image_folder import _run
 from tests.nodes.test_prediction_grid import _predict_and_save
+from tests.support.medical_files import write_dicom_slice
 
 itk = pytest.importorskip("itk", reason="ITK (itk-io) is a dependency; it is missing from this environment")
 # ITK's SWIG bindings warn about themselves on import under Python 3.11+; nothing here to act on
@@ -86,7 +86,7 @@ def test_multi_frame_dicom_is_read_column_row_frame(tmp_path: Path) -> None:
     """A multi-frame DICOM file (frames, rows, columns on disk) is read (x = column, y = row, z = frame)."""
     import pydicom
 
-    from medical_imaging_framework.nodes.image_loading import load_image
+    from medical_imaging_framework.nodes.io.image_loading import load_image
 
     frames = np.arange(3 * 4 * 5, dtype=np.uint16).reshape(3, 4, 5)
     path = tmp_path / "multi.dcm"

@@ -8,21 +8,13 @@ from typing import Any
 import pytest
 import torch
 
-from medical_imaging_framework.core import (
-    CancelToken,
-    Executor,
-    Graph,
-    NodeContext,
-    NodeError,
-    NodeRegistry,
-    Param,
-    ParamError,
-    ParamKind,
-)
-from medical_imaging_framework.core.checkpoints import read_checkpoint
+from medical_imaging_framework.checkpoints.files import read_checkpoint
+from medical_imaging_framework.core import Graph, NodeRegistry, Param, ParamError, ParamKind
 from medical_imaging_framework.core.graph import Link
-from medical_imaging_framework.nodes.inference import to_classes
-from tests.conftest import make_tiny_graph
+from medical_imaging_framework.nodes.inference.specs import to_classes
+from medical_imaging_framework.run.control import CancelToken, NodeError
+from medical_imaging_framework.run.executor import Executor, NodeContext
+from tests.support.pipelines import make_tiny_graph
 
 
 def _run(registry: NodeRegistry, type_id: str, **config: Any) -> dict[str, Any]:

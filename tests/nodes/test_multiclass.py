@@ -8,10 +8,11 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from medical_imaging_framework.core import Executor, Graph, NodeRegistry
-from medical_imaging_framework.core.events import Event, MetricsReported
+from medical_imaging_framework.core import Graph, NodeRegistry
 from medical_imaging_framework.core.graph import Link
-from medical_imaging_framework.nodes.phantoms import make_phantom
+from medical_imaging_framework.nodes.data.phantoms import make_phantom
+from medical_imaging_framework.run.events import Event, MetricsReported
+from medical_imaging_framework.run.executor import Executor
 
 
 def _write_three_class_folder(root: Path, count: int) -> None:

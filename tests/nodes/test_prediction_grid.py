@@ -13,10 +13,12 @@ import torch
 from monai.data import MetaTensor
 from PIL import Image
 
-from medical_imaging_framework.core import CancelToken, NodeContext, NodeRegistry
-from medical_imaging_framework.nodes.inference import Case
-from medical_imaging_framework.nodes.prediction_saving import save_case
-from tests.nodes.medical_files import shear_affine
+from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.nodes.inference.specs import Case
+from medical_imaging_framework.nodes.io.prediction_saving import save_case
+from medical_imaging_framework.run.control import CancelToken
+from medical_imaging_framework.run.executor import NodeContext
+from tests.support.medical_files import shear_affine
 
 SHAPE = (24, 20, 16)  # even sizes: 2x2x2 blocks survive a 2x nearest down/up-sampling exactly
 

@@ -13,9 +13,9 @@ import torch
 from PIL import Image
 from pydicom.data import get_testdata_file
 
-from medical_imaging_framework.nodes.image_loading import load_image
-from medical_imaging_framework.nodes.readers import ReadError, stem
-from tests.nodes.medical_files import write_dicom_slice
+from medical_imaging_framework.nodes.io.image_loading import load_image
+from medical_imaging_framework.nodes.io.readers import ReadError, stem
+from tests.support.medical_files import write_dicom_slice
 
 NIBABEL_DATA = Path(nib.__file__).parent / "tests" / "data"
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from medical_imaging_framework.core import Executor, NodeRegistry, format_event
-from medical_imaging_framework.core.async_checkpoint import CpuSnapshot
-from tests.conftest import make_tiny_graph
+from medical_imaging_framework.checkpoints.background import CpuSnapshot
+from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.run.events import format_event
+from medical_imaging_framework.run.executor import Executor
+from tests.support.pipelines import make_tiny_graph
 
 pytestmark = [
     pytest.mark.gpu,

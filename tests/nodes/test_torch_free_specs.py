@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DESCRIBE = """
 import sys
 from medical_imaging_framework.core import NodeRegistry, load_pipeline
-from medical_imaging_framework.core.bundled import resolve_pipeline_path
+from medical_imaging_framework.core.examples import resolve_pipeline_path
 
 registry = NodeRegistry()
 specs = registry.specs()

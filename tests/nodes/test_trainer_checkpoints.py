@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 import torch
 
-from medical_imaging_framework.cli import main
-from medical_imaging_framework.core import CancelToken, NodeRegistry, format_event
-from medical_imaging_framework.core.events import EpochEnded, Event, Progress
-from tests.conftest import TINY_SETTINGS, make_tiny_graph
-from tests.conftest import run_graph as run
+from medical_imaging_framework.cli.main import main
+from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.run.control import CancelToken
+from medical_imaging_framework.run.events import EpochEnded, Event, Progress, format_event
+from tests.support.pipelines import TINY_SETTINGS, make_tiny_graph
+from tests.support.pipelines import run_graph as run
 
 EXAMPLE_1 = ["best_model.pt", "checkpoint_epoch_10.pt", "checkpoint_epoch_15.pt", "checkpoint_epoch_20.pt",
              "checkpoint_epoch_5.pt", "final_model.pt"]

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 import torch
 
-from medical_imaging_framework.core import Executor, NodeRegistry, format_event
-from medical_imaging_framework.core.events import CheckpointFailed, Event, NodeFailed, TrainingCompleted
-from tests.conftest import make_tiny_graph
+from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.run.events import CheckpointFailed, Event, NodeFailed, TrainingCompleted, format_event
+from medical_imaging_framework.run.executor import Executor
+from tests.support.pipelines import make_tiny_graph
 
 
 def run(graph: Any) -> tuple[Any, list[Event], list[str]]:

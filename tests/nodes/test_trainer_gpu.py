@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from medical_imaging_framework.core import Executor, NodeRegistry
-from medical_imaging_framework.core.checkpoints import load_checkpoint
-from tests.conftest import make_tiny_graph
+from medical_imaging_framework.checkpoints.files import load_checkpoint
+from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.run.executor import Executor
+from tests.support.pipelines import make_tiny_graph
 
 pytestmark = [
     pytest.mark.gpu,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from medical_imaging_framework.cli import main
+from medical_imaging_framework.cli.main import main
 from medical_imaging_framework.core import NodeRegistry, ParamError, ParamKind
-from tests.conftest import DEFAULT_PIPELINE
+from tests.support.pipelines import DEFAULT_PIPELINE
 
 BAD_EVERY = ["0", "-1", "2.5", "abc", ""]
 

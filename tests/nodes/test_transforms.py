@@ -11,10 +11,12 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform
 from torch.utils.data import DataLoader
 
-from medical_imaging_framework.core import CancelToken, NodeContext, NodeError, NodeRegistry
-from medical_imaging_framework.nodes.inference import Case
-from medical_imaging_framework.nodes.prediction_saving import on_source_grid
-from medical_imaging_framework.nodes.transform_pipeline import TransformedDataset, is_random, transform_chains
+from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.nodes.inference.specs import Case
+from medical_imaging_framework.nodes.io.prediction_saving import on_source_grid
+from medical_imaging_framework.nodes.transforms.pipeline import TransformedDataset, is_random, transform_chains
+from medical_imaging_framework.run.control import CancelToken, NodeError
+from medical_imaging_framework.run.executor import NodeContext
 
 
 class Items(torch.utils.data.Dataset):

@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from medical_imaging_framework.core import NodeRegistry, checkpoint_writer
-from medical_imaging_framework.core.checkpoints import load_checkpoint
-from medical_imaging_framework.core.events import EpochEnded, Event
-from tests.reliability.tiny import ONE_THREAD, lines_of, run_events, tiniest_graph
+from medical_imaging_framework.checkpoints import atomic as checkpoint_writer
+from medical_imaging_framework.checkpoints.files import load_checkpoint
+from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.run.events import EpochEnded, Event
+from tests.support.tiny import ONE_THREAD, lines_of, run_events, tiniest_graph
 
 ROOT = Path(__file__).resolve().parents[2]
 PERMISSION_DENIED = "permission denied: cannot write in '{folder}' (read-only folder or disk?)"
@@ -45,7 +46,7 @@ def permission_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("permissions")
     base.chmod(0o755)
     out = base / "report.json"
-    command = [sys.executable, "-m", "tests.reliability.permission_runs", str(base / "runs"), str(out)]
+    command = [sys.executable, "-m", "tests.support.permission_runs", str(base / "runs"), str(out)]
     (base / "runs").mkdir()
     if os.name != "posix":
         pytest.skip("folder permissions are POSIX-only here")
@@ -53,13 +54,13 @@ def permission_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
             pytest.skip("running as root without setpriv: folder permissions cannot bind here; the patched "
-                        "cases in tests/core/test_checkpoint_write_errors.py cover the logic")
+                        "cases in tests/checkpoints/test_write_errors.py cover the logic")
         caps = "-dac_override,-dac_read_search"
         drop = [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}"]
         probe = subprocess.run([*drop, "true"], capture_output=True, text=True, check=False)
         if probe.returncode != 0:  # e.g. a container without CAP_SETPCAP
             pytest.skip(f"setpriv cannot drop root's override here ({probe.stderr.strip()}); the patched "
-                        "cases in tests/core/test_checkpoint_write_errors.py cover the logic")
+                        "cases in tests/checkpoints/test_write_errors.py cover the logic")
         command = [*drop, *command]
     subprocess.run(command, cwd=ROOT, check=True, timeout=240, env={**os.environ, **ONE_THREAD})
     report = json.loads(out.read_text(encoding="utf-8"))

@@ -22,7 +22,7 @@ import numpy
 import pytest
 import torch
 
-from medical_imaging_framework.core.checkpoints import (
+from medical_imaging_framework.checkpoints.files import (
     BEST_NAME,
     FINAL_NAME,
     checkpoint_files,
@@ -30,7 +30,7 @@ from medical_imaging_framework.core.checkpoints import (
     load_checkpoint,
     periodic_files,
 )
-from tests.reliability.tiny import ONE_THREAD, PIPELINE, set_arguments
+from tests.support.tiny import ONE_THREAD, PIPELINE, set_arguments
 
 ROOT = Path(__file__).resolve().parents[2]
 NUM_EPOCHS = 100  # a kill lets at most ~3 epochs complete: the 20 kills never reach the end
@@ -46,7 +46,7 @@ class ForkServer:
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.reliability.kill_harness"], cwd=ROOT, text=True,
+            [sys.executable, "-m", "tests.support.kill_harness"], cwd=ROOT, text=True,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, **ONE_THREAD},
         )
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from medical_imaging_framework.checkpoints.files import load_checkpoint
 from medical_imaging_framework.core import NodeRegistry
-from medical_imaging_framework.core.checkpoints import load_checkpoint
-from medical_imaging_framework.core.events import EpochEnded, Event
-from tests.reliability.tiny import run_events, tiniest_graph
+from medical_imaging_framework.run.events import EpochEnded, Event
+from tests.support.tiny import run_events, tiniest_graph
 
 EPOCHS = 300
 FIRST_SAMPLE = 50

@@ -1,0 +1,3 @@
+"""canvas"""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""document"""
+
+from __future__ import annotations

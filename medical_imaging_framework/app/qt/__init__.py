@@ -1,0 +1,3 @@
+"""qt"""
+
+from __future__ import annotations

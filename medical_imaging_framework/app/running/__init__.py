@@ -1,0 +1,3 @@
+"""running"""
+
+from __future__ import annotations

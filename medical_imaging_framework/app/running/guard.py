@@ -1,0 +1,110 @@
+"""Before a run: ask when a fresh run would write into a checkpoint folder another run already used.
+
+Choices: **Resume from Last** (this run continues the newest checkpoint there: ``resume_from=last`` for
+this run only, the pipeline is not changed), **Overwrite** (the folder's checkpoint files, and nothing
+else, are moved into ``previous_runs/<run id>/`` inside it, so nothing is lost), or **Cancel**.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from medical_imaging_framework.checkpoints.folder import (
+    PREVIOUS_RUNS,
+    UsedCheckpointFolder,
+    set_aside,
+    used_checkpoint_folders,
+)
+from medical_imaging_framework.core import Graph, NodeRegistry
+from medical_imaging_framework.core.pipeline_file import graph_from_dict, graph_to_dict
+
+PROMPT_NAME = "checkpoint_folder_prompt"
+
+
+class Choice(Enum):
+    """The user's answer."""
+
+    RESUME = "resume"
+    OVERWRITE = "overwrite"
+    CANCEL = "cancel"
+
+
+def prompt_text(used: list[UsedCheckpointFolder]) -> str:
+    """What the question says: each folder, its files and last epoch, and what each button does.
+
+    Args:
+        used: the folders found.
+    """
+    lines = []
+    for folder in used:
+        epoch = f"up to epoch {folder.last_epoch}" if folder.last_epoch is not None else "epoch unknown"
+        runs = f", run {', '.join(folder.run_ids)}" if folder.run_ids else ""
+        lines.append(f"• '{folder.directory}' ({folder.node_id}): {len(folder.files)} checkpoint file(s), "
+                     f"{epoch}{runs}")
+    return (
+        "This run starts at epoch 1, but its checkpoint folder already holds the files of another run:\n"
+        + "\n".join(lines)
+        + "\n\nResume from Last: continue that run from its newest checkpoint.\n"
+        f"Overwrite: move those files into '{PREVIOUS_RUNS}/' inside the folder, then start afresh.\n"
+        "Cancel: change nothing."
+    )
+
+
+def ask(parent: QWidget, used: list[UsedCheckpointFolder]) -> Choice:
+    """Show the question (modal) and return the answer.
+
+    Args:
+        parent: the window.
+        used: the folders found.
+    """
+    box = QMessageBox(QMessageBox.Icon.Warning, "Checkpoint folder already used", prompt_text(used),
+                      QMessageBox.StandardButton.NoButton, parent)
+    box.setObjectName(PROMPT_NAME)
+    resume = box.addButton("Resume from Last", QMessageBox.ButtonRole.AcceptRole)
+    overwrite = box.addButton("Overwrite", QMessageBox.ButtonRole.DestructiveRole)
+    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(resume)
+    box.setEscapeButton(cancel)
+    box.exec()
+    clicked = box.clickedButton()
+    box.deleteLater()
+    if clicked is resume:
+        return Choice.RESUME
+    if clicked is overwrite:
+        return Choice.OVERWRITE
+    return Choice.CANCEL
+
+
+def graph_to_run(parent: QWidget, graph: Graph, registry: NodeRegistry) -> tuple[Graph | None, str]:
+    """The graph to run after asking about used checkpoint folders, and a note for the status bar.
+
+    Args:
+        parent: the window (parent of the question and of error boxes).
+        graph: the validated pipeline.
+        registry: node types (to copy the graph for a resumed run).
+
+    Returns:
+        ``(graph, note)``; graph is None when the user cancelled or a file could not be moved.
+    """
+    used = used_checkpoint_folders(graph)
+    if not used:
+        return graph, ""
+    choice = ask(parent, used)
+    if choice is Choice.CANCEL:
+        return None, "Not run: the checkpoint folder holds another run's files"
+    if choice is Choice.RESUME:
+        copy = graph_from_dict(graph_to_dict(graph), registry, source=graph.name)
+        for folder in used:
+            copy.nodes[folder.node_id].config["resume_from"] = "last"
+        return copy, "Resuming from the newest checkpoint in " + ", ".join(f.directory for f in used)
+    moved = []
+    for folder in used:
+        try:
+            moved.append(str(set_aside(folder)))
+        except OSError as error:
+            QMessageBox.critical(parent, "Cannot move checkpoints",
+                                 f"Could not move the checkpoint files of '{folder.directory}': {error}")
+            return None, f"Not run: could not move the files in {folder.directory}"
+    return graph, "Earlier checkpoints moved to " + ", ".join(moved)

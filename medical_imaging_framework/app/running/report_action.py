@@ -1,0 +1,179 @@
+"""The editor's Report action: after a run that trained, write `mif report`'s HTML page and offer to open it.
+
+The checkpoint folders are the ones the run itself wrote to, taken from its ``CheckpointSaved`` events (so a
+relative ``checkpoint_dir`` resolves exactly as the run resolved it), else the Trainers' ``checkpoint_dir``
+of the graph that ran when metrics were written there without a checkpoint (a run stopped early). The
+report goes to ``report.html`` in each folder, beside the files it describes, as ``mif report`` writes it.
+Writing it reads every checkpoint and renders PNG figures (about a second), so it runs in a plain Python
+thread; the GUI thread only shows the outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from medical_imaging_framework.app.qt.gc_guard import collector
+from medical_imaging_framework.core import Graph
+from medical_imaging_framework.core.text import printable
+from medical_imaging_framework.run.events import CheckpointSaved, Event
+from medical_imaging_framework.run.executor import RunResult
+
+
+@dataclass
+class ReportOutcome:
+    """What the report thread did: the files written, or the folder and reason it failed."""
+
+    written: list[Path] = field(default_factory=list)
+    failed_folder: Path | None = None
+    reason: str = ""
+
+
+def write_reports(folders: list[Path]) -> ReportOutcome:
+    """Write ``report.html`` into each folder (any thread; touches no Qt object).
+
+    Args:
+        folders: checkpoint folders of one run.
+    """
+    outcome = ReportOutcome()
+    for folder in folders:
+        try:
+            from medical_imaging_framework.tools.report import ReportError, write_report
+
+            outcome.written.append(write_report(folder))
+        except ReportError as error:
+            outcome.failed_folder, outcome.reason = folder, str(error)
+        except OSError as error:  # not writable, disk full, vanished meanwhile
+            reason = error.strerror or str(error)
+            outcome.failed_folder, outcome.reason = folder, f"{reason}: {error.filename}" if error.filename else reason
+        except Exception as error:  # a broken file in the folder: say what, without a traceback
+            outcome.failed_folder, outcome.reason = folder, f"{type(error).__name__}: {error}"
+        if outcome.failed_folder is not None:
+            break
+    return outcome
+
+
+def trainer_folders(graph: Graph | None) -> list[Path]:
+    """The ``checkpoint_dir`` of each node of ``graph`` that has one, resolved as the Trainer resolves it."""
+    folders: list[Path] = []
+    for node in graph.nodes.values() if graph is not None else []:
+        directory = str(node.config.get("checkpoint_dir") or "").strip()
+        if directory:
+            folders.append(Path(os.path.abspath(os.path.expanduser(directory))))
+    return folders
+
+
+class ReportAction(QObject):
+    """The "Report" action of a main window, following its run controller.
+
+    Args:
+        window: the main window (parent of the message boxes; its log pane gets the report's path).
+        runner: the window's `RunController`.
+        log: called with each line for the log pane.
+    """
+
+    report_done = Signal(object)  # the ReportOutcome, once the thread has ended (for tests and the status bar)
+
+    def __init__(self, window: QWidget, runner: Any, log: Callable[[str], None]) -> None:
+        super().__init__(window)
+        self.window = window
+        self.runner = runner
+        self.log = log
+        self.folders: list[Path] = []
+        self.ran: Graph | None = None  # the graph of the last run, as it ran (in-process runs)
+        self.writing = False
+        self.action = QAction("Re&port", window)
+        self.action.setObjectName("action_report")
+        self.action.setStatusTip("Write an HTML report of the last training run (curves, checkpoints, evaluation)"
+                                 " into its checkpoint folder, then open it")
+        self.action.triggered.connect(self.write)
+        self._sync()
+        runner.started.connect(self.on_run_started)
+        runner.event.connect(self.on_event)
+        runner.finished.connect(self.on_run_finished)
+
+    def reset(self, *_: Any) -> None:
+        """Forget the last run (another pipeline opens)."""
+        self.folders, self.ran = [], None
+        self._sync()
+
+    def on_run_started(self) -> None:
+        """A run starts: forget the previous one; keep the graph this one runs."""
+        self.reset()
+        self.ran = getattr(getattr(self.runner, "worker", None), "graph", None)
+
+    def on_event(self, event: Event) -> None:
+        """Note each folder the run saves a checkpoint into."""
+        if isinstance(event, CheckpointSaved):
+            folder = Path(os.path.abspath(event.path)).parent
+            if folder not in self.folders:
+                self.folders.append(folder)
+
+    def on_run_finished(self, result: RunResult | None) -> None:
+        """A run ended: the action is on when it left a checkpoint folder with something to report."""
+        if not self.folders and self.ran is not None:  # no checkpoint saved: a run stopped early may have metrics
+            from medical_imaging_framework.training.metrics_log import METRICS_NAME  # loaded by the run already
+
+            self.folders = [f for f in trainer_folders(self.ran) if (f / METRICS_NAME).is_file()]
+        self._sync()
+
+    def _sync(self) -> None:
+        idle = not self.runner.running and not self.writing
+        self.action.setEnabled(idle and bool(self.folders))
+
+    def write(self) -> None:
+        """Write the reports in a background thread; the outcome is shown when it ends."""
+        if self.writing or not self.folders:
+            return
+        missing = [folder for folder in self.folders if not folder.is_dir()]
+        if missing:
+            self._show_failure(missing[0], "the folder no longer exists")
+            return
+        self.writing = True
+        self._sync()
+        folders = list(self.folders)
+        self.log(f"Writing the run report into {', '.join(str(f) for f in folders)}…")
+        holder: dict[str, ReportOutcome] = {}
+        thread = threading.Thread(target=lambda: holder.setdefault("outcome", write_reports(folders)),
+                                  name="mif-report", daemon=True)
+        thread.start()
+        collector().watch(thread, lambda: self._finished(holder.get("outcome") or ReportOutcome(
+            failed_folder=folders[0], reason="the report thread ended without a result")))
+
+    def _finished(self, outcome: ReportOutcome) -> None:
+        if not shiboken6.isValid(self.action):  # the window closed while the report was being written
+            return
+        self.writing = False
+        self._sync()
+        for path in outcome.written:
+            self.log(f"Report written: {path}")
+        if outcome.failed_folder is not None:
+            self._show_failure(outcome.failed_folder, outcome.reason)
+        elif outcome.written:
+            self._offer_to_open(outcome.written)
+        self.report_done.emit(outcome)
+
+    def _show_failure(self, folder: Path, reason: str) -> None:
+        shown, reason = printable(str(folder)), printable(reason)
+        self.log(f"Report not written for {shown}: {reason}")
+        QMessageBox.warning(self.window, "Report not written",
+                            f"The report of the run could not be written into\n{shown}\n\n{reason}")
+
+    def _offer_to_open(self, paths: list[Path]) -> None:
+        names = "\n".join(str(path) for path in paths)
+        answer = QMessageBox.question(
+            self.window, "Report written", f"The run report was written to\n{names}\n\nOpen it in your web browser?",
+            QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Close, QMessageBox.StandardButton.Open,
+        )
+        if answer == QMessageBox.StandardButton.Open:
+            for path in paths:
+                QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))

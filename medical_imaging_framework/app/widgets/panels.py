@@ -1,0 +1,205 @@
+"""The run panels: log pane, live loss plot, checkpoints table, progress bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from medical_imaging_framework.run.events import CheckpointSaved, EpochEnded, Progress
+
+
+class LogPane(QWidget):
+    """Read-only run log that follows new lines unless the user scrolled up; Clear and Copy buttons."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.text = QPlainTextEdit()
+        self.text.setObjectName("log_pane")
+        self.text.setReadOnly(True)
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.text.setMaximumBlockCount(100_000)
+        self.text.setStyleSheet("font-family: monospace;")
+        clear, copy = QPushButton("Clear"), QPushButton("Copy")
+        clear.setObjectName("log_clear")
+        copy.setObjectName("log_copy")
+        clear.clicked.connect(self.text.clear)
+        copy.clicked.connect(self.copy_all)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(copy)
+        buttons.addWidget(clear)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.text)
+        layout.addLayout(buttons)
+
+    def append(self, line: str) -> None:
+        """Add a line (it may hold newlines); scroll to it only when the view was at the bottom."""
+        bar = self.text.verticalScrollBar()
+        at_bottom = bar.value() >= bar.maximum() - 2
+        position = bar.value()
+        self.text.appendPlainText(line)
+        bar.setValue(bar.maximum() if at_bottom else position)
+
+    def copy_all(self) -> None:
+        """Copy the whole log to the clipboard."""
+        QGuiApplication.clipboard().setText(self.text.toPlainText())
+
+    def lines(self) -> list[str]:
+        """The log's text, line by line."""
+        return self.text.toPlainText().splitlines()
+
+
+class LossPlot(pg.PlotWidget):
+    """Training and validation loss per epoch, drawn as they arrive."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background="w")
+        self.setObjectName("loss_plot")
+        self.setLabel("bottom", "epoch")
+        self.setLabel("left", "loss")
+        self.getAxis("left").enableAutoSIPrefix(False)
+        self.showGrid(x=True, y=True, alpha=0.3)
+        self.addLegend(offset=(-10, 10))
+        self.train_curve = self.plot([], [], pen=pg.mkPen("#1565c0", width=2), symbol="o", symbolSize=6,
+                                     symbolBrush="#1565c0", name="training loss")
+        self.val_curve = self.plot([], [], pen=pg.mkPen("#e65100", width=2), symbol="s", symbolSize=6,
+                                   symbolBrush="#e65100", name="validation loss")
+        self.epochs: list[int] = []
+        self.losses: list[float] = []
+        self.val_epochs: list[int] = []
+        self.val_losses: list[float] = []
+
+    def reset(self) -> None:
+        """Forget the curves (a new run starts)."""
+        self.epochs, self.losses, self.val_epochs, self.val_losses = [], [], [], []
+        self.train_curve.setData([], [])
+        self.val_curve.setData([], [])
+
+    def add_epoch(self, event: EpochEnded) -> None:
+        """Append one epoch's losses."""
+        self.epochs.append(event.epoch)
+        self.losses.append(event.loss)
+        self.train_curve.setData(self.epochs, self.losses)
+        if event.val_loss is not None:
+            self.val_epochs.append(event.epoch)
+            self.val_losses.append(event.val_loss)
+            self.val_curve.setData(self.val_epochs, self.val_losses)
+
+
+class CheckpointsPanel(QTableWidget):
+    """One row per checkpoint file (kind, epoch, loss, file), updated in place when the file is replaced.
+
+    Double-click copies the path and opens its folder in the file manager (also in the context menu);
+    when no file manager can be launched, `message` says so (the window shows it in the status bar).
+    """
+
+    path_copied = Signal(str)
+    message = Signal(str)
+    HEADERS = ("Kind", "Epoch", "Loss", "File")
+
+    def __init__(self, parent: QWidget | None = None, open_folders: bool = True) -> None:
+        super().__init__(0, len(self.HEADERS), parent)
+        self.setObjectName("checkpoints_panel")
+        self.open_folders = open_folders
+        self.setHorizontalHeaderLabels(self.HEADERS)
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self.horizontalHeader()
+        for column in range(3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.paths: list[str] = []
+        self.cellDoubleClicked.connect(self._on_double_click)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.action_open_folder = QAction("Open Folder", self)
+        self.action_open_folder.setObjectName("checkpoints_open_folder")
+        self.action_open_folder.triggered.connect(lambda: self.open_folder(self.currentRow()))
+        self.addAction(self.action_open_folder)
+
+    def add_checkpoint(self, event: CheckpointSaved) -> None:
+        """Show a checkpoint that is on disk: a new row for a new file, the same row for a replaced one."""
+        key = str(Path(event.path).resolve())
+        if key in self.paths:
+            row = self.paths.index(key)
+        else:
+            row = self.rowCount()
+            self.insertRow(row)
+            self.paths.append(key)
+        cells = (event.kind, str(event.epoch), f"{event.loss:.4f}", Path(event.path).name)
+        for column, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            item.setToolTip(event.path)
+            if column in (1, 2):
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.setItem(row, column, item)
+        self.scrollToItem(self.item(row, 0))
+
+    def reset(self) -> None:
+        """Empty the table (a new run starts, or another pipeline was opened)."""
+        self.setRowCount(0)
+        self.paths = []
+
+    def open_folder(self, row: int) -> bool:
+        """Open the folder of the file in ``row`` in the file manager; False (and a `message`) when it fails.
+
+        Args:
+            row: a table row.
+        """
+        if not 0 <= row < len(self.paths):
+            return False
+        folder = str(Path(self.paths[row]).parent)
+        if QDesktopServices.openUrl(QUrl.fromLocalFile(folder)):
+            return True
+        self.message.emit(f"Could not open {folder}: no file manager could be started (the path is "
+                          "in the Checkpoints panel's tooltip; double-click copies it)")
+        return False
+
+    def _on_double_click(self, row: int, column: int) -> None:
+        path = self.paths[row]
+        QGuiApplication.clipboard().setText(path)
+        self.path_copied.emit(path)
+        if self.open_folders:
+            self.open_folder(row)
+
+
+class RunProgress(QProgressBar):
+    """Epoch and batch of the running Trainer, e.g. ``epoch 3/20 · batch 5/8``."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("run_progress")
+        self.setMinimumWidth(260)
+        self.setRange(0, 1000)
+        self.setValue(0)
+        self.setFormat("idle")
+        self.setTextVisible(True)
+
+    def show_progress(self, event: Progress) -> None:
+        """Show where training is."""
+        batches = max(event.num_batches, 1)
+        done = (event.epoch - 1 + event.batch / batches) / max(event.num_epochs, 1)
+        self.setValue(int(1000 * min(max(done, 0.0), 1.0)))
+        self.setFormat(f"epoch {event.epoch}/{event.num_epochs} · batch {event.batch}/{event.num_batches}")
+
+    def show_status(self, text: str, full: bool = False) -> None:
+        """A plain status text (``idle``, ``done``...)."""
+        if full:
+            self.setValue(1000)
+        self.setFormat(text)

@@ -1,0 +1,3 @@
+"""window"""
+
+from __future__ import annotations

@@ -1,0 +1,128 @@
+"""Checkpoint folders already used by another run: what they hold, which fresh runs would mix into them,
+and setting their files aside before a run starts over.
+
+A *fresh* run is a Trainer whose ``checkpoint_dir`` is set and whose ``resume_from`` is empty: it starts at
+epoch 1 and would write its files next to (and over) those of an earlier run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from medical_imaging_framework.checkpoints.files import PERIODIC_PATTERN, checkpoint_files
+from medical_imaging_framework.core.graph import Graph
+
+PREVIOUS_RUNS = "previous_runs"
+
+
+@dataclass(frozen=True)
+class UsedCheckpointFolder:
+    """Checkpoint files an earlier run left in the folder a fresh run is about to write to.
+
+    Args:
+        node_id: the Trainer node that would write there.
+        directory: the folder as the user typed it.
+        folder: the folder on disk.
+        files: the complete checkpoint files in it.
+        last_epoch: the highest epoch among them (None when no file tells).
+        run_ids: the run ids recorded in the files (files of older versions record none).
+    """
+
+    node_id: str
+    directory: str
+    folder: Path
+    files: tuple[Path, ...]
+    last_epoch: int | None
+    run_ids: tuple[str, ...]
+
+    def warning(self) -> str:
+        """The one-line warning ``mif run`` prints before a fresh run into this folder."""
+        epoch = f"last epoch {self.last_epoch}" if self.last_epoch is not None else "epoch unknown"
+        return (
+            f"warning: checkpoint folder '{self.directory}' already holds {len(self.files)} checkpoint file(s) "
+            f"of an earlier run ({epoch}); this fresh run writes over them. To continue that run instead: "
+            f"--set {self.node_id}.resume_from=last"
+        )
+
+
+def _stored(path: Path) -> dict[str, Any]:
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # an unreadable file still counts as a file, it just tells nothing
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def inspect_folder(node_id: str, directory: str) -> UsedCheckpointFolder | None:
+    """What an earlier run left in ``directory`` (None when it holds no checkpoint file).
+
+    Args:
+        node_id: the Trainer node, named in the warning.
+        directory: the checkpoint folder as typed (``~`` is expanded; relative to the current folder).
+    """
+    folder = Path(os.path.expanduser(directory.strip()))
+    files = checkpoint_files(folder)
+    if not files:
+        return None
+    epochs: list[int] = []
+    run_ids: list[str] = []
+    for path in files:
+        match = PERIODIC_PATTERN.match(path.name)
+        stored = _stored(path)
+        epoch = int(match.group(1)) if match else stored.get("epoch")
+        if isinstance(epoch, int):
+            epochs.append(epoch)
+        run_id = stored.get("run_id")
+        if isinstance(run_id, str) and run_id and run_id not in run_ids:
+            run_ids.append(run_id)
+    return UsedCheckpointFolder(node_id, directory.strip(), folder, tuple(files), max(epochs, default=None),
+                                tuple(run_ids))
+
+
+def used_checkpoint_folders(graph: Graph) -> list[UsedCheckpointFolder]:
+    """Every fresh run of ``graph`` (a node with ``checkpoint_dir`` set and ``resume_from`` empty) whose
+    folder already holds checkpoint files.
+
+    Args:
+        graph: a validated pipeline.
+    """
+    found = []
+    for node in graph.nodes.values():
+        config = node.config
+        directory, resume = config.get("checkpoint_dir"), config.get("resume_from", "")
+        if not isinstance(directory, str) or not directory.strip() or str(resume or "").strip():
+            continue
+        used = inspect_folder(node.id, directory)
+        if used is not None:
+            found.append(used)
+    return found
+
+
+def set_aside(used: UsedCheckpointFolder) -> Path:
+    """Move the folder's checkpoint files (and nothing else) into ``previous_runs/<name>/`` inside it.
+
+    Args:
+        used: what `inspect_folder` found.
+
+    Returns:
+        The folder the files now lie in.
+
+    Raises:
+        OSError: when a file cannot be moved (the ones already moved stay moved).
+    """
+    label = used.run_ids[-1] if used.run_ids else time.strftime("%Y%m%d-%H%M%S")
+    target = used.folder / PREVIOUS_RUNS / label
+    number = 2
+    while target.exists():
+        target, number = used.folder / PREVIOUS_RUNS / f"{label}_{number}", number + 1
+    target.mkdir(parents=True)
+    for path in used.files:
+        if path.exists():
+            os.replace(path, target / path.name)
+    return target

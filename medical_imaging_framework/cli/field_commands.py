@@ -1,0 +1,110 @@
+"""`mif export`, `mif report` and `mif make-demo-data`. Imported only once one of them runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from medical_imaging_framework.cli.errors import EXIT_FAILED, EXIT_OK, UsageError
+from medical_imaging_framework.core import Graph, NodeRegistry, PipelineFileError, load_pipeline
+from medical_imaging_framework.core.examples import resolve_pipeline_path
+from medical_imaging_framework.run.control import NodeError
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise UsageError(f"{option} {text!r}: expected whole numbers >= 1 separated by commas, e.g. 128 or 96,96,64")
+    return values
+
+
+def _pipeline_graph(args: argparse.Namespace, checkpoint: dict[str, Any]) -> Graph:
+    from medical_imaging_framework.core.pipeline_file import graph_from_dict
+
+    registry = NodeRegistry()
+    if args.model_from:
+        try:
+            return load_pipeline(resolve_pipeline_path(args.model_from), registry)
+        except PipelineFileError as error:
+            raise UsageError(str(error)) from None
+    stored = checkpoint.get("pipeline")
+    if not stored:
+        raise UsageError(f"{args.checkpoint} stores no pipeline: name the one it was trained with, --model-from FILE")
+    try:
+        return graph_from_dict(stored, registry, source=f"{args.checkpoint} (stored pipeline)")
+    except PipelineFileError as error:
+        raise UsageError(f"{error} (give the pipeline with --model-from FILE)") from None
+
+
+def export_command(args: argparse.Namespace) -> int:
+    """`mif export CHECKPOINT [--model-from PIPELINE] --format onnx|torchscript -o FILE`.
+
+    Args:
+        args: the parsed arguments.
+    """
+    from medical_imaging_framework.checkpoints.files import CheckpointError, apply_model_state, read_checkpoint
+    from medical_imaging_framework.tools.export import ExportError, export_model, sample_input
+    from medical_imaging_framework.tools.model_builder import build_model
+
+    size = _int_list(args.input_size, "--input-size")
+    try:
+        checkpoint = read_checkpoint(args.checkpoint, map_location="cpu")
+    except CheckpointError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    graph = _pipeline_graph(args, checkpoint)
+    try:
+        node_id, model = build_model(graph, args.node)
+        apply_model_state(model, checkpoint["model_state_dict"], source=str(args.checkpoint))
+        result = export_model(model, args.output, args.format, sample_input(model, size))
+    except CheckpointError as error:
+        raise UsageError(str(error)) from None
+    except NodeError as error:
+        raise UsageError(f"{args.checkpoint}: {error}") from None
+    except ExportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Exported '{node_id}' (epoch {checkpoint.get('epoch', '?')}) as {result.format}: {result.path}")
+    print(f"Input {list(result.input_shape)} (batch axis dynamic); max abs difference from PyTorch "
+          f"{result.max_abs_diff:.2g}")
+    return EXIT_OK
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """`mif report CHECKPOINT_DIR [-o report.html]`.
+
+    Args:
+        args: the parsed arguments.
+    """
+    from medical_imaging_framework.tools.report import ReportError, write_report
+
+    try:
+        path = write_report(args.folder, args.output or None)
+    except ReportError as error:
+        raise UsageError(str(error)) from None
+    print(f"Report written: {path}")
+    return EXIT_OK
+
+
+def demo_data_command(args: argparse.Namespace) -> int:
+    """`mif make-demo-data DIR`: phantoms as NIfTI in the Decathlon layout.
+
+    Args:
+        args: the parsed arguments.
+    """
+    from medical_imaging_framework.nodes.data.demo_data import write_demo_data
+
+    if args.count < 2 or not 16 <= args.size <= 512:
+        raise UsageError("make-demo-data: --count must be >= 2 and --size between 16 and 512")
+    path = write_demo_data(Path(args.folder), count=args.count, size=args.size, spatial_dims=args.spatial_dims)
+    print(f"Wrote {args.count} labelled and 4 test phantoms ({args.size}^{args.spatial_dims}) as NIfTI: {path}")
+    hint = "" if path == Path("demo_data/dataset.json") else (
+        f" --set datalist_train.path={path} --set datalist_val.path={path}"
+    )
+    print(f"Train on them: mif run decathlon_train.json{hint}")
+    return EXIT_OK

@@ -1,0 +1,144 @@
+"""`mif`: the command line. Thin: parses arguments, calls core, prints events.
+
+Heavy imports (torch, the node library, Qt) happen inside the commands, so `mif --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from medical_imaging_framework import __version__
+from medical_imaging_framework.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, UsageError
+from medical_imaging_framework.cli.run_options import add_run_options
+
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_INVALID", "EXIT_OK", "UsageError", "build_parser", "main",
+           "resolve_pipeline_path"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="mif",
+        description="Medical Imaging Framework: build, run and inspect deep-learning pipelines.",
+    )
+    parser.add_argument("--version", action="version", version=f"mif {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # `--debug` is accepted after the sub-command too (`mif run p.json --debug`); SUPPRESS keeps the
+    # value given before it when it is not repeated after.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
+
+    gui = commands.add_parser("gui", parents=[common], help="open the pipeline editor")
+    gui.add_argument("pipeline", nargs="?", help="pipeline file to open (default: the segmentation example)")
+
+    run = commands.add_parser("run", parents=[common], help="run a pipeline headless")
+    run.add_argument("pipeline", help="pipeline JSON file (or the name of a bundled example)")
+    run.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="NODE_ID.PARAM=VALUE",
+        help="override a parameter for this run (repeatable)",
+    )
+    add_run_options(run)
+
+    validate = commands.add_parser("validate", parents=[common], help="list every problem in a pipeline")
+    validate.add_argument("pipeline")
+    validate.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE_ID.PARAM=VALUE")
+
+    commands.add_parser("nodes", parents=[common], help="list node types with their parameters and defaults")
+
+    inspect = commands.add_parser(
+        "inspect", parents=[common], help="describe a checkpoint file and check that it is intact"
+    )
+    inspect.add_argument("file")
+    add_field_commands(commands, common)
+    return parser
+
+
+def add_field_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """`mif export`, `mif report` and `mif make-demo-data` (handled in `cli_extra`)."""
+    export = commands.add_parser("export", parents=[common], help="export a checkpoint's model as ONNX or TorchScript")
+    export.add_argument("checkpoint", help="a .pt file written by the Trainer")
+    export.add_argument("--model-from", dest="model_from", metavar="PIPELINE",
+                        help="pipeline whose model node builds the architecture (default: the one stored in the file)")
+    export.add_argument("--node", default="", help="the model node's id, when the pipeline has several")
+    export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
+    export.add_argument("--input-size", dest="input_size", default="128", metavar="N[,N,...]",
+                        help="spatial size of the exported input: one value for every axis, or one per axis")
+    export.add_argument("-o", "--output", required=True, metavar="FILE", help="the file to write")
+
+    report = commands.add_parser("report", parents=[common], help="write an HTML report of a training run")
+    report.add_argument("folder", help="the checkpoint folder of the run")
+    report.add_argument("-o", "--output", default="", metavar="FILE", help="default: FOLDER/report.html")
+
+    demo = commands.add_parser("make-demo-data", parents=[common],
+                               help="write synthetic phantoms as NIfTI in the Decathlon layout")
+    demo.add_argument("folder")
+    demo.add_argument("--count", type=int, default=24, help="labelled cases (default 24)")
+    demo.add_argument("--size", type=int, default=64, help="edge length in voxels (default 64)")
+    demo.add_argument("--spatial-dims", dest="spatial_dims", type=int, choices=(2, 3), default=2)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `mif` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_INVALID
+    try:
+        return _dispatch(args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # last resort: no raw traceback unless asked for
+        if args.debug:
+            raise
+        print(f"error: {type(error).__name__}: {error} (run with --debug for the traceback)", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "gui":
+        from medical_imaging_framework.cli.commands import gui_command
+        from medical_imaging_framework.cli.display import display_problem
+
+        if display_problem():
+            raise UsageError(display_problem())
+
+        return gui_command(args)
+    from medical_imaging_framework.cli import commands as cli_commands
+
+    handler = {
+        "run": cli_commands.run_command,
+        "validate": cli_commands.validate_command,
+        "nodes": cli_commands.nodes_command,
+        "inspect": cli_commands.inspect_command,
+        **_field_handlers(),
+    }[args.command]
+    return handler(args)
+
+
+def _field_handlers() -> dict[str, Any]:
+    from medical_imaging_framework.cli import field_commands as cli_extra
+
+    return {"export": cli_extra.export_command, "report": cli_extra.report_command,
+            "make-demo-data": cli_extra.demo_data_command}
+
+
+def resolve_pipeline_path(name: str) -> Path:
+    """``name`` if it exists, else the bundled example of that name (kept here for scripts; see `core.bundled`).
+
+    Args:
+        name: a file path, or the bare name of a bundled example.
+    """
+    from medical_imaging_framework.core.examples import resolve_pipeline_path as resolve
+
+    return resolve(name)
+

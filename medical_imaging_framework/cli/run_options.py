@@ -1,0 +1,174 @@
+"""`mif run` beyond one plain process: ``--events jsonl`` output and ``--nproc N`` (launches torchrun).
+
+Only the argument definitions are imported by `cli` (at start-up); the rest loads when a run starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, TextIO
+
+EVENT_FORMATS = ("text", "jsonl")
+
+
+def add_run_options(run: argparse.ArgumentParser) -> None:
+    """Add ``--events`` and ``--nproc`` to the ``mif run`` parser.
+
+    Args:
+        run: the ``run`` sub-command's parser.
+    """
+    run.add_argument(
+        "--events", choices=EVENT_FORMATS, default="text",
+        help="jsonl: one JSON object per event on stdout (docs/events.md); log lines go to stderr",
+    )
+    run.add_argument(
+        "--nproc", type=_whole_number(1), default=1, metavar="N",
+        help="train/infer with N processes on this machine (starts torchrun; docs/training/DISTRIBUTED.md)",
+    )
+    run.add_argument(
+        "--max-restarts", type=_whole_number(0), default=0, metavar="K",
+        help="with --nproc: restart all processes up to K times when one fails (resumes from the newest checkpoint)",
+    )
+
+
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` accepting whole numbers >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got '{text}'") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def wants_launcher(args: argparse.Namespace) -> bool:
+    """Whether ``mif run`` should start torchrun (``--nproc`` > 1, and not already under torchrun)."""
+    from medical_imaging_framework.training.distributed import launched_by_torchrun
+
+    return getattr(args, "nproc", 1) > 1 and not launched_by_torchrun()
+
+
+def torchrun_command(args: argparse.Namespace) -> list[str]:
+    """The torchrun command line that runs the same ``mif run`` in ``args.nproc`` processes.
+
+    Args:
+        args: the parsed ``mif run`` arguments.
+    """
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={args.nproc}",
+        f"--max-restarts={getattr(args, 'max_restarts', 0)}",
+        "-m", "medical_imaging_framework", "run", args.pipeline, "--events", args.events,
+    ]
+    for override in args.overrides:
+        command += ["--set", override]
+    if getattr(args, "debug", False):
+        command.append("--debug")
+    return command
+
+
+def launch_torchrun(args: argparse.Namespace) -> int:
+    """Run torchrun as a child and wait; Ctrl-C/SIGTERM are passed on, a second one kills it.
+
+    Returns the child's exit code (130 when it ended after a stop was asked for).
+
+    Args:
+        args: the parsed ``mif run`` arguments.
+    """
+    command = torchrun_command(args)
+    print(f"Starting {args.nproc} processes: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+    child = subprocess.Popen(command, start_new_session=True)
+    stops = 0
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        nonlocal stops
+        stops += 1
+        if stops == 1:
+            print("\nStopping every process after the current batch (again to abort now)...",
+                  file=sys.stderr, flush=True)
+            child.send_signal(signum)
+        else:
+            from medical_imaging_framework.run.process_tree import kill_tree
+
+            kill_tree(child.pid)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stops and code != 0:
+        return 130
+    return code
+
+
+class RankFilter:
+    """Passes events to ``sink`` on rank 0; other ranks print only their failures, on stderr.
+
+    Args:
+        sink: the printer of rank 0.
+        rank: this process's rank.
+        stream: where other ranks' failures go.
+    """
+
+    def __init__(self, sink: Callable[[Any], None], rank: int, stream: TextIO) -> None:
+        self.sink = sink
+        self.rank = rank
+        self.stream = stream
+
+    def __call__(self, event: Any) -> None:
+        from medical_imaging_framework.run.events import NodeFailed
+
+        if self.rank == 0:
+            self.sink(event)
+        elif isinstance(event, NodeFailed):
+            print(f"[rank {self.rank}] ✗ Node '{event.node_id}' failed: {event.message}", file=self.stream,
+                  flush=True)
+
+
+def make_sink(args: argparse.Namespace, printer_type: Callable[..., Any], stdout: TextIO) -> Callable[[Any], None]:
+    """The event sink of ``mif run``: text lines on stdout, or JSON lines on stdout and text on stderr.
+
+    Under several processes only rank 0 writes (other ranks report their failures on stderr).
+
+    Args:
+        args: the parsed arguments (``events``, ``debug``).
+        printer_type: the text printer class (`cli_commands.ConsolePrinter`).
+        stdout: the real standard output (JSON lines go there).
+    """
+    from medical_imaging_framework.run.event_stream import JsonLinesWriter
+    from medical_imaging_framework.training.distributed import rank
+
+    if getattr(args, "events", "text") == "jsonl":
+        writer, printer = JsonLinesWriter(stdout), printer_type(sys.stderr, debug=args.debug)
+
+        def both(event: Any) -> None:
+            writer(event)
+            printer(event)
+
+        sink: Callable[[Any], None] = both
+    else:
+        sink = printer_type(stdout, debug=args.debug)
+    return RankFilter(sink, rank(), sys.stderr)
+
+
+def stdout_for_events(args: argparse.Namespace) -> contextlib.AbstractContextManager[Any]:
+    """In ``--events jsonl`` mode, send stray prints to stderr so stdout holds only JSON lines.
+
+    Args:
+        args: the parsed arguments.
+    """
+    if getattr(args, "events", "text") == "jsonl":
+        return contextlib.redirect_stdout(sys.stderr)
+    return contextlib.nullcontext()

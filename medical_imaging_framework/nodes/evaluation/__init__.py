@@ -1,0 +1,7 @@
+"""The ``evaluation`` node family: ``specs`` describes its node types (torch-free); the other modules run them."""
+
+from __future__ import annotations
+
+from medical_imaging_framework.nodes.evaluation.specs import SPECS
+
+__all__ = ["SPECS"]

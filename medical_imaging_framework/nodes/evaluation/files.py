@@ -1,0 +1,64 @@
+"""Evaluation results on disk, for `mif report`: ``evaluation.csv`` and ``evaluation_samples.npz``.
+
+``evaluation.csv`` has one row per case (``name`` then each metric) and a last row named ``mean``.
+``evaluation_samples.npz`` holds, for up to `MAX_SAMPLES` cases, 2D planes (the middle slice of a 3D
+case) of the image (when the Predictor kept it), the label and the prediction.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medical_imaging_framework.nodes.inference.specs import Case
+
+EVALUATION_NAME = "evaluation.csv"
+SAMPLES_NAME = "evaluation_samples.npz"
+MAX_SAMPLES = 8
+
+
+def _plane(array: Any) -> np.ndarray:
+    data = np.asarray(array, dtype=np.float32)[0]
+    return data[:, :, data.shape[2] // 2] if data.ndim == 3 else data
+
+
+def write_evaluation(folder: str | os.PathLike[str], rows: list[dict[str, Any]], mean: dict[str, float],
+                     cases: list[Case]) -> Path:
+    """Write the table and the sample planes into ``folder`` (created); returns the CSV path.
+
+    Args:
+        folder: where to write (e.g. the run's checkpoint folder).
+        rows: per-case metrics (``name`` and numbers).
+        mean: mean of each metric.
+        cases: the evaluated cases (the first `MAX_SAMPLES` give the sample planes).
+    """
+    target = Path(os.path.expanduser(str(folder)))
+    target.mkdir(parents=True, exist_ok=True)
+    columns = list(rows[0])
+    path = target / EVALUATION_NAME
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in [*rows, {"name": "mean", **mean}]:
+            writer.writerow({key: _cell(row.get(key)) for key in columns})
+    arrays: dict[str, np.ndarray] = {}
+    for index, case in enumerate(cases[:MAX_SAMPLES]):
+        arrays[f"name_{index}"] = np.asarray(case.name)
+        arrays[f"prediction_{index}"] = _plane(case.prediction)
+        if case.label is not None:
+            arrays[f"label_{index}"] = _plane(case.label)
+        if case.image is not None:
+            arrays[f"image_{index}"] = _plane(case.image[:1])
+    np.savez_compressed(target / SAMPLES_NAME, **arrays)
+    return path
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else "nan"
+    return "" if value is None else str(value)

@@ -1,0 +1,144 @@
+"""The Datalist node: images and labels listed in a Decathlon ``dataset.json`` or a CSV file.
+
+A Medical Segmentation Decathlon file is read with MONAI's ``load_decathlon_datalist`` (its ``training``,
+``validation`` or ``test`` list; paths relative to the file). A CSV file has an ``image`` column and an
+optional ``label`` column, paths again relative to the file. The items are read and checked like
+``io.ImageFolder``'s, so the same downstream nodes take them.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
+from medical_imaging_framework.nodes.io import readers
+from medical_imaging_framework.nodes.io.image_folder_specs import CACHE, open_pairs
+from medical_imaging_framework.nodes.io.labels import LABEL_MAPPING
+from medical_imaging_framework.run.control import NodeError
+from medical_imaging_framework.run.executor import NodeContext
+
+DATALIST_KEYS = ("training", "validation", "test")
+Pair = tuple[str, Path, Path | None]
+
+
+def decathlon_pairs(path: Path, key: str) -> list[Pair]:
+    """``(name, image, label)`` of one list of a Decathlon ``dataset.json``.
+
+    Args:
+        path: the JSON file.
+        key: ``training``, ``validation`` or ``test`` (test items have no label).
+
+    Raises:
+        NodeError: unreadable file, missing key, an entry without ``image``.
+    """
+    from monai.data import load_decathlon_datalist
+
+    try:
+        items = load_decathlon_datalist(str(path), is_segmentation=True, data_list_key=key)
+    except ValueError as error:
+        keys = _json_keys(path)
+        if key not in keys:
+            lists = ", ".join(k for k in keys if k in DATALIST_KEYS) or "none"
+            raise NodeError(f"datalist '{path}' has no '{key}' list (lists present: {lists})") from None
+        raise NodeError(f"datalist '{path}': {error}") from None
+    except (OSError, TypeError, KeyError) as error:
+        raise NodeError(f"cannot read datalist '{path}': {type(error).__name__}: {error}") from None
+    pairs: list[Pair] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or "image" not in item:
+            raise NodeError(f"datalist '{path}', '{key}' entry {index}: no 'image' path")
+        label = item.get("label")
+        pairs.append((readers.stem(Path(item["image"])), Path(item["image"]), Path(label) if label else None))
+    return pairs
+
+
+def _json_keys(path: Path) -> list[str]:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise NodeError(f"cannot read datalist '{path}': {error}") from None
+    if not isinstance(data, dict):
+        raise NodeError(f"datalist '{path}' must hold a JSON object with a '{DATALIST_KEYS[0]}' list")
+    return list(data)
+
+
+def csv_pairs(path: Path) -> list[Pair]:
+    """``(name, image, label)`` from a CSV file with ``image`` and optional ``label`` columns.
+
+    Args:
+        path: the CSV file (paths in it are relative to its folder).
+
+    Raises:
+        NodeError: unreadable file, no ``image`` column, an empty image cell.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            columns = [name.strip() for name in reader.fieldnames or []]
+            rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise NodeError(f"cannot read datalist '{path}': {error}") from None
+    if "image" not in columns:
+        raise NodeError(f"datalist '{path}' has no 'image' column (columns: {', '.join(columns) or 'none'})")
+    labelled = "label" in columns
+    pairs: list[Pair] = []
+    for line, row in enumerate(rows, start=2):
+        if not row.get("image"):
+            raise NodeError(f"datalist '{path}', line {line}: empty 'image' cell")
+        image = path.parent / row["image"]
+        label = path.parent / row["label"] if labelled and row.get("label") else None
+        if labelled and label is None:
+            raise NodeError(f"datalist '{path}', line {line}: empty 'label' cell for '{row['image']}'")
+        pairs.append((readers.stem(image), image, label))
+    return pairs
+
+
+def check_files(pairs: list[Pair], source: Path) -> None:
+    """Raise `NodeError` naming the first listed image or label that does not exist.
+
+    Args:
+        pairs: the listed items.
+        source: the datalist file, named in the error.
+    """
+    for _, image, label in pairs:
+        for role, file in (("image", image), ("label", label)):
+            if file is not None and not file.exists():
+                raise NodeError(f"datalist '{source}' lists {role} '{file}', which does not exist")
+
+
+def run_datalist(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    path = Path(config["path"]).expanduser()
+    if not path.is_file():
+        where = "" if path.is_absolute() else f" in {Path.cwd()}"
+        raise NodeError(f"datalist '{path}' not found{where}")
+    pairs = csv_pairs(path) if path.suffix.lower() == ".csv" else decathlon_pairs(path, config["key"])
+    if not pairs:
+        where = "" if path.suffix.lower() == ".csv" else f" under '{config['key']}'"
+        raise NodeError(f"datalist '{path}' lists no items{where}")
+    check_files(pairs, path)
+    return {"dataset": open_pairs(ctx, pairs, config, f"Datalist {path.name}")}
+
+
+SPECS = [
+    NodeSpec(
+        type_id="io.Datalist",
+        title="Datalist",
+        category="Data",
+        run=run_datalist,
+        outputs=(Port("dataset", PortKind.DATASET),),
+        params=(
+            Param("path", ParamKind.PATH, "data/dataset.json", "Datalist file",
+                  "A Decathlon dataset.json or a CSV file with image and label columns (paths relative to it).",
+                  allow_empty=False),
+            Param("key", ParamKind.CHOICE, "training", "List", "Which list of a dataset.json (ignored for CSV).",
+                  choices=DATALIST_KEYS),
+            CACHE,
+            LABEL_MAPPING,
+        ),
+        description="Images and labels listed in a Decathlon dataset.json (MONAI) or a CSV file.",
+    ),
+]

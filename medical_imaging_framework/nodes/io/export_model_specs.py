@@ -1,0 +1,57 @@
+"""The ExportModel node: writes the trained network as ONNX or TorchScript for deployment.
+
+The spec is plain data; `core.export` (torch) is imported when the node runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
+from medical_imaging_framework.core.option_values import EXPORT_FORMATS
+from medical_imaging_framework.run.control import NodeError
+from medical_imaging_framework.run.executor import NodeContext
+
+
+def run_export(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """Export the linked model and check the file against it on a sample (see `core.export`).
+
+    Args:
+        ctx: the node's context.
+        inputs: ``model``, the trained network.
+        config: ``path``, ``format``, ``input_size``.
+    """
+    from medical_imaging_framework.tools.export import ExportError, export_model, sample_input
+
+    model = inputs["model"]
+    try:
+        example = sample_input(model, config["input_size"])
+        result = export_model(model, config["path"], config["format"], example)
+    except ExportError as error:
+        raise NodeError(str(error)) from None
+    ctx.log(
+        f"Exported {result.format} model to {result.path} (input {list(result.input_shape)}, batch dynamic; "
+        f"max abs difference from PyTorch {result.max_abs_diff:.2g})"
+    )
+    return {}
+
+
+SPECS = [
+    NodeSpec(
+        type_id="io.ExportModel",
+        title="Export Model",
+        category="Inference",
+        run=run_export,
+        inputs=(Port("model", PortKind.TRAINED_MODEL),),
+        params=(
+            Param("path", ParamKind.PATH, "exported/model.onnx", "Output file",
+                  "The file to write (its folder is created).", allow_empty=False),
+            Param("format", ParamKind.CHOICE, "onnx", "Format",
+                  "onnx (run with onnxruntime; batch axis dynamic) or torchscript (torch.jit.load).",
+                  choices=EXPORT_FORMATS),
+            Param("input_size", ParamKind.INT_LIST, [128], "Input size",
+                  "Spatial size of the exported input: one value for every axis, or one per axis.", minimum=1),
+        ),
+        description="Writes the trained model as ONNX or TorchScript and checks it reproduces the model's output.",
+    ),
+]

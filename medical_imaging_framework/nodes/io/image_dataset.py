@@ -1,0 +1,96 @@
+"""The dataset behind ``io.ImageFolder`` and ``io.Datalist``: image/label pairs read with MONAI (`image_loading`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from monai.data import MetaTensor
+from torch.utils.data import Dataset
+
+from medical_imaging_framework.nodes.io import readers
+from medical_imaging_framework.nodes.io.image_loading import load_image
+from medical_imaging_framework.nodes.io.labels import map_label
+from medical_imaging_framework.run.control import NodeError
+
+Reader = Callable[[Path], MetaTensor]
+MAX_NOTES = 20
+
+
+class ImageFolderDataset(Dataset):
+    """Items ``{"image", "label" (when labelled), "name", "affine"}``; image and label are MONAI ``MetaTensor`` s.
+
+    Each ``MetaTensor`` carries its file's geometry (``affine``, ``original_affine``, ``spatial_shape``,
+    ``filename_or_obj``), which the transforms extend with their history, so predictions can be inverted
+    back onto the source grid. ``affine`` repeats the image's affine as a plain tensor.
+    Every pair is read once on creation to check it (readable, shapes match, one dimensionality, label
+    values); with ``cache`` the tensors are kept in memory, otherwise files are read again per item.
+
+    Args:
+        pairs: ``(name, image path, label path or None)``.
+        cache: keep the read tensors in memory.
+        reader: ``reader(path) -> MetaTensor (C, *spatial)``; by default `image_loading.load_image`, whose
+            warnings (one line per file and message) are kept in ``notes`` for the node's log.
+        label_mapping: ``none`` (labels must be class indices) or ``binarize`` (see `labels.map_label`).
+    """
+
+    def __init__(
+        self, pairs: list[tuple[str, Path, Path | None]], cache: bool = True, reader: Reader | None = None,
+        label_mapping: str = "none",
+    ) -> None:
+        self.pairs = pairs
+        self.notes: list[str] = []
+        self.reader = reader or partial(load_image, notes=self.notes)
+        self.label_mapping = label_mapping
+        self.cache: list[dict[str, Any]] | None = [] if cache else None
+        self.spatial_dims = 0
+        for index in range(len(pairs)):
+            item = self._read(index)
+            if self.cache is not None:
+                self.cache.append(item)
+
+    @property
+    def read_notes(self) -> list[str]:
+        """The first `MAX_NOTES` reader warnings (each names its file)."""
+        return self.notes[:MAX_NOTES]
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if self.cache is not None:
+            return dict(self.cache[index])
+        return self._read(index)
+
+    def _load(self, path: Path) -> MetaTensor:
+        try:
+            return self.reader(path)
+        except readers.ReadError as error:
+            raise NodeError(str(error)) from None
+
+    def _read(self, index: int) -> dict[str, Any]:
+        name, image_path, label_path = self.pairs[index]
+        image = self._load(image_path)
+        dims = image.ndim - 1
+        if self.spatial_dims and dims != self.spatial_dims:
+            raise NodeError(
+                f"image '{image_path}' is {dims}D but earlier images are {self.spatial_dims}D: "
+                "a folder must hold images of one dimensionality"
+            )
+        self.spatial_dims = dims
+        item: dict[str, Any] = {"image": image, "name": name, "affine": image.affine.clone()}
+        if label_path is not None:
+            label = self._load(label_path)
+            if label.shape[0] != 1:
+                raise NodeError(f"label '{label_path}' has {label.shape[0]} channels; a label must be one class map")
+            if label.shape[1:] != image.shape[1:]:
+                raise NodeError(
+                    f"label '{label_path}' has shape {tuple(label.shape[1:])} but its image '{image_path}' has "
+                    f"{tuple(image.shape[1:])}: image and label must have the same size"
+                )
+            classes = map_label(label.numpy(), label_path, self.label_mapping)
+            item["label"] = MetaTensor(torch.from_numpy(classes), meta=dict(label.meta))
+        return item

@@ -1,0 +1,137 @@
+"""Image files read into MONAI ``MetaTensor`` s with ``LoadImaged`` and MONAI's own readers.
+
+NIfTI: ``NibabelReader``. DICOM files and series folders: ``PydicomReader`` (rescale slope/intercept
+applied, affine from ImageOrientation/ImagePosition/PixelSpacing, slices stacked by InstanceNumber);
+multi-frame DICOM files: ``ITKReader`` (GDCM).
+PNG/TIFF: ``PILReader(reverse_indexing=True)``, so arrays are (x = column, y = row) like NIfTI voxels.
+NRRD and MetaImage: ``ITKReader``. Every affine is in RAS+ millimetres, and every image gets its channel
+axis first, so a DICOM slice and a PNG mask of it line up.
+
+Kept here because MONAI does not do it:
+- one reader per file, chosen by its suffix (MONAI's ITK and pydicom readers claim any file, and
+  ``LoadImage`` would fall through to the next reader on a failure, mixing their errors); multi-frame
+  DICOM files go to ``ITKReader``, as MONAI's own warning advises (``PydicomReader`` puts the frame axis
+  between rows and columns);
+- a `ReadError` naming the file for every failure, and a plain reason for DICOM files without pixels;
+- the metadata is cut down to the geometry (`KEPT_META`): format-specific header fields differ from file to
+  file and would make items of one folder impossible to collate into a batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from monai.data import ITKReader, MetaTensor, NibabelReader, PILReader, PydicomReader
+from monai.transforms import LoadImaged
+from monai.utils import ImageMetaKey, MetaKeys
+
+from medical_imaging_framework.nodes.io.readers import SUPPORTED_SUFFIXES, ReadError, file_format
+
+KEPT_META = (
+    MetaKeys.AFFINE, MetaKeys.ORIGINAL_AFFINE, MetaKeys.SPATIAL_SHAPE, MetaKeys.SPACE,
+    MetaKeys.ORIGINAL_CHANNEL_DIM, ImageMetaKey.FILENAME_OR_OBJ,
+)
+COLOUR_MODES = ("RGB", "RGBA", "P", "LA", "CMYK")
+
+
+def _grey_or_rgb(image: Any) -> Any:
+    """Palette, alpha and CMYK pictures become RGB (three channels); greyscale stays one channel."""
+    return image.convert("RGB") if image.mode in COLOUR_MODES else image
+
+
+@cache
+def reader_for(kind: str) -> Any:
+    """The MONAI reader of a `readers.file_format` kind (one instance per kind).
+
+    Args:
+        kind: ``nifti``, ``dicom``, ``dicom-series``, ``pil`` or ``itk``.
+    """
+    if kind == "nifti":
+        return NibabelReader(squeeze_non_spatial_dims=True)
+    if kind in ("dicom", "dicom-series"):
+        return PydicomReader()
+    if kind == "pil":
+        return PILReader(reverse_indexing=True, converter=_grey_or_rgb)
+    return ITKReader()
+
+
+@cache
+def _loader(key: str) -> LoadImaged:
+    # LoadImage builds every MONAI reader once; the GPU DICOM decoder's reader then announces on the console
+    # that nvImageCodec is missing (a CUDA extra `mif` does not use): that notice alone is silenced
+    gpu_dicom_log = logging.getLogger("monai.data.nvimgcodec_pydicom_plugin")
+    level = gpu_dicom_log.level
+    gpu_dicom_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="NvImgCodecPydicomReader")
+            return LoadImaged(key, image_only=True, ensure_channel_first=True, dtype=np.float32)
+    finally:
+        gpu_dicom_log.setLevel(level)
+
+
+def load_image(path: Path, key: str = "image", notes: list[str] | None = None) -> MetaTensor:
+    """Read one supported file (or DICOM series folder) as a float32 ``MetaTensor`` (C, *spatial).
+
+    The tensor's ``affine`` maps voxel indices to RAS+ mm; its meta keeps ``original_affine``,
+    ``spatial_shape`` and ``filename_or_obj``.
+
+    Args:
+        path: the file or series folder.
+        key: the item key it is loaded under (``image`` or ``label``).
+        notes: when given, the readers' warnings (e.g. a DICOM file without orientation tags, which MONAI
+            reads with an identity affine) are added to it as lines naming the file instead of being shown.
+
+    Raises:
+        ReadError: unsupported, unreadable or corrupt file, or DICOM without pixel data.
+    """
+    kind = file_format(path)
+    if kind is None:
+        raise ReadError(f"'{path}': unsupported file type (use {', '.join(SUPPORTED_SUFFIXES)} or a DICOM folder)")
+    if kind == "dicom-series" and not any(p.is_file() and not p.name.startswith(".") for p in path.iterdir()):
+        raise ReadError(f"'{path}': DICOM series folder is empty")
+    if kind == "dicom" and _frames(path) > 1:
+        kind = "itk"  # MONAI's PydicomReader stacks frames as (rows, frames, columns); ITK (GDCM) reads them right
+    try:
+        with warnings.catch_warnings(record=notes is not None) as caught:
+            if notes is not None:
+                warnings.simplefilter("always")
+            image = _loader(key)({key: str(path)}, reader_for(kind))[key]  # the reader's own errors reach us
+    except Exception as error:  # nibabel/pydicom/Pillow/ITK raise many types for damaged files
+        if kind == "dicom" and not _has_pixel_data(path):
+            raise ReadError(
+                f"'{path}': DICOM file has no pixel data (e.g. a DICOMDIR, report or presentation state)"
+            ) from None
+        reason = (str(error).strip().splitlines() or [""])[0]
+        raise ReadError(f"cannot read '{path}': {type(error).__name__}: {reason}") from None
+    image.meta = {name: image.meta[name] for name in KEPT_META if name in image.meta}
+    if notes is not None:
+        for warning in caught or ():
+            note = f"'{path}': {' '.join(str(warning.message).split())}"
+            if note not in notes:
+                notes.append(note)
+    return image
+
+
+def _frames(path: Path) -> int:
+    import pydicom
+
+    try:
+        return int(getattr(pydicom.dcmread(str(path), stop_before_pixels=True), "NumberOfFrames", 1) or 1)
+    except Exception:
+        return 1  # unreadable: the reader's own error names the file
+
+
+def _has_pixel_data(path: Path) -> bool:
+    import pydicom
+
+    try:
+        dataset = pydicom.dcmread(str(path))
+    except Exception:
+        return True  # not a readable DICOM file at all: the reader's own error says more
+    return any(key in dataset for key in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))

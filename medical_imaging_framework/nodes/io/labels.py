@@ -1,0 +1,48 @@
+"""Label values checked when data is read: class indices 0..`MAX_CLASS`, or mapped on request.
+
+A mask stored as 0/255 (common for PNG) would otherwise train with a meaningless loss; the check names the
+file and the values found before any training starts. ``label_mapping: binarize`` maps every value > 0
+to 1 instead. Kept by hand: MONAI's readers load any values, and its losses and metrics take them on trust.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from medical_imaging_framework.core import Param, ParamKind
+from medical_imaging_framework.run.control import NodeError
+
+MAX_CLASS = 63
+LABEL_MAPPINGS = ("none", "binarize")
+LABEL_MAPPING = Param(
+    "label_mapping", ParamKind.CHOICE, "none", "Label mapping",
+    f"none: labels must hold class indices 0..{MAX_CLASS}; binarize: every value > 0 becomes 1 (e.g. 0/255 masks).",
+    choices=LABEL_MAPPINGS,
+)
+
+
+def _shown(values: np.ndarray, limit: int = 8) -> str:
+    text = ", ".join(f"{value:g}" for value in values[:limit])
+    return text + (f", ... ({len(values)} distinct values)" if len(values) > limit else "")
+
+
+def map_label(label: np.ndarray, path: Path, mapping: str = "none") -> np.ndarray:
+    """The label as class indices, after ``mapping``; raises `NodeError` naming ``path`` and its values.
+
+    Args:
+        label: the array as read (any float values).
+        path: the file, named in the error.
+        mapping: ``none`` (values must already be classes) or ``binarize`` (> 0 -> 1).
+    """
+    if mapping == "binarize":
+        return (label > 0).astype(np.float32)
+    values = np.unique(label)
+    whole = np.all(np.isclose(values, np.rint(values), atol=1e-3))
+    if not whole or values.min() < 0 or values.max() > MAX_CLASS:
+        raise NodeError(
+            f"label '{path}' holds values {_shown(values)}; labels must be class indices 0..{MAX_CLASS} "
+            "(0 = background). For a 0/255 mask set label_mapping to 'binarize'."
+        )
+    return np.rint(label).astype(np.float32)

@@ -1,0 +1,7 @@
+"""The ``losses`` node family: ``specs`` describes its node types (torch-free); the other modules run them."""
+
+from __future__ import annotations
+
+from medical_imaging_framework.nodes.losses.specs import SPECS
+
+__all__ = ["SPECS"]

@@ -1,0 +1,234 @@
+"""What the Trainer node does when it runs: seeds, device, precision, resume, callbacks, the core loop.
+
+Kept apart from the Trainer's spec (`nodes.training`) so that the spec loads without torch.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from medical_imaging_framework.checkpoints.background import AsyncCheckpointPolicy, async_checkpoint_enabled
+from medical_imaging_framework.checkpoints.files import CheckpointError, find_last_checkpoint, read_checkpoint
+from medical_imaging_framework.checkpoints.policy import checkpoints_enabled
+from medical_imaging_framework.checkpoints.ranks import RankAwareCheckpointPolicy, prepare, restore_rank_rng
+from medical_imaging_framework.checkpoints.state import restore_training_state
+from medical_imaging_framework.nodes.training.tracking import tracking_callbacks
+from medical_imaging_framework.run.control import NodeError
+from medical_imaging_framework.run.events import LogLine, TrainingResumed
+from medical_imaging_framework.run.executor import NodeContext
+from medical_imaging_framework.training.devices import device_line
+from medical_imaging_framework.training.distributed import (
+    SharedCancelToken,
+    all_reduce_sum,
+    broadcast_object,
+    ensure_process_group,
+    is_active,
+    is_main,
+    rank_device,
+    restart_count,
+)
+from medical_imaging_framework.training.loop import Callback, Trainer, TrainingState, resolve_device
+from medical_imaging_framework.training.precision import PrecisionPlan, plan_precision
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) so a run is repeatable."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_callbacks(
+    ctx: NodeContext, config: dict[str, Any], device: torch.device | None = None, resumed_from: Path | None = None
+) -> list[Callback]:
+    """The Trainer's callbacks: the checkpoint policy (it also reports the end of training).
+
+    Args:
+        ctx: the running node's context (events, pipeline JSON).
+        config: the Trainer's parsed parameters.
+        device: the training device (``async_checkpoint`` auto = background writes on CUDA).
+        resumed_from: the checkpoint the run resumed from, if any (used to repair a stale best_model.pt).
+    """
+    # Under several processes the rank-aware policy (every rank's random state in each file) writes on rank 0
+    # while the others wait, so background writes are for one process only.
+    background = async_checkpoint_enabled(config.get("async_checkpoint", "auto"), device) and not is_active()
+    policy_class = AsyncCheckpointPolicy if background else RankAwareCheckpointPolicy
+    extra = {"pin_memory": device is not None and device.type == "cuda"} if background else {}
+    return [
+        policy_class(
+            directory=config["checkpoint_dir"],
+            every=config["save_every_n_epochs"],
+            emit=ctx.emit,
+            node_id=ctx.node_id,
+            config=config,
+            pipeline=ctx.pipeline,
+            keep_last_n=config["keep_last_n"],
+            stop_on_error=config["stop_on_checkpoint_error"],
+            resumed_from=str(resumed_from) if resumed_from is not None else "",
+            **extra,
+        )
+    ]
+
+
+def resume_path(ctx: NodeContext, config: dict[str, Any]) -> Path | None:
+    """The checkpoint to resume from (``resume_from``; ``last``/``auto`` = newest complete one), or None.
+
+    ``auto`` starts fresh when there is no checkpoint (or no checkpoint_dir); after torchrun restarted
+    the workers (an elastic restart) `elastic_resume_choice` applies ``auto``.
+
+    Args:
+        ctx: the running node's context.
+        config: the Trainer's parsed parameters.
+
+    Raises:
+        NodeError: ``last`` without a checkpoint_dir, or a named file that does not exist.
+    """
+    choice = elastic_resume_choice(ctx, config)
+    if not choice:
+        return None
+    if choice == "auto" and not checkpoints_enabled(config["checkpoint_dir"]):
+        ctx.log("resume_from 'auto': no checkpoint_dir to look in; training starts at epoch 1")
+        return None
+    if choice in ("last", "auto"):
+        if not checkpoints_enabled(config["checkpoint_dir"]):
+            raise NodeError("resume_from 'last' looks in checkpoint_dir, which is empty: set checkpoint_dir")
+        found = newest_checkpoint(config["checkpoint_dir"])
+        if found is None:
+            ctx.log(f"No complete checkpoint in {config['checkpoint_dir'].strip()} yet: training starts at epoch 1")
+        return found
+    path = Path(os.path.expanduser(choice))
+    if not path.is_file():
+        raise NodeError(f"resume_from: checkpoint file '{choice}' does not exist")
+    return path
+
+
+def newest_checkpoint(directory: str) -> Path | None:
+    """The newest complete checkpoint in ``checkpoint_dir`` (see `find_last_checkpoint`), or None.
+
+    Args:
+        directory: the Trainer's ``checkpoint_dir`` as typed (``~`` allowed).
+
+    Raises:
+        NodeError: the folder exists but cannot be listed (e.g. no read permission).
+    """
+    folder = Path(os.path.expanduser(directory.strip()))
+    try:
+        return find_last_checkpoint(folder)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise NodeError(f"checkpoint_dir '{directory.strip()}' cannot be searched for a checkpoint to resume "
+                        f"from: {reason}") from None
+
+
+def elastic_resume_choice(ctx: NodeContext, config: dict[str, Any]) -> str:
+    """``resume_from``, or ``auto`` after an elastic restart (torchrun restarted the worker group).
+
+    After a restart the newest checkpoint in checkpoint_dir wins over an empty ``resume_from`` and over a
+    named file (which is used only while the directory holds no checkpoint yet).
+
+    Args:
+        ctx: the running node's context (the restart is logged).
+        config: the Trainer's parsed parameters.
+    """
+    choice = config["resume_from"].strip()
+    if restart_count() == 0 or choice in ("last", "auto"):
+        return choice
+    directory = config["checkpoint_dir"].strip()
+    if choice and (not directory or newest_checkpoint(directory) is None):
+        return choice
+    ctx.log(f"Restart {restart_count()} of the worker group: resuming from the newest checkpoint")
+    return "auto"
+
+
+def make_precision(ctx: NodeContext, config: dict[str, Any], device: torch.device) -> PrecisionPlan:
+    """The autocast dtype and ``GradScaler`` for ``precision`` (or the old ``mixed_precision`` flag).
+
+    Args:
+        ctx: the running node's context (a fallback warning goes to its log).
+        config: the Trainer's parsed parameters.
+        device: the training device.
+    """
+    try:
+        plan = plan_precision(config.get("precision", "32"), device, bool(config.get("mixed_precision")))
+    except ValueError as error:
+        raise NodeError(str(error)) from None
+    if plan.warning:
+        ctx.emit(LogLine(plan.warning, ctx.node_id, "warning"))
+    return plan
+
+
+def make_scaler(ctx: NodeContext, config: dict[str, Any], device: torch.device) -> Any:
+    """The ``GradScaler`` of `make_precision` (fp16-mixed on CUDA), else None; kept for callers of the old name."""
+    return make_precision(ctx, config, device).scaler
+
+
+def resume(ctx: NodeContext, state: TrainingState, path: Path, num_epochs: int, device: torch.device) -> None:
+    """Restore ``state`` from checkpoint ``path`` and report it; raises `NodeError` with the cause.
+
+    Args:
+        ctx: the running node's context.
+        state: the freshly built training state.
+        path: the checkpoint file.
+        num_epochs: the last epoch to train.
+        device: where tensors are loaded.
+    """
+    try:
+        checkpoint = read_checkpoint(path, map_location=device)
+        warnings = restore_training_state(state, checkpoint, source=str(path))
+    except CheckpointError as error:
+        raise NodeError(f"resume_from: {error}") from None
+    warnings += restore_rank_rng(checkpoint)
+    for warning in warnings:
+        ctx.emit(LogLine(f"warning: {warning}", ctx.node_id, "warning"))
+    if state.epoch >= num_epochs:
+        ctx.log(f"{path} already holds epoch {state.epoch} of num_epochs {num_epochs}: no epoch left to train")
+    else:
+        ctx.emit(TrainingResumed(ctx.node_id, str(path), state.epoch, num_epochs))
+
+
+def train(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """Train (or resume training) with the checkpoint policy; outputs the trained model.
+
+    Args:
+        ctx: the running node's context.
+        inputs: model, loss, optimizer factory, loaders and optional scheduler factory.
+        config: the Trainer's parsed parameters.
+    """
+    ensure_process_group()
+    device = rank_device(resolve_device(config["device"]))
+    ctx.log(device_line(device))
+    seed_everything(config["seed"])
+    model = inputs["model"].to(device)
+    optimizer = inputs["optimizer"](model.parameters())
+    scheduler = inputs["scheduler"](optimizer) if inputs.get("scheduler") else None
+    precision = make_precision(ctx, config, device)
+    state = TrainingState(model=model, optimizer=optimizer, scheduler=scheduler, scaler=precision.scaler)
+    checkpoint = broadcast_object(resume_path(ctx, config))  # every rank resumes from rank 0's choice
+    if checkpoint is not None:
+        resume(ctx, state, checkpoint, config["num_epochs"], device)
+    callbacks = build_callbacks(ctx, config, device, resumed_from=checkpoint)
+    if is_main():  # metrics.csv, TensorBoard and MLflow are written once, by rank 0
+        callbacks += tracking_callbacks(ctx, config, inputs)
+    ranks = prepare(state, device, inputs["train_data"], inputs.get("val_data"), callbacks, config["seed"])
+    trainer = Trainer(
+        loss_fn=inputs["loss"],
+        train_loader=ranks.train_loader,
+        val_loader=ranks.val_loader,
+        num_epochs=config["num_epochs"],
+        device=device,
+        cancel=SharedCancelToken(ctx.cancel) if ranks.active else ctx.cancel,
+        emit=ctx.emit,
+        node_id=ctx.node_id,
+        callbacks=ranks.callbacks,
+        all_reduce=all_reduce_sum if ranks.active else None,
+        autocast_dtype=precision.autocast_dtype,
+    )
+    trainer.fit(state)
+    model.eval()
+    return {"model": model}

@@ -1,0 +1,124 @@
+"""Runs a graph: validate, topological order, each node with its inputs; events to a sink."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from medical_imaging_framework.core.graph import Graph, Problem
+from medical_imaging_framework.core.pipeline_file import graph_to_dict
+from medical_imaging_framework.run.control import Cancelled, CancelToken, NodeError
+from medical_imaging_framework.run.events import (
+    Event,
+    EventSink,
+    LogLine,
+    NodeFailed,
+    NodeFinished,
+    NodeStarted,
+    RunFinished,
+    RunStarted,
+)
+
+
+@dataclass
+class NodeContext:
+    """What a running node may use besides its inputs and config.
+
+    Args:
+        node_id: the node being run.
+        emit: the run's event sink.
+        cancel: the run's cancel token.
+        pipeline: the JSON-ready pipeline being run (stored in checkpoints).
+    """
+
+    node_id: str
+    emit: EventSink
+    cancel: CancelToken
+    pipeline: dict[str, Any] = field(default_factory=dict)
+
+    def log(self, text: str) -> None:
+        """Emit a log line from this node."""
+        self.emit(LogLine(text=text, node_id=self.node_id))
+
+
+@dataclass
+class RunResult:
+    """Outcome of a run: ``status`` (done/failed/cancelled/invalid), outputs by node id, problems."""
+
+    status: str
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    failed_node: str = ""
+    error: str = ""
+
+
+class Executor:
+    """Runs every node of a graph once, in dependency order.
+
+    Args:
+        graph: the pipeline.
+        sink: receives every event, from the thread that calls `run`.
+        cancel: stop flag; a new one is made when omitted.
+    """
+
+    def __init__(self, graph: Graph, sink: EventSink | None = None, cancel: CancelToken | None = None) -> None:
+        self.graph = graph
+        self.sink: EventSink = sink or (lambda event: None)
+        self.cancel = cancel or CancelToken()
+
+    def run(self) -> RunResult:
+        """Validate then execute; never raises for a node's failure (see `RunResult`)."""
+        problems = self.graph.validate()
+        if problems:
+            return RunResult(status="invalid", problems=problems)
+        started = time.perf_counter()
+        order = self.graph.topological_order()
+        self._emit(RunStarted(pipeline=self.graph.name, node_count=len(order)))
+        result = RunResult(status="done")
+        pipeline = graph_to_dict(self.graph)
+        for node_id in order:
+            status = self._run_node(node_id, result, pipeline)
+            if status != "done":
+                result.status = status
+                break
+        self._emit(RunFinished(status=result.status, seconds=time.perf_counter() - started))
+        return result
+
+    def _run_node(self, node_id: str, result: RunResult, pipeline: dict[str, Any]) -> str:
+        node = self.graph.nodes[node_id]
+        inputs = {
+            port: result.outputs[link.source][link.source_port]
+            for port, link in self.graph.inputs_of(node_id).items()
+        }
+        context = NodeContext(node_id=node_id, emit=self._emit, cancel=self.cancel, pipeline=pipeline)
+        self._emit(NodeStarted(node_id=node_id, type_id=node.type_id))
+        node_started = time.perf_counter()
+        try:
+            self.cancel.raise_if_cancelled()
+            outputs = node.spec.run(context, inputs, node.parsed_config()) or {}
+            missing = [p.name for p in node.spec.outputs if p.name not in outputs]
+            if missing:
+                raise NodeError(f"{node.type_id} produced no value for output(s): {', '.join(missing)}")
+        except Cancelled:
+            return "cancelled"
+        except Exception as error:  # a node's failure ends the run cleanly, never the program
+            message = str(error) if isinstance(error, NodeError) else f"{type(error).__name__}: {error}"
+            result.failed_node, result.error = node_id, message
+            self._emit(NodeFailed(node_id=node_id, message=message, traceback=traceback.format_exc()))
+            return "failed"
+        result.outputs[node_id] = outputs
+        self._emit(NodeFinished(node_id=node_id, seconds=time.perf_counter() - node_started))
+        return "done"
+
+    def _emit(self, event: Event) -> None:
+        self.sink(event)
+
+
+def run_graph(graph: Graph, sink: EventSink | None = None, cancel: CancelToken | None = None) -> RunResult:
+    """Convenience: ``Executor(graph, sink, cancel).run()``."""
+    return Executor(graph, sink, cancel).run()
+
+
+__all__ = ["CancelToken", "Cancelled", "Executor", "LogLine", "NodeContext", "NodeError", "RunResult", "run_graph"]

@@ -1,0 +1,203 @@
+"""`mif report`: one self-contained HTML page about a training run, from its checkpoint folder.
+
+It shows the pipeline (a table of nodes and parameters, from the newest checkpoint), the loss curves
+(a PNG from ``metrics.csv``), every checkpoint file with its epoch and losses, and, when an evaluation
+wrote ``evaluation.csv`` there, the Dice/HD95 table and a grid of sample overlays. Images are embedded
+as base64 PNGs, so the file can be mailed or archived on its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medical_imaging_framework.checkpoints.files import CheckpointError, checkpoint_files, read_checkpoint
+from medical_imaging_framework.training.metrics_log import METRICS_NAME, read_metrics
+
+REPORT_NAME = "report.html"
+EVALUATION_NAME = "evaluation.csv"
+SAMPLES_NAME = "evaluation_samples.npz"
+STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}"
+    "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:0.25em 0.6em;"
+    "text-align:left}th{background:#f0f0f0}td.num{text-align:right;font-variant-numeric:tabular-nums}"
+    "img{max-width:100%;border:1px solid #ddd}code{background:#f5f5f5}"
+)
+
+
+class ReportError(Exception):
+    """The folder cannot give a report (missing, or holding no run); the message says which."""
+
+
+def _number(value: Any) -> str:
+    if value is None or value == "":
+        return "–"
+    number = float(value)
+    return "n/a" if not math.isfinite(number) else f"{number:.4f}"
+
+
+def _table(header: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
+    numeric = numeric or set()
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
+    body = "".join(
+        "<tr>" + "".join(
+            f'<td class="num">{html.escape(cell)}</td>' if index in numeric else f"<td>{html.escape(cell)}</td>"
+            for index, cell in enumerate(row)
+        ) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _image(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+
+
+def checkpoint_rows(folder: Path) -> tuple[list[list[str]], dict[str, Any]]:
+    """Table rows ``[file, epoch, loss, val loss]`` and the pipeline stored in the newest readable file.
+
+    Args:
+        folder: the checkpoint folder.
+    """
+    rows: list[list[str]] = []
+    newest: tuple[int, dict[str, Any]] = (-1, {})
+    for path in checkpoint_files(folder):
+        try:
+            data = read_checkpoint(path, map_location="cpu")
+        except CheckpointError as error:
+            rows.append([path.name, "unreadable", str(error), ""])
+            continue
+        epoch = int(data["epoch"])
+        rows.append([path.name, str(epoch), _number(data.get("loss")), _number(data.get("val_loss"))])
+        if epoch >= newest[0] and isinstance(data.get("pipeline"), dict):
+            newest = (epoch, data["pipeline"])
+    return rows, newest[1]
+
+
+def pipeline_rows(pipeline: dict[str, Any]) -> list[list[str]]:
+    """``[node, type, parameters]`` per node of a pipeline JSON dict.
+
+    Args:
+        pipeline: the pipeline as stored in a checkpoint.
+    """
+    rows = []
+    for node in pipeline.get("nodes", []):
+        params = node.get("params") or node.get("config") or {}
+        text = ", ".join(f"{name}={value}" for name, value in params.items())
+        rows.append([str(node.get("id", "")), str(node.get("type", "")), text])
+    return rows
+
+
+def read_evaluation(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The columns and rows of an ``evaluation.csv`` (the last row is named ``mean``).
+
+    Args:
+        path: the file.
+    """
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def read_samples(path: Path) -> list[dict[str, Any]]:
+    """The sample planes of ``evaluation_samples.npz`` as dicts (``name``, ``image``, ``label``, ``prediction``).
+
+    Args:
+        path: the file.
+    """
+    with np.load(path, allow_pickle=False) as data:
+        count = len([key for key in data.files if key.startswith("prediction_")])
+        return [
+            {
+                "name": str(data[f"name_{index}"]),
+                "prediction": data[f"prediction_{index}"],
+                "label": data[f"label_{index}"] if f"label_{index}" in data.files else None,
+                "image": data[f"image_{index}"] if f"image_{index}" in data.files else None,
+            }
+            for index in range(count)
+        ]
+
+
+def _metrics_section(folder: Path) -> str:
+    path = folder / METRICS_NAME
+    if not path.is_file():
+        return f"<p>No {METRICS_NAME} in this folder (it is written by training runs of this version).</p>"
+    from medical_imaging_framework.tools.report_figures import loss_curve_png
+
+    rows = read_metrics(path)
+    if not rows:
+        return f"<p>{METRICS_NAME} holds no epoch yet.</p>"
+    columns = list(rows[0])
+
+    def cell(name: str, value: float | None) -> str:
+        return f"{value:.3g}" if name == "lr" and value is not None else _number(value)
+
+    table = _table(
+        columns,
+        [[str(int(row["epoch"] or 0)), *(cell(name, row[name]) for name in columns[1:])] for row in rows],
+        numeric=set(range(len(columns))),
+    )
+    return _image(loss_curve_png(rows), "loss curves") + f"<h3>Per epoch ({METRICS_NAME})</h3>" + table
+
+
+def _evaluation_section(folder: Path) -> str:
+    path = folder / EVALUATION_NAME
+    if not path.is_file():
+        return ""
+    columns, rows = read_evaluation(path)
+    parts = ["<h2>Evaluation</h2>",
+             _table(columns, [[row["name"], *(_number(row[c]) for c in columns[1:])] for row in rows],
+                    numeric=set(range(1, len(columns))))]
+    samples_path = folder / SAMPLES_NAME
+    if samples_path.is_file():
+        from medical_imaging_framework.tools.report_figures import overlay_grid_png
+
+        samples = read_samples(samples_path)
+        if samples:
+            parts.append("<h3>Samples (label in green, prediction in red)</h3>")
+            parts.append(_image(overlay_grid_png(samples), "sample overlays"))
+    return "".join(parts)
+
+
+def write_report(folder: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
+    """Write the HTML report of the run whose checkpoints are in ``folder``; returns its path.
+
+    Args:
+        folder: the Trainer's checkpoint folder.
+        out: the HTML file (default ``folder/report.html``).
+
+    Raises:
+        ReportError: the folder does not exist or holds neither checkpoints nor ``metrics.csv``.
+    """
+    root = Path(os.path.expanduser(str(folder)))
+    if not root.is_dir():
+        raise ReportError(f"'{folder}' is not a folder (give the checkpoint folder of a training run)")
+    checkpoints, pipeline = checkpoint_rows(root)
+    if not checkpoints and not (root / METRICS_NAME).is_file():
+        raise ReportError(f"'{folder}' holds no checkpoint and no {METRICS_NAME}: is it a checkpoint folder?")
+    name = str(pipeline.get("name", "")) or root.name
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Run report: {html.escape(name)}</title>",
+        f"<style>{STYLE}</style></head><body><h1>Run report: {html.escape(name)}</h1>",
+        f"<p>Checkpoint folder: <code>{html.escape(str(root))}</code></p>",
+        "<h2>Loss curves</h2>", _metrics_section(root),
+        "<h2>Checkpoint files</h2>",
+        _table(["file", "epoch", "loss", "validation loss"], checkpoints, numeric={1, 2, 3})
+        if checkpoints else "<p>No checkpoint files.</p>",
+        _evaluation_section(root),
+        "<h2>Pipeline</h2>",
+        _table(["node", "type", "parameters"], pipeline_rows(pipeline)) if pipeline
+        else "<p>No checkpoint stores the pipeline.</p>",
+        "</body></html>",
+    ]
+    target = Path(out) if out else root / REPORT_NAME
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("\n".join(parts), encoding="utf-8")
+    return target

@@ -1,0 +1,117 @@
+"""Render the documentation screenshots: ``python scripts/screenshots.py docs/images``.
+
+Writes ``main_window.png`` (the default pipeline during a short run: canvas with node states, log,
+loss plot, checkpoints) and ``trainer_dialog.png`` / ``trainer_dialog_invalid.png`` (the Trainer's
+parameter dialog, then refusing an invalid value) and ``trainer_dialog_three_errors.png`` (three refused
+values at once, each message in full under its field). Works offscreen (``QT_QPA_PLATFORM=offscreen``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+RUN_SETTINGS = {
+    "phantoms": {"count": 32, "size": 64},
+    "train_loader": {"batch_size": 4},
+    "val_loader": {"batch_size": 4},
+    "unet": {"channels": [8, 16, 32], "strides": [2, 2], "num_res_units": 1},
+    "trainer": {"num_epochs": 12, "save_every_n_epochs": 2, "device": "cpu"},
+}
+EPOCHS_SHOWN = 5
+THREE_ERRORS = {"num_epochs": "0", "save_every_n_epochs": "every few epochs", "keep_last_n": "-3"}
+
+
+def _wait(app: object, condition: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        app.processEvents()  # type: ignore[attr-defined]
+        time.sleep(0.01)
+    return True
+
+
+def render(folder: Path) -> list[Path]:
+    """Render the screenshots into ``folder``; returns the files written.
+
+    Args:
+        folder: output folder (created when missing).
+    """
+    from PySide6.QtWidgets import QApplication
+
+    from medical_imaging_framework.app.window.main_window import MainWindow
+    from medical_imaging_framework.core import NodeRegistry, load_pipeline
+    from medical_imaging_framework.core.examples import resolve_pipeline_path
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    folder.mkdir(parents=True, exist_ok=True)
+    registry = NodeRegistry()
+    pipeline = resolve_pipeline_path("segmentation_train.json")
+    written = []
+    with tempfile.TemporaryDirectory(prefix="mif-screenshots-") as scratch:
+        graph = load_pipeline(pipeline, registry)
+        for node_id, settings in RUN_SETTINGS.items():
+            graph.nodes[node_id].config.update(settings)
+        graph.nodes["trainer"].config["checkpoint_dir"] = str(Path(scratch) / "checkpoints")
+        window = MainWindow(registry=registry)
+        window.show_graph(graph, Path(pipeline.name))
+        window.resize(1600, 1000)
+        window.show()
+        _wait(app, lambda: False, 0.3)
+        window.fit_view()
+        window.run_pipeline()
+        _wait(app, lambda: len(window.loss_plot.epochs) >= EPOCHS_SHOWN and window.checkpoints.rowCount() >= 2, 300)
+        _wait(app, lambda: False, 0.3)
+        written.append(folder / "main_window.png")
+        window.grab().save(str(written[-1]))
+        window.stop_run()
+        window.runner.wait()
+        _wait(app, lambda: not window.runner.running, 30)
+        dialog = window.open_param_dialog("trainer")
+        dialog.fields["checkpoint_dir"].setText("checkpoints/unet_phantoms")
+        dialog.fields["save_every_n_epochs"].setText("5")
+        dialog.adjustSize()
+        _wait(app, lambda: False, 0.2)
+        written.append(folder / "trainer_dialog.png")
+        dialog.grab().save(str(written[-1]))
+        dialog.fields["save_every_n_epochs"].setText("0")
+        dialog.validate()
+        dialog.adjustSize()
+        _wait(app, lambda: False, 0.2)
+        written.append(folder / "trainer_dialog_invalid.png")
+        dialog.grab().save(str(written[-1]))
+        for name, text in THREE_ERRORS.items():
+            dialog.fields[name].setText(text)
+        dialog.validate()
+        _wait(app, lambda: False, 0.2)
+        written.append(folder / "trainer_dialog_three_errors.png")
+        dialog.grab().save(str(written[-1]))
+        dialog.reject()
+        window.canvas.editor.history.set_clean()
+        window.close()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point.
+
+    Args:
+        argv: arguments (the output folder); ``sys.argv[1:]`` when None.
+    """
+    parser = argparse.ArgumentParser(description="Render the GUI screenshots used by the docs.")
+    parser.add_argument("folder", nargs="?", default="docs/images", help="output folder (default docs/images)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    for path in render(Path(args.folder)):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
