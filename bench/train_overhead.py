@@ -27,7 +27,7 @@ from monai.losses import DiceLoss
 from monai.networks.nets import UNet
 from torch.utils.data import DataLoader, TensorDataset
 
-from medical_imaging_framework.run.executor import CancelToken
+from medical_imaging_framework.run.control import CancelToken
 from medical_imaging_framework.training.loop import Trainer, TrainingState
 
 SEED = 0

@@ -22,7 +22,6 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -30,7 +29,9 @@ from medical_imaging_framework.app.running import controller as run_controller
 from medical_imaging_framework.app.window.main_window import MainWindow
 from medical_imaging_framework.core import NodeRegistry
 from medical_imaging_framework.core.examples import resolve_pipeline_path
+from medical_imaging_framework.run.control import ProgressThrottle
 from medical_imaging_framework.run.executor import Executor
+from medical_imaging_framework.training import threads as threads_module
 
 INTERVAL_MS = 10
 
@@ -83,7 +84,6 @@ def shortened_graph(registry: NodeRegistry, epochs: int, folder: str):
 
 def headless_run(registry: NodeRegistry, epochs: int, folder: str) -> float:
     """Seconds of a plain `Executor` run of the same pipeline on this thread (the baseline)."""
-    torch.set_num_threads(run_controller.training_threads())
     headless = shortened_graph(registry, epochs, str(Path(folder) / "headless"))
     started = time.perf_counter()
     Executor(headless).run()
@@ -98,10 +98,10 @@ def main() -> int:
                         help="editor first: the idle phase then includes the launch-time preload of torch's imports")
     parser.add_argument("--no-coalesce", action="store_true", help="emit every Progress event to the GUI")
     args = parser.parse_args()
-    if args.threads:
-        run_controller.training_threads = lambda: args.threads
+    if args.threads:  # the Trainer's thread policy, in both runs
+        threads_module.policy_threads = lambda cores, ranks=1: args.threads
     if args.no_coalesce:
-        run_controller.PROGRESS_INTERVAL_S = 0.0
+        ProgressThrottle.DEFAULT_INTERVAL = 0.0
     app = QApplication.instance() or QApplication([])
     registry = NodeRegistry()
     probe = LatencyProbe()

@@ -23,7 +23,7 @@ from medical_imaging_framework.checkpoints.atomic import CheckpointWriteError, c
 from medical_imaging_framework.checkpoints.files import BEST_NAME, FINAL_NAME, periodic_files, periodic_name
 from medical_imaging_framework.checkpoints.deferred_delete import DeferredDeleter
 from medical_imaging_framework.run.events import CheckpointFailed, CheckpointSaved, CheckpointsConfigured, EventSink, LogLine, TrainingCompleted
-from medical_imaging_framework.run.executor import NodeError
+from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.core.option_values import checkpoints_enabled as checkpoints_enabled  # torch-free home
 from medical_imaging_framework.training.loop import Callback, EpochResult, TrainingState
 

@@ -19,14 +19,16 @@ from medical_imaging_framework.core import (
     ParamError,
     ParamKind,
     PipelineFileError,
+    Problem,
     load_pipeline,
 )
 from medical_imaging_framework.core.examples import resolve_pipeline_path
 from medical_imaging_framework.core.params import shown_value
 from medical_imaging_framework.core.text import printable
-from medical_imaging_framework.run.control import CancelToken
 from medical_imaging_framework.run.events import Event, NodeFailed, Progress, format_event
-from medical_imaging_framework.run.executor import Executor
+from medical_imaging_framework.run.launch import launch_torchrun
+from medical_imaging_framework.run.session import RunSession
+from medical_imaging_framework.run.status import RunStatus, exit_code
 
 
 def load_with_overrides(pipeline: str, overrides: list[str]) -> tuple[Path, Graph]:
@@ -59,8 +61,7 @@ def _apply_override(graph: Graph, override: str) -> None:
         raise UsageError(f"--set {shown_value(override)}: {error}") from None
 
 
-def _invalid(path: Path, graph: Graph) -> UsageError | None:
-    problems = graph.validate()
+def _invalid(path: Path, problems: list[Problem]) -> UsageError | None:
     if not problems:
         return None
     shown = printable(path)  # Problem's text escapes what came from the file; the path may hold controls too
@@ -115,50 +116,46 @@ class ConsolePrinter:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """`mif run`: exit 0 done, 1 a node failed, 2 invalid, 130 stopped by Ctrl-C."""
+    """`mif run`: exit 0 done, 1 a node failed, 2 invalid, 130 stopped by Ctrl-C (see `run.status`)."""
     path, graph = load_with_overrides(args.pipeline, args.overrides)
-    problem = _invalid(path, graph)
+    session = RunSession(graph, validated=getattr(args, "validated", False))
+    problem = _invalid(path, session.problems)
     if problem:
         raise problem
-    if cli_run.wants_launcher(args):  # checked once here, not once per process
-        return cli_run.launch_torchrun(args)
+    if cli_run.wants_launcher(args):  # validated once here; the ranks are told so
+        command = cli_run.launch_command(args)
+        print(f"Starting {args.nproc} processes: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+        return launch_torchrun(command, session.stops)
     from medical_imaging_framework.checkpoints.folder import used_checkpoint_folders
     from medical_imaging_framework.training import distributed  # torch: only when a run starts
-    from medical_imaging_framework.training.distributed import is_main
 
-    for used in used_checkpoint_folders(graph) if is_main() else ():  # another run's folder: say so, go on
+    for used in used_checkpoint_folders(graph) if distributed.is_main() else ():  # another run's folder: say so
         print(used.warning(), file=sys.stderr, flush=True)
-    cancel = CancelToken()
-    printer = cli_run.make_sink(args, ConsolePrinter, sys.stdout)
+    session.sink = cli_run.make_sink(args, ConsolePrinter, sys.stdout)
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
-        if cancel.cancelled:
+        if session.stop() == "abort":
             raise KeyboardInterrupt
         print("\nStopping after the current batch (Ctrl-C again to abort now)...", file=sys.stderr, flush=True)
-        cancel.cancel()
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     previous_term = signal.signal(signal.SIGTERM, on_interrupt)  # torchrun and the editor stop with SIGTERM
     try:
         with cli_run.stdout_for_events(args):
-            result = Executor(graph, printer, cancel).run()
+            result = session.run_here()
     finally:
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, previous_term)
         distributed.shutdown()
-    if result.status == "cancelled":
-        return EXIT_INTERRUPTED
-    if result.status == "failed":
-        if not args.debug:
-            print("(run with --debug for the traceback)", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+    if result.status == RunStatus.FAILED and not args.debug:
+        print("(run with --debug for the traceback)", file=sys.stderr)
+    return exit_code(result.status)
 
 
 def validate_command(args: argparse.Namespace) -> int:
     """`mif validate`: every problem, exit 2 when there is any."""
     path, graph = load_with_overrides(args.pipeline, args.overrides)
-    problem = _invalid(path, graph)
+    problem = _invalid(path, graph.validate())
     if problem:
         raise problem
     print(f"{printable(path)}: OK ({len(graph.nodes)} nodes, {len(graph.links)} links)")

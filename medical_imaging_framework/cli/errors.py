@@ -5,7 +5,13 @@ Its own module so that `cli_commands` never imports `cli` (no import cycle; see 
 
 from __future__ import annotations
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+from medical_imaging_framework.run.status import RunStatus, exit_code
+
+# the codes of `run.status` (the one map between a run's status and an exit code), named for the commands
+EXIT_OK = exit_code(RunStatus.DONE)
+EXIT_FAILED = exit_code(RunStatus.FAILED)
+EXIT_INVALID = exit_code(RunStatus.INVALID)
+EXIT_INTERRUPTED = exit_code(RunStatus.CANCELLED)
 
 
 class UsageError(Exception):

@@ -1,18 +1,17 @@
-"""`mif run` beyond one plain process: ``--events jsonl`` output and ``--nproc N`` (launches torchrun).
+"""`mif run`'s options beyond one plain process (``--events jsonl``, ``--nproc N``) and its event sinks.
 
-Only the argument definitions are imported by `cli` (at start-up); the rest loads when a run starts.
+The launching itself is the run session's (`run.launch`, `run.session`); this module only maps arguments.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import signal
-import subprocess
 import sys
 from collections.abc import Callable
-from types import FrameType
 from typing import Any, TextIO
+
+from medical_imaging_framework.run.launch import VALIDATED_FLAG, launched_by_torchrun, torchrun_command
 
 EVENT_FORMATS = ("text", "jsonl")
 
@@ -31,6 +30,8 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
         "--nproc", type=_whole_number(1), default=1, metavar="N",
         help="train/infer with N processes on this machine (starts torchrun; docs/training/DISTRIBUTED.md)",
     )
+    # set by a launching `mif` (torchrun, the editor) that validated the pipeline already: validation once per launch
+    run.add_argument(VALIDATED_FLAG, action="store_true", help=argparse.SUPPRESS)
     run.add_argument(
         "--max-restarts", type=_whole_number(0), default=0, metavar="K",
         help="with --nproc: restart all processes up to K times when one fails (resumes from the newest checkpoint)",
@@ -54,63 +55,17 @@ def _whole_number(minimum: int) -> Callable[[str], int]:
 
 def wants_launcher(args: argparse.Namespace) -> bool:
     """Whether ``mif run`` should start torchrun (``--nproc`` > 1, and not already under torchrun)."""
-    from medical_imaging_framework.training.distributed import launched_by_torchrun
-
     return getattr(args, "nproc", 1) > 1 and not launched_by_torchrun()
 
 
-def torchrun_command(args: argparse.Namespace) -> list[str]:
+def launch_command(args: argparse.Namespace) -> list[str]:
     """The torchrun command line that runs the same ``mif run`` in ``args.nproc`` processes.
 
     Args:
         args: the parsed ``mif run`` arguments.
     """
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={args.nproc}",
-        f"--max-restarts={getattr(args, 'max_restarts', 0)}",
-        "-m", "medical_imaging_framework", "run", args.pipeline, "--events", args.events,
-    ]
-    for override in args.overrides:
-        command += ["--set", override]
-    if getattr(args, "debug", False):
-        command.append("--debug")
-    return command
-
-
-def launch_torchrun(args: argparse.Namespace) -> int:
-    """Run torchrun as a child and wait; Ctrl-C/SIGTERM are passed on, a second one kills it.
-
-    Returns the child's exit code (130 when it ended after a stop was asked for).
-
-    Args:
-        args: the parsed ``mif run`` arguments.
-    """
-    command = torchrun_command(args)
-    print(f"Starting {args.nproc} processes: {' '.join(command[1:])}", file=sys.stderr, flush=True)
-    child = subprocess.Popen(command, start_new_session=True)
-    stops = 0
-
-    def forward(signum: int, frame: FrameType | None) -> None:
-        nonlocal stops
-        stops += 1
-        if stops == 1:
-            print("\nStopping every process after the current batch (again to abort now)...",
-                  file=sys.stderr, flush=True)
-            child.send_signal(signum)
-        else:
-            from medical_imaging_framework.run.process_tree import kill_tree
-
-            kill_tree(child.pid)
-
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        code = child.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if stops and code != 0:
-        return 130
-    return code
+    return torchrun_command(args.pipeline, args.nproc, getattr(args, "max_restarts", 0), args.events, args.overrides,
+                            getattr(args, "debug", False))
 
 
 class RankFilter:

@@ -1,4 +1,5 @@
-"""The control types every running layer shares: stopping a run and a node's own failure.
+"""The control types every running layer shares: stopping a run (the cancel token, the escalation of a
+second stop), the progress throttle, and a node's own failure.
 
 Kept apart from the executor so the training loop, the checkpoint policy and the distributed helpers can
 use them without importing the graph executor.
@@ -7,6 +8,12 @@ use them without importing the graph executor.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from medical_imaging_framework.run.events import Event
 
 
 class Cancelled(Exception):
@@ -38,4 +45,50 @@ class CancelToken:
             raise Cancelled()
 
 
-__all__ = ["CancelToken", "Cancelled", "NodeError"]
+StopRequest = Literal["graceful", "abort"]
+
+
+class ProgressThrottle:
+    """Lets through at most one `Progress` event per ``interval`` seconds (always the last batch of an epoch).
+
+    Progress comes after every batch; a progress bar needs far fewer, and each one crossing to the GUI thread
+    costs it time (bench/ui_latency.py). Other events always pass.
+
+    Args:
+        interval: the shortest time between two progress events let through (`DEFAULT_INTERVAL` when None).
+        clock: the time source (tests pass a fake one).
+    """
+
+    DEFAULT_INTERVAL = 0.1
+
+    def __init__(self, interval: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = self.DEFAULT_INTERVAL if interval is None else interval
+        self.clock = clock
+        self._last = float("-inf")
+
+    def admit(self, event: Event) -> bool:
+        """Whether ``event`` should be passed on."""
+        from medical_imaging_framework.run.events import Progress  # events import nothing back: no cycle
+
+        if not isinstance(event, Progress):
+            return True
+        now = self.clock()
+        if event.batch != event.num_batches and now - self._last < self.interval:
+            return False
+        self._last = now
+        return True
+
+
+class StopEscalation:
+    """Counts stop requests: the first asks for a stop after the current batch, any later one to abort now."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def request(self) -> StopRequest:
+        """Record one more stop request and say what it asks for."""
+        self.count += 1
+        return "graceful" if self.count == 1 else "abort"
+
+
+__all__ = ["CancelToken", "Cancelled", "NodeError", "ProgressThrottle", "StopEscalation", "StopRequest"]

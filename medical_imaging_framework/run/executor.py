@@ -20,6 +20,7 @@ from medical_imaging_framework.run.events import (
     RunFinished,
     RunStarted,
 )
+from medical_imaging_framework.run.status import RunStatus
 
 
 @dataclass
@@ -45,13 +46,26 @@ class NodeContext:
 
 @dataclass
 class RunResult:
-    """Outcome of a run: ``status`` (done/failed/cancelled/invalid), outputs by node id, problems."""
+    """Outcome of a run.
 
-    status: str
+    Args:
+        status: how it ended (see `RunStatus`).
+        outputs: each node's outputs by port name (runs in this process only: objects do not cross processes).
+        problems: why the pipeline is invalid (status ``invalid``).
+        failed_node: the node that failed (status ``failed``).
+        error: the failure's message.
+        checkpoint_folders: the absolute folders the run's Trainers used for checkpoints and ``metrics.csv``
+            (filled by the `RunSession` from the events, in every way to run).
+        metrics: each evaluating node's mean metrics (filled by the `RunSession`, in every way to run).
+    """
+
+    status: RunStatus
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     failed_node: str = ""
     error: str = ""
+    checkpoint_folders: list[str] = field(default_factory=list)
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class Executor:
@@ -61,32 +75,36 @@ class Executor:
         graph: the pipeline.
         sink: receives every event, from the thread that calls `run`.
         cancel: stop flag; a new one is made when omitted.
+        validated: the caller has validated ``graph`` already (a `RunSession` validates once per launch).
     """
 
-    def __init__(self, graph: Graph, sink: EventSink | None = None, cancel: CancelToken | None = None) -> None:
+    def __init__(
+        self, graph: Graph, sink: EventSink | None = None, cancel: CancelToken | None = None, validated: bool = False
+    ) -> None:
         self.graph = graph
         self.sink: EventSink = sink or (lambda event: None)
         self.cancel = cancel or CancelToken()
+        self.validated = validated
 
     def run(self) -> RunResult:
-        """Validate then execute; never raises for a node's failure (see `RunResult`)."""
-        problems = self.graph.validate()
+        """Validate (unless done already) then execute; never raises for a node's failure (see `RunResult`)."""
+        problems = [] if self.validated else self.graph.validate()
         if problems:
-            return RunResult(status="invalid", problems=problems)
+            return RunResult(status=RunStatus.INVALID, problems=problems)
         started = time.perf_counter()
         order = self.graph.topological_order()
         self._emit(RunStarted(pipeline=self.graph.name, node_count=len(order)))
-        result = RunResult(status="done")
+        result = RunResult(status=RunStatus.DONE)
         pipeline = graph_to_dict(self.graph)
         for node_id in order:
             status = self._run_node(node_id, result, pipeline)
-            if status != "done":
+            if status != RunStatus.DONE:
                 result.status = status
                 break
         self._emit(RunFinished(status=result.status, seconds=time.perf_counter() - started))
         return result
 
-    def _run_node(self, node_id: str, result: RunResult, pipeline: dict[str, Any]) -> str:
+    def _run_node(self, node_id: str, result: RunResult, pipeline: dict[str, Any]) -> RunStatus:
         node = self.graph.nodes[node_id]
         inputs = {
             port: result.outputs[link.source][link.source_port]
@@ -102,15 +120,15 @@ class Executor:
             if missing:
                 raise NodeError(f"{node.type_id} produced no value for output(s): {', '.join(missing)}")
         except Cancelled:
-            return "cancelled"
+            return RunStatus.CANCELLED
         except Exception as error:  # a node's failure ends the run cleanly, never the program
             message = str(error) if isinstance(error, NodeError) else f"{type(error).__name__}: {error}"
             result.failed_node, result.error = node_id, message
             self._emit(NodeFailed(node_id=node_id, message=message, traceback=traceback.format_exc()))
-            return "failed"
+            return RunStatus.FAILED
         result.outputs[node_id] = outputs
         self._emit(NodeFinished(node_id=node_id, seconds=time.perf_counter() - node_started))
-        return "done"
+        return RunStatus.DONE
 
     def _emit(self, event: Event) -> None:
         self.sink(event)

@@ -12,7 +12,8 @@ from torch import nn
 
 from medical_imaging_framework.core.graph import Graph
 from medical_imaging_framework.core.ports import PortKind
-from medical_imaging_framework.run.executor import CancelToken, NodeContext, NodeError
+from medical_imaging_framework.run.control import CancelToken, NodeError
+from medical_imaging_framework.run.executor import NodeContext
 
 
 def model_nodes(graph: Graph) -> list[str]:

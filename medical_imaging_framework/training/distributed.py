@@ -20,25 +20,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
-from medical_imaging_framework.run.executor import Cancelled, CancelToken, NodeError
+from medical_imaging_framework.run.control import Cancelled, CancelToken, NodeError
+from medical_imaging_framework.run.launch import launched_by_torchrun, restart_count
 
 T = TypeVar("T")
-TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 # How long a rank waits for the others at a collective before it fails (instead of hanging forever).
 COLLECTIVE_TIMEOUT = timedelta(minutes=int(os.environ.get("MIF_DIST_TIMEOUT_MIN", "30")))
-
-
-def launched_by_torchrun() -> bool:
-    """Whether torchrun (or another launcher) set the variables of a process group."""
-    return all(name in os.environ for name in TORCHRUN_VARIABLES)
-
-
-def restart_count() -> int:
-    """How many times torchrun restarted the worker group (``TORCHELASTIC_RESTART_COUNT``; 0 otherwise)."""
-    try:
-        return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
-    except ValueError:
-        return 0
 
 
 def is_active() -> bool:

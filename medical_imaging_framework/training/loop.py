@@ -13,8 +13,8 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from medical_imaging_framework.run.control import Cancelled, CancelToken, NodeError
 from medical_imaging_framework.run.events import EpochEnded, EventSink, Progress, TrainingStopped
-from medical_imaging_framework.run.executor import Cancelled, CancelToken, NodeError
 
 
 @dataclass

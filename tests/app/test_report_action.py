@@ -105,14 +105,26 @@ def test_report_after_a_tiny_training_run(qtbot: Any, window: Any, tmp_path: Pat
     assert not window.report.writing and len(opened) == 1
 
 
-def test_trainer_folders_resolve_as_the_trainer_does(registry: Any, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from medical_imaging_framework.app.running.report_action import trainer_folders
-    from tests.support.pipelines import make_tiny_graph
+def test_report_after_a_separate_process_run_that_saved_no_checkpoint(
+    qtbot: Any, make_window: Any, registry: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's folders come from its events (the Trainer announces them), so a run in another process
+    that left only metrics.csv (every save failed) still gets its report."""
+    from medical_imaging_framework.app.running.modes import RUN_MODES, apply_run_mode
+    from tests.support.gui import write_tiny_pipeline
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert trainer_folders(make_tiny_graph(registry, "")) == []
-    assert trainer_folders(make_tiny_graph(registry, " runs/a ")) == [tmp_path / "runs" / "a"]
-    assert trainer_folders(make_tiny_graph(registry, "~/ckpt")) == [tmp_path / "home" / "ckpt"]
-    assert trainer_folders(None) == []
+    folder = tmp_path / "checkpoints"
+    for name in ("best_model.pt", "final_model.pt"):  # folders where the files would go: both saves fail
+        (folder / name).mkdir(parents=True)
+    window = make_window(write_tiny_pipeline(registry, tmp_path, num_epochs=1, save_every_n_epochs=5))
+    apply_run_mode(window.runner, next(mode for mode in RUN_MODES if mode.name == "process"))
+    window.action_run.trigger()
+    assert window.runner.thread is None and window.runner.process_run is not None
+    wait_for_run(qtbot, window, timeout=240_000)
+    assert any("Could not save checkpoint" in line for line in window.log.lines())
+    assert not list(folder.glob("*.pt")) or all(path.is_dir() for path in folder.glob("*.pt"))
+    assert window.action_report.isEnabled(), window.log.lines()[-5:]
+    with qtbot.waitSignal(window.report.report_done, timeout=60_000) as done:
+        window.action_report.trigger()
+    assert done.args[0].written == [folder / report.REPORT_NAME]

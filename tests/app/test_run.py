@@ -8,11 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from PySide6.QtCore import Qt, QThread
 from PySide6.QtTest import QTest
 
-from medical_imaging_framework.app.running.controller import training_threads
 from medical_imaging_framework.core import NodeRegistry
 from medical_imaging_framework.core.graph import Link
 from medical_imaging_framework.run.events import EpochEnded
@@ -93,12 +91,8 @@ def test_log_pane_shows_exactly_the_lines_of_mif_run(
     wait_for_run(qtbot, window)
     monkeypatch.chdir(cli_dir)
     capsys.readouterr()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(training_threads())  # the same arithmetic as the editor's worker, so losses match exactly
-    try:
-        assert run_command(argparse.Namespace(pipeline=str(path), overrides=[], debug=False)) == 0
-    finally:
-        torch.set_num_threads(threads)
+    # no thread setting here: the Trainer applies one thread policy in every way to run (training/threads.py)
+    assert run_command(argparse.Namespace(pipeline=str(path), overrides=[], debug=False)) == 0
     cli_lines = capsys.readouterr().out.splitlines()
     gui_lines = window.log.lines()
     assert any("Saved checkpoint" in line for line in gui_lines)

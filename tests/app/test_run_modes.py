@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +12,8 @@ import pytest
 from PySide6.QtGui import QAction
 
 from medical_imaging_framework.core import NodeRegistry
-from medical_imaging_framework.run.events import EpochEnded
+from medical_imaging_framework.run.event_stream import event_from_dict
+from medical_imaging_framework.run.events import EpochEnded, format_event
 from tests.support.gui import wait_for_run, write_tiny_pipeline
 
 
@@ -46,3 +50,36 @@ def test_two_processes_chosen_in_the_menu_train_under_torchrun_and_fill_the_pane
     assert sorted(Path(p).name for p in window.checkpoints.paths) == [
         "best_model.pt", "checkpoint_epoch_1.pt", "checkpoint_epoch_2.pt", "final_model.pt"]
     assert window.run_modes.isEnabled()
+
+
+def epoch_losses(events: list[Any]) -> list[tuple[int, float, float | None]]:
+    return [(e.epoch, e.loss, e.val_loss) for e in events if isinstance(e, EpochEnded)]
+
+
+def test_the_same_pipeline_and_seed_give_identical_epochs_from_mif_run_the_editor_thread_and_a_separate_process(
+    qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One thread policy and one run session: the losses agree to the last bit, so the epoch lines are identical."""
+    monkeypatch.chdir(tmp_path)
+    path = write_tiny_pipeline(registry, tmp_path, num_epochs=2, checkpoint_dir="")
+    cli = subprocess.run([sys.executable, "-m", "medical_imaging_framework", "run", str(path), "--events", "jsonl"],
+                         capture_output=True, text=True, timeout=240, check=True)
+    from_cli = [event_from_dict(json.loads(line)) for line in cli.stdout.splitlines()]
+
+    window = make_window(path)
+    runs: dict[str, list[Any]] = {}
+    for mode in ("editor", "process"):
+        events: list[Any] = []
+        window.runner.event.connect(events.append)
+        mode_action(window, mode).trigger()
+        window.action_run.trigger()
+        wait_for_run(qtbot, window, timeout=240_000)
+        window.runner.event.disconnect(events.append)
+        assert window.runner.last_result.status == "done", window.log.lines()[-5:]
+        runs[mode] = events
+    assert len(epoch_losses(from_cli)) == 2
+    assert epoch_losses(runs["editor"]) == epoch_losses(from_cli)
+    assert epoch_losses(runs["process"]) == epoch_losses(from_cli)
+    lines = {name: [format_event(e) for e in events if isinstance(e, EpochEnded)]
+             for name, events in {"cli": from_cli, **runs}.items()}
+    assert lines["cli"] == lines["editor"] == lines["process"]

@@ -35,10 +35,11 @@ def write_tiny_pipeline(registry: NodeRegistry, folder: Path, name: str = "tiny.
         registry: node types.
         folder: where the file (and the checkpoints) go.
         name: file name.
-        trainer: Trainer parameters (e.g. num_epochs=2).
+        trainer: Trainer parameters (e.g. num_epochs=2; checkpoint_dir="" saves nothing).
     """
     settings = {"num_epochs": 2, "save_every_n_epochs": 1, **trainer}
-    graph = make_tiny_graph(registry, folder / "checkpoints", **settings)
+    checkpoint_dir = settings.pop("checkpoint_dir", folder / "checkpoints")
+    graph = make_tiny_graph(registry, checkpoint_dir, **settings)
     path = folder / name
     save_pipeline(graph, path)
     return path

@@ -13,8 +13,9 @@ from torch.utils.data import DataLoader
 from medical_imaging_framework.cli.main import build_parser
 from medical_imaging_framework.cli.run_options import RankFilter, torchrun_command
 from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.run.control import Cancelled, CancelToken
 from medical_imaging_framework.run.events import EpochEnded, Event, LogLine, NodeFailed, TrainingResumed
-from medical_imaging_framework.run.executor import Cancelled, CancelToken, run_graph
+from medical_imaging_framework.run.executor import run_graph
 from medical_imaging_framework.training import distributed
 from tests.support.pipelines import make_tiny_graph
 

@@ -14,8 +14,8 @@ from torch import nn
 from medical_imaging_framework.checkpoints.files import load_checkpoint
 from medical_imaging_framework.checkpoints.policy import CheckpointPolicy
 from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.run.control import CancelToken
 from medical_imaging_framework.run.events import Event
-from medical_imaging_framework.run.executor import CancelToken
 from medical_imaging_framework.training.loop import NonFiniteLossError, Trainer, TrainingState
 from tests.support.tiny import lines_of, run_events, tiniest_graph
 

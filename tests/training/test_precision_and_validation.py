@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from medical_imaging_framework.run.executor import CancelToken
+from medical_imaging_framework.run.control import CancelToken
 from medical_imaging_framework.training.loop import Trainer, TrainingState
 from medical_imaging_framework.training.precision import plan_precision, requested_precision
 

@@ -1,11 +1,11 @@
-"""Runs a pipeline in a QThread: a QObject worker moved to the thread re-emits each core event as one
-Qt signal carrying the event object. Widgets are only ever touched by slots on the GUI thread."""
+"""Runs a pipeline from the editor through a `RunSession`: in a QThread (a QObject worker moved to the thread
+re-emits each event as one Qt signal carrying the event object) or in child processes (`process_run`).
+Widgets are only ever touched by slots on the GUI thread."""
 
 from __future__ import annotations
 
 import importlib
 import logging
-import os
 import threading
 import time
 from typing import Any
@@ -14,18 +14,13 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from medical_imaging_framework.app.qt.gc_guard import collector
 from medical_imaging_framework.core import Graph, NodeRegistry
-from medical_imaging_framework.core.pipeline_file import graph_from_dict, graph_to_dict
 from medical_imaging_framework.nodes import RUNTIME_MODULES
-from medical_imaging_framework.run.control import CancelToken
-from medical_imaging_framework.run.events import Event, Progress
-from medical_imaging_framework.run.executor import Executor, RunResult
+from medical_imaging_framework.run.events import Event
+from medical_imaging_framework.run.executor import RunResult
+from medical_imaging_framework.run.session import RunSession
+from medical_imaging_framework.run.status import RunStatus
 
 log = logging.getLogger(__name__)
-
-# Progress events arrive after every batch; the bar needs far fewer. Coalescing them keeps the GUI
-# thread's event queue short (see bench/ui_latency.py).
-PROGRESS_INTERVAL_S = 0.1
-
 
 # Modules a run needs: torch, MONAI and the node implementations (the node specs import none of them, so
 # the window opens without them), then what torch imports on first use in a run: ``torch.optim`` imports
@@ -50,61 +45,29 @@ def preload_in_background() -> threading.Thread:
     return thread
 
 
-def training_threads() -> int:
-    """Intra-op threads for torch in the worker: one core is left for the GUI thread."""
-    return max(1, (os.cpu_count() or 2) - 1)
-
-
-def copy_graph(graph: Graph, registry: NodeRegistry) -> Graph:
-    """An independent copy of ``graph`` (through its file form), so edits never reach a running pipeline.
-
-    Args:
-        graph: the pipeline shown in the editor.
-        registry: node types.
-    """
-    return graph_from_dict(graph_to_dict(graph), registry, source=graph.name)
-
-
 class RunWorker(QObject):
-    """Lives in the run thread; `run` executes the graph and re-emits its events.
+    """Lives in the run thread; `run` executes the session there and re-emits its events as a Qt signal.
 
     Args:
-        graph: the pipeline to run (a copy; nobody else touches it).
-        cancel: the run's stop flag.
+        session: the run (its sink is set to this worker's signal).
     """
 
     event = Signal(object)
     done = Signal(object)
 
-    def __init__(self, graph: Graph, cancel: CancelToken) -> None:
+    def __init__(self, session: RunSession) -> None:
         super().__init__()
-        self.graph = graph
-        self.cancel = cancel
-        self._last_progress = 0.0
+        self.session = session
+        session.sink = self.event.emit
 
     @Slot()
     def run(self) -> None:
         """Execute the pipeline; emits `done` with the `RunResult` (also when a node fails)."""
-        import torch
-
-        previous_threads = torch.get_num_threads()
-        torch.set_num_threads(training_threads())
         try:
-            result = Executor(self.graph, self._sink, self.cancel).run()
+            result = self.session.run_here()
         except Exception as error:  # the executor catches node failures; this guards the thread itself
-            result = RunResult(status="failed", error=f"{type(error).__name__}: {error}")
-        finally:
-            torch.set_num_threads(previous_threads)
+            result = RunResult(status=RunStatus.FAILED, error=f"{type(error).__name__}: {error}")
         self.done.emit(result)
-
-    def _sink(self, event: Event) -> None:
-        if isinstance(event, Progress):
-            now = time.monotonic()
-            last_batch = event.batch == event.num_batches
-            if not last_batch and now - self._last_progress < PROGRESS_INTERVAL_S:
-                return
-            self._last_progress = now
-        self.event.emit(event)
 
 
 class RunController(QObject):
@@ -124,7 +87,7 @@ class RunController(QObject):
         self.registry = registry
         self.thread: QThread | None = None
         self.worker: RunWorker | None = None
-        self.cancel_token: CancelToken | None = None
+        self.session: RunSession | None = None  # the current or last run
         self.last_result: RunResult | None = None
         # processes > 1 (or separate_process): run `mif run --events jsonl` in child processes (`process_runner`)
         # and follow its events; 1 and not separate: in this process, in a QThread
@@ -138,20 +101,21 @@ class RunController(QObject):
         return self.thread is not None or self.process_run is not None
 
     def start(self, graph: Graph) -> None:
-        """Run a copy of ``graph`` in a new thread (ignored while a run is in progress).
+        """Run a copy of ``graph`` where the run mode says (ignored while a run is in progress).
 
         Args:
             graph: the pipeline; it must already be valid (see `Graph.validate`).
         """
         if self.running:
             return
-        if self.processes > 1 or self.separate_process:
-            self._start_process(graph)
+        self.session = RunSession(graph, self.registry, processes=self.processes,
+                                  separate_process=self.separate_process, validated=True, throttle_progress=True)
+        if self.session.in_child_processes:
+            self._start_process(self.session)
             return
-        self.cancel_token = CancelToken()
         self.thread = QThread(self)
         self.thread.setObjectName("mif-run")
-        self.worker = RunWorker(copy_graph(graph, self.registry), self.cancel_token)
+        self.worker = RunWorker(self.session)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.event.connect(self._forward)
@@ -164,11 +128,11 @@ class RunController(QObject):
         self.started.emit()
 
     def stop(self) -> None:
-        """Ask the run to stop after the current batch."""
+        """Ask the run to stop after the current batch; a second Stop aborts a run in child processes at once."""
         if self.process_run is not None:
             self.process_run.stop()
-        if self.cancel_token is not None:
-            self.cancel_token.cancel()
+        elif self.session is not None:
+            self.session.stop()
 
     def wait(self, timeout_ms: int = -1) -> bool:
         """Block until the run thread ends (events still queued are then delivered by the loop).
@@ -195,11 +159,11 @@ class RunController(QObject):
         self.wait()
         QCoreApplication.sendPostedEvents(self)
 
-    def _start_process(self, graph: Graph) -> None:
+    def _start_process(self, session: RunSession) -> None:
         from medical_imaging_framework.app.running.process_run import ProcessRun
 
-        self.process_run = ProcessRun(graph_to_dict(graph), self.processes, self.event.emit,
-                                      self._on_process_finished, self)
+        session.sink = self.event.emit
+        self.process_run = ProcessRun(session, self._on_process_finished, self)
         self.process_run.start()
         self.started.emit()
 

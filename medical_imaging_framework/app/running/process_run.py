@@ -1,5 +1,5 @@
-"""Runs a pipeline in separate processes: ``mif run --events jsonl`` (``--nproc N`` for several), whose
-JSON lines are read back into the same events a QThread run delivers, so every panel works alike.
+"""Runs a `RunSession` in child processes: ``mif run --events jsonl`` (``--nproc N`` for several), whose
+JSON lines the session reads back into the same events a QThread run delivers, so every panel works alike.
 
 Stop sends SIGTERM (the run stops after the current batch, as with Ctrl-C); a second Stop kills the
 process and its workers. A crash leaves the editor running, with the last lines of stderr in the log.
@@ -7,54 +7,36 @@ process and its workers. A crash leaves the editor running, with the last lines 
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, Slot
 
-from medical_imaging_framework.run.event_stream import event_from_dict
-from medical_imaging_framework.run.events import Event, LogLine, Progress, RunFinished, SampleAvailable
 from medical_imaging_framework.run.executor import RunResult
 from medical_imaging_framework.run.process_tree import kill_tree
+from medical_imaging_framework.run.session import RunSession
 
-PROGRESS_INTERVAL_S = 0.1
 STDERR_TAIL = 4000
-EXIT_STOPPED = 130
 
 
 class ProcessRun(QObject):
-    """One run of ``pipeline`` (a JSON-ready dict) in a child process.
+    """One run of ``session`` in a child process (QProcess: its output arrives on the GUI thread's loop).
 
     Args:
-        pipeline: the pipeline in its file form.
-        processes: 1 = one ``mif run`` process; more = ``mif run --nproc N`` (torchrun).
-        on_event: called on the GUI thread with each event read back.
+        session: the run (its sink receives each event read back).
         on_finished: called once with the `RunResult`.
         parent: owning QObject.
     """
 
-    def __init__(
-        self,
-        pipeline: dict[str, Any],
-        processes: int,
-        on_event: Callable[[Event], None],
-        on_finished: Callable[[RunResult], None],
-        parent: QObject | None = None,
-    ) -> None:
+    def __init__(self, session: RunSession, on_finished: Callable[[RunResult], None],
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.on_event = on_event
+        self.session = session
         self.on_finished = on_finished
         self.folder = tempfile.TemporaryDirectory(prefix="mif-run-")
-        self.path = Path(self.folder.name) / "pipeline.json"
-        self.path.write_text(json.dumps(pipeline), encoding="utf-8")
-        self.arguments = ["-m", "medical_imaging_framework", "run", str(self.path), "--events", "jsonl"]
-        if processes > 1:
-            self.arguments += ["--nproc", str(processes)]
+        self.arguments = session.child_arguments(session.write_pipeline(self.folder.name))
         self.process = QProcess(self)
         self.process.readyReadStandardOutput.connect(self._read_stdout)
         self.process.readyReadStandardError.connect(self._read_stderr)
@@ -62,9 +44,6 @@ class ProcessRun(QObject):
         self.process.errorOccurred.connect(self._on_error)
         self._buffer = b""
         self._stderr = ""
-        self._status = ""
-        self._stops = 0
-        self._last_progress = 0.0
         self._done = False
 
     def start(self) -> None:
@@ -78,10 +57,10 @@ class ProcessRun(QObject):
 
     def stop(self) -> None:
         """First call: SIGTERM (stop after the current batch); later calls: kill the process tree."""
-        self._stops += 1
+        request = self.session.stop()
         if self.process.state() == QProcess.ProcessState.NotRunning:
             return
-        if self._stops == 1:
+        if request == "graceful":
             self.process.terminate()
         else:
             kill_tree(int(self.process.processId()))
@@ -107,25 +86,7 @@ class ProcessRun(QObject):
         self._buffer += bytes(self.process.readAllStandardOutput().data())
         *lines, self._buffer = self._buffer.split(b"\n")
         for line in lines:
-            self._handle_line(line.decode("utf-8", errors="replace"))
-
-    def _handle_line(self, line: str) -> None:
-        if not line.strip():
-            return
-        try:
-            event = event_from_dict(json.loads(line))
-        except (ValueError, TypeError):
-            event = LogLine(line)  # not JSON: show it rather than lose it
-        if event is None or isinstance(event, SampleAvailable):  # a sample's pixels are not in the stream
-            return
-        if isinstance(event, RunFinished):
-            self._status = event.status
-        if isinstance(event, Progress):
-            now = time.monotonic()
-            if event.batch != event.num_batches and now - self._last_progress < PROGRESS_INTERVAL_S:
-                return
-            self._last_progress = now
-        self.on_event(event)
+            self.session.take_line(line.decode("utf-8", errors="replace"))
 
     @Slot()
     def _read_stderr(self) -> None:
@@ -145,16 +106,9 @@ class ProcessRun(QObject):
         self._done = True
         self._read_stdout()
         if self._buffer:
-            self._handle_line(self._buffer.decode("utf-8", errors="replace"))
+            self.session.take_line(self._buffer.decode("utf-8", errors="replace"))
             self._buffer = b""
         self._read_stderr()
-        if self._status:
-            result = RunResult(status=self._status)
-        elif code == EXIT_STOPPED or self._stops:
-            result = RunResult(status="cancelled")
-        else:
-            detail = self._stderr.strip().splitlines()[-1] if self._stderr.strip() else f"exit code {code}"
-            result = RunResult(status="failed", error=f"the run process ended: {detail}")
-            self.on_event(LogLine(f"✗ {result.error}\n{self._stderr.strip()}", level="error"))
+        result = self.session.child_result(code, self._stderr)
         self.folder.cleanup()
         self.on_finished(result)

@@ -23,7 +23,6 @@ from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from medical_imaging_framework.app.qt.gc_guard import collector
-from medical_imaging_framework.core import Graph
 from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.run.events import CheckpointSaved, Event
 from medical_imaging_framework.run.executor import RunResult
@@ -62,16 +61,6 @@ def write_reports(folders: list[Path]) -> ReportOutcome:
     return outcome
 
 
-def trainer_folders(graph: Graph | None) -> list[Path]:
-    """The ``checkpoint_dir`` of each node of ``graph`` that has one, resolved as the Trainer resolves it."""
-    folders: list[Path] = []
-    for node in graph.nodes.values() if graph is not None else []:
-        directory = str(node.config.get("checkpoint_dir") or "").strip()
-        if directory:
-            folders.append(Path(os.path.abspath(os.path.expanduser(directory))))
-    return folders
-
-
 class ReportAction(QObject):
     """The "Report" action of a main window, following its run controller.
 
@@ -89,7 +78,6 @@ class ReportAction(QObject):
         self.runner = runner
         self.log = log
         self.folders: list[Path] = []
-        self.ran: Graph | None = None  # the graph of the last run, as it ran (in-process runs)
         self.writing = False
         self.action = QAction("Re&port", window)
         self.action.setObjectName("action_report")
@@ -103,13 +91,12 @@ class ReportAction(QObject):
 
     def reset(self, *_: Any) -> None:
         """Forget the last run (another pipeline opens)."""
-        self.folders, self.ran = [], None
+        self.folders = []
         self._sync()
 
     def on_run_started(self) -> None:
-        """A run starts: forget the previous one; keep the graph this one runs."""
+        """A run starts: forget the previous one."""
         self.reset()
-        self.ran = getattr(getattr(self.runner, "worker", None), "graph", None)
 
     def on_event(self, event: Event) -> None:
         """Note each folder the run saves a checkpoint into."""
@@ -120,10 +107,12 @@ class ReportAction(QObject):
 
     def on_run_finished(self, result: RunResult | None) -> None:
         """A run ended: the action is on when it left a checkpoint folder with something to report."""
-        if not self.folders and self.ran is not None:  # no checkpoint saved: a run stopped early may have metrics
-            from medical_imaging_framework.training.metrics_log import METRICS_NAME  # loaded by the run already
+        if not self.folders and result is not None:  # no checkpoint saved: a run stopped early may have metrics
+            from medical_imaging_framework.training.metrics_log import METRICS_NAME  # torch-free to import
 
-            self.folders = [f for f in trainer_folders(self.ran) if (f / METRICS_NAME).is_file()]
+            # the run's checkpoint folders, as its Trainers announced them: the same in every way to run
+            folders = [Path(folder) for folder in result.checkpoint_folders]
+            self.folders = [folder for folder in folders if (folder / METRICS_NAME).is_file()]
         self._sync()
 
     def _sync(self) -> None:

@@ -148,7 +148,9 @@ def _with_history(classes: torch.Tensor, images: list[Any] | None, index: int) -
 def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     import torch
 
-    with torch.no_grad():
+    from medical_imaging_framework.training.threads import thread_policy
+
+    with torch.no_grad(), thread_policy():  # the same thread count in every way to run
         return _predict(ctx, inputs, config)
 
 

@@ -35,6 +35,7 @@ from medical_imaging_framework.training.distributed import (
 )
 from medical_imaging_framework.training.loop import Callback, Trainer, TrainingState, resolve_device
 from medical_imaging_framework.training.precision import PrecisionPlan, plan_precision
+from medical_imaging_framework.training.threads import thread_policy
 
 
 def seed_everything(seed: int) -> None:
@@ -229,6 +230,7 @@ def train(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> d
         all_reduce=all_reduce_sum if ranks.active else None,
         autocast_dtype=precision.autocast_dtype,
     )
-    trainer.fit(state)
+    with thread_policy():  # the same thread count in every way to run (training/threads.py)
+        trainer.fit(state)
     model.eval()
     return {"model": model}
