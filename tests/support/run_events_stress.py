@@ -46,6 +46,8 @@ def main(events: int, widgets: bool = False) -> int:
     from medical_imaging_framework.core import Graph, NodeRegistry, NodeSpec
 
     def chatter(ctx: Any, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+        import torch  # noqa: F401  (as a real run's first node does: seconds of allocation in the run thread)
+
         garbage = []
         for number in range(events):
             ctx.log(f"line {number}")

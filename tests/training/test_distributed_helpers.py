@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from medical_imaging_framework.cli.main import build_parser
-from medical_imaging_framework.cli.run_options import RankFilter, torchrun_command
+from medical_imaging_framework.cli.run_options import RankFilter, launch_command
 from medical_imaging_framework.core import NodeRegistry
 from medical_imaging_framework.run.control import Cancelled, CancelToken
 from medical_imaging_framework.run.events import EpochEnded, Event, LogLine, NodeFailed, TrainingResumed
@@ -88,11 +88,11 @@ def test_nproc_builds_a_torchrun_command() -> None:
     args = build_parser().parse_args(
         ["run", "p.json", "--nproc", "3", "--max-restarts", "2", "--set", "trainer.num_epochs=4", "--events", "jsonl"]
     )
-    command = torchrun_command(args)
+    command = launch_command(args)
     assert command[1:3] == ["-m", "torch.distributed.run"]
     assert "--nproc-per-node=3" in command and "--max-restarts=2" in command and "--standalone" in command
     tail = command[command.index("medical_imaging_framework") + 1:]
-    assert tail == ["run", "p.json", "--events", "jsonl", "--set", "trainer.num_epochs=4"]
+    assert tail == ["run", "p.json", "--events", "jsonl", "--validated", "--set", "trainer.num_epochs=4"]
     for bad in (["--nproc", "0"], ["--max-restarts", "-1"], ["--nproc", "two"]):
         with pytest.raises(SystemExit):
             build_parser().parse_args(["run", "p.json", *bad])
@@ -113,12 +113,12 @@ def test_only_rank_zero_prints_and_others_report_failures() -> None:
 def test_nproc_checks_the_pipeline_once_before_starting_processes(
     registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from medical_imaging_framework.cli import run_options as cli_run
+    from medical_imaging_framework.cli import commands
     from medical_imaging_framework.cli.main import main
     from medical_imaging_framework.core import save_pipeline
 
     started: list[object] = []
-    monkeypatch.setattr(cli_run, "launch_torchrun", lambda args: started.append(args) or 0)
+    monkeypatch.setattr(commands, "launch_torchrun", lambda command, stops: started.append(command) or 0)
     graph = make_tiny_graph(registry, "", num_epochs=0)
     save_pipeline(graph, tmp_path / "bad.json")
     assert main(["run", str(tmp_path / "bad.json"), "--nproc", "2"]) == 2
