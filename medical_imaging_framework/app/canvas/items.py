@@ -26,7 +26,6 @@ CATEGORY_COLOURS: dict[str, tuple[int, int, int]] = {
     "Optimizers": (150, 100, 40),
     "Training": (40, 80, 150),
     "Inference": (110, 110, 40),
-    "IO": (90, 90, 90),
 }
 
 PORT_COLOURS: dict[str, tuple[int, int, int]] = {
