@@ -1,3 +1,3 @@
-"""checkpoints"""
+"""Checkpoints: file names, errors, archive and schema checks, load, state, the writer and the save policy."""
 
 from __future__ import annotations

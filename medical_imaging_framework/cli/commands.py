@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import sys
@@ -30,12 +31,29 @@ from medical_imaging_framework.run.launch import launch_torchrun
 from medical_imaging_framework.run.session import RunSession
 from medical_imaging_framework.run.status import RunStatus, exit_code
 
+PLUGIN_WARNINGS_SHOWN = "MIF_PLUGIN_WARNINGS_SHOWN"  # pid of the command that printed them; its children stay quiet
+
+
+def warn_plugin_errors(registry: NodeRegistry) -> None:
+    """Print each node plugin that failed to load as a ``warning:`` line on stderr, once per command.
+
+    The processes a command starts (the torchrun ranks of ``mif run --nproc``) inherit a mark and print nothing.
+
+    Args:
+        registry: the command's node types (its plugins are loaded here if they were not yet).
+    """
+    errors = registry.load_plugins()
+    if not errors or os.environ.get(PLUGIN_WARNINGS_SHOWN, str(os.getpid())) != str(os.getpid()):
+        return
+    for message in errors:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+    os.environ[PLUGIN_WARNINGS_SHOWN] = str(os.getpid())
+
 
 def load_with_overrides(pipeline: str, overrides: list[str]) -> tuple[Path, Graph]:
     """Load a pipeline file and apply ``NODE_ID.PARAM=VALUE`` overrides; raises `UsageError`."""
     registry = NodeRegistry()
-    for message in registry.plugin_errors:
-        print(f"warning: {message}", file=sys.stderr)
+    warn_plugin_errors(registry)
     path = resolve_pipeline_path(pipeline)
     try:
         graph = load_pipeline(path, registry)
@@ -165,6 +183,7 @@ def validate_command(args: argparse.Namespace) -> int:
 def nodes_command(args: argparse.Namespace) -> int:
     """`mif nodes`: node types grouped by category, with ports, parameters and defaults."""
     registry = NodeRegistry()
+    warn_plugin_errors(registry)
     category = None
     for spec in registry.specs():
         if spec.category != category:
@@ -221,4 +240,4 @@ def gui_command(args: argparse.Namespace) -> int:
     return launch(args.pipeline)
 
 
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "ConsolePrinter", "load_with_overrides"]
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "ConsolePrinter", "load_with_overrides", "warn_plugin_errors"]

@@ -1,11 +1,14 @@
-"""Whether Qt can open a window here, checked before `mif gui` loads Qt (whose failure is an abort)."""
+"""Whether Qt is installed and can open a window here, checked before `mif gui` loads Qt (whose failure is
+an abort)."""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import Mapping
+from importlib.util import find_spec
 
+GUI_PACKAGES = ("PySide6", "NodeGraphQt", "pyqtgraph")  # the `gui` extra (pyproject.toml)
 HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb", "vkkhrdisplay")
 
 
@@ -30,3 +33,15 @@ def display_problem(environ: Mapping[str, str] | None = None, platform: str | No
         "On a server, train headless with `mif run PIPELINE.json`, connect with `ssh -X`, "
         "or start a virtual display (xvfb-run mif gui)."
     )
+
+
+def missing_gui_package() -> str | None:
+    """What to install when a package of the ``gui`` extra is missing (one sentence), or None when all are there."""
+    for name in GUI_PACKAGES:
+        try:
+            found = find_spec(name) is not None
+        except (ImportError, ValueError):  # a broken install, or a module whose __spec__ is unset
+            found = False
+        if not found:
+            return f"mif gui needs {name}, which is not installed: pip install 'medical_imaging_framework[gui]'"
+    return None

@@ -107,11 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "gui":
         from medical_imaging_framework.cli.commands import gui_command
-        from medical_imaging_framework.cli.display import display_problem
+        from medical_imaging_framework.cli.display import display_problem, missing_gui_package
 
-        if display_problem():
-            raise UsageError(display_problem())
-
+        problem = missing_gui_package() or display_problem()
+        if problem:
+            raise UsageError(problem)
         return gui_command(args)
     from medical_imaging_framework.cli import commands as cli_commands
 

@@ -45,7 +45,7 @@ class NodeRegistry:
     def __init__(self, discover: bool = True) -> None:
         self._specs: dict[str, NodeSpec] = {}
         self._discover_pending = discover
-        self.plugin_errors: list[str] = []
+        self.plugin_errors: list[str] = []  # one line per plugin that failed; filled by `load_plugins`
 
     def register(self, spec: NodeSpec) -> None:
         """Add a node type; a second type with the same id is refused."""
@@ -60,19 +60,19 @@ class NodeRegistry:
 
     def get(self, type_id: str) -> NodeSpec:
         """The spec for ``type_id``; raises `UnknownNodeType`."""
-        self._load_plugins()
+        self.load_plugins()
         try:
             return self._specs[type_id]
         except KeyError:
             raise UnknownNodeType(type_id) from None
 
     def __contains__(self, type_id: object) -> bool:
-        self._load_plugins()
+        self.load_plugins()
         return type_id in self._specs
 
     def specs(self) -> list[NodeSpec]:
         """All registered types, sorted by category then title."""
-        self._load_plugins()
+        self.load_plugins()
         return sorted(self._specs.values(), key=lambda s: (s.category, s.title))
 
     def create(self, type_id: str, node_id: str | None = None, **config: Any) -> Node:
@@ -88,18 +88,23 @@ class NodeRegistry:
         settings.update(config)
         return Node(id=node_id or _default_id(type_id), spec=spec, config=settings)
 
-    def _load_plugins(self) -> None:
-        if not self._discover_pending:
-            return
-        self._discover_pending = False
-        for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-            try:
-                entry.load()(self)
-            except Exception as error:  # a broken plugin must not take the application down
-                message = f"node plugin '{entry.name}' ({entry.value}) failed to load: {error}"
-                log.warning(message)
-                self.plugin_errors.append(message)
+    def load_plugins(self) -> list[str]:
+        """Load the entry-point plugins now (only the first call does), and return `plugin_errors`.
 
+        A plugin that raises is skipped; its line (``node plugin 'NAME' (VALUE) failed to load: ...``)
+        is kept in `plugin_errors` for the command line and the editor to show.
+        """
+        if self._discover_pending:
+            self._discover_pending = False
+            for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+                try:
+                    entry.load()(self)
+                except Exception as error:  # a broken plugin must not take the application down
+                    message = (f"node plugin '{entry.name}' ({entry.value}) failed to load: "
+                               f"{type(error).__name__}: {error}")
+                    log.info(message)  # shown by the caller (cli, editor), not twice through logging's last resort
+                    self.plugin_errors.append(message)
+        return self.plugin_errors
 
 def _default_id(type_id: str) -> str:
     """``data.SyntheticPhantoms`` -> ``synthetic_phantoms``; ``models.UNet`` -> ``unet`` (see `readable_id`)."""

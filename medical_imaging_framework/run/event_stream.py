@@ -107,9 +107,6 @@ class JsonLinesWriter:
         self.stream.flush()
 
 
-COMMON_FIELDS = ("format", "version", "type", "time")
-
-
 def event_from_dict(record: dict[str, Any]) -> Event | None:
     """The event a JSON line describes (None for a type this version does not know, or another format).
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+# The Literal aliases below (levels, kinds) are plain strings on the wire (JSON lines, docs/events.md).
 
 
 @dataclass(frozen=True)
@@ -42,13 +44,16 @@ class NodeFailed(Event):
     traceback: str = ""
 
 
+LogLevel = Literal["info", "warning", "error"]
+
+
 @dataclass(frozen=True)
 class LogLine(Event):
     """A line of text for the log, exactly as it should read."""
 
     text: str
     node_id: str = ""
-    level: str = "info"
+    level: LogLevel = "info"
 
 
 @dataclass(frozen=True)
@@ -73,15 +78,23 @@ class EpochEnded(Event):
     metrics: dict[str, float] = field(default_factory=dict)
 
 
+CheckpointKind = Literal["periodic", "best", "final"]
+
+
 @dataclass(frozen=True)
 class CheckpointSaved(Event):
     """A checkpoint file is safely on disk. ``kind`` is ``periodic``, ``best`` or ``final``."""
 
     node_id: str
-    kind: str
+    kind: CheckpointKind
     path: str
     epoch: int
     loss: float
+
+
+# a save's kind, or "directory" (the folder could not be made or listed), "cleanup" (an old file was not
+# deleted), "" (not said)
+CheckpointFailureKind = Literal["periodic", "best", "final", "directory", "cleanup", ""]
 
 
 @dataclass(frozen=True)
@@ -91,7 +104,7 @@ class CheckpointFailed(Event):
     node_id: str
     path: str
     message: str
-    kind: str = ""
+    kind: CheckpointFailureKind = ""
 
 
 @dataclass(frozen=True)

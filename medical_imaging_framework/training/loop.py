@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import nn
@@ -57,14 +57,6 @@ class EpochResult:
     @property
     def monitored(self) -> float:
         return self.val_loss if self.val_loss is not None else self.train_loss
-
-
-class TrainingCallback(Protocol):
-    """Hooks the loop calls; implement any subset by subclassing `Callback`."""
-
-    def on_train_start(self, state: TrainingState) -> None: ...
-    def on_epoch_end(self, state: TrainingState, result: EpochResult) -> None: ...
-    def on_train_end(self, state: TrainingState, completed: bool) -> None: ...
 
 
 class Callback:

@@ -57,6 +57,25 @@ def test_third_party_plugin_is_loaded_and_a_broken_one_is_reported(monkeypatch: 
     assert "broken" in registry.plugin_errors[0] and "missing dependency" in registry.plugin_errors[0]
 
 
+def test_load_plugins_reports_failures_before_any_other_use_and_loads_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    class BrokenEntry:
+        name, value = "broken", "acme:broken"
+
+        def load(self) -> Any:
+            calls.append(self.name)
+            raise ImportError("No module named 'acme'")
+
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [BrokenEntry()])
+    registry = NodeRegistry()
+    expected = ["node plugin 'broken' (acme:broken) failed to load: ImportError: No module named 'acme'"]
+    assert registry.load_plugins() == expected
+    assert registry.load_plugins() == expected and registry.specs() == []
+    assert calls == ["broken"], "plugins load once"
+    assert NodeRegistry(discover=False).load_plugins() == []
+
+
 def test_duplicate_type_is_refused() -> None:
     registry = NodeRegistry(discover=False)
     spec = NodeSpec("acme.Thing", "Thing", "Acme", _noop)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QApplication
 
 from medical_imaging_framework.app.canvas.graph_widgets import MifNodeGraph, accept_equal_kinds, bulk_drawing
 from medical_imaging_framework.app.canvas.items import (
+    NodeState,
     NodeStateItem,
     category_identifier,
     make_node_class,
@@ -395,9 +396,9 @@ class CanvasAdapter(QObject, GraphObserver):
         if shown is not None:
             self.set_state(*shown)
 
-    def set_state(self, node_id: str, state: str, detail: str = "", fraction: float | None = None) -> None:
+    def set_state(self, node_id: str, state: NodeState, detail: str = "", fraction: float | None = None) -> None:
         """Show a node's state: pending, running (``fraction`` done), done, failed or invalid
-        (``detail``: the one-line reason); anything else clears it. The tooltip carries the error."""
+        (``detail``: the one-line reason); "" clears it. The tooltip carries the error."""
         canvas_node = self.canvas_node(node_id)
         node = self.graph.nodes.get(node_id)
         if canvas_node is None or node is None:
@@ -414,7 +415,7 @@ class CanvasAdapter(QObject, GraphObserver):
         for node_id in list(self._states):
             self.set_state(node_id, "")
 
-    def state_visible(self, node_id: str) -> str:
+    def state_visible(self, node_id: str) -> NodeState:
         """The state shown on ``node_id`` ("" when none); for tests and screenshots."""
         item = self._states.get(node_id)
         return item.state if item is not None and item.isVisible() else ""

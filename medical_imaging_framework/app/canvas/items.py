@@ -4,7 +4,7 @@ and the run-state badge (outline, one status line, progress bar) drawn with it."
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from typing import Any, Literal
 
 from NodeGraphQt import BaseNode
 from NodeGraphQt.qgraphics.node_abstract import AbstractNodeItem
@@ -26,7 +26,6 @@ CATEGORY_COLOURS: dict[str, tuple[int, int, int]] = {
     "Optimizers": (150, 100, 40),
     "Training": (40, 80, 150),
     "Inference": (110, 110, 40),
-    "IO": (90, 90, 90),
 }
 
 PORT_COLOURS: dict[str, tuple[int, int, int]] = {
@@ -42,7 +41,10 @@ PORT_COLOURS: dict[str, tuple[int, int, int]] = {
     PortKind.METRICS: (220, 220, 220),
 }
 
-STATE_COLOURS: dict[str, str] = {
+# A node's run-state badge on the canvas; "" shows none.
+NodeState = Literal["", "pending", "running", "done", "failed", "invalid"]
+
+STATE_COLOURS: dict[NodeState, str] = {
     "pending": "#8a8a8a",
     "running": "#f0a030",
     "done": "#3cb371",
@@ -50,8 +52,8 @@ STATE_COLOURS: dict[str, str] = {
     "invalid": "#e53935",
 }
 
-STATE_WORDS = {"pending": "waiting", "running": "running", "done": "done", "failed": "failed",
-               "invalid": "cannot run"}
+STATE_WORDS: dict[NodeState, str] = {"pending": "waiting", "running": "running", "done": "done",
+                                     "failed": "failed", "invalid": "cannot run"}
 
 
 def _hashed_colour(text: str) -> tuple[int, int, int]:
@@ -86,7 +88,7 @@ def node_tooltip(spec: NodeSpec, node_id: str, error: str = "") -> str:
     return text
 
 
-def state_of_event(event: Event) -> tuple[str, str, str, float | None] | None:
+def state_of_event(event: Event) -> tuple[str, NodeState, str, float | None] | None:
     """(node id, state, one-line detail, fraction done) that a run event shows on its node; None for others."""
     if isinstance(event, NodeStarted):
         return event.node_id, "running", "", None
@@ -164,7 +166,7 @@ class NodeStateItem(QGraphicsItem):
         super().__init__(parent)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemStacksBehindParent, True)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-        self.state = ""
+        self.state: NodeState = ""
         self.detail = ""
         self.fraction: float | None = None
         self.font = QFont()
@@ -181,7 +183,7 @@ class NodeStateItem(QGraphicsItem):
         metrics = QFontMetricsF(self.font)
         return metrics.elidedText(line.splitlines()[0] if line else "", Qt.TextElideMode.ElideRight, self.LINE_WIDTH)
 
-    def show_state(self, state: str, detail: str = "", fraction: float | None = None) -> None:
+    def show_state(self, state: NodeState, detail: str = "", fraction: float | None = None) -> None:
         """Show ``state`` (see STATE_COLOURS) with a one-line ``detail``; an unknown state hides the badge."""
         self.prepareGeometryChange()
         self.state = state if state in STATE_COLOURS else ""

@@ -72,6 +72,11 @@ class MainWindow(QMainWindow):
                 self.show_graph(Graph(name="untitled"), None)
         else:
             self.show_graph(Graph(name="untitled"), None)
+        failed = self.registry.load_plugins()  # node plugins that failed to load: said once, at start
+        for message in failed:
+            self.log.append(f"warning: {message}")
+        if failed:
+            self.statusBar().showMessage(f"{len(failed)} node plugin(s) failed to load: see the log")
 
     # -- layout -------------------------------------------------------------------------------
     def _build_docks(self) -> None:

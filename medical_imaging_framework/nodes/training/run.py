@@ -164,11 +164,6 @@ def make_precision(ctx: NodeContext, config: dict[str, Any], device: torch.devic
     return plan
 
 
-def make_scaler(ctx: NodeContext, config: dict[str, Any], device: torch.device) -> Any:
-    """The ``GradScaler`` of `make_precision` (fp16-mixed on CUDA), else None; kept for callers of the old name."""
-    return make_precision(ctx, config, device).scaler
-
-
 def resume(ctx: NodeContext, state: TrainingState, path: Path, num_epochs: int, device: torch.device) -> None:
     """Restore ``state`` from checkpoint ``path`` and report it; raises `NodeError` with the cause.
 
