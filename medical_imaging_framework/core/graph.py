@@ -164,6 +164,25 @@ class Graph:
         """Links arriving at ``node_id``, by input port name."""
         return dict(inputs_by_target(self._links).get(node_id, {}))
 
+    def upstream(self, node_id: str) -> Graph:
+        """A graph of ``node_id`` and every node it depends on, with the links between them (the same nodes).
+
+        Args:
+            node_id: a node of this graph.
+        """
+        wanted, stack = {node_id}, [node_id]
+        while stack:
+            for link in self.inputs_of(stack.pop()).values():
+                if link.source not in wanted:
+                    wanted.add(link.source)
+                    stack.append(link.source)
+        part = Graph(f"{self.name}: {node_id}")
+        for current in self.nodes:
+            if current in wanted:
+                part.nodes[current] = self.nodes[current]
+        part.links = [link for link in self.links if link.source in wanted and link.target in wanted]
+        return part
+
     def topological_order(self) -> list[str]:
         """Node ids so that every node comes after its inputs; raises `LinkError` on a cycle."""
         order, cyclic = self._kahn()

@@ -109,6 +109,17 @@ class RunSession:
         if self.throttle is None or self.throttle.admit(event):
             self.sink(event)
 
+    def upstream(self, node_id: str) -> RunSession:
+        """A session of ``node_id`` and the nodes it depends on, from this session's pipeline (already validated).
+
+        The editor rebuilds a data node's outputs with it after a run in child processes, whose objects stayed
+        there.
+
+        Args:
+            node_id: a node of this session's pipeline.
+        """
+        return RunSession(self.graph.upstream(node_id), validated=True)
+
     # -- in child processes -------------------------------------------------------------------------
     def child_arguments(self, pipeline_file: str | os.PathLike[str]) -> list[str]:
         """The arguments after ``python`` of the child that runs this session: ``mif run --events jsonl``,

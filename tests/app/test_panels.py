@@ -105,3 +105,27 @@ def test_selecting_a_data_node_after_a_run_shows_its_sample(qtbot: Any, window: 
     assert window.image_viewer.caption.text().startswith("train_loader.loader: item 0 of ")
     assert window.image_viewer.image.shape == (32, 32)
     assert window.image_viewer.masks["Label"] is not None
+
+
+def test_after_a_run_in_a_separate_process_a_data_node_still_shows_its_sample(
+    qtbot: Any, window: Any, monkeypatch: Any
+) -> None:
+    """The child's datasets stayed in the child: the node's part of the pipeline is rebuilt here, in the background."""
+    from medical_imaging_framework.app.running.modes import RUN_MODES, apply_run_mode
+
+    apply_run_mode(window.runner, next(mode for mode in RUN_MODES if mode.name == "process"))
+    window.action_run.trigger()
+    assert window.runner.process_run is not None
+    wait_for_run(qtbot, window, timeout=240_000)
+    assert window.runner.last_result.status == "done" and window.runner.last_result.outputs == {}
+    assert not window.data_outputs.can_rebuild("trainer"), "never a Trainer: only data nodes are rebuilt"
+    built: list[str] = []
+    real_upstream = window.runner.session.upstream
+    monkeypatch.setattr(window.runner.session, "upstream", lambda node_id: built.append(node_id) or real_upstream(
+        node_id))
+    assert window.show_node_sample("train_loader")  # rebuilding: the sample follows
+    qtbot.waitUntil(lambda: window.image_viewer.image is not None, timeout=60_000)
+    assert window.image_viewer.caption.text().startswith("train_loader.loader: item 0 of ")
+    assert window.image_viewer.image.shape == (32, 32) and window.image_viewer.masks["Label"] is not None
+    assert built == ["train_loader"]
+    assert window.show_node_sample("phantoms") and built == ["train_loader"], "rebuilt once with its upstream"

@@ -76,3 +76,16 @@ def test_node_ids_must_be_unique_and_well_formed(registry: NodeRegistry) -> None
     with pytest.raises(ValueError, match="must start with a letter"):
         graph.add_node(registry.create("data.DataLoader", "1.bad"))
     assert graph.unique_id("loader") == "loader_2"
+
+
+def test_upstream_keeps_a_node_and_what_it_depends_on(registry: NodeRegistry) -> None:
+    from tests.support.pipelines import make_tiny_graph
+
+    graph = make_tiny_graph(registry, "")
+    part = graph.upstream("train_loader")
+    assert set(part.nodes) == {"train_loader", "split", "phantoms"}
+    assert all(part.nodes[node_id] is graph.nodes[node_id] for node_id in part.nodes)
+    assert {(link.source, link.target) for link in part.links} == {("phantoms", "split"), ("split", "train_loader")}
+    assert part.validate() == []
+    assert set(graph.upstream("trainer").nodes) == set(graph.nodes)  # the Trainer depends on every node
+    assert set(graph.upstream("phantoms").nodes) == {"phantoms"} and graph.upstream("phantoms").links == []

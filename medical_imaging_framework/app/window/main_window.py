@@ -14,6 +14,7 @@ from medical_imaging_framework.app.canvas.graph_widgets import MifNodeGraph, Nod
 from medical_imaging_framework.app.document.document import Document
 from medical_imaging_framework.app.document.file_commands import FileCommands
 from medical_imaging_framework.app.running.controller import RunController
+from medical_imaging_framework.app.running.data_outputs import DataOutputs
 from medical_imaging_framework.app.running.report_action import ReportAction
 from medical_imaging_framework.app.running.torch_preload import QueuedRun, torch_preload
 from medical_imaging_framework.app.widgets.image_view import ImageViewer
@@ -21,7 +22,7 @@ from medical_imaging_framework.app.widgets.node_help import show_node_help
 from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, LossPlot, RunProgress
 from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
 from medical_imaging_framework.app.window.layout import add_docks, add_menus_and_toolbar, retire_viewer_undo_actions
-from medical_imaging_framework.core import Graph, NodeRegistry, PortKind, Problem
+from medical_imaging_framework.core import Graph, NodeRegistry, Problem
 from medical_imaging_framework.run.events import (
     CheckpointSaved,
     EpochEnded,
@@ -54,7 +55,8 @@ class MainWindow(QMainWindow):
         self.files = FileCommands(self, self.document, self.registry)
         self.files.dialogClosed.connect(self.restore_focus)
         self.param_dialog: ParamDialog | None = None
-        self.last_outputs: dict[str, dict[str, Any]] = {}
+        self.data_outputs = DataOutputs(self)
+        self.data_outputs.ready.connect(self.show_node_sample)
         self.node_graph = MifNodeGraph(parent=self)
         self.canvas = CanvasAdapter(self.node_graph, self.registry)
         self.runner = RunController(self.registry, self)
@@ -208,7 +210,7 @@ class MainWindow(QMainWindow):
         self.loss_plot.reset()
         self.checkpoints.reset()
         self.image_viewer.clear()
-        self.last_outputs = {}
+        self.data_outputs.reset()
         self.fit_view()
 
     def mark_saved(self) -> None:
@@ -328,7 +330,7 @@ class MainWindow(QMainWindow):
             return False
         self.loss_plot.reset()
         self.checkpoints.reset()
-        self.last_outputs = {}
+        self.data_outputs.reset()
         for node_id in self.canvas.graph.nodes:
             self.canvas.set_state(node_id, "pending")
         self.progress.show_status("starting…")
@@ -371,10 +373,9 @@ class MainWindow(QMainWindow):
         self.action_stop.setEnabled(False)
         self._sync_undo_actions()
         status = result.status if result else "failed"
-        if result is not None:
-            self.last_outputs = result.outputs
-            if result.problems:
-                self.report_problems(result.problems)
+        self.data_outputs.run_finished(self.runner.session, result)
+        if result is not None and result.problems:
+            self.report_problems(result.problems)
         for node_id in self.canvas.graph.nodes:
             if self.canvas.state_visible(node_id) in ("pending", "running"):
                 self.canvas.set_state(node_id, "")
@@ -398,28 +399,21 @@ class MainWindow(QMainWindow):
     def show_node_sample(self, node_id: str, index: int = 0) -> bool:
         """Show item ``index`` of the Dataset (or a DataLoader's dataset) node ``node_id`` produced in the last run.
 
+        After a run in child processes the node's outputs are rebuilt here first (`DataOutputs`): True then
+        means the sample follows.
+
         Args:
             node_id: a data node of the last run.
             index: the dataset item.
         """
-        node, outputs = self.canvas.graph.nodes.get(node_id), self.last_outputs.get(node_id)
-        if node is None or not outputs:
-            return False
-        for port in node.spec.outputs:
-            value = outputs.get(port.name)
-            if port.kind == PortKind.DATALOADER:
-                value = getattr(value, "dataset", None)
-            elif port.kind != PortKind.DATASET:
-                continue
-            if value is None or len(value) == 0:
-                continue
-            item = value[min(index, len(value) - 1)]
-            if isinstance(item, dict) and "image" in item:
-                title = f"{node_id}.{port.name}: item {index} of {len(value)}"
-                self.image_viewer.show_sample(item["image"], item.get("label"), None, title)
-                self.image_dock.raise_()
-                return True
-        return False
+        node = self.canvas.graph.nodes.get(node_id)
+        sample = self.data_outputs.sample(node, index) if node is not None else None
+        if sample is None:
+            return node is not None and self.data_outputs.rebuild(node_id)
+        image, label, title = sample
+        self.image_viewer.show_sample(image, label, None, title)
+        self.image_dock.raise_()
+        return True
 
     # -- closing ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
