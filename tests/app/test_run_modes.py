@@ -83,3 +83,17 @@ def test_the_same_pipeline_and_seed_give_identical_epochs_from_mif_run_the_edito
     lines = {name: [format_event(e) for e in events if isinstance(e, EpochEnded)]
              for name, events in {"cli": from_cli, **runs}.items()}
     assert lines["cli"] == lines["editor"] == lines["process"]
+
+
+def test_a_run_from_the_editor_validates_the_pipeline_once(
+    qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medical_imaging_framework.core import Graph
+
+    window = make_window(write_tiny_pipeline(registry, tmp_path, num_epochs=1, checkpoint_dir=""))
+    calls: list[str] = []
+    real = Graph.validate
+    monkeypatch.setattr(Graph, "validate", lambda graph: calls.append(graph.name) or real(graph))
+    window.action_run.trigger()
+    wait_for_run(qtbot, window)
+    assert window.runner.last_result.status == "done" and len(calls) == 1, calls
