@@ -1,0 +1,3 @@
+"""checkpoints"""
+
+from __future__ import annotations
