@@ -24,13 +24,13 @@ from torch import nn
 from medical_imaging_framework.checkpoints.archive import check_declared_sizes, verify_archive
 from medical_imaging_framework.checkpoints.errors import CheckpointError, field_error, shown
 from medical_imaging_framework.checkpoints.schema import REQUIRED_KEYS, validate_checkpoint
+from medical_imaging_framework.core.atomic_file import TEMP_SUFFIX
 from medical_imaging_framework.core.text import printable
 
 FORMAT_VERSION = 1
 BEST_NAME = "best_model.pt"
 FINAL_NAME = "final_model.pt"
 PERIODIC_PATTERN = re.compile(r"^checkpoint_epoch_(\d+)\.pt$")
-TEMP_SUFFIX = ".tmp"
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 
 

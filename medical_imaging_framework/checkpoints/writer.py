@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from medical_imaging_framework.checkpoints.atomic import CheckpointWriteError, describe_os_error, write_checkpoint
-from medical_imaging_framework.checkpoints.files import TEMP_SUFFIX
+from medical_imaging_framework.core.atomic_file import temp_path
 
 T = TypeVar("T")
 
@@ -115,7 +114,7 @@ class CheckpointWriter:
         Raises:
             CheckpointWriteError: it cannot be moved aside (e.g. a read-only folder); it stays as it was.
         """
-        aside = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
+        aside = temp_path(path)
         try:
             os.replace(path, aside)
         except FileNotFoundError:
