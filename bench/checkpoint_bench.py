@@ -5,9 +5,9 @@ Every side writes the same state (a 2D UNet sized to the target, Adam with its m
 alternating bare / sync / async so that all three share the disk's conditions. The sync side is the whole
 policy step the training loop waits for: building the state (RNG capture, state dicts), the free-space
 check, temp file, flush + fsync, ``os.replace`` and the folder fsync. The async side is what the loop
-waits for with ``async_checkpoint`` on: the copy into (reused; pinned on CUDA) CPU buffers and the thread
-start; the write itself then runs in the background, and the bench lets it finish, untimed, before the
-next save (an epoch longer than a write). Its background write time is printed too.
+waits for with ``async_checkpoint`` on: the copy into (reused; pinned on CUDA) CPU buffers and the hand-off
+to the writer's thread; the write itself then runs in the background, and the bench lets it finish, untimed,
+before the next save (an epoch longer than a write). Its background write time is printed too.
 
 Targets: sync <= 1.2x bare; async <= 0.25x sync, at every size.
 
@@ -32,7 +32,7 @@ import torch
 from bench_options import add_thread_option, apply_thread_option, cuda_missing
 from monai.networks.nets import UNet
 
-from medical_imaging_framework.checkpoints.background import AsyncCheckpointPolicy
+from medical_imaging_framework.checkpoints.background import BackgroundWriter
 from medical_imaging_framework.checkpoints.policy import CheckpointPolicy
 from medical_imaging_framework.checkpoints.state import build_checkpoint
 from medical_imaging_framework.training.loop import EpochResult, TrainingState
@@ -87,8 +87,8 @@ def measure(megabytes: float, repeats: int, root: Path, device: torch.device) ->
     state = make_state(width_for(megabytes), device)
     events: list[object] = []
     sync = CheckpointPolicy(directory=str(root / "sync"), every=1, emit=events.append, keep_last_n=2)
-    background = AsyncCheckpointPolicy(directory=str(root / "async"), every=1, emit=events.append, keep_last_n=2,
-                                       pin_memory=device.type == "cuda")
+    background = CheckpointPolicy(directory=str(root / "async"), every=1, emit=events.append, keep_last_n=2,
+                                  writer=BackgroundWriter(pin_memory=device.type == "cuda"))
     sync.on_train_start(state)
     background.on_train_start(state)
     times: dict[str, list[float]] = {"bare": [], "sync": [], "async": [], "write": []}

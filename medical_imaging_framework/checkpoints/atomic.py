@@ -1,16 +1,15 @@
-"""Atomic checkpoint writing: temp file in the same folder, flush + fsync, ``os.replace``, folder fsync.
+"""Atomic checkpoint writing: the framework's one atomic file writer (`core.atomic_file`: temp file in the
+same folder, flush + fsync, ``os.replace``, folder fsync), with what checkpoints add on top.
 
 A crash mid-save leaves at most a temp file (``.NAME.PID-XXXX.tmp``), never a truncated file under a final
-name. Free space is checked before writing; every OS error becomes a `CheckpointWriteError` whose message
-names the path and the cause in words.
+name. The folder is created when missing and free space is checked before writing; every OS error becomes a
+`CheckpointWriteError` whose message names the path and the cause in words.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import secrets
 import shutil
 import stat
 from collections.abc import Mapping, Sequence
@@ -19,7 +18,8 @@ from typing import Any
 
 import torch
 
-from medical_imaging_framework.checkpoints.files import TEMP_SUFFIX, is_temp_file
+from medical_imaging_framework.checkpoints.files import is_temp_file
+from medical_imaging_framework.core.atomic_file import write_atomically
 
 # Room for the zip directory and pickled structure on top of the tensor bytes.
 SIZE_OVERHEAD = 256 * 1024
@@ -159,17 +159,9 @@ def write_checkpoint(checkpoint: Mapping[str, Any], path: str | os.PathLike[str]
     target = Path(path)
     folder = ensure_directory(target.parent)
     check_free_space(folder, estimate_size(checkpoint))
-    temp = folder / f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}"
     try:
-        handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(dict(checkpoint), stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-            size = stream.tell()
-        os.replace(temp, target)
-    except BaseException as error:
-        _remove_quietly(temp)
+        return write_atomically(target, lambda stream: torch.save(dict(checkpoint), stream))
+    except BaseException as error:  # the temp file is gone and an older file intact: say why in words
         cause = _os_error_in(error) or error
         if isinstance(cause, OSError):
             raise CheckpointWriteError(target, describe_os_error(cause, target)) from None
@@ -177,8 +169,6 @@ def write_checkpoint(checkpoint: Mapping[str, Any], path: str | os.PathLike[str]
             first_line = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
             raise CheckpointWriteError(target, f"writing failed: {first_line}") from None
         raise
-    fsync_directory(folder)
-    return size
 
 
 def _os_error_in(error: BaseException) -> OSError | None:
@@ -192,31 +182,6 @@ def _os_error_in(error: BaseException) -> OSError | None:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
-
-
-def fsync_directory(folder: str | os.PathLike[str]) -> None:
-    """Make a rename inside ``folder`` durable (no-op where folders cannot be opened, e.g. Windows).
-
-    Args:
-        folder: the directory to sync.
-    """
-    if os.name == "nt":
-        return
-    try:
-        handle = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass  # some file systems refuse fsync on a directory; the data file itself is already synced
-    finally:
-        os.close(handle)
-
-
-def _remove_quietly(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink(missing_ok=True)
 
 
 def clean_temp_files(directory: str | os.PathLike[str]) -> list[Path]:

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medical_imaging_framework.checkpoints.atomic import write_checkpoint
-from medical_imaging_framework.checkpoints.files import BEST_NAME, FINAL_NAME, CheckpointError, periodic_name, read_checkpoint
+from medical_imaging_framework.checkpoints.files import (
+    BEST_NAME,
+    FINAL_NAME,
+    CheckpointError,
+    periodic_name,
+    read_checkpoint,
+)
 
 
 @dataclass(frozen=True)

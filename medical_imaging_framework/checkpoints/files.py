@@ -16,7 +16,7 @@ import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -24,13 +24,13 @@ from torch import nn
 from medical_imaging_framework.checkpoints.archive import check_declared_sizes, verify_archive
 from medical_imaging_framework.checkpoints.errors import CheckpointError, field_error, shown
 from medical_imaging_framework.checkpoints.schema import REQUIRED_KEYS, validate_checkpoint
+from medical_imaging_framework.core.atomic_file import TEMP_SUFFIX
 from medical_imaging_framework.core.text import printable
 
 FORMAT_VERSION = 1
 BEST_NAME = "best_model.pt"
 FINAL_NAME = "final_model.pt"
 PERIODIC_PATTERN = re.compile(r"^checkpoint_epoch_(\d+)\.pt$")
-TEMP_SUFFIX = ".tmp"
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 
 
@@ -267,6 +267,42 @@ def periodic_files(directory: str | os.PathLike[str]) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+class Peek(NamedTuple):
+    """What `peek_checkpoint` read from a file: its ``epoch`` and ``run_id`` (None where the file holds none)."""
+
+    epoch: int | None
+    run_id: str | None
+
+
+def peek_checkpoint(path: str | os.PathLike[str]) -> Peek | None:
+    """The epoch and run id stored in checkpoint ``path``, read without loading its tensors; None when the
+    file cannot be read or is refused.
+
+    The sizes its zip records declare are checked first (`check_declared_sizes`: nothing is inflated), so a
+    hostile file (a decompression bomb, a record that lies about its size) is refused before ``torch.load``
+    sees it; then the file is loaded memory-mapped (``weights_only=True``), which reads the small pickled
+    structure but leaves the tensor data on disk. A file that is not a zip archive is not read at all.
+    No checksum or schema check is made: use `read_checkpoint` to use a file.
+
+    Args:
+        path: the file.
+    """
+    try:
+        if not zipfile.is_zipfile(path):
+            return None
+        check_declared_sizes(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # any unreadable or refused file simply tells nothing
+        return None
+    if not isinstance(data, dict):
+        return Peek(None, None)
+    epoch, run_id = data.get("epoch"), data.get("run_id")
+    return Peek(epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None,
+                run_id if isinstance(run_id, str) and run_id else None)
+
+
 def find_last_checkpoint(directory: str | os.PathLike[str]) -> Path | None:
     """The newest complete checkpoint in ``directory``: highest epoch first, skipping unreadable files.
 
@@ -280,7 +316,8 @@ def find_last_checkpoint(directory: str | os.PathLike[str]) -> Path | None:
     candidates = []
     for path in checkpoint_files(directory):
         match = PERIODIC_PATTERN.match(path.name)
-        epoch = int(match.group(1)) if match else _stored_epoch(path)
+        peek = None if match else peek_checkpoint(path)
+        epoch = int(match.group(1)) if match else peek.epoch if peek else None
         if epoch is not None:
             candidates.append((epoch, rank.get(path.name, 1), path))
     for _, _, path in sorted(candidates, reverse=True):
@@ -290,19 +327,6 @@ def find_last_checkpoint(directory: str | os.PathLike[str]) -> Path | None:
             continue
         return path
     return None
-
-
-def _stored_epoch(path: Path) -> int | None:
-    try:
-        if zipfile.is_zipfile(path):
-            check_declared_sizes(path)  # never inflate a bomb just to read its epoch
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # any unreadable file is simply not a candidate
-        return None
-    epoch = data.get("epoch") if isinstance(data, dict) else None
-    return epoch if isinstance(epoch, int) else None
 
 
 __all__ = [
@@ -315,6 +339,7 @@ __all__ = [
     "find_last_checkpoint",
     "load_checkpoint",
     "load_optimizer_state",
+    "peek_checkpoint",
     "periodic_name",
     "read_checkpoint",
     "strip_wrapper_prefixes",

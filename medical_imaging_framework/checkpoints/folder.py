@@ -11,11 +11,8 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import torch
-
-from medical_imaging_framework.checkpoints.files import PERIODIC_PATTERN, checkpoint_files
+from medical_imaging_framework.checkpoints.files import PERIODIC_PATTERN, checkpoint_files, peek_checkpoint
 from medical_imaging_framework.core.graph import Graph
 
 PREVIOUS_RUNS = "previous_runs"
@@ -51,14 +48,6 @@ class UsedCheckpointFolder:
         )
 
 
-def _stored(path: Path) -> dict[str, Any]:
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # an unreadable file still counts as a file, it just tells nothing
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def inspect_folder(node_id: str, directory: str) -> UsedCheckpointFolder | None:
     """What an earlier run left in ``directory`` (None when it holds no checkpoint file).
 
@@ -74,12 +63,12 @@ def inspect_folder(node_id: str, directory: str) -> UsedCheckpointFolder | None:
     run_ids: list[str] = []
     for path in files:
         match = PERIODIC_PATTERN.match(path.name)
-        stored = _stored(path)
-        epoch = int(match.group(1)) if match else stored.get("epoch")
-        if isinstance(epoch, int):
+        peek = peek_checkpoint(path)  # an unreadable or hostile file still counts as a file; it tells nothing
+        epoch = int(match.group(1)) if match else peek.epoch if peek else None
+        if epoch is not None:
             epochs.append(epoch)
-        run_id = stored.get("run_id")
-        if isinstance(run_id, str) and run_id and run_id not in run_ids:
+        run_id = peek.run_id if peek else None
+        if run_id and run_id not in run_ids:
             run_ids.append(run_id)
     return UsedCheckpointFolder(node_id, directory.strip(), folder, tuple(files), max(epochs, default=None),
                                 tuple(run_ids))

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from medical_imaging_framework.checkpoints.schema import validate_checkpoint
 from medical_imaging_framework.checkpoints.files import FORMAT_VERSION, CheckpointError, read_checkpoint
+from medical_imaging_framework.checkpoints.schema import validate_checkpoint
 from medical_imaging_framework.core.text import printable
 
 SPARK = "▁▂▃▄▅▆▇█"

@@ -1,30 +1,45 @@
 """The checkpoint policy: a training callback that decides periodic, best and final saves.
 
-Fed each `EpochResult`, it writes ``checkpoint_epoch_N.pt`` every ``every`` epochs, ``best_model.pt`` when
-the monitored loss is strictly lower than the best so far, and ``final_model.pt`` after the last epoch.
-Each outcome is an event (`CheckpointSaved`, `CheckpointFailed`); a failed save (any OS error, including
-listing or pruning the folder) never stops training unless ``stop_on_error`` is set. A non-finite loss is
-never saved as best. On resume, and after a failed best save, ``best_model.pt`` is checked against the best
-completed epoch and repaired from that epoch's file (see `best_checkpoint`).
+Fed each `EpochResult`, it decides that ``checkpoint_epoch_N.pt`` is due every ``every`` epochs,
+``best_model.pt`` when the monitored loss is strictly lower than the best so far, and ``final_model.pt``
+after the last epoch, and hands each save to its writer (`CheckpointWriter` writes on the training thread,
+`BackgroundWriter` on a worker thread). It learns each save's outcome from the writer and reports it as an
+event (`CheckpointSaved`, `CheckpointFailed`); a failed save (any OS error, including listing or pruning the
+folder) never stops training unless ``stop_on_error`` is set. Old periodic files beyond ``keep_last_n`` are
+dropped only once a newer one is on disk. A non-finite loss is never saved. On resume, and after a best save
+that really failed, ``best_model.pt`` is checked against the best completed epoch and repaired from that
+epoch's file (see `best`).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medical_imaging_framework.checkpoints.atomic import (
+    CheckpointWriteError,
+    clean_temp_files,
+    describe_listing_error,
+    ensure_directory,
+)
 from medical_imaging_framework.checkpoints.best import best_epoch, repair_best
-from medical_imaging_framework.checkpoints.state import build_checkpoint
-from medical_imaging_framework.checkpoints.atomic import CheckpointWriteError, clean_temp_files, describe_listing_error, describe_os_error, ensure_directory, write_checkpoint
 from medical_imaging_framework.checkpoints.files import BEST_NAME, FINAL_NAME, periodic_files, periodic_name
-from medical_imaging_framework.checkpoints.deferred_delete import DeferredDeleter
-from medical_imaging_framework.run.events import CheckpointFailed, CheckpointSaved, CheckpointsConfigured, EventSink, LogLine, TrainingCompleted
-from medical_imaging_framework.run.control import NodeError
+from medical_imaging_framework.checkpoints.state import build_checkpoint
+from medical_imaging_framework.checkpoints.writer import CheckpointWriter, Save, SaveOutcome
 from medical_imaging_framework.core.option_values import checkpoints_enabled as checkpoints_enabled  # torch-free home
+from medical_imaging_framework.run.control import NodeError
+from medical_imaging_framework.run.events import (
+    CheckpointFailed,
+    CheckpointSaved,
+    CheckpointsConfigured,
+    EventSink,
+    LogLine,
+    TrainingCompleted,
+)
 from medical_imaging_framework.training.loop import Callback, EpochResult, TrainingState
 
 
@@ -43,6 +58,10 @@ class CheckpointPolicy(Callback):
         stop_on_error: raise `NodeError` on a failed save instead of training on.
         resumed_from: the checkpoint file the run resumed from ("" for a fresh run); a source for repairing
             ``best_model.pt``.
+        writer: writes the saves (`CheckpointWriter`: on the training thread; `BackgroundWriter`: in the
+            background, outcomes reported at the next epoch boundary or at the end).
+        extra: called for each checkpoint built; its entries are added to the file (e.g. every rank's
+            random state, `ranks.RankRngStates`).
     """
 
     directory: str
@@ -54,10 +73,12 @@ class CheckpointPolicy(Callback):
     keep_last_n: int = 0
     stop_on_error: bool = False
     resumed_from: str = ""
+    writer: CheckpointWriter = field(default_factory=CheckpointWriter, repr=False)
+    extra: Callable[[], Mapping[str, Any]] | None = field(default=None, repr=False)
     final_path: str = field(default="", init=False)
     failed_saves: int = field(default=0, init=False)
     best_stale: bool = field(default=False, init=False)
-    _deleter: DeferredDeleter = field(default_factory=DeferredDeleter, init=False, repr=False)
+    _latest_best: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
@@ -97,51 +118,78 @@ class CheckpointPolicy(Callback):
             self._check_best(state, state.best_loss)
 
     def on_epoch_end(self, state: TrainingState, result: EpochResult) -> None:
-        """Periodic save when due, then best save when the monitored loss improved."""
-        if not self.enabled or not math.isfinite(result.monitored):
+        """Report the writes finished since the last epoch; then hand over the periodic save when due, and the
+        best save when the monitored loss improved."""
+        if not self.enabled:
+            return
+        self._report(self.writer.finished())
+        if not math.isfinite(result.monitored):
             return  # a NaN/inf loss is never saved (the training loop stops the run on one)
-        checkpoint: dict[str, Any] | None = None
+        checkpoint: Mapping[str, Any] | None = None
         if result.epoch % self.every == 0:
             checkpoint = self._build(state, result.monitored, result.val_loss)
-            if self._save(checkpoint, periodic_name(result.epoch), "periodic", result.epoch, result.monitored):
-                self._prune(result.epoch)
+            self._save(checkpoint, Save(periodic_name(result.epoch), "periodic", result.epoch, result.monitored))
         if result.monitored < state.best_loss:
             checkpoint = checkpoint or self._build(state, result.monitored, result.val_loss)
-            self.best_stale = not self._save(checkpoint, BEST_NAME, "best", result.epoch, result.monitored)
-        elif self.best_stale:  # an earlier best save failed: copy that epoch's periodic file when there is one
+            self._latest_best = result.epoch
+            self._save(checkpoint, Save(BEST_NAME, "best", result.epoch, result.monitored))
+        elif self.best_stale:  # the latest best save failed: copy that epoch's periodic file when there is one
             self._check_best(state, state.best_loss, quiet=True)
 
     def on_train_end(self, state: TrainingState, completed: bool) -> None:
         """After the last epoch: save the final model and report completion (nothing after a stop).
 
-        Old periodic files being deleted are gone from disk before this returns, so a finished run leaves
-        exactly its checkpoint set."""
-        self.wait_for_deletes()
-        if not completed:
-            return
-        self.final_path = ""
-        if self.enabled and state.epoch_losses:
-            loss = state.val_losses[-1] if state.val_losses else state.epoch_losses[-1]
-            val_loss = state.val_losses[-1] if state.val_losses else None
-            if self._save(self._build(state, loss, val_loss), FINAL_NAME, "final", state.epoch, loss):
-                self.final_path = self.shown(FINAL_NAME)
-        self.emit(TrainingCompleted(self.node_id, state.epoch, self.final_path, self.failed_saves))
+        Every write and delete handed to the writer is finished (and reported) before this returns, so a
+        finished run leaves exactly its checkpoint set."""
+        try:
+            self.flush()
+            self.wait_for_deletes()
+            if not completed:
+                return
+            self.final_path = ""
+            if self.enabled and state.epoch_losses:
+                loss = state.val_losses[-1] if state.val_losses else state.epoch_losses[-1]
+                val_loss = state.val_losses[-1] if state.val_losses else None
+                self._save(self._build(state, loss, val_loss), Save(FINAL_NAME, "final", state.epoch, loss))
+                self.flush()
+            self.emit(TrainingCompleted(self.node_id, state.epoch, self.final_path, self.failed_saves))
+        finally:
+            self.writer.close()
+
+    def flush(self) -> None:
+        """Wait for the writes in flight and report their outcomes (on the calling thread)."""
+        self._report(self.writer.wait())
 
     def wait_for_deletes(self) -> None:
-        """Return once the old periodic files handed to the background deleter (``keep_last_n``) are unlinked."""
-        self._deleter.wait()
+        """Return once the old periodic files handed to the writer for deleting (``keep_last_n``) are unlinked."""
+        self.writer.wait_for_deletes()
 
-    def _build(self, state: TrainingState, loss: float, val_loss: float | None) -> dict[str, Any]:
-        return build_checkpoint(state, loss, val_loss, self.config, self.pipeline)
+    def _build(self, state: TrainingState, loss: float, val_loss: float | None) -> Mapping[str, Any]:
+        checkpoint = build_checkpoint(state, loss, val_loss, self.config, self.pipeline)
+        if self.extra is not None:
+            checkpoint.update(self.extra())
+        prepared = self.writer.prepare(checkpoint)
+        self._report(self.writer.finished())  # a background writer waited for its writes in flight
+        return prepared
 
-    def _save(self, checkpoint: dict[str, Any], name: str, kind: str, epoch: int, loss: float) -> bool:
-        try:
-            write_checkpoint(checkpoint, self.folder / name)
-        except OSError as error:  # CheckpointWriteError, or any other OS error on the way
-            self._failed(self.shown(name), describe_os_error(error, self.folder / name), kind)
-            return False
-        self.emit(CheckpointSaved(self.node_id, kind, self.shown(name), epoch, float(loss)))
-        return True
+    def _save(self, checkpoint: Mapping[str, Any], save: Save) -> None:
+        self._report(self.writer.write(checkpoint, self.folder, save))
+
+    def _report(self, outcomes: list[SaveOutcome]) -> None:
+        """Emit each outcome's event; drop old periodic files after a periodic save, and note whether the
+        latest best save failed (``best_stale``: repaired at a later epoch)."""
+        for outcome in outcomes:
+            save = outcome.save
+            if save.kind == "best" and save.epoch == self._latest_best:
+                self.best_stale = outcome.error is not None
+            if outcome.error is not None:
+                self._failed(self.shown(save.name), outcome.error, save.kind)
+                continue
+            self.emit(CheckpointSaved(self.node_id, save.kind, self.shown(save.name), save.epoch, float(save.loss)))
+            if save.kind == "final":
+                self.final_path = self.shown(FINAL_NAME)
+            elif save.kind == "periodic":
+                self._prune(save.epoch)
 
     def _prune(self, epoch: int) -> None:
         """Delete the oldest periodic files beyond ``keep_last_n`` (only after the new one is on disk)."""
@@ -155,7 +203,7 @@ class CheckpointPolicy(Callback):
             return
         for path in older[: max(0, len(older) - self.keep_last_n)]:
             try:
-                self._deleter.delete(path)  # out of the set now; its space is freed while training goes on
+                self.writer.delete(path)  # out of the set now; its space is freed while training goes on
             except CheckpointWriteError as error:
                 self._failed(self.shown(path.name), error.reason, "cleanup")
 

@@ -3,7 +3,8 @@
 Every rank trains on its share of the batches (a `DistributedSampler`, reshuffled by seed and epoch) and
 validates its share of the items; losses are summed over ranks, so the logged loss is the mean over all
 samples. Only rank 0 writes checkpoints, while the others wait for it (`run_on_main`); each file holds
-the random-number state of every rank (``rank_rng_states``) so a resumed run continues each rank's.
+the random-number state of every rank (``rank_rng_states``, added through the policy's ``extra`` hook by
+`RankRngStates`) so a resumed run continues each rank's.
 In one process none of this changes anything.
 """
 
@@ -13,25 +14,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from medical_imaging_framework.training import distributed
 from medical_imaging_framework.checkpoints.policy import CheckpointPolicy
 from medical_imaging_framework.checkpoints.state import capture_rng_state, restore_rng_state
+from medical_imaging_framework.training import distributed
 from medical_imaging_framework.training.loop import Callback, EpochResult, TrainingState
 
 RANK_RNG_KEY = "rank_rng_states"
 
 
 @dataclass
-class RankAwareCheckpointPolicy(CheckpointPolicy):
-    """The checkpoint policy, adding every rank's random-number state to each file it writes."""
+class RankRngStates:
+    """Every rank's random-number state, gathered at each epoch end: a `CheckpointPolicy`'s ``extra`` hook,
+    which adds it to each file (nothing in one process)."""
 
-    rank_rng_states: list[Any] = field(default_factory=list, init=False)
+    states: list[Any] = field(default_factory=list)
 
-    def _build(self, state: TrainingState, loss: float, val_loss: float | None) -> dict[str, Any]:
-        checkpoint = super()._build(state, loss, val_loss)
-        if self.rank_rng_states:
-            checkpoint[RANK_RNG_KEY] = self.rank_rng_states
-        return checkpoint
+    def __call__(self) -> dict[str, Any]:
+        """The entries to add to a checkpoint."""
+        return {RANK_RNG_KEY: self.states} if self.states else {}
 
 
 class RankSynchronisedCheckpoints(Callback):
@@ -39,12 +39,12 @@ class RankSynchronisedCheckpoints(Callback):
 
     Args:
         policy: the policy (None on ranks that write nothing).
-        rank_aware: the same policy when it stores every rank's random state (else None).
+        rank_states: where every rank's random state is gathered for the policy's files (None: not gathered).
     """
 
-    def __init__(self, policy: CheckpointPolicy | None, rank_aware: RankAwareCheckpointPolicy | None = None) -> None:
+    def __init__(self, policy: CheckpointPolicy | None, rank_states: RankRngStates | None = None) -> None:
         self.policy = policy
-        self.rank_aware = rank_aware
+        self.rank_states = rank_states
 
     def on_train_start(self, state: TrainingState) -> None:
         """Rank 0 prepares the folder; the others wait."""
@@ -66,8 +66,8 @@ class RankSynchronisedCheckpoints(Callback):
 
     def _gather_rng(self) -> None:
         states = distributed.all_gather_objects(capture_rng_state())
-        if self.policy is not None and self.rank_aware is not None:
-            self.rank_aware.rank_rng_states = states
+        if self.policy is not None and self.rank_states is not None:
+            self.rank_states.states = states
 
 
 class SamplerEpochs(Callback):
@@ -148,8 +148,8 @@ def prepare(
     adapted: list[Callback] = [SamplerEpochs(sharded)]
     for callback in callbacks:
         if isinstance(callback, CheckpointPolicy):
-            policy = callback if isinstance(callback, RankAwareCheckpointPolicy) else None
-            adapted.append(RankSynchronisedCheckpoints(callback if distributed.is_main() else None, policy))
+            rank_states = callback.extra if isinstance(callback.extra, RankRngStates) else None
+            adapted.append(RankSynchronisedCheckpoints(callback if distributed.is_main() else None, rank_states))
         else:
             adapted.append(callback)
     return DistributedSetup(sharded, distributed.shard_loader(val_loader, training=False), adapted, True)

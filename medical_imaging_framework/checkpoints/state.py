@@ -20,7 +20,14 @@ import numpy as np
 import torch
 
 from medical_imaging_framework import __version__
-from medical_imaging_framework.checkpoints.files import FORMAT_VERSION, CheckpointError, apply_model_state, load_optimizer_state, strip_wrapper_prefixes, unwrap_model
+from medical_imaging_framework.checkpoints.files import (
+    FORMAT_VERSION,
+    CheckpointError,
+    apply_model_state,
+    load_optimizer_state,
+    strip_wrapper_prefixes,
+    unwrap_model,
+)
 from medical_imaging_framework.training.loop import TrainingState
 
 

@@ -6,10 +6,10 @@ import json
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from medical_imaging_framework.core.atomic_file import write_atomically
 from medical_imaging_framework.core.examples import resolve_pipeline
 from medical_imaging_framework.core.graph import NODE_ID_PATTERN, Graph, Link, Node
 from medical_imaging_framework.core.params import shown_value
@@ -61,17 +61,18 @@ def dumps(graph: Graph) -> str:
 
 
 def save_pipeline(graph: Graph, path: str | os.PathLike[str]) -> None:
-    """Write ``graph`` to ``path`` atomically (temp file + rename), so a failed save loses nothing."""
-    target = Path(path)
-    temp_name = ""
+    """Write ``graph`` to ``path`` atomically (`write_atomically`), so a failed save loses nothing.
+
+    Args:
+        graph: the pipeline.
+        path: the JSON file; an existing file keeps its permission bits.
+
+    Raises:
+        PipelineFileError: the file cannot be written (the old file, if any, is intact).
+    """
     try:
-        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(dumps(graph))
-        os.replace(temp_name, target)
+        write_atomically(path, dumps(graph))
     except OSError as error:
-        if temp_name:
-            Path(temp_name).unlink(missing_ok=True)
         raise PipelineFileError(path, f"cannot write: {error.strerror or error}") from None
 
 

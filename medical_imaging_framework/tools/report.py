@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from medical_imaging_framework.checkpoints.files import CheckpointError, checkpoint_files, read_checkpoint
+from medical_imaging_framework.core.atomic_file import write_atomically
 from medical_imaging_framework.training.metrics_log import METRICS_NAME, read_metrics
 
 REPORT_NAME = "report.html"
@@ -199,5 +200,5 @@ def write_report(folder: str | os.PathLike[str], out: str | os.PathLike[str] | N
     ]
     target = Path(out) if out else root / REPORT_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("\n".join(parts), encoding="utf-8")
+    write_atomically(target, "\n".join(parts))  # a report being replaced is never seen half-written
     return target

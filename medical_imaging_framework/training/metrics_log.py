@@ -1,13 +1,15 @@
 """``metrics.csv``: one row per finished epoch, written beside the checkpoints by a training callback.
 
 Columns: ``epoch, train_loss, val_loss, lr, seconds`` then any further metric the run computes (an
-``EpochResult.metrics`` entry). The file is appended to and flushed after every epoch, so a stopped run
-keeps its rows; a resumed run continues it, dropping rows of epochs it is about to train again.
+``EpochResult.metrics`` entry). A row is appended and fsynced after every epoch, so a stopped run keeps its
+rows; a resumed run continues it, dropping rows of epochs it is about to train again. Whenever the file is
+written anew (the start of a run, a new column) it is replaced atomically (`write_atomically`).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medical_imaging_framework.core.atomic_file import write_atomically
 from medical_imaging_framework.training.loop import Callback, EpochResult, TrainingState
 
 METRICS_NAME = "metrics.csv"
@@ -138,14 +141,14 @@ class MetricsLog(Callback):
             return list(csv.DictReader(handle))
 
     def _rewrite(self, rows: list[Mapping[str, str]]) -> None:
+        """Replace the file with the header and ``rows``, atomically (`write_atomically`)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         columns = self.columns or list(BASE_COLUMNS)
-        temporary = self.path.with_name(f".{METRICS_NAME}.tmp")
-        with open(temporary, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(temporary, self.path)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        write_atomically(self.path, text.getvalue())
         self.columns = columns
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 
-from medical_imaging_framework.checkpoints import background as async_checkpoint
+from medical_imaging_framework.checkpoints import writer as checkpoint_writer
 from medical_imaging_framework.checkpoints.atomic import CheckpointWriteError
 from medical_imaging_framework.checkpoints.background import CpuSnapshot, async_checkpoint_enabled
 from medical_imaging_framework.core import NodeRegistry
@@ -87,14 +87,14 @@ def test_async_stop_waits_for_the_write_and_resume_is_bit_identical(
 def test_failed_background_writes_are_reported_at_the_next_epoch_and_at_the_end(
     registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_write = async_checkpoint.write_checkpoint
+    real_write = checkpoint_writer.write_checkpoint
 
     def fail_epoch_2_and_3(checkpoint: Any, path: Any) -> int:
         if Path(path).name in ("checkpoint_epoch_2.pt", "checkpoint_epoch_3.pt"):
             raise CheckpointWriteError(path, "no space left on the disk holding 'ck'")
         return real_write(checkpoint, path)
 
-    monkeypatch.setattr(async_checkpoint, "write_checkpoint", fail_epoch_2_and_3)
+    monkeypatch.setattr(checkpoint_writer, "write_checkpoint", fail_epoch_2_and_3)
     folder = tmp_path / "ck"
     result, events = run(make_tiny_graph(registry, folder, num_epochs=3, save_every_n_epochs=1,
                                          async_checkpoint="on"))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 
-from medical_imaging_framework.checkpoints import policy as checkpoint_policy
+from medical_imaging_framework.checkpoints import writer as checkpoint_writer
 from medical_imaging_framework.checkpoints.policy import CheckpointPolicy
 from medical_imaging_framework.run.events import CheckpointSaved, Event, LogLine, format_event
 from medical_imaging_framework.training.loop import EpochResult, TrainingState
@@ -23,14 +23,14 @@ class Crash(BaseException):
 
 
 def crash_before_best_of(monkeypatch: pytest.MonkeyPatch, epoch: int) -> None:
-    real_write = checkpoint_policy.write_checkpoint
+    real_write = checkpoint_writer.write_checkpoint
 
     def write(checkpoint: dict[str, Any], path: Path) -> int:
         if Path(path).name == "best_model.pt" and checkpoint["epoch"] == epoch:
             raise Crash
         return real_write(checkpoint, path)
 
-    monkeypatch.setattr(checkpoint_policy, "write_checkpoint", write)
+    monkeypatch.setattr(checkpoint_writer, "write_checkpoint", write)
 
 
 def resumed_state(path: Path) -> TrainingState:
@@ -106,7 +106,7 @@ def test_no_file_of_the_best_epoch_left_is_a_clear_warning(tmp_path: Path, monke
 def test_a_failed_best_save_is_repaired_from_the_periodic_file_next_epoch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_write = checkpoint_policy.write_checkpoint
+    real_write = checkpoint_writer.write_checkpoint
     failures = {"left": 1}
 
     def write(checkpoint: dict[str, Any], path: Path) -> int:
@@ -115,7 +115,7 @@ def test_a_failed_best_save_is_repaired_from_the_periodic_file_next_epoch(
             raise OSError(5, "Input/output error")
         return real_write(checkpoint, path)
 
-    monkeypatch.setattr(checkpoint_policy, "write_checkpoint", write)
+    monkeypatch.setattr(checkpoint_writer, "write_checkpoint", write)
     events: list[Event] = []
     drive(CheckpointPolicy(directory=str(tmp_path), every=1, emit=events.append), [0.9, 0.5, 0.7])
     best = torch.load(tmp_path / "best_model.pt")

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
+import torch
+
+from medical_imaging_framework.checkpoints.files import Peek, find_last_checkpoint, peek_checkpoint
 from medical_imaging_framework.checkpoints.folder import (
     PREVIOUS_RUNS,
     inspect_folder,
@@ -12,6 +17,7 @@ from medical_imaging_framework.checkpoints.folder import (
 )
 from medical_imaging_framework.core import NodeRegistry
 from tests.support.checkpoint_runs import fake_checkpoints
+from tests.support.hostile_files import write_bomb
 from tests.support.pipelines import make_tiny_graph
 
 
@@ -42,3 +48,30 @@ def test_set_aside_moves_only_checkpoint_files(tmp_path: Path) -> None:
     assert inspect_folder("trainer", str(folder)) is None
     fake_checkpoints(folder)
     assert set_aside(inspect_folder("trainer", str(folder))) == folder / PREVIOUS_RUNS / "run_a_2"
+
+
+def test_a_hostile_file_in_a_used_folder_is_counted_but_never_loaded(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Looking into a folder before a fresh run (and for ``last``) checks the sizes a file's zip records declare
+    before torch.load sees it: a decompression bomb (a 64 MiB record in a file of about 64 KB) is refused."""
+    folder = tmp_path / "ck"
+    fake_checkpoints(folder)
+    hostile = tmp_path / "hostile.pt"
+    torch.save({"epoch": 9, "run_id": "hostile"}, hostile)
+    write_bomb(folder / "best_model.pt", hostile, zero_mib=64)
+    loaded: list[str] = []
+    real_load = torch.load
+
+    def spy_load(path: Any, *args: Any, **kwargs: Any) -> Any:
+        loaded.append(Path(path).name)
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy_load)
+    used = inspect_folder("trainer", str(folder))
+    assert used is not None and len(used.files) == 4, "the hostile file is counted as a file"
+    assert (used.last_epoch, used.run_ids) == (4, ("run_a",)), "and tells nothing"
+    assert peek_checkpoint(folder / "best_model.pt") is None
+    assert peek_checkpoint(folder / "final_model.pt") == Peek(4, "run_a")
+    assert find_last_checkpoint(folder) is None, "the fakes are not complete checkpoints; the bomb is refused"
+    assert "best_model.pt" not in loaded, "the bomb never reached torch.load"
+    assert "final_model.pt" in loaded

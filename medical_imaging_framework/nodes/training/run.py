@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from medical_imaging_framework.checkpoints.background import AsyncCheckpointPolicy, async_checkpoint_enabled
+from medical_imaging_framework.checkpoints.background import BackgroundWriter, async_checkpoint_enabled
 from medical_imaging_framework.checkpoints.files import CheckpointError, find_last_checkpoint, read_checkpoint
-from medical_imaging_framework.checkpoints.policy import checkpoints_enabled
-from medical_imaging_framework.checkpoints.ranks import RankAwareCheckpointPolicy, prepare, restore_rank_rng
+from medical_imaging_framework.checkpoints.policy import CheckpointPolicy, checkpoints_enabled
+from medical_imaging_framework.checkpoints.ranks import RankRngStates, prepare, restore_rank_rng
 from medical_imaging_framework.checkpoints.state import restore_training_state
+from medical_imaging_framework.checkpoints.writer import CheckpointWriter
 from medical_imaging_framework.nodes.training.tracking import tracking_callbacks
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.events import LogLine, TrainingResumed
@@ -56,13 +57,13 @@ def build_callbacks(
         device: the training device (``async_checkpoint`` auto = background writes on CUDA).
         resumed_from: the checkpoint the run resumed from, if any (used to repair a stale best_model.pt).
     """
-    # Under several processes the rank-aware policy (every rank's random state in each file) writes on rank 0
-    # while the others wait, so background writes are for one process only.
+    # Under several processes the policy (every rank's random state in each file) writes on rank 0 while the
+    # others wait, so background writes are for one process only.
     background = async_checkpoint_enabled(config.get("async_checkpoint", "auto"), device) and not is_active()
-    policy_class = AsyncCheckpointPolicy if background else RankAwareCheckpointPolicy
-    extra = {"pin_memory": device is not None and device.type == "cuda"} if background else {}
+    writer = (BackgroundWriter(pin_memory=device is not None and device.type == "cuda") if background
+              else CheckpointWriter())
     return [
-        policy_class(
+        CheckpointPolicy(
             directory=config["checkpoint_dir"],
             every=config["save_every_n_epochs"],
             emit=ctx.emit,
@@ -72,7 +73,8 @@ def build_callbacks(
             keep_last_n=config["keep_last_n"],
             stop_on_error=config["stop_on_checkpoint_error"],
             resumed_from=str(resumed_from) if resumed_from is not None else "",
-            **extra,
+            writer=writer,
+            extra=RankRngStates(),
         )
     ]
 

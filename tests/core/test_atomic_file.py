@@ -1,0 +1,113 @@
+"""The one atomic file writer (issue 17): temp file, fsync, replace, folder fsync; permission bits kept or
+from the umask; nothing half-written and no temp file after a failure."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pytest
+
+from medical_imaging_framework.core import NodeRegistry, load_pipeline, save_pipeline
+from medical_imaging_framework.core.atomic_file import write_atomically
+from tests.support.pipelines import DEFAULT_PIPELINE
+
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+
+
+@pytest.fixture
+def umask() -> Iterator[Any]:
+    """Sets the process umask for a test (``umask(value)``) and restores it afterwards."""
+    previous = os.umask(0o022)
+    os.umask(previous)
+    yield os.umask
+    os.umask(previous)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_bytes_text_and_stream_content(tmp_path: Path) -> None:
+    assert write_atomically(tmp_path / "a.bin", b"\x00\x01") == 2
+    assert write_atomically(tmp_path / "b.txt", "é\n") == 3
+    assert (tmp_path / "b.txt").read_bytes() == "é\n".encode()
+    write_atomically(tmp_path / "c.bin", lambda stream: stream.write(b"streamed"))
+    assert (tmp_path / "c.bin").read_bytes() == b"streamed"
+    assert sorted(os.listdir(tmp_path)) == ["a.bin", "b.txt", "c.bin"], "no temp file left"
+
+
+def test_file_is_synced_renamed_then_its_folder_synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        calls.append("fsync")
+        real_fsync(fd)
+
+    def replace(source: Any, target: Any) -> None:
+        calls.append("replace")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    write_atomically(tmp_path / "f.txt", "x")
+    assert calls == ["fsync", "replace", "fsync"]
+
+
+@posix_only
+@pytest.mark.parametrize("value", [0o022, 0o077, 0o002])
+def test_a_new_file_honours_the_umask(tmp_path: Path, umask: Any, value: int) -> None:
+    umask(value)
+    write_atomically(tmp_path / "new.txt", "x")
+    assert mode(tmp_path / "new.txt") == 0o666 & ~value
+
+
+@posix_only
+def test_a_saved_pipeline_keeps_the_mode_of_the_file_it_replaces(registry: NodeRegistry, tmp_path: Path,
+                                                                   umask: Any) -> None:
+    graph = load_pipeline(DEFAULT_PIPELINE, registry)
+    target = tmp_path / "p.json"
+    target.write_text("old")
+    target.chmod(0o644)
+    umask(0o077)  # the old writer's mkstemp gave 0600 whatever the umask; the file's own bits win
+    save_pipeline(graph, target)
+    assert mode(target) == 0o644
+    target.chmod(0o664)
+    save_pipeline(graph, target)
+    assert mode(target) == 0o664
+    save_pipeline(graph, tmp_path / "fresh.json")
+    assert mode(tmp_path / "fresh.json") == 0o600, "a new file: 0o666 less the umask"
+    assert load_pipeline(target, registry).nodes.keys() == graph.nodes.keys()
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_failure_mid_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path, failure: BaseException) -> None:
+    target = tmp_path / "metrics.csv"
+    target.write_text("old content")
+
+    def half_then_fail(stream: BinaryIO) -> None:
+        stream.write(b"new con")
+        raise failure
+
+    with pytest.raises(type(failure)):
+        write_atomically(target, half_then_fail)
+    assert target.read_text() == "old content"
+    assert os.listdir(tmp_path) == ["metrics.csv"], "the temp file is removed"
+
+
+def test_a_failed_rename_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("old")
+
+    def refuse(source: object, destination: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(PermissionError):
+        write_atomically(target, "new")
+    assert target.read_text() == "old" and os.listdir(tmp_path) == ["report.html"]
