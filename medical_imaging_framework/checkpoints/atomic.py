@@ -18,8 +18,7 @@ from typing import Any
 
 import torch
 
-from medical_imaging_framework.checkpoints.files import is_temp_file
-from medical_imaging_framework.core.atomic_file import write_atomically
+from medical_imaging_framework.core.atomic_file import is_temp_name, write_atomically
 
 # Room for the zip directory and pickled structure on top of the tensor bytes.
 SIZE_OVERHEAD = 256 * 1024
@@ -185,7 +184,8 @@ def _os_error_in(error: BaseException) -> OSError | None:
 
 
 def clean_temp_files(directory: str | os.PathLike[str]) -> list[Path]:
-    """Delete stale temp files that an interrupted save left in ``directory``; returns those removed.
+    """Delete stale temp files that an interrupted write left in ``directory`` (a checkpoint's, ``metrics.csv``'s,
+    the report's); returns those removed.
 
     Args:
         directory: the checkpoint folder (missing is fine).
@@ -198,7 +198,7 @@ def clean_temp_files(directory: str | os.PathLike[str]) -> list[Path]:
         if not folder.is_dir():
             return []
         with os.scandir(folder) as entries:
-            names = [entry.name for entry in entries if is_temp_file(entry.name)]
+            names = [entry.name for entry in entries if is_temp_name(entry.name)]  # metrics.csv's too
     except OSError as error:
         raise CheckpointWriteError(folder, describe_listing_error(error, folder)) from None
     removed = []

@@ -238,4 +238,5 @@ class CheckpointPolicy(Callback):
             self.failed_saves += 1
         self.emit(CheckpointFailed(self.node_id, path, reason, kind))
         if self.stop_on_error:
+            self.writer.close()  # training ends here without on_train_end: the writer's thread ends with it
             raise NodeError(f"could not save checkpoint {path}: {reason} (training stopped: stop_on_checkpoint_error)")

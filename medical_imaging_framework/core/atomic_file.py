@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import stat
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import BinaryIO
 TEMP_SUFFIX = ".tmp"
 
 Content = bytes | str | Callable[[BinaryIO], object]
+_TEMP_NAME = re.compile(r"^\..+\.\d+-[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + "$")
 
 
 def temp_path(path: str | os.PathLike[str]) -> Path:
@@ -31,6 +33,15 @@ def temp_path(path: str | os.PathLike[str]) -> Path:
     """
     target = Path(path)
     return target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` is a temp file of `write_atomically` (in progress, or left by a crash).
+
+    Args:
+        name: a file name.
+    """
+    return bool(_TEMP_NAME.match(name))
 
 
 def write_atomically(path: str | os.PathLike[str], content: Content, encoding: str = "utf-8") -> int:

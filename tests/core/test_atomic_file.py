@@ -111,3 +111,19 @@ def test_a_failed_rename_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path, m
     with pytest.raises(PermissionError):
         write_atomically(target, "new")
     assert target.read_text() == "old" and os.listdir(tmp_path) == ["report.html"]
+
+
+def test_temp_names_are_recognised_for_every_file_the_writer_replaces(tmp_path: Path) -> None:
+    from medical_imaging_framework.checkpoints.atomic import clean_temp_files
+    from medical_imaging_framework.core.atomic_file import is_temp_name, temp_path
+
+    left = [temp_path(tmp_path / name) for name in ("metrics.csv", "best_model.pt", "report.html")]
+    for path in left:
+        path.write_bytes(b"half")
+        assert is_temp_name(path.name)
+    kept = [tmp_path / name for name in ("metrics.csv", ".hidden.tmp", "notes.1-abc.tmp", "best_model.pt")]
+    for path in kept:
+        path.write_bytes(b"mine")
+    assert not any(is_temp_name(path.name) for path in kept)
+    assert clean_temp_files(tmp_path) == sorted(left)  # a crash mid-rewrite of metrics.csv leaves nothing behind
+    assert sorted(tmp_path.iterdir()) == sorted(kept)
