@@ -1,8 +1,8 @@
 """Checkpoint folders already used by another run: what they hold, which fresh runs would mix into them,
 and setting their files aside before a run starts over.
 
-A *fresh* run is a Trainer whose ``checkpoint_dir`` is set and whose ``resume_from`` is empty: it starts at
-epoch 1 and would write its files next to (and over) those of an earlier run.
+Which nodes of a pipeline start a fresh run into which folder is the Trainer's to say
+(`nodes.training.folders`); this module knows folders and files only.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medical_imaging_framework.checkpoints.files import PERIODIC_PATTERN, checkpoint_files, peek_checkpoint
-from medical_imaging_framework.core.graph import Graph
 
 PREVIOUS_RUNS = "previous_runs"
 
@@ -38,21 +37,12 @@ class UsedCheckpointFolder:
     last_epoch: int | None
     run_ids: tuple[str, ...]
 
-    def warning(self) -> str:
-        """The one-line warning ``mif run`` prints before a fresh run into this folder."""
-        epoch = f"last epoch {self.last_epoch}" if self.last_epoch is not None else "epoch unknown"
-        return (
-            f"warning: checkpoint folder '{self.directory}' already holds {len(self.files)} checkpoint file(s) "
-            f"of an earlier run ({epoch}); this fresh run writes over them. To continue that run instead: "
-            f"--set {self.node_id}.resume_from=last"
-        )
-
 
 def inspect_folder(node_id: str, directory: str) -> UsedCheckpointFolder | None:
     """What an earlier run left in ``directory`` (None when it holds no checkpoint file).
 
     Args:
-        node_id: the Trainer node, named in the warning.
+        node_id: the node that would write there.
         directory: the checkpoint folder as typed (``~`` is expanded; relative to the current folder).
     """
     folder = Path(os.path.expanduser(directory.strip()))
@@ -72,25 +62,6 @@ def inspect_folder(node_id: str, directory: str) -> UsedCheckpointFolder | None:
             run_ids.append(run_id)
     return UsedCheckpointFolder(node_id, directory.strip(), folder, tuple(files), max(epochs, default=None),
                                 tuple(run_ids))
-
-
-def used_checkpoint_folders(graph: Graph) -> list[UsedCheckpointFolder]:
-    """Every fresh run of ``graph`` (a node with ``checkpoint_dir`` set and ``resume_from`` empty) whose
-    folder already holds checkpoint files.
-
-    Args:
-        graph: a validated pipeline.
-    """
-    found = []
-    for node in graph.nodes.values():
-        config = node.config
-        directory, resume = config.get("checkpoint_dir"), config.get("resume_from", "")
-        if not isinstance(directory, str) or not directory.strip() or str(resume or "").strip():
-            continue
-        used = inspect_folder(node.id, directory)
-        if used is not None:
-            found.append(used)
-    return found
 
 
 def set_aside(used: UsedCheckpointFolder) -> Path:

@@ -144,11 +144,11 @@ def run_command(args: argparse.Namespace) -> int:
         command = cli_run.launch_command(args)
         print(f"Starting {args.nproc} processes: {' '.join(command[1:])}", file=sys.stderr, flush=True)
         return launch_torchrun(command, session.stops)
-    from medical_imaging_framework.checkpoints.folder import used_checkpoint_folders
+    from medical_imaging_framework.nodes.training.folders import fresh_run_warning, used_checkpoint_folders
     from medical_imaging_framework.training import distributed  # torch: only when a run starts
 
     for used in used_checkpoint_folders(graph) if distributed.is_main() else ():  # another run's folder: say so
-        print(used.warning(), file=sys.stderr, flush=True)
+        print(fresh_run_warning(used), file=sys.stderr, flush=True)
     session.sink = cli_run.make_sink(args, ConsolePrinter, sys.stdout)
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:

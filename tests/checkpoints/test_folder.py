@@ -13,9 +13,9 @@ from medical_imaging_framework.checkpoints.folder import (
     PREVIOUS_RUNS,
     inspect_folder,
     set_aside,
-    used_checkpoint_folders,
 )
 from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.nodes.training.folders import used_checkpoint_folders
 from tests.support.checkpoint_runs import fake_checkpoints
 from tests.support.hostile_files import write_bomb
 from tests.support.pipelines import make_tiny_graph

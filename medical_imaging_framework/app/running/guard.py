@@ -15,10 +15,9 @@ from medical_imaging_framework.checkpoints.folder import (
     PREVIOUS_RUNS,
     UsedCheckpointFolder,
     set_aside,
-    used_checkpoint_folders,
 )
 from medical_imaging_framework.core import Graph, NodeRegistry
-from medical_imaging_framework.core.pipeline_file import graph_from_dict, graph_to_dict
+from medical_imaging_framework.nodes.training.folders import resuming, used_checkpoint_folders
 
 PROMPT_NAME = "checkpoint_folder_prompt"
 
@@ -95,10 +94,8 @@ def graph_to_run(parent: QWidget, graph: Graph, registry: NodeRegistry) -> tuple
     if choice is Choice.CANCEL:
         return None, "Not run: the checkpoint folder holds another run's files"
     if choice is Choice.RESUME:
-        copy = graph_from_dict(graph_to_dict(graph), registry, source=graph.name)
-        for folder in used:
-            copy.nodes[folder.node_id].config["resume_from"] = "last"
-        return copy, "Resuming from the newest checkpoint in " + ", ".join(f.directory for f in used)
+        folders = ", ".join(f.directory for f in used)
+        return resuming(graph, used, registry), f"Resuming from the newest checkpoint in {folders}"
     moved = []
     for folder in used:
         try:
