@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from medical_imaging_framework.checkpoints import policy as policy_module
+from medical_imaging_framework.checkpoints import writer as writer_module
 from medical_imaging_framework.checkpoints.files import load_checkpoint
 from medical_imaging_framework.core import NodeRegistry
 from medical_imaging_framework.core.pipeline_file import graph_to_dict
@@ -40,7 +40,7 @@ def test_stop_during_a_checkpoint_write_leaves_only_complete_files(
 ) -> None:
     window = make_window(write_tiny_pipeline(registry, tmp_path, num_epochs=50), show=True)
     writing, stop_pressed = threading.Event(), threading.Event()
-    real_write = policy_module.write_checkpoint
+    real_write = writer_module.write_checkpoint
 
     def slow_write(checkpoint: Any, path: Any) -> int:
         if Path(path).name == "checkpoint_epoch_2.pt":
@@ -48,7 +48,7 @@ def test_stop_during_a_checkpoint_write_leaves_only_complete_files(
             stop_pressed.wait(timeout=60)  # the GUI presses Stop while this save is under way
         return real_write(checkpoint, path)
 
-    monkeypatch.setattr(policy_module, "write_checkpoint", slow_write)
+    monkeypatch.setattr(writer_module, "write_checkpoint", slow_write)
     window.action_run.trigger()
     qtbot.waitUntil(writing.is_set, timeout=120_000)
     window.action_stop.trigger()

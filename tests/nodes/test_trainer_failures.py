@@ -26,12 +26,13 @@ def run(graph: Any) -> tuple[Any, list[Event], list[str]]:
 
 
 def fail_from_second_save(monkeypatch: pytest.MonkeyPatch, folder: Path, error: OSError) -> None:
-    """Let the first save into ``folder`` through; every later temp-file open there raises ``error``."""
+    """Let the first checkpoint save into ``folder`` through; every later checkpoint temp-file open there raises
+    ``error`` (metrics.csv, written through the same atomic write, is not a checkpoint save)."""
     real_open = os.open
     opened = []
 
     def open_or_fail(path: Any, flags: int, *args: Any) -> int:
-        if Path(path).parent == folder and flags & os.O_CREAT:
+        if Path(path).parent == folder and flags & os.O_CREAT and ".pt." in Path(path).name:
             opened.append(path)
             if len(opened) > 1:
                 raise error
