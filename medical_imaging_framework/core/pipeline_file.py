@@ -126,7 +126,7 @@ class OutOfRange:
 
 _DEEP_MARKER = "\0mif:nested-too-deeply"  # turned into `OutOfRange` right after parsing
 _DEEP_JSON = '"\\u0000mif:nested-too-deeply"'
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_STRUCTURE = re.compile(r'["\[\]{}]')  # what `_flatten_deep_values` looks at: a string's start, a bracket
 
 
 def _parse_int(digits: str) -> int | OutOfRange:
@@ -140,23 +140,31 @@ def _flatten_deep_values(text: str) -> str:
 
     Python's parser recurses once per level and fails with RecursionError near 1000 levels; this keeps
     the rest of the file readable so the error can name the node and field holding the deep value.
+    One pass over the text: each string is skipped by the json module's own scanner (C), which resumes
+    after its closing quote. (A regex for whole strings was tried again from every escaped quote of an
+    unclosed string: quadratic, 122 s for a 160 KB file of ``\\"``.)
     """
     if text.count("[") + text.count("{") <= MAX_DEPTH:
         return text
     pieces: list[str] = []
-    depth, copied_to, cut_start = 0, 0, -1
-    for match in _TOKEN.finditer(text):
-        token = match.group()
-        if token in "[{":
+    depth, copied_to, cut_start, position = 0, 0, -1, 0
+    while (match := _STRUCTURE.search(text, position)) is not None:
+        token, position = match.group(), match.end()
+        if token == '"':
+            try:
+                position = json.decoder.scanstring(text, position, False)[1]  # False: raw controls are the parser's
+            except ValueError:  # an unclosed string or a bad escape: the parser reports where
+                break
+        elif token in "[{":
             depth += 1
             if depth == MAX_DEPTH + 1 and cut_start < 0:
                 cut_start = match.start()
-        elif token in "]}":
+        else:
             depth -= 1
             if depth == MAX_DEPTH and cut_start >= 0:
                 pieces += [text[copied_to:cut_start], _DEEP_JSON]
-                copied_to, cut_start = match.end(), -1
-    if cut_start >= 0:  # unbalanced: let the parser report where the text ends
+                copied_to, cut_start = position, -1
+    if cut_start >= 0:  # unbalanced or unclosed: let the parser report where the text goes wrong
         return text
     return "".join([*pieces, text[copied_to:]])
 
