@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +101,7 @@ def load_pipeline(path: str | os.PathLike[str], registry: NodeRegistry) -> Graph
 def loads(text: str, registry: NodeRegistry, source: str | os.PathLike[str] = "<text>") -> Graph:
     """Parse pipeline JSON text; see `load_pipeline`."""
     try:
-        data = json.loads(_flatten_deep_values(text), parse_int=_parse_int)
+        data = json.loads(_flatten_deep_values(text), parse_int=_parse_int, object_pairs_hook=_object)
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}, column {error.colno}"
         raise PipelineFileError(source, f"not valid JSON ({where}: {error.msg})") from None
@@ -109,7 +110,11 @@ def loads(text: str, registry: NodeRegistry, source: str | os.PathLike[str] = "<
         raise PipelineFileError(source, f"not valid JSON ({deep})") from None
     except ValueError as error:  # defensive: the number guard above should leave none
         raise PipelineFileError(source, f"not valid JSON ({shown_value(str(error))})") from None
-    return graph_from_dict(_mark_deep_values(data), registry, source)
+    duplicates: list[str] = []
+    data = _mark_deep_values(data, None, duplicates)
+    if duplicates:
+        raise PipelineFileError(source, _join(source, duplicates))
+    return graph_from_dict(data, registry, source)
 
 
 class OutOfRange:
@@ -169,15 +174,53 @@ def _flatten_deep_values(text: str) -> str:
     return "".join([*pieces, text[copied_to:]])
 
 
-def _mark_deep_values(data: Any) -> Any:
-    """Replace the marker strings left by `_flatten_deep_values` with `OutOfRange` (depth <= MAX_DEPTH)."""
+class _Duplicated(dict[str, Any]):
+    """A JSON object that held a key more than once; ``duplicates`` names those keys."""
+
+    duplicates: list[str]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """The ``object_pairs_hook`` of `loads`: a dict that remembers keys given twice (plain JSON keeps the last)."""
+    built = dict(pairs)
+    if len(built) == len(pairs):
+        return built
+    marked = _Duplicated(built)
+    marked.duplicates = [key for key, count in Counter(key for key, _ in pairs).items() if count > 1]
+    return marked
+
+
+_Where = tuple[Any, str | int] | None  # (the parent's place, key or index), rendered only for a message
+
+
+def _mark_deep_values(data: Any, where: _Where, duplicates: list[str]) -> Any:
+    """Replace the marker strings left by `_flatten_deep_values` with `OutOfRange` (depth <= MAX_DEPTH),
+    and add to ``duplicates`` one message per key given twice in an object (``where``: the object's place)."""
     if isinstance(data, str) and data == _DEEP_MARKER:
         return OutOfRange(f"a value nested more than {MAX_DEPTH} levels deep")
     if isinstance(data, list):
-        return [_mark_deep_values(item) for item in data]
+        return [_mark_deep_values(item, (where, index), duplicates) for index, item in enumerate(data)]
     if isinstance(data, dict):
-        return {key: _mark_deep_values(value) for key, value in data.items()}
+        if isinstance(data, _Duplicated):
+            place = f"in {_path(where)}" if where else "at the top level"
+            duplicates += [f"key '{shown_value(key)}' is given more than once {place} (a key may appear once "
+                           "in an object)" for key in data.duplicates]
+        return {key: _mark_deep_values(value, (where, key), duplicates) for key, value in data.items()}
     return data
+
+
+def _path(where: _Where) -> str:
+    """``nodes[2].params`` for a place built by `_mark_deep_values` (odd keys as ``["a key"]``)."""
+    parts: list[str] = []
+    while where is not None:
+        where, step = where
+        if isinstance(step, int):
+            parts.append(f"[{step}]")
+        elif step.isidentifier() and step.isascii():
+            parts.append(f".{step}")
+        else:
+            parts.append(f"[{shown_value(json.dumps(step))}]")
+    return "".join(reversed(parts)).lstrip(".")
 
 
 def graph_from_dict(data: Any, registry: NodeRegistry, source: str | os.PathLike[str] = "<data>") -> Graph:

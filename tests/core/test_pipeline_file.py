@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from medical_imaging_framework.core import NodeRegistry, PipelineFileError, load_pipeline, save_pipeline
-from medical_imaging_framework.core.pipeline_file import dumps, graph_to_dict
+from medical_imaging_framework.core.pipeline_file import dumps, graph_to_dict, loads
 from tests.support.bounded import load_and_validate_bounded
 from tests.support.pipelines import DEFAULT_PIPELINE
 
@@ -100,3 +100,34 @@ def test_a_160_kb_file_of_escaped_quotes_is_refused_in_one_pass(tmp_path: Path) 
     assert path.stat().st_size > 160_000
     lines = load_and_validate_bounded(path, memory_bytes=1_500_000_000, timeout_s=60)
     assert lines == [f"refused: {path}: not valid JSON (line 1, column 66: Expecting value)"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"format": "mif-pipeline", "version": 1, "version": 1, "nodes": []}',
+         "key 'version' is given more than once at the top level"),
+        ('{"format": "mif-pipeline", "version": 1, "nodes": [{"id": "a", "type": "optim.Adam"}, '
+         '{"id": "b", "type": "optim.Adam", "params": {"lr": 0.1, "lr": 10}}]}',
+         "key 'lr' is given more than once in nodes[1].params"),
+        ('{"format": "mif-pipeline", "version": 1, "nodes": [], "links": [{"from": "a.b", "to": "c.d", "to": "e.f"}]}',
+         "key 'to' is given more than once in links[0]"),
+    ],
+)
+def test_duplicate_keys_are_refused_naming_key_and_place(registry: NodeRegistry, text: str, expected: str) -> None:
+    with pytest.raises(PipelineFileError) as caught:
+        loads(text, registry, source="dup.json")
+    assert str(caught.value) == f"dup.json: {expected} (a key may appear once in an object)"
+
+
+def test_every_duplicate_key_is_named_at_once(registry: NodeRegistry) -> None:
+    text = ('{"format": "mif-pipeline", "version": 1, "nodes": [{"id": "a", "id": "b", "type": "optim.Adam", '
+            '"params": {"a key": 1, "a key": 2, "lr": [{"x": 1, "x": 2}]}}]}')
+    with pytest.raises(PipelineFileError) as caught:
+        loads(text, registry, source="dup.json")
+    assert str(caught.value).splitlines() == [
+        "dup.json: 3 problems:",
+        "  dup.json: key 'id' is given more than once in nodes[0] (a key may appear once in an object)",
+        "  dup.json: key 'a key' is given more than once in nodes[0].params (a key may appear once in an object)",
+        '  dup.json: key \'x\' is given more than once in nodes[0].params.lr[0] (a key may appear once in an object)',
+    ]
