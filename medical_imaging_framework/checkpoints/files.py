@@ -30,7 +30,7 @@ from medical_imaging_framework.core.text import printable
 FORMAT_VERSION = 1
 BEST_NAME = "best_model.pt"
 FINAL_NAME = "final_model.pt"
-PERIODIC_PATTERN = re.compile(r"^checkpoint_epoch_(\d+)\.pt$")
+PERIODIC_PATTERN = re.compile(r"\Acheckpoint_epoch_(\d+)\.pt\Z")  # \Z, not $: "$" also matches before a final "\n"
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 
 

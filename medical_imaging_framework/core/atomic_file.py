@@ -22,7 +22,7 @@ from typing import BinaryIO
 TEMP_SUFFIX = ".tmp"
 
 Content = bytes | str | Callable[[BinaryIO], object]
-_TEMP_NAME = re.compile(r"^\..+\.\d+-[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + "$")
+_TEMP_NAME = re.compile(r"\A\..+\.\d+-[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + r"\Z")  # \Z: "$" allows a final "\n"
 
 
 def temp_path(path: str | os.PathLike[str]) -> Path:
@@ -41,7 +41,7 @@ def is_temp_name(name: str) -> bool:
     Args:
         name: a file name.
     """
-    return bool(_TEMP_NAME.match(name))
+    return bool(_TEMP_NAME.fullmatch(name))
 
 
 def write_atomically(path: str | os.PathLike[str], content: Content, encoding: str = "utf-8") -> int:

@@ -14,7 +14,7 @@ from medical_imaging_framework.core.node_spec import NodeSpec
 from medical_imaging_framework.core.params import ParamError
 from medical_imaging_framework.core.text import printable
 
-NODE_ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+NODE_ID_PATTERN = re.compile(r"\A[A-Za-z_][A-Za-z0-9_-]*\Z")  # \Z, not $: "$" also matches before a final "\n"
 
 
 @dataclass
@@ -109,10 +109,12 @@ class Graph:
 
     def add_node(self, node: Node) -> Node:
         """Add ``node``; its id must be new and well formed."""
-        if not NODE_ID_PATTERN.match(node.id):
-            raise ValueError(f"node id '{node.id}' must start with a letter or _ and hold only letters, digits, _ or -")
+        if not NODE_ID_PATTERN.fullmatch(node.id):
+            raise ValueError(
+                f"node id '{printable(node.id)}' must start with a letter or _ and hold only letters, digits, _ or -"
+            )
         if node.id in self.nodes:
-            raise ValueError(f"node id '{node.id}' is already used")
+            raise ValueError(f"node id '{printable(node.id)}' is already used")
         self.nodes[node.id] = node
         return node
 

@@ -282,7 +282,7 @@ def _node_from_dict(entry: Any, index: int, registry: NodeRegistry, graph: Graph
     if not isinstance(entry, dict):
         raise _EntryError(f"nodes[{index}] must be an object")
     node_id, type_id = entry.get("id"), entry.get("type")
-    if not isinstance(node_id, str) or not NODE_ID_PATTERN.match(node_id):
+    if not isinstance(node_id, str) or not NODE_ID_PATTERN.fullmatch(node_id):
         rule = "must be letters, digits, _ or -, starting with a letter or _"
         raise _EntryError(f"nodes[{index}]: id '{shown_value(node_id)}' {rule}")
     if node_id in graph.nodes:

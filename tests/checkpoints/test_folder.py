@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from medical_imaging_framework.checkpoints.files import Peek, find_last_checkpoint, peek_checkpoint
+from medical_imaging_framework.checkpoints.files import Peek, find_last_checkpoint, peek_checkpoint, periodic_files
 from medical_imaging_framework.checkpoints.folder import (
     PREVIOUS_RUNS,
     inspect_folder,
@@ -48,6 +48,16 @@ def test_set_aside_moves_only_checkpoint_files(tmp_path: Path) -> None:
     assert inspect_folder("trainer", str(folder)) is None
     fake_checkpoints(folder)
     assert set_aside(inspect_folder("trainer", str(folder))) == folder / PREVIOUS_RUNS / "run_a_2"
+
+
+def test_a_name_that_only_ends_like_a_checkpoint_is_not_one(tmp_path: Path) -> None:
+    folder = tmp_path / "ck"
+    fake_checkpoints(folder)
+    mine = folder / "checkpoint_epoch_9.pt\n"  # "$" matched before the final line break: a checkpoint to prune
+    mine.write_bytes(b"mine")
+    assert [epoch for epoch, _ in periodic_files(folder)] == [2, 4]
+    set_aside(inspect_folder("trainer", str(folder)))
+    assert mine.read_bytes() == b"mine"
 
 
 def test_a_hostile_file_in_a_used_folder_is_counted_but_never_loaded(tmp_path: Path,

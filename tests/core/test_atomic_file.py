@@ -127,3 +127,14 @@ def test_temp_names_are_recognised_for_every_file_the_writer_replaces(tmp_path: 
     assert not any(is_temp_name(path.name) for path in kept)
     assert clean_temp_files(tmp_path) == sorted(left)  # a crash mid-rewrite of metrics.csv leaves nothing behind
     assert sorted(tmp_path.iterdir()) == sorted(kept)
+
+
+def test_a_name_that_only_ends_like_a_temp_name_is_not_one(tmp_path: Path) -> None:
+    from medical_imaging_framework.checkpoints.atomic import clean_temp_files
+    from medical_imaging_framework.core.atomic_file import is_temp_name
+
+    mine = tmp_path / ".notes.1-abcdef12.tmp\n"  # "$" matched before the final line break: deleted as stale
+    mine.write_bytes(b"mine")
+    assert not is_temp_name(mine.name)
+    assert clean_temp_files(tmp_path) == []
+    assert mine.read_bytes() == b"mine"

@@ -78,6 +78,15 @@ def test_node_ids_must_be_unique_and_well_formed(registry: NodeRegistry) -> None
     assert graph.unique_id("loader") == "loader_2"
 
 
+@pytest.mark.parametrize("node_id", ["trainer\n", "loader_2\n"])
+def test_an_id_ending_in_a_line_break_is_refused_and_shown_escaped(registry: NodeRegistry, node_id: str) -> None:
+    graph = _loader_graph(registry)
+    with pytest.raises(ValueError) as caught:
+        graph.add_node(registry.create("data.DataLoader", node_id))
+    assert str(caught.value).startswith(f"node id '{node_id[:-1]}\\x0a' must start with a letter")
+    assert node_id not in graph.nodes
+
+
 def test_upstream_keeps_a_node_and_what_it_depends_on(registry: NodeRegistry) -> None:
     from tests.support.pipelines import make_tiny_graph
 

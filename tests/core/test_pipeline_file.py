@@ -131,3 +131,10 @@ def test_every_duplicate_key_is_named_at_once(registry: NodeRegistry) -> None:
         "  dup.json: key 'a key' is given more than once in nodes[0].params (a key may appear once in an object)",
         '  dup.json: key \'x\' is given more than once in nodes[0].params.lr[0] (a key may appear once in an object)',
     ]
+
+
+@pytest.mark.parametrize("node_id", ["trainer\n", "trainer_2\n"])
+def test_node_ids_with_a_line_break_are_refused(registry: NodeRegistry, node_id: str) -> None:
+    text = json.dumps({"format": "mif-pipeline", "version": 1, "nodes": [{"id": node_id, "type": "optim.Adam"}]})
+    with pytest.raises(PipelineFileError, match=r"nodes\[0\]: id '.*' must be letters, digits"):
+        loads(text, registry, source="ids.json")
