@@ -30,7 +30,7 @@ class Fact:
     SIZE_MULTIPLE = "size_multiple"  # int: a model needs every image size to divide by this
     MIN_SIZE = "min_size"  # int: smallest image size a model works on
     LOSS_CHANNELS = "loss_channels"  # "one" (binary only), "many" (classes only) or "any"
-    TRANSFORM_STEPS = "transform_steps"  # tuple[TransformStep, ...]: the chain so far
+    TRANSFORM_STEPS = "transform_steps"  # StepChain: the chain so far
     NO_DATA = "no_data"  # True: the port will carry None (e.g. an Apply output whose input is unlinked)
 
 
@@ -71,6 +71,40 @@ class TransformStep:
     node_id: str
     field: str = ""
     random: bool = False
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class StepChain:
+    """A transform chain as known to validation: its last step and the chain before it.
+
+    Each transform node links one step to the chain it received instead of copying it, so the facts of
+    a chain of n nodes hold n steps in all; copying held n²/2 (1.9 GB at 20,000 nodes). Compared by
+    identity, never element by element (which would recurse once per step).
+
+    Args:
+        step: the last step.
+        previous: the chain before it (None for the first step).
+    """
+
+    step: TransformStep
+    previous: StepChain | None = None
+
+    def then(self, step: TransformStep) -> StepChain:
+        """This chain followed by ``step``."""
+        return StepChain(step, self)
+
+    def steps(self) -> list[TransformStep]:
+        """Every step, first to last."""
+        steps: list[TransformStep] = []
+        link: StepChain | None = self
+        while link is not None:
+            steps.append(link.step)
+            link = link.previous
+        steps.reverse()
+        return steps
+
+    def __repr__(self) -> str:
+        return f"<StepChain ending at node '{self.step.node_id}'>"
 
 
 Facts = dict[str, Known]
@@ -224,6 +258,7 @@ __all__ = [
     "Fact",
     "Facts",
     "Known",
+    "StepChain",
     "TransformStep",
     "check_labels",
     "check_model_on_data",

@@ -10,6 +10,7 @@ import pytest
 from medical_imaging_framework.core import NodeRegistry, PipelineFileError, load_pipeline, save_pipeline
 from medical_imaging_framework.core.pipeline_file import dumps, graph_to_dict, loads
 from tests.support.bounded import load_and_validate_bounded
+from tests.support.large_pipelines import escaped_quotes_text
 from tests.support.pipelines import DEFAULT_PIPELINE
 
 
@@ -96,7 +97,7 @@ def test_a_160_kb_file_of_escaped_quotes_is_refused_in_one_pass(tmp_path: Path) 
     # the old string regex was tried again from each of them (122 s for this file); now the child
     # refuses it, naming the place, well within the generous cap.
     path = tmp_path / "quotes.json"
-    path.write_text("[" * 65 + '\\"' * 81_920)
+    path.write_text(escaped_quotes_text(160))
     assert path.stat().st_size > 160_000
     lines = load_and_validate_bounded(path, memory_bytes=1_500_000_000, timeout_s=60)
     assert lines == [f"refused: {path}: not valid JSON (line 1, column 66: Expecting value)"]

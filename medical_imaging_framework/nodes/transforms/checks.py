@@ -8,13 +8,13 @@ resulting image size for the loaders, Trainer and Predictor downstream.
 
 from __future__ import annotations
 
-from medical_imaging_framework.core.checks import CheckContext, Fact, Facts, Known, TransformStep
+from medical_imaging_framework.core.checks import CheckContext, Fact, Facts, Known, StepChain, TransformStep
 
 
 def _add_step(ctx: CheckContext, step: TransformStep) -> None:
     previous = ctx.fact("transform", Fact.TRANSFORM_STEPS)
-    steps = (*(previous.value if previous else ()), step)
-    ctx.provide("transform", **{Fact.TRANSFORM_STEPS: ctx.known(steps)})
+    chain = previous.value.then(step) if previous else StepChain(step)  # linked, not copied: see StepChain
+    ctx.provide("transform", **{Fact.TRANSFORM_STEPS: ctx.known(chain)})
 
 
 def _sized(ctx: CheckContext, op: str, field: str, random: bool = False) -> None:
@@ -77,7 +77,7 @@ def check_apply(ctx: CheckContext) -> None:
         ctx.problem("", "link a dataset to 'train' or 'val' (or both)")
         return
     chain = ctx.fact("transform", Fact.TRANSFORM_STEPS)
-    steps: tuple[TransformStep, ...] = chain.value if chain else ()
+    steps = chain.value.steps() if chain else []
     for port, training in (("train", True), ("val", False)):
         if port not in ctx.inputs:
             ctx.provide(port, **{Fact.NO_DATA: ctx.known(True)})
