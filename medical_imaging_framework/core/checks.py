@@ -84,14 +84,17 @@ class StepChain:
     Args:
         step: the last step.
         previous: the chain before it (None for the first step).
+        followed: what the check that follows the chain (``transforms.Apply``) found, by input, so that
+            several nodes sharing one chain follow it once.
     """
 
     step: TransformStep
     previous: StepChain | None = None
+    followed: dict[Any, Any] = field(default_factory=dict)
 
     def then(self, step: TransformStep) -> StepChain:
         """This chain followed by ``step``."""
-        return StepChain(step, self)
+        return StepChain(step, previous=self)
 
     def steps(self) -> list[TransformStep]:
         """Every step, first to last."""

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from medical_imaging_framework.core import Graph, Link, LinkError, NodeRegistry
+from medical_imaging_framework.core import Graph, Link, LinkError, NodeRegistry, NodeSpec, Port, PortKind
+from medical_imaging_framework.core.checks import Fact, Known
+from medical_imaging_framework.core.pipeline_file import loads
+from medical_imaging_framework.nodes.transforms import checks as transform_checks
 from tests.support.bounded import load_and_validate_bounded
 from tests.support.large_pipelines import transform_chain_text
 
@@ -117,3 +121,29 @@ def test_a_chain_of_40000_transforms_validates_in_linear_memory(tmp_path: Path) 
         "problem: node 'phantoms', field 'spatial_dims': the images are 2D but node 't30000' is set for other "
         "images (spatial_size)",
     ]
+
+
+def test_apply_nodes_sharing_a_chain_and_a_dataset_follow_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 200 Apply nodes on one chain of 200 steps used to walk 40,000 steps: the product, not the sum.
+    followed: list[int] = []
+    original = transform_checks._follow
+
+    def counting(*args: Any) -> Any:
+        followed.append(len(next(arg for arg in args if isinstance(arg, list))))
+        return original(*args)
+
+    monkeypatch.setattr(transform_checks, "_follow", counting)
+    seen: dict[str, Any] = {}
+    registry = NodeRegistry()
+    registry.register(NodeSpec(
+        "test.Probe", "Probe", "Test", run=lambda ctx, inputs, config: {}, inputs=(Port("data", PortKind.DATASET),),
+        check=lambda ctx: seen.__setitem__(ctx.node_id, ctx.fact("data", Fact.IMAGE_SIZE)),
+    ))
+    graph = loads(transform_chain_text(200, applies=200), registry)
+    for index in range(200):
+        graph.add_node(registry.create("test.Probe", f"probe{index}"))
+        graph.connect(f"apply{index}", "train", f"probe{index}", "data")
+    assert graph.validate() == []
+    assert followed == [200]
+    assert set(seen) == {f"probe{index}" for index in range(200)}
+    assert set(seen.values()) == {Known((64, 64), "t198", "k")}  # every Apply states the size the chain leaves

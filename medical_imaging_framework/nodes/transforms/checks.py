@@ -8,6 +8,8 @@ resulting image size for the loaders, Trainer and Predictor downstream.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from medical_imaging_framework.core.checks import CheckContext, Fact, Facts, Known, StepChain, TransformStep
 
 
@@ -77,25 +79,62 @@ def check_apply(ctx: CheckContext) -> None:
         ctx.problem("", "link a dataset to 'train' or 'val' (or both)")
         return
     chain = ctx.fact("transform", Fact.TRANSFORM_STEPS)
-    steps = chain.value.steps() if chain else []
     for port, training in (("train", True), ("val", False)):
         if port not in ctx.inputs:
             ctx.provide(port, **{Fact.NO_DATA: ctx.known(True)})
             continue
-        used = [step for step in steps if training or not step.random]
-        ctx.outputs[port] = _follow(ctx, dict(ctx.inputs[port]), used)
+        facts = ctx.inputs[port]
+        outcome = _followed(chain.value if chain else None, training, facts)
+        for node_id, field, message in outcome.problems:
+            ctx.problem_at(node_id, field, message)
+        ctx.outputs[port] = _after(facts, outcome) if outcome.fits else {}
 
 
-def _follow(ctx: CheckContext, facts: Facts, steps: list[TransformStep]) -> Facts:
-    """The dataset's facts after ``steps``; reports steps that do not fit the images."""
-    dims = facts.get(Fact.SPATIAL_DIMS)
-    size = facts.get(Fact.IMAGE_SIZE)
+class _Outcome(NamedTuple):
+    """What following a chain gave: the images' dims and size after it, or the problems that stopped it."""
+
+    dims: Known | None
+    size: Known | None
+    problems: tuple[tuple[str, str, str], ...] = ()
+    fits: bool = True
+
+
+def _followed(chain: StepChain | None, training: bool, facts: Facts) -> _Outcome:
+    """The outcome of ``chain`` (its random steps only if ``training``) on a dataset with ``facts``.
+
+    Kept on the chain by input, so Apply nodes sharing one chain and one dataset follow it once: a file
+    linking one long chain to many Apply nodes would otherwise take time in the product of the two.
+    """
+    dims, size = facts.get(Fact.SPATIAL_DIMS), facts.get(Fact.IMAGE_SIZE)
+    if chain is None:
+        return _Outcome(dims, size)
+    key = (training, id(dims), id(size))
+    kept = chain.followed.get(key)
+    if kept is not None and kept[0] is dims and kept[1] is size:  # the same facts, not others at a reused id
+        return kept[2]
+    outcome = _follow([step for step in chain.steps() if training or not step.random], dims, size)
+    chain.followed[key] = (dims, size, outcome)
+    return outcome
+
+
+def _after(facts: Facts, outcome: _Outcome) -> Facts:
+    """The dataset's ``facts`` with the dims and size the chain left."""
+    facts = dict(facts)
+    for name, known in ((Fact.SPATIAL_DIMS, outcome.dims), (Fact.IMAGE_SIZE, outcome.size)):
+        if known is None:
+            facts.pop(name, None)
+        else:
+            facts[name] = known
+    return facts
+
+
+def _follow(steps: list[TransformStep], dims: Known | None, size: Known | None) -> _Outcome:
+    """The images' dims and size after ``steps``, or the first step that does not fit them."""
     for step in steps:
         if step.op in ("resize", "pad_crop", "random_crop"):
             if dims is not None and len(step.value) != dims.value:
-                _step_conflict(ctx, step, f"has {len(step.value)} values but the images are {dims.value}D "
-                               "(give one per axis)", dims)
-                return {}
+                return _step_conflict(step, f"has {len(step.value)} values but the images are {dims.value}D "
+                                      "(give one per axis)", dims)
             dims = dims or Known(len(step.value), step.node_id, step.field)
             if step.op == "random_crop":
                 size = None if size is None else Known(
@@ -107,23 +146,17 @@ def _follow(ctx: CheckContext, facts: Facts, steps: list[TransformStep]) -> Fact
             k = step.value
             size = Known(tuple(-(-s // k) * k for s in size.value), step.node_id, step.field)  # exact for any int
         elif step.op == "flip" and dims is not None and step.value is not None and step.value >= dims.value:
-            _step_conflict(ctx, step, f"axis {step.value} does not exist in {dims.value}D images "
-                           f"(use 0..{dims.value - 1} or all)", dims)
-            return {}
+            return _step_conflict(step, f"axis {step.value} does not exist in {dims.value}D images "
+                                  f"(use 0..{dims.value - 1} or all)", dims)
         elif step.op == "rotate90" and size is not None and size.value[0] != size.value[1]:
             size = None  # the two first axes swap at random: items differ in size
-    facts = dict(facts)
-    for name, known in ((Fact.SPATIAL_DIMS, dims), (Fact.IMAGE_SIZE, size)):
-        if known is None:
-            facts.pop(name, None)
-        else:
-            facts[name] = known
-    return facts
+    return _Outcome(dims, size)
 
 
-def _step_conflict(ctx: CheckContext, step: TransformStep, message: str, other: Known) -> None:
-    ctx.problem_at(step.node_id, step.field, f"{message} (images from {other.where()})")
+def _step_conflict(step: TransformStep, message: str, other: Known) -> _Outcome:
+    problems = [(step.node_id, step.field, f"{message} (images from {other.where()})")]
     if other.node_id != step.node_id:
-        ctx.problem_at(other.node_id, other.field,
-                       f"the images are {other.value}D but node '{step.node_id}' is set for other images "
-                       f"({step.field})")
+        problems.append((other.node_id, other.field,
+                         f"the images are {other.value}D but node '{step.node_id}' is set for other images "
+                         f"({step.field})"))
+    return _Outcome(None, None, tuple(problems), fits=False)
