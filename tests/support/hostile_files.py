@@ -140,6 +140,15 @@ def _nested(depth: int) -> list[Any]:
     return value
 
 
+def laughs(levels: int = 30) -> list[Any]:
+    """``L = [L, L]`` ``levels`` times: pickle stores each list once, so it is a few hundred bytes on disk,
+    but whatever walks it reaches 2^(levels+1) - 1 lists (a "billion laughs")."""
+    value: list[Any] = []
+    for _ in range(levels):
+        value = [value, value]
+    return value
+
+
 def _save_deep(good: dict[str, Any]) -> Callable[[Path], None]:
     def write(path: Path) -> None:
         data = dict(good, config={"seed": _nested(3000)})
@@ -196,8 +205,9 @@ def hostile_writers(good_path: Path, marker: Path) -> dict[str, Callable[[Path],
         "loss_text": _changed(good, lambda data: data.update(loss="a")),
         "rng_wrong_size": _changed(good, lambda data: data["rng_state"]["python"].update(state=[1, 2, 3])),
         "deep_nesting": _save_deep(good),
+        "billion_laughs": _changed(good, lambda data: data["config"].update(laugh=laughs())),
         "nan_weights": _changed(good, _nan_weights),
     }
 
 
-__all__ = ["CodePayload", "crc32_combine", "hostile_writers", "write_bomb", "write_good_checkpoint"]
+__all__ = ["CodePayload", "crc32_combine", "hostile_writers", "laughs", "write_bomb", "write_good_checkpoint"]
