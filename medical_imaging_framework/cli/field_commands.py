@@ -76,15 +76,18 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    """`mif report CHECKPOINT_DIR [-o report.html]`.
+    """`mif report CHECKPOINT_DIR [-o report.html]`; a section left out is one ``warning:`` line on stderr.
 
     Args:
         args: the parsed arguments.
     """
     from medical_imaging_framework.tools.report import ReportError, write_report
 
+    def warn(line: str) -> None:
+        print(f"warning: {line}", file=sys.stderr, flush=True)
+
     try:
-        path = write_report(args.folder, args.output or None)
+        path = write_report(args.folder, args.output or None, warn=warn)
     except ReportError as error:
         raise UsageError(str(error)) from None
     print(f"Report written: {path}")
