@@ -207,6 +207,29 @@ def apply_model_state(model: nn.Module, state_dict: Mapping[str, Any], source: s
         source: names the file in the message.
     """
     target = unwrap_model(model)
+    weights = check_model_fits(target, state_dict, source)
+    try:
+        target.load_state_dict(weights, strict=True)
+    except (RuntimeError, TypeError, ValueError) as error:  # e.g. a complex tensor for a real parameter
+        detail = printable(_first_line(str(error).replace("Error(s) in loading state_dict for", "")))
+        raise field_error(source, "model_state_dict", f"cannot be loaded into this model: {detail}") from None
+
+
+def check_model_fits(model: nn.Module, state_dict: Mapping[str, Any], source: str = "checkpoint") -> dict[str, Any]:
+    """Check that ``state_dict`` has exactly ``model``'s parameter names and shapes; returns it without prefixes.
+
+    Nothing is loaded, so ``model`` may live on the ``meta`` device (shapes without memory): `mif export`
+    checks the architecture a pipeline describes this way before building it.
+
+    Args:
+        model: the target (wrappers are looked through).
+        state_dict: weights, with or without wrapper prefixes.
+        source: names the file in the message.
+
+    Raises:
+        CheckpointError: naming the missing and unexpected keys and the shapes that differ.
+    """
+    target = unwrap_model(model)
     if not isinstance(state_dict, Mapping) or not all(
         isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state_dict.items()
     ):
@@ -232,11 +255,7 @@ def apply_model_state(model: nn.Module, state_dict: Mapping[str, Any], source: s
             f"{source}: the checkpoint's weights do not fit this model (a different architecture?); "
             + "; ".join(parts)
         )
-    try:
-        target.load_state_dict(weights, strict=True)
-    except (RuntimeError, TypeError, ValueError) as error:  # e.g. a complex tensor for a real parameter
-        detail = printable(_first_line(str(error).replace("Error(s) in loading state_dict for", "")))
-        raise field_error(source, "model_state_dict", f"cannot be loaded into this model: {detail}") from None
+    return weights
 
 
 def _key_list(keys: list[str], limit: int = 6) -> str:
@@ -336,6 +355,7 @@ __all__ = [
     "REQUIRED_KEYS",
     "CheckpointError",
     "apply_model_state",
+    "check_model_fits",
     "find_last_checkpoint",
     "load_checkpoint",
     "load_optimizer_state",

@@ -2,8 +2,10 @@
 
 The file is read by the one loader every other path uses (`checkpoints.read_checkpoint`: sizes before
 inflating, CRCs, ``weights_only``, the schema), so "Intact: yes" means exactly "loads for training and
-inference". Every string taken from the file is printed through `text.printable`: an ESC or OSC sequence
-in a config value is shown escaped, so it can neither drive the terminal nor forge a line of this output.
+inference"; given a ``check``, as ``mif inspect`` gives it, the optimizer state is also loaded into the optimizer
+the file's stored pipeline builds, as ``resume_from`` does (`tools.resume_check`). Every string taken from the
+file is printed through `text.printable`: an ESC or OSC sequence in a config value is shown escaped, so it can
+neither drive the terminal nor forge a line of this output.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,18 +87,23 @@ class NotIntact(CheckpointError):
         self.summary = summary
 
 
-def describe_checkpoint(path: str | os.PathLike[str]) -> str:
+def describe_checkpoint(
+    path: str | os.PathLike[str], check: Callable[[Mapping[str, Any], str], object] | None = None
+) -> str:
     """The text ``mif inspect`` prints: epoch, losses, the loss curve in brief, versions, integrity.
 
     Every string from the file is escaped (`text.printable`).
 
     Args:
         path: the checkpoint file.
+        check: ``check(checkpoint, source)`` raises a `CheckpointError` for a file that reads but would not
+            resume (``mif inspect`` passes `tools.resume_check.check_optimizer_resumes`, which knows node
+            types this package may not import).
 
     Raises:
         CheckpointError: missing, damaged, truncated, untrusted, a bomb, or a field of the wrong type or range.
-        NotIntact: the file is well formed but holds NaN or infinite weights or losses; its ``summary``
-            describes it and ends with ``Intact: no (...)``.
+        NotIntact: the file is well formed but holds NaN or infinite weights or losses, or ``check`` refuses
+            it; its ``summary`` describes it and ends with ``Intact: no (...)``.
     """
     file = Path(path)
     # A diverged run (NaN weights or losses) is worth describing: read it allowing non-finite values, then
@@ -104,6 +111,8 @@ def describe_checkpoint(path: str | os.PathLike[str]) -> str:
     checkpoint = read_checkpoint(file, map_location="cpu", allow_non_finite=True)
     try:
         validate_checkpoint(checkpoint, file)
+        if check is not None:
+            check(checkpoint, str(file))
     except CheckpointError as refused:
         reason = str(refused).removeprefix(f"{file}: ")
         summary = "\n".join([*_summary_lines(file, checkpoint), f"Intact: no ({printable(reason)})"])

@@ -19,6 +19,10 @@ from medical_imaging_framework.checkpoints.errors import CheckpointError, field_
 
 REQUIRED_KEYS = ("epoch", "model_state_dict", "optimizer_state_dict", "loss", "epoch_losses")
 MAX_DEPTH = 32  # the pipeline JSON is about 5 deep; deeper nesting is hostile (RecursionError bait)
+# Values in a checkpoint's lists and dicts, a shared list counted every time it is reached (a tensor counts one;
+# the model's weights are not walked). Adam's state takes 5 per parameter tensor, the RNG states about 1,300, a
+# pipeline a few thousand: 1,000,000 leaves room for 150,000 parameter tensors (a large MONAI network has 300).
+MAX_VALUES = 1_000_000
 MAX_INT = 2**63  # whole numbers in a checkpoint fit in 64 bits
 PYTHON_RNG_WORDS = 625  # random.getstate(): 624 Mersenne Twister words and the position
 NUMPY_RNG_WORDS = 624
@@ -58,35 +62,82 @@ def _loss_list(data: Mapping[str, Any], key: str, source: object, allow_non_fini
     return values
 
 
-def _plain(value: Any, field: str, source: object, tensors: bool, depth: int = 0) -> None:
-    """Numbers, strings, booleans, None, lists and str-keyed dicts of them (and tensors where allowed)."""
-    if depth > MAX_DEPTH:
+class _Budget:
+    """The values one checkpoint's walk may still count (`MAX_VALUES` in all), and the lists already walked."""
+
+    def __init__(self) -> None:
+        self.left = MAX_VALUES
+        self.walked: dict[tuple[int, bool], tuple[int, int]] = {}  # (id, tensors) -> (values, levels below)
+
+    def take(self, count: int, field: str, source: object) -> None:
+        """Count ``count`` more values reached at ``field``; refuse the file once there are too many."""
+        self.left -= count
+        if self.left < 0:
+            raise field_error(
+                source, field if len(field) <= 40 else field[:40] + "...",
+                f"the checkpoint's lists and dicts hold more than {MAX_VALUES:,} values (counting a shared list "
+                "each time it is reached: a 'billion laughs' file?)",
+            )
+
+
+def _plain(value: Any, field: str, source: object, tensors: bool, budget: _Budget, depth: int = 0) -> int:
+    """Numbers, strings, booleans, None, lists and str-keyed dicts of them (and tensors where allowed).
+
+    Returns how many levels ``value`` nests below itself. Every value reached is counted in ``budget``, a list
+    reached twice counting twice: pickle stores a list once however often it is referred to, so 30 levels of
+    ``L = [L, L]`` take 30 KB on disk but hold 2^31 values for whatever walks, prints or copies them (a
+    "billion laughs"), and bounding the depth alone does not bound that. A list reached again is counted, not
+    walked again, so the walk costs time in proportion to the file, and such a file is refused at once.
+    """
+    if not isinstance(value, (dict, list, tuple)):
+        _leaf(value, field, source, tensors)
+        return 0
+    known = budget.walked.get((id(value), tensors))
+    if known is not None:
+        count, levels = known
+        if depth + levels > MAX_DEPTH:
+            raise field_error(source, field[:40] + "...", f"is nested more than {MAX_DEPTH} levels deep")
+        budget.take(count, field, source)
+        return levels
+    if isinstance(value, dict):
+        for key in value:
+            if not (isinstance(key, str) or _is_int(key)):
+                raise field_error(source, field, f"has a key that is not a string (got {shown(key)})")
+        items: Any = value.items()
+        pattern = "{}.{}"
+    else:
+        items, pattern = enumerate(value), "{}[{}]"
+    if value and depth >= MAX_DEPTH:
         raise field_error(source, field[:40] + "...", f"is nested more than {MAX_DEPTH} levels deep")
+    left = budget.left
+    budget.take(len(value), field, source)
+    levels = 1 if value else 0
+    for key, item in items:
+        if item is None or isinstance(item, (bool, float, str)) or _is_int(item):
+            continue  # the common case, without a call or a field name
+        levels = max(levels, 1 + _plain(item, pattern.format(field, key), source, tensors, budget, depth + 1))
+    budget.walked[(id(value), tensors)] = (left - budget.left, levels)
+    return levels
+
+
+def _leaf(value: Any, field: str, source: object, tensors: bool) -> None:
     if value is None or isinstance(value, (bool, float, str)) or _is_int(value):
         return
     if tensors and isinstance(value, (torch.Tensor, torch.dtype, torch.device)):
-        return
-    if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            _plain(item, f"{field}[{index}]", source, tensors, depth + 1)
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not (isinstance(key, str) or _is_int(key)):
-                raise field_error(source, field, f"has a key that is not a string (got {shown(key)})")
-            _plain(item, f"{field}.{key}", source, tensors, depth + 1)
         return
     kind = "numbers, strings, lists, dicts or tensors" if tensors else "numbers, strings, lists and dicts"
     raise field_error(source, field, f"must hold only {kind} (got {shown(value)})")
 
 
-def _dict(data: Mapping[str, Any], key: str, source: object, tensors: bool = False) -> dict[str, Any] | None:
+def _dict(
+    data: Mapping[str, Any], key: str, source: object, budget: _Budget, tensors: bool = False
+) -> dict[str, Any] | None:
     value = data.get(key)
     if value is None:
         return None
     if not isinstance(value, dict):
         raise field_error(source, key, f"must be a dict (got {shown(value)})")
-    _plain(value, key, source, tensors)
+    _plain(value, key, source, tensors, budget)
     return value
 
 
@@ -125,14 +176,14 @@ def non_finite_tensors(state: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _optimizer_state(data: Mapping[str, Any], source: object) -> None:
+def _optimizer_state(data: Mapping[str, Any], source: object, budget: _Budget) -> None:
     state = data["optimizer_state_dict"]
     key = "optimizer_state_dict"
     if not isinstance(state, dict) or not isinstance(state.get("param_groups", []), list):
         raise field_error(source, key, f"must be a dict with 'state' and 'param_groups' (got {shown(state)})")
     if not isinstance(state.get("state", {}), dict):
         raise field_error(source, f"{key}.state", f"must be a dict (got {shown(state.get('state'))})")
-    _plain(state, key, source, tensors=True)
+    _plain(state, key, source, True, budget)
     for index, group in enumerate(state.get("param_groups", [])):
         where = f"{key}.param_groups[{index}]"
         if not isinstance(group, dict) or not isinstance(group.get("params"), list):
@@ -154,8 +205,8 @@ def _python_rng_ok(python: Any) -> bool:
     )
 
 
-def _rng_state(data: Mapping[str, Any], source: object) -> None:
-    rng = _dict(data, "rng_state", source, tensors=True)
+def _rng_state(data: Mapping[str, Any], source: object, budget: _Budget) -> None:
+    rng = _dict(data, "rng_state", source, budget, tensors=True)
     if rng is None:
         return
     python, numpy_state, cpu, cuda = rng.get("python"), rng.get("numpy"), rng.get("torch"), rng.get("cuda")
@@ -204,13 +255,14 @@ def validate_checkpoint(data: Any, source: object, allow_non_finite: bool = Fals
             if len(losses) > data["epoch"]:
                 raise field_error(source, key, f"holds {len(losses)} values, more than the {data['epoch']} epochs")
     _model_state(data, source, allow_non_finite)
-    _optimizer_state(data, source)
+    budget = _Budget()  # one for the whole file: a laugh spread over several fields is bounded too
+    _optimizer_state(data, source, budget)
     for key in ("scheduler_state_dict", "scaler_state_dict"):
-        _dict(data, key, source, tensors=True)
-    _rng_state(data, source)
+        _dict(data, key, source, budget, tensors=True)
+    _rng_state(data, source, budget)
     for key in ("config", "pipeline"):
-        _dict(data, key, source)
-    versions = _dict(data, "versions", source) or {}
+        _dict(data, key, source, budget)
+    versions = _dict(data, "versions", source, budget) or {}
     for name, value in versions.items():
         if not isinstance(value, str):
             raise field_error(source, f"versions.{name}", f"must be a string (got {shown(value)})")

@@ -222,9 +222,10 @@ def inspect_command(args: argparse.Namespace) -> int:
     from medical_imaging_framework.checkpoints.files import CheckpointError
     from medical_imaging_framework.checkpoints.inspect import NotIntact, describe_checkpoint
     from medical_imaging_framework.core.text import printable
+    from medical_imaging_framework.tools.resume_check import check_optimizer_resumes
 
     try:
-        print(describe_checkpoint(args.file))
+        print(describe_checkpoint(args.file, check=check_optimizer_resumes))
     except CheckpointError as error:
         if isinstance(error, NotIntact):
             print(error.summary)

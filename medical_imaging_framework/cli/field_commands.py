@@ -47,7 +47,12 @@ def export_command(args: argparse.Namespace) -> int:
     Args:
         args: the parsed arguments.
     """
-    from medical_imaging_framework.checkpoints.files import CheckpointError, apply_model_state, read_checkpoint
+    from medical_imaging_framework.checkpoints.files import (
+        CheckpointError,
+        apply_model_state,
+        check_model_fits,
+        read_checkpoint,
+    )
     from medical_imaging_framework.tools.export import ExportError, export_model, sample_input
     from medical_imaging_framework.tools.model_builder import build_model
 
@@ -59,8 +64,10 @@ def export_command(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     graph = _pipeline_graph(args, checkpoint)
     try:
-        node_id, model = build_model(graph, args.node)
-        apply_model_state(model, checkpoint["model_state_dict"], source=str(args.checkpoint))
+        weights, source = checkpoint["model_state_dict"], str(args.checkpoint)
+        # the pipeline's network is checked against the stored shapes before it is built (it may be any size)
+        node_id, model = build_model(graph, args.node, check=lambda shapes: check_model_fits(shapes, weights, source))
+        apply_model_state(model, weights, source=source)
         result = export_model(model, args.output, args.format, sample_input(model, size))
     except CheckpointError as error:
         raise UsageError(str(error)) from None
@@ -76,15 +83,18 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    """`mif report CHECKPOINT_DIR [-o report.html]`.
+    """`mif report CHECKPOINT_DIR [-o report.html]`; a section left out is one ``warning:`` line on stderr.
 
     Args:
         args: the parsed arguments.
     """
     from medical_imaging_framework.tools.report import ReportError, write_report
 
+    def warn(line: str) -> None:
+        print(f"warning: {line}", file=sys.stderr, flush=True)
+
     try:
-        path = write_report(args.folder, args.output or None)
+        path = write_report(args.folder, args.output or None, warn=warn)
     except ReportError as error:
         raise UsageError(str(error)) from None
     print(f"Report written: {path}")

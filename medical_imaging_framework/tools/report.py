@@ -9,18 +9,24 @@ as base64 PNGs, so the file can be mailed or archived on its own.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from medical_imaging_framework.checkpoints.files import CheckpointError, checkpoint_files, read_checkpoint
 from medical_imaging_framework.core.atomic_file import write_atomically
-from medical_imaging_framework.training.metrics_log import METRICS_NAME, read_metrics
+from medical_imaging_framework.tools.report_inputs import (
+    ReportInputError,
+    read_evaluation,
+    read_metrics_rows,
+    read_samples,
+)
+from medical_imaging_framework.training.metrics_log import METRICS_NAME
+
+Warn = Callable[[str], None]
 
 REPORT_NAME = "report.html"
 EVALUATION_NAME = "evaluation.csv"
@@ -96,43 +102,24 @@ def pipeline_rows(pipeline: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def read_evaluation(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """The columns and rows of an ``evaluation.csv`` (the last row is named ``mean``).
-
-    Args:
-        path: the file.
-    """
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        return list(reader.fieldnames or []), list(reader)
+def _left_out(error: ReportInputError, what: str, warn: Warn | None) -> str:
+    """The note that stands in for a section whose file breaks a rule; ``warn`` gets the same line."""
+    line = f"{error} ({what} left out of the report)"
+    if warn is not None:
+        warn(line)
+    return f"<p>Left out: {html.escape(line)}</p>"
 
 
-def read_samples(path: Path) -> list[dict[str, Any]]:
-    """The sample planes of ``evaluation_samples.npz`` as dicts (``name``, ``image``, ``label``, ``prediction``).
-
-    Args:
-        path: the file.
-    """
-    with np.load(path, allow_pickle=False) as data:
-        count = len([key for key in data.files if key.startswith("prediction_")])
-        return [
-            {
-                "name": str(data[f"name_{index}"]),
-                "prediction": data[f"prediction_{index}"],
-                "label": data[f"label_{index}"] if f"label_{index}" in data.files else None,
-                "image": data[f"image_{index}"] if f"image_{index}" in data.files else None,
-            }
-            for index in range(count)
-        ]
-
-
-def _metrics_section(folder: Path) -> str:
+def _metrics_section(folder: Path, warn: Warn | None) -> str:
     path = folder / METRICS_NAME
     if not path.is_file():
         return f"<p>No {METRICS_NAME} in this folder (it is written by training runs of this version).</p>"
     from medical_imaging_framework.tools.report_figures import loss_curve_png
 
-    rows = read_metrics(path)
+    try:
+        rows = read_metrics_rows(path)
+    except ReportInputError as error:
+        return _left_out(error, "the loss curves", warn)
     if not rows:
         return f"<p>{METRICS_NAME} holds no epoch yet.</p>"
     columns = list(rows[0])
@@ -148,31 +135,44 @@ def _metrics_section(folder: Path) -> str:
     return _image(loss_curve_png(rows), "loss curves") + f"<h3>Per epoch ({METRICS_NAME})</h3>" + table
 
 
-def _evaluation_section(folder: Path) -> str:
+def _evaluation_section(folder: Path, warn: Warn | None) -> str:
     path = folder / EVALUATION_NAME
     if not path.is_file():
         return ""
-    columns, rows = read_evaluation(path)
-    parts = ["<h2>Evaluation</h2>",
-             _table(columns, [[row["name"], *(_number(row[c]) for c in columns[1:])] for row in rows],
-                    numeric=set(range(1, len(columns))))]
+    parts = ["<h2>Evaluation</h2>"]
+    try:
+        columns, rows = read_evaluation(path)
+        parts.append(_table(columns, [[row["name"], *(_number(row[c]) for c in columns[1:])] for row in rows],
+                            numeric=set(range(1, len(columns)))))
+    except ReportInputError as error:
+        parts.append(_left_out(error, "the evaluation table", warn))
     samples_path = folder / SAMPLES_NAME
     if samples_path.is_file():
         from medical_imaging_framework.tools.report_figures import overlay_grid_png
 
-        samples = read_samples(samples_path)
+        try:
+            samples = read_samples(samples_path)
+        except ReportInputError as error:
+            samples = []
+            parts.append(_left_out(error, "the sample overlays", warn))
         if samples:
             parts.append("<h3>Samples (label in green, prediction in red)</h3>")
             parts.append(_image(overlay_grid_png(samples), "sample overlays"))
     return "".join(parts)
 
 
-def write_report(folder: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
+def write_report(
+    folder: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, warn: Warn | None = None
+) -> Path:
     """Write the HTML report of the run whose checkpoints are in ``folder``; returns its path.
+
+    A ``metrics.csv``, ``evaluation.csv`` or ``evaluation_samples.npz`` that breaks a rule leaves its section
+    out; the page says why where the section would be, and ``warn`` is given the same line.
 
     Args:
         folder: the Trainer's checkpoint folder.
         out: the HTML file (default ``folder/report.html``).
+        warn: called with one line per section left out (naming the file and the rule it breaks).
 
     Raises:
         ReportError: the folder does not exist or holds neither checkpoints nor ``metrics.csv``.
@@ -188,11 +188,11 @@ def write_report(folder: str | os.PathLike[str], out: str | os.PathLike[str] | N
         f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Run report: {html.escape(name)}</title>",
         f"<style>{STYLE}</style></head><body><h1>Run report: {html.escape(name)}</h1>",
         f"<p>Checkpoint folder: <code>{html.escape(str(root))}</code></p>",
-        "<h2>Loss curves</h2>", _metrics_section(root),
+        "<h2>Loss curves</h2>", _metrics_section(root, warn),
         "<h2>Checkpoint files</h2>",
         _table(["file", "epoch", "loss", "validation loss"], checkpoints, numeric={1, 2, 3})
         if checkpoints else "<p>No checkpoint files.</p>",
-        _evaluation_section(root),
+        _evaluation_section(root, warn),
         "<h2>Pipeline</h2>",
         _table(["node", "type", "parameters"], pipeline_rows(pipeline)) if pipeline
         else "<p>No checkpoint stores the pipeline.</p>",

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+SHOWN_EDGE = 512  # pixels a side of a sample plane in the overlay grid (larger ones are strided down)
+
 
 def _png(figure: object) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -43,6 +45,18 @@ def loss_curve_png(rows: Sequence[Mapping[str, float | None]]) -> bytes:
     return _png(figure)
 
 
+def _shown(plane: object) -> np.ndarray:
+    """``plane`` (x, y) as displayed (rows = y), every n-th pixel of a plane larger than a panel draws.
+
+    matplotlib's contour costs time in proportion to pixels times levels, and a panel is about 200 pixels
+    wide: keeping `SHOWN_EDGE` pixels a side bounds the figure's cost whatever the file holds. Striding keeps
+    class indices intact, where an interpolating resize would invent classes between them.
+    """
+    array = np.asarray(plane).T
+    step = max(1, -(-max(array.shape) // SHOWN_EDGE))
+    return array[::step, ::step]
+
+
 def overlay_grid_png(samples: Sequence[Mapping[str, object]]) -> bytes:
     """One row per case: the image, the label, the prediction (label in green, prediction in red outlines).
 
@@ -54,16 +68,17 @@ def overlay_grid_png(samples: Sequence[Mapping[str, object]]) -> bytes:
     rows = len(samples)
     figure = Figure(figsize=(7.5, 2.5 * rows), dpi=80)
     for row, sample in enumerate(samples):
-        prediction = np.asarray(sample["prediction"]).T  # (x, y) -> rows = y for display
-        image = np.asarray(sample["image"]).T if sample.get("image") is not None else np.zeros_like(prediction)
-        label = np.asarray(sample["label"]).T if sample.get("label") is not None else None
+        prediction = _shown(sample["prediction"])
+        image = _shown(sample["image"]) if sample.get("image") is not None else np.zeros_like(prediction)
+        label = _shown(sample["label"]) if sample.get("label") is not None else None
         panels = (("image", None), ("label", label), ("prediction", prediction))
         for column, (title, mask) in enumerate(panels):
             axes = figure.add_subplot(rows, 3, row * 3 + column + 1)
             axes.imshow(image, cmap="gray")
-            if mask is not None and mask.max() > 0:
+            classes = np.unique(mask) if mask is not None else np.zeros(1)
+            if classes.size > 1:  # one outline between each two neighbouring classes present
                 colour = "lime" if title == "label" else "red"
-                axes.contour(mask, levels=np.arange(0.5, float(mask.max()) + 0.5), colors=colour, linewidths=1.2)
+                axes.contour(mask, levels=(classes[:-1] + classes[1:]) / 2, colors=colour, linewidths=1.2)
             axes.set_title(f"{sample['name']}: {title}" if column == 0 else title, fontsize=9)
             axes.set_axis_off()
     figure.tight_layout()

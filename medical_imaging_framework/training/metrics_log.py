@@ -53,12 +53,30 @@ def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, float | None]]:
 
     Args:
         path: the file.
+
+    Raises:
+        ValueError: a cell that is not a number, or a row with more cells than the header has columns; the
+            message names the file, the line and the column.
+        csv.Error: a line the CSV reader cannot split (e.g. a cell over its field size limit).
     """
+    rows = []
     with open(path, newline="", encoding="utf-8") as handle:
-        return [
-            {key: (float(value) if value not in ("", None) else None) for key, value in row.items()}
-            for row in csv.DictReader(handle)
-        ]
+        reader = csv.DictReader(handle)
+        for row in reader:
+            if None in row:
+                raise ValueError(f"{path}, line {reader.line_num}: {len(row[None])} more cells than the header's "
+                                 f"{len(reader.fieldnames or [])} columns")
+            rows.append({key: _number(value, path, reader.line_num, key) for key, value in row.items()})
+    return rows
+
+
+def _number(text: str | None, path: str | os.PathLike[str], line: int, column: str) -> float | None:
+    if text in ("", None):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{path}, line {line}: column '{column}' holds {text[:40]!r}, not a number") from None
 
 
 def _cell(value: Any) -> str:

@@ -61,7 +61,7 @@ def test_report_after_a_tiny_training_run(qtbot: Any, window: Any, tmp_path: Pat
     writers: list[threading.Thread] = []
     real_write = report.write_report
     monkeypatch.setattr(report, "write_report",
-                        lambda *args: writers.append(threading.current_thread()) or real_write(*args))
+                        lambda *args, **kw: writers.append(threading.current_thread()) or real_write(*args, **kw))
     window.action_run.trigger()
     assert window.runner.running and not window.action_report.isEnabled()
     wait_for_run(qtbot, window)
@@ -128,3 +128,15 @@ def test_report_after_a_separate_process_run_that_saved_no_checkpoint(
     with qtbot.waitSignal(window.report.report_done, timeout=60_000) as done:
         window.action_report.trigger()
     assert done.args[0].written == [folder / report.REPORT_NAME]
+
+
+def test_a_section_left_out_is_told_not_a_failure(tmp_path: Path) -> None:
+    from medical_imaging_framework.app.running.report_action import write_reports
+    from tests.support.hostile_report_files import write_report_folder
+
+    write_report_folder(tmp_path, "metrics_abc")
+    outcome = write_reports([tmp_path])
+    assert outcome.failed_folder is None, outcome.reason
+    assert outcome.written == [tmp_path / "report.html"]
+    assert outcome.left_out == [f"{tmp_path / 'metrics.csv'}, line 3: column 'train_loss' holds 'abc', not a number "
+                                "(the loss curves left out of the report)"]

@@ -39,6 +39,8 @@ EXPECTED = {
     "loss_text": r"field 'loss': must be a number \(got 'a'\)",
     "rng_wrong_size": r"field 'rng_state\.python': must be Python's random state",
     "deep_nesting": r"field 'config\.seed\[0\]\[0\]\[0\].*\.\.\.': is nested more than 32 levels deep",
+    "billion_laughs": r"field 'config\.laugh\[0\]\[0\].*\.\.\.': the checkpoint's lists and dicts hold more than "
+                      r"1,000,000 values \(counting a shared list each time it is reached: a 'billion laughs' file\?\)",
     "nan_weights": r"field 'model_state_dict': \d+ of \d+ weight tensors hold NaN or infinite values",
 }
 KINDS = sorted(EXPECTED)

@@ -79,7 +79,7 @@ def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
     return crc1 ^ crc2
 
 
-def _zip_bytes(records: list[tuple[str, int, bytes, int, int]]) -> bytes:
+def zip_bytes(records: list[tuple[str, int, bytes, int, int]]) -> bytes:
     """A zip archive of ``(name, method, stored bytes, crc, uncompressed size)`` records."""
     out, central = bytearray(), bytearray()
     for name, method, data, crc, size in records:
@@ -91,6 +91,22 @@ def _zip_bytes(records: list[tuple[str, int, bytes, int, int]]) -> bytes:
                                size, len(encoded), 0, 0, 0, 0, 0, offset) + encoded
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(records), len(records), len(central), len(out), 0)
     return bytes(out + central + end)
+
+
+def deflated_zeros(head: bytes, zero_mib: int) -> tuple[bytes, int, int]:
+    """A raw deflate stream of ``head`` then ``zero_mib`` MiB of zeros, built in milliseconds.
+
+    Returns ``(stream, crc, size)``: the stream, the CRC-32 and the length of the inflated data.
+    ``zero_mib`` must be a power of two.
+    """
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    start = compressor.compress(head) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(bytes(MIB)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    stream = start + block * zero_mib + compressor.flush(zlib.Z_FINISH)
+    zeros_crc = zlib.crc32(bytes(MIB))
+    for doubling in range(zero_mib.bit_length() - 1):
+        zeros_crc = crc32_combine(zeros_crc, zeros_crc, MIB << doubling)
+    return stream, crc32_combine(zlib.crc32(head), zeros_crc, zero_mib * MIB), len(head) + zero_mib * MIB
 
 
 def write_bomb(path: Path, good: Path, zero_mib: int = 2048) -> int:
@@ -106,17 +122,9 @@ def write_bomb(path: Path, good: Path, zero_mib: int = 2048) -> int:
             if not info.filename.endswith("data.pkl"):
                 records.append((info.filename, zipfile.ZIP_STORED, data, zlib.crc32(data), len(data)))
                 continue
-            compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
-            head = compressor.compress(data) + compressor.flush(zlib.Z_FULL_FLUSH)
-            block = compressor.compress(bytes(MIB)) + compressor.flush(zlib.Z_FULL_FLUSH)
-            stream = head + block * zero_mib + compressor.flush(zlib.Z_FINISH)
-            zeros_crc = zlib.crc32(bytes(MIB))
-            for doubling in range(zero_mib.bit_length() - 1):  # zero_mib is a power of two
-                zeros_crc = crc32_combine(zeros_crc, zeros_crc, MIB << doubling)
-            crc = crc32_combine(zlib.crc32(data), zeros_crc, zero_mib * MIB)
-            size = len(data) + zero_mib * MIB
+            stream, crc, size = deflated_zeros(data, zero_mib)
             records.append((info.filename, zipfile.ZIP_DEFLATED, stream, crc, size))
-    path.write_bytes(_zip_bytes(records))
+    path.write_bytes(zip_bytes(records))
     return size
 
 
@@ -137,6 +145,15 @@ def _nested(depth: int) -> list[Any]:
     value: list[Any] = []
     for _ in range(depth):
         value = [value]
+    return value
+
+
+def laughs(levels: int = 30) -> list[Any]:
+    """``L = [L, L]`` ``levels`` times: pickle stores each list once, so it is a few hundred bytes on disk,
+    but whatever walks it reaches 2^(levels+1) - 1 lists (a "billion laughs")."""
+    value: list[Any] = []
+    for _ in range(levels):
+        value = [value, value]
     return value
 
 
@@ -196,8 +213,18 @@ def hostile_writers(good_path: Path, marker: Path) -> dict[str, Callable[[Path],
         "loss_text": _changed(good, lambda data: data.update(loss="a")),
         "rng_wrong_size": _changed(good, lambda data: data["rng_state"]["python"].update(state=[1, 2, 3])),
         "deep_nesting": _save_deep(good),
+        "billion_laughs": _changed(good, lambda data: data["config"].update(laugh=laughs())),
         "nan_weights": _changed(good, _nan_weights),
     }
 
 
-__all__ = ["CodePayload", "crc32_combine", "hostile_writers", "write_bomb", "write_good_checkpoint"]
+__all__ = [
+    "CodePayload",
+    "crc32_combine",
+    "deflated_zeros",
+    "hostile_writers",
+    "laughs",
+    "write_bomb",
+    "write_good_checkpoint",
+    "zip_bytes",
+]

@@ -30,9 +30,11 @@ from medical_imaging_framework.run.executor import RunResult
 
 @dataclass
 class ReportOutcome:
-    """What the report thread did: the files written, or the folder and reason it failed."""
+    """What the report thread did: the files written (and the sections they left out, one line each), or the
+    folder and reason it failed."""
 
     written: list[Path] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
     failed_folder: Path | None = None
     reason: str = ""
 
@@ -48,7 +50,7 @@ def write_reports(folders: list[Path]) -> ReportOutcome:
         try:
             from medical_imaging_framework.tools.report import ReportError, write_report
 
-            outcome.written.append(write_report(folder))
+            outcome.written.append(write_report(folder, warn=outcome.left_out.append))
         except ReportError as error:
             outcome.failed_folder, outcome.reason = folder, str(error)
         except OSError as error:  # not writable, disk full, vanished meanwhile
@@ -143,6 +145,8 @@ class ReportAction(QObject):
             return
         self.writing = False
         self._sync()
+        for line in outcome.left_out:
+            self.log(f"Report: {printable(line)}")
         for path in outcome.written:
             self.log(f"Report written: {path}")
         if outcome.failed_folder is not None:
