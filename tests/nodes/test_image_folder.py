@@ -180,3 +180,15 @@ def test_reader_warnings_reach_the_log_naming_the_file(tmp_path: Path) -> None:
     assert dataset[0]["image"].shape == (1, 2, 3)
     lines = [e.text for e in events if isinstance(e, LogLine) and e.text.startswith("warning: ")]
     assert len(lines) == 1 and "bare.dcm': PydicomReader: ImageOrientationPatient" in lines[0], lines
+
+
+def test_unreadable_file_with_terminal_escapes_in_its_name_is_shown_escaped(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    name = "case\x1b]0;owned\x07\x1b[2J.nii.gz"  # would retitle the terminal and clear the screen
+    (tmp_path / "images" / name).write_bytes(b"\x1f\x8b garbage")
+    with pytest.raises(NodeError) as refused:
+        _run(tmp_path / "images", "")
+    message = str(refused.value)
+    assert "cannot read '" in message and "case\\x1b]0;owned\\x07\\x1b[2J.nii.gz'" in message, message
+    assert "\x1b" not in message and "\x07" not in message
+

@@ -10,6 +10,7 @@ from typing import Any
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact
+from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.nodes.io import readers
 from medical_imaging_framework.nodes.io.labels import LABEL_MAPPING
 from medical_imaging_framework.run.control import NodeError
@@ -28,20 +29,21 @@ def list_entries(folder: Path, role: str) -> dict[str, Path]:
     """
     if not folder.is_dir():
         where = "" if folder.is_absolute() else f" in {Path.cwd()}"
-        raise NodeError(f"{role} folder '{folder}' does not exist{where} (or is not a folder)")
+        raise NodeError(printable(f"{role} folder '{folder}' does not exist{where} (or is not a folder)"))
     entries: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or readers.file_format(path) is None:
             continue
         key = readers.stem(path)
         if key in entries:
-            raise NodeError(f"{role} folder '{folder}': '{entries[key].name}' and '{path.name}' have the same name")
+            raise NodeError(printable(
+                f"{role} folder '{folder}': '{entries[key].name}' and '{path.name}' have the same name"))
         entries[key] = path
     if not entries:
-        raise NodeError(
+        raise NodeError(printable(
             f"{role} folder '{folder}' holds no images (expected {', '.join(readers.SUPPORTED_SUFFIXES)} files "
             "or DICOM series folders)"
-        )
+        ))
     return entries
 
 
@@ -56,10 +58,12 @@ def pair_entries(images: dict[str, Path], labels: dict[str, Path] | None) -> lis
         return [(name, path, None) for name, path in images.items()]
     for name, path in images.items():
         if name not in labels:
-            raise NodeError(f"image '{path}' has no label: expected a file named '{name}.*' in the labels folder")
+            raise NodeError(printable(
+                f"image '{path}' has no label: expected a file named '{name}.*' in the labels folder"))
     for name, path in labels.items():
         if name not in images:
-            raise NodeError(f"label '{path}' has no image: expected a file named '{name}.*' in the images folder")
+            raise NodeError(printable(
+                f"label '{path}' has no image: expected a file named '{name}.*' in the images folder"))
     return [(name, path, labels[name]) for name, path in images.items()]
 
 
