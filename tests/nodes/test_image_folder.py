@@ -192,3 +192,14 @@ def test_unreadable_file_with_terminal_escapes_in_its_name_is_shown_escaped(tmp_
     assert "cannot read '" in message and "case\\x1b]0;owned\\x07\\x1b[2J.nii.gz'" in message, message
     assert "\x1b" not in message and "\x07" not in message
 
+
+def test_max_image_gb_refuses_a_larger_image_before_reading_it(tmp_path: Path) -> None:
+    write_nifti_phantoms(tmp_path, count=1, size=8)
+    events: list[Event] = []
+    ctx = NodeContext(node_id="image_folder", emit=events.append, cancel=CancelToken())
+    config = {"images_dir": str(tmp_path / "images"), "labels_dir": "", "cache": True, "label_mapping": "none"}
+    with pytest.raises(NodeError, match=r"case_0\.nii\.gz' declares 8 × 8 × 8 voxels of float32 \(2.05 KB\): read as "
+                                        r"float32 it would take 2.05 KB of memory, more than the 1.00 KB allowed for "
+                                        r"one image \(max_image_gb 1e-06\)"):
+        run_image_folder(ctx, {}, {**config, "max_image_gb": 1e-6})
+    assert len(run_image_folder(ctx, {}, {**config, "max_image_gb": 1e-5})["dataset"]) == 1

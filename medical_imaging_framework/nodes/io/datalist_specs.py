@@ -16,7 +16,7 @@ from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, Por
 from medical_imaging_framework.core.params import path_unreachable
 from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.nodes.io import readers
-from medical_imaging_framework.nodes.io.image_folder_specs import CACHE, open_pairs
+from medical_imaging_framework.nodes.io.image_folder_specs import CACHE, MAX_IMAGE_GB, open_pairs
 from medical_imaging_framework.nodes.io.labels import LABEL_MAPPING
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.executor import NodeContext
@@ -164,6 +164,7 @@ SPECS = [
                   choices=DATALIST_KEYS),
             CACHE,
             LABEL_MAPPING,
+            MAX_IMAGE_GB,
         ),
         description="Images and labels listed in a Decathlon dataset.json (MONAI) or a CSV file.",
     ),

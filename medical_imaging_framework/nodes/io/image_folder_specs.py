@@ -68,6 +68,11 @@ def pair_entries(images: dict[str, Path], labels: dict[str, Path] | None) -> lis
 
 
 CACHE = Param("cache", ParamKind.BOOL, True, "Cache", "Keep the read images in memory (read each file once).")
+MAX_IMAGE_GB = Param(
+    "max_image_gb", ParamKind.FLOAT, 0.0, "Max Image Size (GB)",
+    "The largest image to read, in GB once read as float32; 0: a quarter of the memory available when the node "
+    "runs. A file whose header declares more is refused before its voxels are read.", minimum=0.0,
+)
 
 
 def open_pairs(ctx: NodeContext, pairs: list[tuple[str, Path, Path | None]], config: dict[str, Any],
@@ -78,12 +83,14 @@ def open_pairs(ctx: NodeContext, pairs: list[tuple[str, Path, Path | None]], con
     Args:
         ctx: the running node's context.
         pairs: the files; a label may be None.
-        config: the node's parameters (``cache``, ``label_mapping``).
+        config: the node's parameters (``cache``, ``label_mapping``, ``max_image_gb``).
         source: how the log line names where the files came from.
     """
     from medical_imaging_framework.nodes.io.image_dataset import ImageFolderDataset  # torch + MONAI: only to run
+    from medical_imaging_framework.nodes.io.image_limits import image_limit
 
-    dataset = ImageFolderDataset(pairs, cache=config["cache"], label_mapping=config.get("label_mapping", "none"))
+    dataset = ImageFolderDataset(pairs, cache=config["cache"], label_mapping=config.get("label_mapping", "none"),
+                                 limit=image_limit(config.get("max_image_gb", 0.0)))
     labelled = sum(label is not None for _, _, label in pairs)
     kind = "labelled" if labelled == len(pairs) else ("unlabelled" if not labelled else "partly labelled")
     ctx.log(f"{source}: {len(dataset)} {kind} {dataset.spatial_dims}D images "
@@ -120,6 +127,7 @@ SPECS = [
                   "Label maps named like their images (case1.nii.gz <-> case1.nii.gz); empty for unlabelled data."),
             CACHE,
             LABEL_MAPPING,
+            MAX_IMAGE_GB,
         ),
         description="Images and labels from two folders, paired by file name; each image keeps its affine.",
         check=check_image_folder,
