@@ -193,6 +193,16 @@ def test_unreadable_file_with_terminal_escapes_in_its_name_is_shown_escaped(tmp_
     assert "\x1b" not in message and "\x07" not in message
 
 
+def test_nan_voxels_stop_the_read_naming_the_file(tmp_path: Path) -> None:
+    write_nifti_phantoms(tmp_path, count=2, size=8)
+    data = np.zeros((8, 8, 8), np.float32)
+    data[0, 0, :3], data[1, 1, 1] = np.nan, np.inf
+    nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "images" / "case_1.nii.gz")
+    with pytest.raises(NodeError, match=r"image '.*images/case_1\.nii\.gz' holds 3 NaN and 1 infinite voxels \(of 512\)"
+                                        r": a model turns them into NaN losses"):
+        _run(tmp_path / "images", tmp_path / "labels")
+
+
 def test_max_image_gb_refuses_a_larger_image_before_reading_it(tmp_path: Path) -> None:
     write_nifti_phantoms(tmp_path, count=1, size=8)
     events: list[Event] = []

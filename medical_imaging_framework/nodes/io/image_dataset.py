@@ -29,8 +29,8 @@ class ImageFolderDataset(Dataset):
     ``filename_or_obj``), which the transforms extend with their history, so predictions can be inverted
     back onto the source grid. ``affine`` repeats the image's affine as a plain tensor.
     Every pair is read once on creation to check it (readable, within the size limit, shapes match, one
-    dimensionality, label values); with ``cache`` the tensors are kept in memory, otherwise files are read again
-    per item.
+    dimensionality, no NaN or infinite image voxels, label values); with ``cache`` the tensors are kept in memory,
+    otherwise files are read again per item.
 
     Args:
         pairs: ``(name, image path, label path or None)``.
@@ -79,6 +79,7 @@ class ImageFolderDataset(Dataset):
     def _read(self, index: int) -> dict[str, Any]:
         name, image_path, label_path = self.pairs[index]
         image = self._load(image_path)
+        _check_finite(image, image_path)
         dims = image.ndim - 1
         if self.spatial_dims and dims != self.spatial_dims:
             raise NodeError(printable(
@@ -101,3 +102,15 @@ class ImageFolderDataset(Dataset):
             item["label"] = MetaTensor(torch.from_numpy(classes), meta=dict(label.meta))
         return item
 
+
+def _check_finite(image: MetaTensor, path: Path) -> None:
+    """Raise `NodeError` naming ``path`` when the image holds NaN or infinite voxels (so the loss would be NaN)."""
+    finite = torch.isfinite(image)
+    if bool(finite.all()):
+        return
+    nan = int(torch.isnan(image).sum())
+    infinite = int(finite.numel() - finite.sum()) - nan
+    raise NodeError(printable(
+        f"image '{path}' holds {nan} NaN and {infinite} infinite voxels (of {image.numel()}): a model turns them into "
+        "NaN losses and predictions; replace them in the file (e.g. with 0) or leave the file out"
+    ))
