@@ -6,7 +6,9 @@ accepted or refused by the same rule everywhere.
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -246,6 +248,29 @@ def path_problem(text: str) -> str:
     for part in encoded.split(b"/"):
         if len(part) > NAME_MAX:
             return f"a path component is {len(part)} bytes long; file systems allow at most {NAME_MAX}"
+    return ""
+
+
+def path_unreachable(path: str | os.PathLike[str]) -> str:
+    """Why ``path`` cannot be opened (``does not exist``, ``is a symbolic link loop``, ...), or "" when it can.
+
+    Asks the disk (one ``stat``); the words follow "'<path>' " or "..., which " in a message.
+
+    Args:
+        path: a file or folder named by a user or read from a file.
+    """
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "is a symbolic link loop (a link that leads back to itself)"
+        if error.errno == errno.ENOENT and os.path.islink(path):
+            return f"is a symbolic link to '{os.readlink(path)}', which does not exist"
+        if error.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "does not exist"
+        return f"cannot be reached: {error.strerror or error}"
+    except ValueError as error:  # a NUL byte in the name
+        return f"cannot be reached: {error}"
     return ""
 
 

@@ -137,9 +137,11 @@ def test_failing_node_is_outlined_and_its_message_logged(
     qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path
 ) -> None:
     window = make_window(write_tiny_pipeline(registry, tmp_path))
-    # A missing checkpoint is found only at run time (a bad parameter would be refused by validate first).
-    missing = str(tmp_path / "missing.pt")
-    window.canvas.set_config("trainer", {**window.canvas.graph.nodes["trainer"].config, "resume_from": missing})
+    # A damaged checkpoint is found only when it is read, at run time (a bad parameter or a missing file would
+    # be refused by validate first).
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(b"not a checkpoint")
+    window.canvas.set_config("trainer", {**window.canvas.graph.nodes["trainer"].config, "resume_from": str(damaged)})
     window.action_run.trigger()
     wait_for_run(qtbot, window)
     assert window.runner.last_result.status == "failed"

@@ -123,14 +123,15 @@ def test_run_prints_epoch_lines_and_exits_0(registry: NodeRegistry, tmp_path: Pa
 
 def test_failing_node_exits_1_without_traceback(registry: NodeRegistry, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    # A missing file is found only at run time (validate checks parameters, not the disk); a bad
-    # val_fraction, the failure used here before, is now refused by validate.
-    graph = make_tiny_graph(registry, "", resume_from="missing.pt")
+    # A damaged checkpoint is found only when it is read, at run time (validate checks that it is there; a
+    # missing file and a bad val_fraction, the failures used here before, are now refused by validate).
+    (tmp_path / "damaged.pt").write_bytes(b"not a checkpoint")
+    graph = make_tiny_graph(registry, "", resume_from=str(tmp_path / "damaged.pt"))
     path = tmp_path / "tiny.json"
     save_pipeline(graph, path)
     assert main(["run", str(path)]) == 1
     err = capsys.readouterr().err
-    assert "✗ Node 'trainer' failed: resume_from: checkpoint file 'missing.pt' does not exist" in err
+    assert f"✗ Node 'trainer' failed: resume_from: {tmp_path / 'damaged.pt'}: " in err
     assert "Traceback" not in err
     assert main(["--debug", "run", str(path)]) == 1
     assert "Traceback" in capsys.readouterr().err
@@ -185,3 +186,14 @@ def test_validate_lists_every_problem_of_a_file_at_once(tmp_path: Path, capsys: 
                      "node 'trainer', field 'num_epochs': must be a whole number >= 1 (got '0')"):
         assert expected in err
     assert "links[3]" not in err and "links[4]" not in err, "links to nodes already reported are not repeated"
+
+
+def test_validate_refuses_a_resume_from_file_that_is_not_there(
+    registry: NodeRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "tiny.json"
+    save_pipeline(make_tiny_graph(registry, "", resume_from="missing.pt"), path)
+    assert main(["validate", str(path)]) == 2
+    assert (f"node 'trainer', field 'resume_from': checkpoint file 'missing.pt' does not exist in {tmp_path}"
+            in capsys.readouterr().err)

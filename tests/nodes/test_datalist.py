@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import nibabel as nib
@@ -116,3 +117,40 @@ def test_new_examples_are_valid_and_canonical(registry: NodeRegistry, name: str)
     graph = load_pipeline(path, registry)
     assert graph.validate() == []
     assert path.read_text(encoding="utf-8") == dumps(graph)
+
+
+@pytest.mark.parametrize(("value", "said"), [(["a.nii.gz", "b.nii.gz"], "a list of 2 values"), (7, "a number (7)")])
+@pytest.mark.parametrize("field", ["image", "label"])
+def test_image_or_label_that_is_not_one_path_is_named(tmp_path: Path, field: str, value: object, said: str) -> None:
+    datalist = _decathlon(tmp_path)
+    data = json.loads(datalist.read_text())
+    data["training"][2][field] = value
+    datalist.write_text(json.dumps(data))
+    with pytest.raises(NodeError, match=rf"datalist '.*dataset\.json', 'training' entry 2: '{field}' must be one file "
+                                        rf"path \(text\), not {re.escape(said)}$"):
+        _run(datalist)
+
+
+def test_symbolic_link_loop_and_dangling_link_are_named(tmp_path: Path) -> None:
+    datalist = _decathlon(tmp_path)
+    data = json.loads(datalist.read_text())
+    image = tmp_path / "data" / data["training"][0]["image"]
+    image.unlink()
+    image.symlink_to(image.name)  # a link to itself
+    with pytest.raises(NodeError, match=r"lists image '.*phantom_000\.nii\.gz', which is a symbolic link loop"):
+        _run(datalist)
+    image.unlink()
+    image.symlink_to("gone.nii.gz")
+    with pytest.raises(NodeError, match=r"phantom_000\.nii\.gz', which is a symbolic link to 'gone\.nii\.gz', which "
+                                        r"does not exist"):
+        _run(datalist)
+
+
+def test_missing_image_with_terminal_escapes_in_its_name_is_shown_escaped(tmp_path: Path) -> None:
+    listing = tmp_path / "list.csv"
+    listing.write_text("image\ncase\x1b[2J\x1b]0;owned\x07.nii.gz\n", encoding="utf-8")
+    with pytest.raises(NodeError) as refused:
+        _run(listing)
+    message = str(refused.value)
+    assert message.endswith("case\\x1b[2J\\x1b]0;owned\\x07.nii.gz', which does not exist"), message
+    assert "\x1b" not in message and "\x07" not in message

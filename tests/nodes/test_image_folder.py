@@ -180,3 +180,36 @@ def test_reader_warnings_reach_the_log_naming_the_file(tmp_path: Path) -> None:
     assert dataset[0]["image"].shape == (1, 2, 3)
     lines = [e.text for e in events if isinstance(e, LogLine) and e.text.startswith("warning: ")]
     assert len(lines) == 1 and "bare.dcm': PydicomReader: ImageOrientationPatient" in lines[0], lines
+
+
+def test_unreadable_file_with_terminal_escapes_in_its_name_is_shown_escaped(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    name = "case\x1b]0;owned\x07\x1b[2J.nii.gz"  # would retitle the terminal and clear the screen
+    (tmp_path / "images" / name).write_bytes(b"\x1f\x8b garbage")
+    with pytest.raises(NodeError) as refused:
+        _run(tmp_path / "images", "")
+    message = str(refused.value)
+    assert "cannot read '" in message and "case\\x1b]0;owned\\x07\\x1b[2J.nii.gz'" in message, message
+    assert "\x1b" not in message and "\x07" not in message
+
+
+def test_nan_voxels_stop_the_read_naming_the_file(tmp_path: Path) -> None:
+    write_nifti_phantoms(tmp_path, count=2, size=8)
+    data = np.zeros((8, 8, 8), np.float32)
+    data[0, 0, :3], data[1, 1, 1] = np.nan, np.inf
+    nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "images" / "case_1.nii.gz")
+    with pytest.raises(NodeError, match=r"image '.*images/case_1\.nii\.gz' holds 3 NaN and 1 infinite voxels \(of 512\)"
+                                        r": a model turns them into NaN losses"):
+        _run(tmp_path / "images", tmp_path / "labels")
+
+
+def test_max_image_gb_refuses_a_larger_image_before_reading_it(tmp_path: Path) -> None:
+    write_nifti_phantoms(tmp_path, count=1, size=8)
+    events: list[Event] = []
+    ctx = NodeContext(node_id="image_folder", emit=events.append, cancel=CancelToken())
+    config = {"images_dir": str(tmp_path / "images"), "labels_dir": "", "cache": True, "label_mapping": "none"}
+    with pytest.raises(NodeError, match=r"case_0\.nii\.gz' declares 8 × 8 × 8 voxels of float32 \(2.05 KB\): read as "
+                                        r"float32 it would take 2.05 KB of memory, more than the 1.00 KB allowed for "
+                                        r"one image \(max_image_gb 1e-06\)"):
+        run_image_folder(ctx, {}, {**config, "max_image_gb": 1e-6})
+    assert len(run_image_folder(ctx, {}, {**config, "max_image_gb": 1e-5})["dataset"]) == 1

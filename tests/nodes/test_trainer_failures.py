@@ -25,6 +25,32 @@ def run(graph: Any) -> tuple[Any, list[Event], list[str]]:
     return result, events, lines
 
 
+def test_resume_from_a_folder_or_a_missing_file_is_refused_by_validate(
+    registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    graph = make_tiny_graph(registry, "ckpt", resume_from=str(tmp_path))
+    problems = graph.validate()
+    assert [(problem.node_id, problem.field) for problem in problems] == [("trainer", "resume_from")]
+    assert problems[0].message == (f"'{tmp_path}' is a folder, not a checkpoint file: name a .pt file in it, or use "
+                                   "'last' (the newest checkpoint of checkpoint_dir)")
+    graph.nodes["trainer"].config["resume_from"] = "missing.pt"
+    assert [problem.message for problem in graph.validate()] == [
+        f"checkpoint file 'missing.pt' does not exist in {tmp_path}"]
+    os.symlink("loop.pt", tmp_path / "loop.pt")
+    graph.nodes["trainer"].config["resume_from"] = "loop.pt"
+    assert [problem.message for problem in graph.validate()] == [
+        "checkpoint file 'loop.pt' is a symbolic link loop (a link that leads back to itself)"]
+
+
+def test_resume_from_a_folder_at_run_time_says_it_is_a_folder(registry: NodeRegistry, tmp_path: Path) -> None:
+    # validated earlier, e.g. by the parent of a torchrun launch, while resume_from still named a file
+    graph = make_tiny_graph(registry, tmp_path / "ckpt", resume_from=str(tmp_path))
+    result = Executor(graph, validated=True).run()
+    assert result.status == "failed" and result.failed_node == "trainer"
+    assert result.error.startswith(f"resume_from: '{tmp_path}' is a folder, not a checkpoint file"), result.error
+
+
 def fail_from_second_save(monkeypatch: pytest.MonkeyPatch, folder: Path, error: OSError) -> None:
     """Let the first checkpoint save into ``folder`` through; every later checkpoint temp-file open there raises
     ``error`` (metrics.csv, written through the same atomic write, is not a checkpoint save)."""
@@ -149,7 +175,8 @@ def test_resume_errors_are_clear(registry: NodeRegistry, tmp_path: Path) -> None
     assert "missing keys: " in result.error and "unexpected keys: " in result.error
     assert not (tmp_path / "new").exists(), "nothing is written when the resume fails"
     result, _, _ = run(make_tiny_graph(registry, tmp_path, num_epochs=2, resume_from=str(tmp_path / "nope.pt")))
-    assert result.error == f"resume_from: checkpoint file '{tmp_path / 'nope.pt'}' does not exist"
+    assert result.status == "invalid"  # refused by validate, before anything runs
+    assert f"checkpoint file '{tmp_path / 'nope.pt'}' does not exist" in str(result.problems[0])
     result, _, _ = run(make_tiny_graph(registry, "", num_epochs=2, resume_from="last"))
     assert result.status == "invalid"  # refused by validate now, before anything runs
     assert "'last' looks in checkpoint_dir, which is empty" in str(result.problems[0])

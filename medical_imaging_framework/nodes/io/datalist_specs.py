@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
+from medical_imaging_framework.core.params import path_unreachable
+from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.nodes.io import readers
-from medical_imaging_framework.nodes.io.image_folder_specs import CACHE, open_pairs
+from medical_imaging_framework.nodes.io.image_folder_specs import CACHE, MAX_IMAGE_GB, open_pairs
 from medical_imaging_framework.nodes.io.labels import LABEL_MAPPING
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.executor import NodeContext
@@ -31,7 +33,8 @@ def decathlon_pairs(path: Path, key: str) -> list[Pair]:
         key: ``training``, ``validation`` or ``test`` (test items have no label).
 
     Raises:
-        NodeError: unreadable file, missing key, an entry without ``image``.
+        NodeError: unreadable file, missing key, an entry without ``image``, an ``image`` or ``label`` that is not
+            one path (a list, a number).
     """
     from monai.data import load_decathlon_datalist
 
@@ -41,17 +44,37 @@ def decathlon_pairs(path: Path, key: str) -> list[Pair]:
         keys = _json_keys(path)
         if key not in keys:
             lists = ", ".join(k for k in keys if k in DATALIST_KEYS) or "none"
-            raise NodeError(f"datalist '{path}' has no '{key}' list (lists present: {lists})") from None
-        raise NodeError(f"datalist '{path}': {error}") from None
+            raise NodeError(printable(f"datalist '{path}' has no '{key}' list (lists present: {lists})")) from None
+        raise NodeError(printable(f"datalist '{path}': {error}")) from None
     except (OSError, TypeError, KeyError) as error:
-        raise NodeError(f"cannot read datalist '{path}': {type(error).__name__}: {error}") from None
+        raise NodeError(printable(f"cannot read datalist '{path}': {type(error).__name__}: {error}")) from None
     pairs: list[Pair] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict) or "image" not in item:
-            raise NodeError(f"datalist '{path}', '{key}' entry {index}: no 'image' path")
+            raise NodeError(printable(f"datalist '{path}', '{key}' entry {index}: no 'image' path"))
+        for field in ("image", "label"):
+            value = item.get(field)
+            if value is not None and not isinstance(value, str):
+                raise NodeError(printable(
+                    f"datalist '{path}', '{key}' entry {index}: '{field}' must be one file path (text), "
+                    f"not {_kind_of(value)}"
+                ))
         label = item.get("label")
         pairs.append((readers.stem(Path(item["image"])), Path(item["image"]), Path(label) if label else None))
     return pairs
+
+
+def _kind_of(value: Any) -> str:
+    """``a list``, ``a number``, ... for the datalist errors."""
+    if isinstance(value, list):
+        return f"a list of {len(value)} value{'s' if len(value) != 1 else ''}"
+    if isinstance(value, bool):
+        return f"true/false ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
 
 
 def _json_keys(path: Path) -> list[str]:
@@ -60,9 +83,9 @@ def _json_keys(path: Path) -> list[str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise NodeError(f"cannot read datalist '{path}': {error}") from None
+        raise NodeError(printable(f"cannot read datalist '{path}': {error}")) from None
     if not isinstance(data, dict):
-        raise NodeError(f"datalist '{path}' must hold a JSON object with a '{DATALIST_KEYS[0]}' list")
+        raise NodeError(printable(f"datalist '{path}' must hold a JSON object with a '{DATALIST_KEYS[0]}' list"))
     return list(data)
 
 
@@ -81,24 +104,26 @@ def csv_pairs(path: Path) -> list[Pair]:
             columns = [name.strip() for name in reader.fieldnames or []]
             rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise NodeError(f"cannot read datalist '{path}': {error}") from None
+        raise NodeError(printable(f"cannot read datalist '{path}': {error}")) from None
     if "image" not in columns:
-        raise NodeError(f"datalist '{path}' has no 'image' column (columns: {', '.join(columns) or 'none'})")
+        raise NodeError(printable(
+            f"datalist '{path}' has no 'image' column (columns: {', '.join(columns) or 'none'})"))
     labelled = "label" in columns
     pairs: list[Pair] = []
     for line, row in enumerate(rows, start=2):
         if not row.get("image"):
-            raise NodeError(f"datalist '{path}', line {line}: empty 'image' cell")
+            raise NodeError(printable(f"datalist '{path}', line {line}: empty 'image' cell"))
         image = path.parent / row["image"]
         label = path.parent / row["label"] if labelled and row.get("label") else None
         if labelled and label is None:
-            raise NodeError(f"datalist '{path}', line {line}: empty 'label' cell for '{row['image']}'")
+            raise NodeError(printable(f"datalist '{path}', line {line}: empty 'label' cell for '{row['image']}'"))
         pairs.append((readers.stem(image), image, label))
     return pairs
 
 
 def check_files(pairs: list[Pair], source: Path) -> None:
-    """Raise `NodeError` naming the first listed image or label that does not exist.
+    """Raise `NodeError` naming the first listed image or label that cannot be opened, and why (it does not exist,
+    it is a symbolic link loop or a link to nothing, ...).
 
     Args:
         pairs: the listed items.
@@ -106,21 +131,22 @@ def check_files(pairs: list[Pair], source: Path) -> None:
     """
     for _, image, label in pairs:
         for role, file in (("image", image), ("label", label)):
-            if file is not None and not file.exists():
-                raise NodeError(f"datalist '{source}' lists {role} '{file}', which does not exist")
+            problem = "" if file is None else path_unreachable(file)
+            if problem:
+                raise NodeError(printable(f"datalist '{source}' lists {role} '{file}', which {problem}"))
 
 
 def run_datalist(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     path = Path(config["path"]).expanduser()
     if not path.is_file():
         where = "" if path.is_absolute() else f" in {Path.cwd()}"
-        raise NodeError(f"datalist '{path}' not found{where}")
+        raise NodeError(printable(f"datalist '{path}' not found{where}"))
     pairs = csv_pairs(path) if path.suffix.lower() == ".csv" else decathlon_pairs(path, config["key"])
     if not pairs:
         where = "" if path.suffix.lower() == ".csv" else f" under '{config['key']}'"
-        raise NodeError(f"datalist '{path}' lists no items{where}")
+        raise NodeError(printable(f"datalist '{path}' lists no items{where}"))
     check_files(pairs, path)
-    return {"dataset": open_pairs(ctx, pairs, config, f"Datalist {path.name}")}
+    return {"dataset": open_pairs(ctx, pairs, config, printable(f"Datalist {path.name}"))}
 
 
 SPECS = [
@@ -138,6 +164,7 @@ SPECS = [
                   choices=DATALIST_KEYS),
             CACHE,
             LABEL_MAPPING,
+            MAX_IMAGE_GB,
         ),
         description="Images and labels listed in a Decathlon dataset.json (MONAI) or a CSV file.",
     ),

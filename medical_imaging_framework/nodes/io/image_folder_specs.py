@@ -10,6 +10,7 @@ from typing import Any
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact
+from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.nodes.io import readers
 from medical_imaging_framework.nodes.io.labels import LABEL_MAPPING
 from medical_imaging_framework.run.control import NodeError
@@ -28,20 +29,21 @@ def list_entries(folder: Path, role: str) -> dict[str, Path]:
     """
     if not folder.is_dir():
         where = "" if folder.is_absolute() else f" in {Path.cwd()}"
-        raise NodeError(f"{role} folder '{folder}' does not exist{where} (or is not a folder)")
+        raise NodeError(printable(f"{role} folder '{folder}' does not exist{where} (or is not a folder)"))
     entries: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or readers.file_format(path) is None:
             continue
         key = readers.stem(path)
         if key in entries:
-            raise NodeError(f"{role} folder '{folder}': '{entries[key].name}' and '{path.name}' have the same name")
+            raise NodeError(printable(
+                f"{role} folder '{folder}': '{entries[key].name}' and '{path.name}' have the same name"))
         entries[key] = path
     if not entries:
-        raise NodeError(
+        raise NodeError(printable(
             f"{role} folder '{folder}' holds no images (expected {', '.join(readers.SUPPORTED_SUFFIXES)} files "
             "or DICOM series folders)"
-        )
+        ))
     return entries
 
 
@@ -56,14 +58,21 @@ def pair_entries(images: dict[str, Path], labels: dict[str, Path] | None) -> lis
         return [(name, path, None) for name, path in images.items()]
     for name, path in images.items():
         if name not in labels:
-            raise NodeError(f"image '{path}' has no label: expected a file named '{name}.*' in the labels folder")
+            raise NodeError(printable(
+                f"image '{path}' has no label: expected a file named '{name}.*' in the labels folder"))
     for name, path in labels.items():
         if name not in images:
-            raise NodeError(f"label '{path}' has no image: expected a file named '{name}.*' in the images folder")
+            raise NodeError(printable(
+                f"label '{path}' has no image: expected a file named '{name}.*' in the images folder"))
     return [(name, path, labels[name]) for name, path in images.items()]
 
 
 CACHE = Param("cache", ParamKind.BOOL, True, "Cache", "Keep the read images in memory (read each file once).")
+MAX_IMAGE_GB = Param(
+    "max_image_gb", ParamKind.FLOAT, 0.0, "Max Image Size (GB)",
+    "The largest image to read, in GB once read as float32; 0: a quarter of the memory available when the node "
+    "runs. A file whose header declares more is refused before its voxels are read.", minimum=0.0,
+)
 
 
 def open_pairs(ctx: NodeContext, pairs: list[tuple[str, Path, Path | None]], config: dict[str, Any],
@@ -74,12 +83,14 @@ def open_pairs(ctx: NodeContext, pairs: list[tuple[str, Path, Path | None]], con
     Args:
         ctx: the running node's context.
         pairs: the files; a label may be None.
-        config: the node's parameters (``cache``, ``label_mapping``).
+        config: the node's parameters (``cache``, ``label_mapping``, ``max_image_gb``).
         source: how the log line names where the files came from.
     """
     from medical_imaging_framework.nodes.io.image_dataset import ImageFolderDataset  # torch + MONAI: only to run
+    from medical_imaging_framework.nodes.io.image_limits import image_limit
 
-    dataset = ImageFolderDataset(pairs, cache=config["cache"], label_mapping=config.get("label_mapping", "none"))
+    dataset = ImageFolderDataset(pairs, cache=config["cache"], label_mapping=config.get("label_mapping", "none"),
+                                 limit=image_limit(config.get("max_image_gb", 0.0)))
     labelled = sum(label is not None for _, _, label in pairs)
     kind = "labelled" if labelled == len(pairs) else ("unlabelled" if not labelled else "partly labelled")
     ctx.log(f"{source}: {len(dataset)} {kind} {dataset.spatial_dims}D images "
@@ -116,6 +127,7 @@ SPECS = [
                   "Label maps named like their images (case1.nii.gz <-> case1.nii.gz); empty for unlabelled data."),
             CACHE,
             LABEL_MAPPING,
+            MAX_IMAGE_GB,
         ),
         description="Images and labels from two folders, paired by file name; each image keeps its affine.",
         check=check_image_folder,

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from medical_imaging_framework.core import Param, ParamKind
+from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.run.control import NodeError
 
 MAX_CLASS = 63
@@ -41,8 +42,8 @@ def map_label(label: np.ndarray, path: Path, mapping: str = "none") -> np.ndarra
     values = np.unique(label)
     whole = np.all(np.isclose(values, np.rint(values), atol=1e-3))
     if not whole or values.min() < 0 or values.max() > MAX_CLASS:
-        raise NodeError(
+        raise NodeError(printable(
             f"label '{path}' holds values {_shown(values)}; labels must be class indices 0..{MAX_CLASS} "
             "(0 = background). For a 0/255 mask set label_mapping to 'binarize'."
-        )
+        ))
     return np.rint(label).astype(np.float32)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from medical_imaging_framework.core.text import printable
+
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 DICOM_SUFFIXES = (".dcm", ".dicom")
 PIL_SUFFIXES = (".png", ".tif", ".tiff")
@@ -16,7 +18,13 @@ SUPPORTED_SUFFIXES = NIFTI_SUFFIXES + DICOM_SUFFIXES + PIL_SUFFIXES + ITK_SUFFIX
 
 
 class ReadError(ValueError):
-    """A file that cannot be read as an image; the message names the file and the reason."""
+    """A file that cannot be read as an image; the message names the file and the reason.
+
+    The message is shown through `text.printable`: a file name or a library's reason may hold terminal escapes.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(printable(message))
 
 
 def file_format(path: Path) -> str | None:

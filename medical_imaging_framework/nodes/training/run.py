@@ -19,6 +19,8 @@ from medical_imaging_framework.checkpoints.policy import CheckpointPolicy, check
 from medical_imaging_framework.checkpoints.ranks import RankRngStates, prepare, restore_rank_rng
 from medical_imaging_framework.checkpoints.state import restore_training_state
 from medical_imaging_framework.checkpoints.writer import CheckpointWriter
+from medical_imaging_framework.core.text import printable
+from medical_imaging_framework.nodes.training.resume_file import resume_file_problem
 from medical_imaging_framework.nodes.training.tracking import tracking_callbacks
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.events import LogLine, TrainingResumed
@@ -106,8 +108,8 @@ def resume_path(ctx: NodeContext, config: dict[str, Any]) -> Path | None:
             ctx.log(f"No complete checkpoint in {config['checkpoint_dir'].strip()} yet: training starts at epoch 1")
         return found
     path = Path(os.path.expanduser(choice))
-    if not path.is_file():
-        raise NodeError(f"resume_from: checkpoint file '{choice}' does not exist")
+    if not path.is_file():  # validate refuses this too; the file may have gone since
+        raise NodeError(printable(f"resume_from: {resume_file_problem(choice) or f'{choice!r} is not a file'}"))
     return path
 
 

@@ -12,6 +12,7 @@ from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, Por
 from medical_imaging_framework.core.checks import CheckContext, Fact, check_labels, check_model_on_data
 from medical_imaging_framework.core.option_values import ASYNC_CHOICES, checkpoints_enabled
 from medical_imaging_framework.core.params import MAX_SEED, path_problem
+from medical_imaging_framework.nodes.training.resume_file import resume_file_problem
 from medical_imaging_framework.nodes.training.tracking import TRACKING_PARAMS
 from medical_imaging_framework.run.executor import NodeContext
 from medical_imaging_framework.training.devices import cuda_available
@@ -39,6 +40,9 @@ def check_trainer(ctx: CheckContext) -> None:
         ctx.problem("checkpoint_dir", problem)
     if config["resume_from"].strip() == "last" and not checkpoints_enabled(config["checkpoint_dir"]):
         ctx.problem("resume_from", "'last' looks in checkpoint_dir, which is empty: set checkpoint_dir")
+    resume_problem = resume_file_problem(config["resume_from"].strip())
+    if resume_problem:
+        ctx.problem("resume_from", resume_problem)  # a Problem's text is escaped when shown
     if config["device"] == "cuda" and not cuda_available():
         ctx.problem("device", "'cuda' was asked for, but PyTorch sees no CUDA device (use 'auto' or 'cpu')")
     for port in ("train_data", "val_data"):
