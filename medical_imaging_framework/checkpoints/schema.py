@@ -26,6 +26,7 @@ MAX_VALUES = 1_000_000
 MAX_INT = 2**63  # whole numbers in a checkpoint fit in 64 bits
 PYTHON_RNG_WORDS = 625  # random.getstate(): 624 Mersenne Twister words and the position
 NUMPY_RNG_WORDS = 624
+MAX_RUN_ID = 256  # the Trainer writes 12 hex digits; anything longer is not one of its run ids
 NON_FINITE_HINT = "allow_non_finite loads it anyway, for debugging"
 
 
@@ -262,6 +263,9 @@ def validate_checkpoint(data: Any, source: object, allow_non_finite: bool = Fals
     _rng_state(data, source, budget)
     for key in ("config", "pipeline"):
         _dict(data, key, source, budget)
+    run_id = data.get("run_id")
+    if run_id is not None and not (isinstance(run_id, str) and len(run_id) <= MAX_RUN_ID):
+        raise field_error(source, "run_id", f"must be text of at most {MAX_RUN_ID} characters (got {shown(run_id)})")
     versions = _dict(data, "versions", source, budget) or {}
     for name, value in versions.items():
         if not isinstance(value, str):

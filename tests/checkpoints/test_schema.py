@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,3 +83,21 @@ def test_non_finite_values_pass_only_when_allowed(good: dict[str, Any]) -> None:
     with pytest.raises(CheckpointError, match=r"field 'model_state_dict': 1 of 2 weight tensors .* \('bias'\)"):
         validate_checkpoint(data, "ck.pt")
     assert validate_checkpoint(data, "ck.pt", allow_non_finite=True) is data
+
+
+@pytest.mark.parametrize("run_id", [torch.tensor([1, 2]), 7, ["a"], "r" * 257])
+def test_a_run_id_that_is_not_short_text_is_refused_by_name(tmp_path: Path, run_id: object,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """`mif inspect` on such a file ended with exit 1 and a bare RuntimeError about a tensor's truth value."""
+    from medical_imaging_framework.checkpoints.atomic import write_checkpoint
+    from medical_imaging_framework.cli.main import main
+
+    model = torch.nn.Linear(2, 1)
+    checkpoint = build_checkpoint(TrainingState(model, torch.optim.SGD(model.parameters(), lr=0.1)), 0.5, None,
+                                  {}, {"nodes": []})
+    checkpoint["run_id"] = run_id
+    with pytest.raises(CheckpointError, match="field 'run_id': must be text"):
+        validate_checkpoint(checkpoint, "ck.pt")
+    write_checkpoint(checkpoint, tmp_path / "ck.pt")
+    assert main(["inspect", str(tmp_path / "ck.pt")]) == 2
+    assert "field 'run_id': must be text" in capsys.readouterr().err
