@@ -5,7 +5,8 @@ renamed onto the final name with ``os.replace``, and the folder is fsynced. A cr
 either the old file or the new one under the final name, never a mix; on any failure the temp file is
 removed and the old file is left as it was. The new file keeps an existing file's permission bits; a new
 name gets ``0o666`` less the process umask, as ``open(path, "w")`` gives. Used for pipeline files,
-``metrics.csv``, checkpoints (`checkpoints.atomic` adds its free-space check and messages) and the report.
+``metrics.csv``, checkpoints (`checkpoints.atomic` adds its free-space check and messages), the report and the
+on-disk cache's entries.
 """
 
 from __future__ import annotations

@@ -30,6 +30,11 @@ class CountingStep(MapTransform):
         return {**data, "image": data["image"] * self.factor}
 
 
+@pytest.fixture(autouse=True)
+def _own_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # the cache key: not the user's own
+
+
 def ctx() -> NodeContext:
     return NodeContext(node_id="apply", emit=lambda e: None, cancel=CancelToken())
 

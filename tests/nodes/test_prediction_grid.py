@@ -114,15 +114,22 @@ def test_resize_by_an_odd_factor_and_centre_crop_stay_aligned(registry: NodeRegi
         np.testing.assert_array_equal(np.asarray(cropped.dataobj), (mask.astype(bool) & kept).astype(np.uint8))
 
 
-def test_history_read_back_from_a_disk_cache_is_inverted_too(registry: NodeRegistry, tmp_path: Path) -> None:
+def test_history_read_back_from_a_disk_cache_is_inverted_too(registry: NodeRegistry, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """A later run reads the on-disk cache written by an earlier one, whose transform objects are gone."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # the cache key: not the user's own
     cases = _block_masks(tmp_path / "images", count=2)
     steps = [("transforms.Resize", {"spatial_size": [12, 10, 8]}), ("transforms.DivisiblePad", {"k": 16})]
     kept = []  # the first run's objects stay alive, so the later run's get other ids, as in a new process
+    written: dict[Path, tuple[int, int]] = {}
     for run in ("first", "later"):
         kept.append(_predict_and_save(registry, tmp_path / "images", tmp_path / run, steps,
                                       cache_dir=str(tmp_path / "cache")))
-    assert len(list((tmp_path / "cache").glob("chain-*/*.pt"))) == 2, "the later run read the first run's files"
+        files = {path: (path.stat().st_ino, path.stat().st_mtime_ns)
+                 for path in (tmp_path / "cache").glob("chain-*/*.pt")}
+        assert written in ({}, files), "the later run read the first run's files (none refused and rewritten)"
+        written = files
+    assert len(written) == 2
     for index, (mask, affine) in enumerate(cases):
         saved = nib.load(tmp_path / "later" / f"scan_{index}.nii.gz")
         assert saved.shape == SHAPE

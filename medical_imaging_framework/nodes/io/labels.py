@@ -13,20 +13,15 @@ import numpy as np
 
 from medical_imaging_framework.core import Param, ParamKind
 from medical_imaging_framework.core.text import printable
+from medical_imaging_framework.nodes.transforms.item_checks import MAX_CLASS, are_class_indices, shown_values
 from medical_imaging_framework.run.control import NodeError
 
-MAX_CLASS = 63
 LABEL_MAPPINGS = ("none", "binarize")
 LABEL_MAPPING = Param(
     "label_mapping", ParamKind.CHOICE, "none", "Label mapping",
     f"none: labels must hold class indices 0..{MAX_CLASS}; binarize: every value > 0 becomes 1 (e.g. 0/255 masks).",
     choices=LABEL_MAPPINGS,
 )
-
-
-def _shown(values: np.ndarray, limit: int = 8) -> str:
-    text = ", ".join(f"{value:g}" for value in values[:limit])
-    return text + (f", ... ({len(values)} distinct values)" if len(values) > limit else "")
 
 
 def map_label(label: np.ndarray, path: Path, mapping: str = "none") -> np.ndarray:
@@ -40,10 +35,9 @@ def map_label(label: np.ndarray, path: Path, mapping: str = "none") -> np.ndarra
     if mapping == "binarize":
         return (label > 0).astype(np.float32)
     values = np.unique(label)
-    whole = np.all(np.isclose(values, np.rint(values), atol=1e-3))
-    if not whole or values.min() < 0 or values.max() > MAX_CLASS:
+    if not are_class_indices(values):
         raise NodeError(printable(
-            f"label '{path}' holds values {_shown(values)}; labels must be class indices 0..{MAX_CLASS} "
+            f"label '{path}' holds values {shown_values(values)}; labels must be class indices 0..{MAX_CLASS} "
             "(0 = background). For a 0/255 mask set label_mapping to 'binarize'."
         ))
     return np.rint(label).astype(np.float32)

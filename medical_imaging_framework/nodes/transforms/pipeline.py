@@ -5,7 +5,7 @@ torch or MONAI.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -142,11 +142,21 @@ def transform_chains(dataset: Any) -> list[Compose]:
     return chains
 
 
-def cached_dataset(data: Any, chain: TransformChain, training: bool, config: dict[str, Any]) -> Any:
-    """``data`` through ``chain``: no cache, in-memory cache, or on-disk cache when ``cache_dir`` is set."""
+def cached_dataset(data: Any, chain: TransformChain, training: bool, config: dict[str, Any],
+                   log: Callable[[str], None] | None = None) -> Any:
+    """``data`` through ``chain``: no cache, in-memory cache, or on-disk cache when ``cache_dir`` is set.
+
+    Args:
+        data: the source dataset.
+        chain: the transform steps.
+        training: keep random steps.
+        config: the Apply node's ``cache`` and ``cache_dir``.
+        log: where the on-disk cache reports refused entries (the node's log).
+    """
     cache_dir = str(config.get("cache_dir", "")).strip()
     if config["cache"] and cache_dir:
-        return DiskCachedDataset(data, build_compose(chain, training), cache_dir, _failure)
+        dims = next((step.spatial_dims for step in chain if isinstance(step, CheckSpatialDims)), None)
+        return DiskCachedDataset(data, build_compose(chain, training), cache_dir, _failure, log, dims)
     return TransformedDataset(data, chain, training, config["cache"])
 
 

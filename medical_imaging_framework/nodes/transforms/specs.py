@@ -32,6 +32,7 @@ from medical_imaging_framework.nodes.transforms.checks import (
 )
 from medical_imaging_framework.nodes.transforms.item_keys import BOTH, IMAGE
 from medical_imaging_framework.run.control import NodeError
+from medical_imaging_framework.run.events import LogLine
 from medical_imaging_framework.run.executor import NodeContext
 
 if TYPE_CHECKING:
@@ -133,13 +134,16 @@ def run_noise(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) 
 def run_apply(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     from medical_imaging_framework.nodes.transforms.pipeline import CheckSpatialDims, cached_dataset, is_random
 
+    def warn(text: str) -> None:  # a refused or unwritable cache entry, during any later node's run
+        ctx.emit(LogLine(f"warning: {text}", ctx.node_id, "warning"))
+
     chain = tuple(inputs["transform"])
     if inputs.get("train") is None and inputs.get("val") is None:
         raise NodeError("link a dataset to 'train' or 'val' (or both)")
     outputs: dict[str, Any] = {}
     for port, training in (("train", True), ("val", False)):
         data = inputs.get(port)
-        outputs[port] = None if data is None else cached_dataset(data, chain, training, config)
+        outputs[port] = None if data is None else cached_dataset(data, chain, training, config, warn)
     user_steps = [step for step in chain if not isinstance(step, CheckSpatialDims)]  # checks are internal
     randoms = sum(is_random(step) for step in user_steps)
     ctx.log(
@@ -225,7 +229,9 @@ SPECS = [
                       "(or on disk, with a cache folder)."),
                 Param("cache_dir", ParamKind.PATH, "", "Cache folder",
                       "With cache on: keep the cached results in this folder instead of memory (MONAI "
-                      "PersistentDataset; for data larger than RAM, reused by later runs). Empty: in memory."),),
+                      "PersistentDataset; for data larger than RAM, reused by later runs). Empty: in memory. "
+                      "Reading it never runs code: entries hold tensors and plain values, signed with your key "
+                      "(~/.config/medical-imaging-framework/cache-key); a damaged or foreign entry is rebuilt."),),
         description="Runs a transform chain on datasets; random steps touch the training data only.",
         check=check_apply,
     ),
