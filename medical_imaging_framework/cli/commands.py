@@ -46,7 +46,7 @@ def warn_plugin_errors(registry: NodeRegistry) -> None:
     if not errors or os.environ.get(PLUGIN_WARNINGS_SHOWN, str(os.getpid())) != str(os.getpid()):
         return
     for message in errors:
-        print(f"warning: {message}", file=sys.stderr, flush=True)
+        print(f"warning: {printable(message, keep_newlines=True)}", file=sys.stderr, flush=True)
     os.environ[PLUGIN_WARNINGS_SHOWN] = str(os.getpid())
 
 
@@ -111,7 +111,7 @@ class ConsolePrinter:
             self._clear_bar()
             print(line, file=sys.stderr)
             if self.debug and event.traceback:
-                print(event.traceback, file=sys.stderr)
+                print(printable(event.traceback, keep_newlines=True), file=sys.stderr)
             return
         if line is not None:
             self._clear_bar()
@@ -142,13 +142,13 @@ def run_command(args: argparse.Namespace) -> int:
         raise problem
     if cli_run.wants_launcher(args):  # validated once here; the ranks are told so
         command = cli_run.launch_command(args)
-        print(f"Starting {args.nproc} processes: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+        print(f"Starting {args.nproc} processes: {printable(' '.join(command[1:]))}", file=sys.stderr, flush=True)
         return launch_torchrun(command, session.stops)
     from medical_imaging_framework.nodes.training.folders import fresh_run_warning, used_checkpoint_folders
     from medical_imaging_framework.training import distributed  # torch: only when a run starts
 
     for used in used_checkpoint_folders(graph) if distributed.is_main() else ():  # another run's folder: say so
-        print(fresh_run_warning(used), file=sys.stderr, flush=True)
+        print(printable(fresh_run_warning(used)), file=sys.stderr, flush=True)
     session.sink = cli_run.make_sink(args, ConsolePrinter, sys.stdout)
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
+        _print_error(str(error))
         return EXIT_INVALID
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
@@ -100,8 +100,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # last resort: no raw traceback unless asked for
         if args.debug:
             raise
-        print(f"error: {type(error).__name__}: {error} (run with --debug for the traceback)", file=sys.stderr)
+        _print_error(f"{type(error).__name__}: {error} (run with --debug for the traceback)")
         return EXIT_FAILED
+
+
+def _print_error(text: str) -> None:
+    """``error: TEXT`` on stderr, every control character in it escaped (it may quote a file)."""
+    from medical_imaging_framework.core.text import printable  # imported here: `mif --help` imports no core
+
+    print(f"error: {printable(text, keep_newlines=True)}", file=sys.stderr)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
