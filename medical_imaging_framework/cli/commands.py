@@ -13,6 +13,7 @@ from typing import TextIO
 
 from medical_imaging_framework.cli import run_options as cli_run
 from medical_imaging_framework.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, UsageError
+from medical_imaging_framework.cli.stray_threads import daemon_threads_finished
 from medical_imaging_framework.core import (
     Graph,
     NodeRegistry,
@@ -159,7 +160,7 @@ def run_command(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, on_interrupt)
     previous_term = signal.signal(signal.SIGTERM, on_interrupt)  # torchrun and the editor stop with SIGTERM
     try:
-        with cli_run.stdout_for_events(args):
+        with cli_run.stdout_for_events(args), daemon_threads_finished():
             result = session.run_here()
     finally:
         signal.signal(signal.SIGINT, previous)
