@@ -56,7 +56,8 @@ def die_with_parent(signum: int = signal.SIGTERM) -> bool:
     """Have the kernel send ``signum`` to this process when its parent dies; False where it cannot (not Linux).
 
     A torchrun rank calls it at start: its agent killed (SIGKILL, or its own launcher gone), it stops too instead
-    of training on, orphaned. A parent that died already before the request is found at once.
+    of training on, orphaned. A parent that dies between this process reading its pid and the request is caught
+    too; one that died before (in the moment Python starts) is not: this process has been adopted already.
 
     Args:
         signum: the signal to receive (SIGTERM: a rank of ``mif run`` stops after the current batch).

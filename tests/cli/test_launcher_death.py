@@ -74,11 +74,13 @@ def test_the_ranks_stop_when_their_launcher_dies(registry: NodeRegistry, tmp_pat
         assert len(tree) >= 3, f"torchrun and two ranks expected, found {tree}"  # torchrun, rank 0, rank 1
         torchrun = next(pid for pid in descendants(launch.pid) if _parent(pid) == launch.pid)
         os.kill(launch.pid if victim == "launcher" else torchrun, signum)
+        killed = time.monotonic()
         launch.wait(timeout=60)
         deadline = time.monotonic() + STOP_TIMEOUT
         while _alive(tree) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert _alive(tree) == [], f"still running {STOP_TIMEOUT} s after the launcher died: {_alive(tree)}"
+        print(f"{victim} {signal.Signals(signum).name}: every process gone after {time.monotonic() - killed:.1f} s")
         before = _folder_state(tmp_path / "ck")
         time.sleep(3)
         assert _folder_state(tmp_path / "ck") == before
