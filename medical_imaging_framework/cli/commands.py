@@ -13,6 +13,7 @@ from typing import TextIO
 
 from medical_imaging_framework.cli import run_options as cli_run
 from medical_imaging_framework.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, UsageError
+from medical_imaging_framework.cli.stray_threads import daemon_threads_finished
 from medical_imaging_framework.core import (
     Graph,
     NodeRegistry,
@@ -46,7 +47,7 @@ def warn_plugin_errors(registry: NodeRegistry) -> None:
     if not errors or os.environ.get(PLUGIN_WARNINGS_SHOWN, str(os.getpid())) != str(os.getpid()):
         return
     for message in errors:
-        print(f"warning: {message}", file=sys.stderr, flush=True)
+        print(f"warning: {printable(message, keep_newlines=True)}", file=sys.stderr, flush=True)
     os.environ[PLUGIN_WARNINGS_SHOWN] = str(os.getpid())
 
 
@@ -111,7 +112,7 @@ class ConsolePrinter:
             self._clear_bar()
             print(line, file=sys.stderr)
             if self.debug and event.traceback:
-                print(event.traceback, file=sys.stderr)
+                print(printable(event.traceback, keep_newlines=True), file=sys.stderr)
             return
         if line is not None:
             self._clear_bar()
@@ -142,13 +143,13 @@ def run_command(args: argparse.Namespace) -> int:
         raise problem
     if cli_run.wants_launcher(args):  # validated once here; the ranks are told so
         command = cli_run.launch_command(args)
-        print(f"Starting {args.nproc} processes: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+        print(f"Starting {args.nproc} processes: {printable(' '.join(command[1:]))}", file=sys.stderr, flush=True)
         return launch_torchrun(command, session.stops)
     from medical_imaging_framework.nodes.training.folders import fresh_run_warning, used_checkpoint_folders
     from medical_imaging_framework.training import distributed  # torch: only when a run starts
 
     for used in used_checkpoint_folders(graph) if distributed.is_main() else ():  # another run's folder: say so
-        print(fresh_run_warning(used), file=sys.stderr, flush=True)
+        print(printable(fresh_run_warning(used)), file=sys.stderr, flush=True)
     session.sink = cli_run.make_sink(args, ConsolePrinter, sys.stdout)
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -159,7 +160,7 @@ def run_command(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, on_interrupt)
     previous_term = signal.signal(signal.SIGTERM, on_interrupt)  # torchrun and the editor stop with SIGTERM
     try:
-        with cli_run.stdout_for_events(args):
+        with cli_run.stdout_for_events(args), daemon_threads_finished():
             result = session.run_here()
     finally:
         signal.signal(signal.SIGINT, previous)

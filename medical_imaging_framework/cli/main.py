@@ -6,6 +6,7 @@ Heavy imports (torch, the node library, Qt) happen inside the commands, so `mif 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 from medical_imaging_framework import __version__
 from medical_imaging_framework.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, UsageError
 from medical_imaging_framework.cli.run_options import add_run_options
+from medical_imaging_framework.run.launch import launched_by_torchrun
+from medical_imaging_framework.run.process_tree import die_with_parent
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_INVALID", "EXIT_OK", "UsageError", "build_parser", "main",
            "resolve_pipeline_path"]
@@ -89,10 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_INVALID
+    if args.command == "run" and launched_by_torchrun():  # a rank: it stops when its torchrun agent dies
+        die_with_parent(signal.SIGTERM)
     try:
         return _dispatch(args)
     except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
+        _print_error(str(error))
         return EXIT_INVALID
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
@@ -100,8 +105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # last resort: no raw traceback unless asked for
         if args.debug:
             raise
-        print(f"error: {type(error).__name__}: {error} (run with --debug for the traceback)", file=sys.stderr)
+        _print_error(f"{type(error).__name__}: {error} (run with --debug for the traceback)")
         return EXIT_FAILED
+
+
+def _print_error(text: str) -> None:
+    """``error: TEXT`` on stderr, every control character in it escaped (it may quote a file)."""
+    from medical_imaging_framework.core.text import printable  # imported here: `mif --help` imports no core
+
+    print(f"error: {printable(text, keep_newlines=True)}", file=sys.stderr)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

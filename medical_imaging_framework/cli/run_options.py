@@ -83,13 +83,12 @@ class RankFilter:
         self.stream = stream
 
     def __call__(self, event: Any) -> None:
-        from medical_imaging_framework.run.events import NodeFailed
+        from medical_imaging_framework.run.events import NodeFailed, format_event
 
         if self.rank == 0:
             self.sink(event)
         elif isinstance(event, NodeFailed):
-            print(f"[rank {self.rank}] ✗ Node '{event.node_id}' failed: {event.message}", file=self.stream,
-                  flush=True)
+            print(f"[rank {self.rank}] {format_event(event)}", file=self.stream, flush=True)
 
 
 def make_sink(args: argparse.Namespace, printer_type: Callable[..., Any], stdout: TextIO) -> Callable[[Any], None]:

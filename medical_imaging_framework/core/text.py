@@ -14,6 +14,15 @@ import unicodedata
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 
 
+def unsafe_char(char: str) -> bool:
+    """Whether a terminal may act on ``char`` instead of drawing it (a control, format or surrogate character).
+
+    Args:
+        char: one character.
+    """
+    return unicodedata.category(char) in _UNSAFE_CATEGORIES
+
+
 def _escape(char: str) -> str:
     code = ord(char)
     if code <= 0xFF:
@@ -37,7 +46,7 @@ def printable(text: object, keep_newlines: bool = False) -> str:
     for char in value:
         if keep_newlines and char == "\n":
             out.append(char)
-        elif unicodedata.category(char) in _UNSAFE_CATEGORIES:
+        elif unsafe_char(char):
             out.append(_escape(char))
         else:
             out.append(char)

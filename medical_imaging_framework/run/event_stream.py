@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from medical_imaging_framework.core.text import unsafe_char
 from medical_imaging_framework.run.events import Event
 
 FORMAT_NAME = "mif-events"
@@ -46,12 +47,30 @@ def event_to_dict(event: Event, now: float | None = None) -> dict[str, Any]:
 
 
 def event_to_json(event: Event) -> str:
-    """One line of JSON (no newline inside) for ``event``.
+    """One line of JSON (no newline inside) for ``event``, encodable as strict UTF-8.
+
+    Text is written as is, except control, format and surrogate characters, which become ``\\uXXXX`` escapes:
+    a file name that is not valid UTF-8 (held by Python as surrogate escapes, ``\\udcff``) stays exact for a
+    Python reader (``os.fsencode`` gives back its bytes), and no raw ESC reaches a terminal showing the stream.
 
     Args:
         event: any run event.
     """
-    return json.dumps(event_to_dict(event), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = json.dumps(event_to_dict(event), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    if text.isascii() and text.isprintable():
+        return text
+    # json.dumps escapes only the C0 controls and only ensure_ascii=True escapes the rest (every accent and
+    # symbol too): escape exactly the characters a strict encoder or a terminal cannot take
+    return "".join(_json_escape(char) if unsafe_char(char) else char for char in text)
+
+
+def _json_escape(char: str) -> str:
+    """``char`` as JSON escapes (a UTF-16 surrogate pair above U+FFFF); only ever inside a JSON string here."""
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def _jsonable(value: Any) -> Any:
@@ -95,6 +114,9 @@ def summarise_array(value: Any) -> dict[str, Any]:
 class JsonLinesWriter:
     """An event sink that writes each event as one JSON line and flushes, so a reader sees it at once.
 
+    The lines are UTF-8 whatever the locale or ``PYTHONIOENCODING`` says (written to the stream's byte buffer
+    when it has one), and no event's text can fail to encode (`event_to_json`).
+
     Args:
         stream: where the lines go (stdout of ``mif run --events jsonl``).
     """
@@ -103,8 +125,15 @@ class JsonLinesWriter:
         self.stream = stream
 
     def __call__(self, event: Event) -> None:
-        self.stream.write(event_to_json(event) + "\n")
-        self.stream.flush()
+        line = event_to_json(event) + "\n"
+        buffer = getattr(self.stream, "buffer", None)
+        if buffer is None:  # a text-only stream (a test's StringIO)
+            self.stream.write(line)
+            self.stream.flush()
+            return
+        self.stream.flush()  # whatever was written as text goes first
+        buffer.write(line.encode("utf-8"))
+        buffer.flush()
 
 
 def event_from_dict(record: dict[str, Any]) -> Event | None:

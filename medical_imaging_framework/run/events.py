@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from medical_imaging_framework.core.text import printable
+
 # The Literal aliases below (levels, kinds) are plain strings on the wire (JSON lines, docs/events.md).
 
 
@@ -173,7 +175,21 @@ EventSink = Callable[[Event], None]
 
 
 def format_event(event: Event) -> str | None:
-    """The log line for ``event`` (may hold newlines), or None when it has no line of its own."""
+    """The log line for ``event`` (may hold newlines), or None when it has no line of its own.
+
+    Every control or format character in it (from a file name, a folder typed into a pipeline, a message of a
+    library) is shown escaped (`printable`), so no consumer prints one raw: the terminal of ``mif run``, the
+    human stream of ``--events jsonl``, the editor's log.
+
+    Args:
+        event: any run event.
+    """
+    line = _line(event)
+    return None if line is None else printable(line, keep_newlines=True)
+
+
+def _line(event: Event) -> str | None:
+    """The unescaped line of ``event`` (see `format_event`)."""
     if isinstance(event, LogLine):
         return event.text
     if isinstance(event, EpochEnded):

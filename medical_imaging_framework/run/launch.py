@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from medical_imaging_framework.run.control import StopEscalation
-from medical_imaging_framework.run.process_tree import kill_tree
+from medical_imaging_framework.run.process_tree import kill_tree, parent_death_signal
 from medical_imaging_framework.run.status import RunStatus, exit_code
 
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
@@ -69,6 +69,8 @@ def torchrun_command(
 def launch_torchrun(command: Sequence[str], stops: StopEscalation | None = None) -> int:
     """Run torchrun as a child and wait; Ctrl-C/SIGTERM are passed on, a second one kills it and its workers.
 
+    When this process dies (SIGKILL, SIGHUP) torchrun gets SIGTERM and stops its ranks after the current batch.
+
     Returns the child's exit code, or the code of a cancelled run when it ended after a stop was asked for.
 
     Args:
@@ -76,7 +78,9 @@ def launch_torchrun(command: Sequence[str], stops: StopEscalation | None = None)
         stops: the stop escalation to count requests with (a new one when omitted).
     """
     stops = stops or StopEscalation()
-    child = subprocess.Popen(list(command), start_new_session=True)
+    # its own session: Ctrl-C reaches this process only, which passes it on; SIGTERM when this process dies (killed,
+    # or a closed terminal's SIGHUP), which torchrun passes to its ranks; each rank also stops with torchrun
+    child = subprocess.Popen(list(command), start_new_session=True, preexec_fn=parent_death_signal(signal.SIGTERM))
 
     def forward(signum: int, frame: FrameType | None) -> None:
         if stops.request() == "graceful":

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.run.events import CheckpointSaved, EpochEnded, Progress
 
 
@@ -49,11 +50,17 @@ class LogPane(QWidget):
         layout.addLayout(buttons)
 
     def append(self, line: str) -> None:
-        """Add a line (it may hold newlines); scroll to it only when the view was at the bottom."""
+        """Add a line (it may hold newlines); scroll to it only when the view was at the bottom.
+
+        Control and format characters in it are shown escaped (`printable`), as ``mif run`` prints them.
+
+        Args:
+            line: the text; it may quote a file name, a path or a library's message.
+        """
         bar = self.text.verticalScrollBar()
         at_bottom = bar.value() >= bar.maximum() - 2
         position = bar.value()
-        self.text.appendPlainText(line)
+        self.text.appendPlainText(printable(line, keep_newlines=True))
         bar.setValue(bar.maximum() if at_bottom else position)
 
     def copy_all(self) -> None:

@@ -23,6 +23,7 @@ from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPa
 from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
 from medical_imaging_framework.app.window.layout import add_docks, add_menus_and_toolbar, retire_viewer_undo_actions
 from medical_imaging_framework.core import Graph, NodeRegistry, Problem
+from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.run.events import (
     CheckpointSaved,
     EpochEnded,
@@ -361,7 +362,8 @@ class MainWindow(QMainWindow):
             self.checkpoints.add_checkpoint(event)
         self.canvas.show_event(event)  # node states on the canvas
         if isinstance(event, NodeFailed):
-            self.statusBar().showMessage(f"Node '{event.node_id}' failed: {event.message}")
+            failed = f"Node '{event.node_id}' failed: {event.message}"
+            self.statusBar().showMessage(printable(failed, keep_newlines=True))
         elif isinstance(event, SampleAvailable):
             self.image_viewer.show_sample(event.image, event.label, event.prediction, f"sample from {event.node_id}")
             self.image_dock.raise_()
@@ -384,7 +386,7 @@ class MainWindow(QMainWindow):
             message += f": node '{result.failed_node}' failed: {result.error}"
         elif result is not None and result.error:
             message += f": {result.error}"
-        self.statusBar().showMessage(message, 15000)
+        self.statusBar().showMessage(printable(message, keep_newlines=True), 15000)
 
     def wait_for_run(self) -> None:
         """Block until a run thread (if any) has ended."""

@@ -114,6 +114,17 @@ class TransformedDataset(CacheDataset):
             progress=False,
         )
 
+    def _fill_cache(self, indices: Sequence[int] | None = None) -> list[Any]:
+        """The cached items, computed in the calling thread (MONAI's own uses a thread pool; see below)."""
+        # MONAI fills the cache in a `ThreadPool`, even of one worker. When an item fails, the pool's terminate()
+        # does not join its worker threads (multiprocessing joins worker processes only), so the worker goes on
+        # transforming its next item while the run ends; a daemon thread still inside a torch op when Python
+        # exits is ended by pthread_exit from under pybind11, which aborts the process ("terminate called
+        # without an active exception", exit 134; issue 18). One worker gains nothing over this thread.
+        if self.cache_num <= 0:
+            return []
+        return [self._load_cache_item(index) for index in (range(self.cache_num) if indices is None else indices)]
+
     def _load_cache_item(self, idx: int) -> Any:
         with failures_named(self.data, idx, _failure):
             return super()._load_cache_item(idx)

@@ -1,0 +1,69 @@
+"""A process that asked to die with its parent gets the signal when the parent is killed (issue 18, point 11).
+
+Each case: this test starts a middle process, which starts a child that asks (`die_with_parent` in the child
+itself, or `parent_death_signal` as the middle's preexec_fn) and reports its pid; the middle is SIGKILLed; the
+child must be gone soon after. Linux only (prctl)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+ROOT = Path(__file__).resolve().parents[2]
+
+CHILD_ASKS = """
+import signal, sys, time
+from medical_imaging_framework.run.process_tree import die_with_parent
+assert die_with_parent(signal.SIGTERM)
+print("ready", flush=True)
+time.sleep(120)
+"""
+MIDDLE_STARTS = """
+import os, signal, subprocess, sys, time
+from medical_imaging_framework.run.process_tree import parent_death_signal
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1]], preexec_fn={preexec}, start_new_session=True)
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+SLEEPER = "import time\nprint('ready', flush=True)\ntime.sleep(120)\n"
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+@pytest.mark.parametrize(("preexec", "child_code"), [("None", CHILD_ASKS),
+                                                     ("parent_death_signal(signal.SIGTERM)", SLEEPER)],
+                         ids=["the child asks", "the parent asks for it"])
+def test_a_child_ends_when_its_parent_is_killed(preexec: str, child_code: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    middle = subprocess.Popen([sys.executable, "-c", MIDDLE_STARTS.format(preexec=preexec), child_code], env=env,
+                              stdout=subprocess.PIPE, text=True)
+    child = 0
+    try:
+        assert middle.stdout is not None
+        child = int(middle.stdout.readline())
+        assert middle.stdout.readline() == "ready\n"  # from the child (same pipe): it has asked, or been asked for
+        assert not _gone(child)
+        middle.kill()
+        middle.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while not _gone(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _gone(child), "the child outlived its killed parent"
+    finally:
+        if middle.poll() is None:
+            middle.kill()
+        if child and not _gone(child):
+            os.kill(child, signal.SIGKILL)
