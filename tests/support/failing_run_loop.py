@@ -38,8 +38,8 @@ def write_images(folder: Path, count: int, size: int) -> None:
         (folder / sub).mkdir(parents=True, exist_ok=True)
     for index in range(count):
         image = rng.random((size, size)).astype(np.float32)
-        nib.save(nib.Nifti1Image(image, np.eye(4)), folder / "im" / f"case{index}.nii.gz")
-        nib.save(nib.Nifti1Image((image > 0.5).astype(np.uint8), np.eye(4)), folder / "lb" / f"case{index}.nii.gz")
+        nib.save(nib.Nifti1Image(image, np.eye(4)), folder / "im" / f"case{index}.nii")
+        nib.save(nib.Nifti1Image((image > 0.5).astype(np.uint8), np.eye(4)), folder / "lb" / f"case{index}.nii")
 
 
 def run_once(folder: Path) -> tuple[int, bool]:
