@@ -322,7 +322,7 @@ def peek_checkpoint(path: str | os.PathLike[str]) -> Peek | None:
                 run_id if isinstance(run_id, str) and run_id else None)
 
 
-def find_last_checkpoint(directory: str | os.PathLike[str]) -> Path | None:
+def find_last_checkpoint(directory: str | os.PathLike[str], run_id: str | None = None) -> Path | None:
     """The newest complete checkpoint in ``directory``: highest epoch first, skipping unreadable files.
 
     Temp files (an interrupted save) are never considered. At equal epochs ``final_model.pt`` is preferred,
@@ -330,12 +330,15 @@ def find_last_checkpoint(directory: str | os.PathLike[str]) -> Path | None:
 
     Args:
         directory: the checkpoint directory.
+        run_id: only files of this run (their ``run_id``); None: any file.
     """
     rank = {FINAL_NAME: 2, BEST_NAME: 0}
     candidates = []
     for path in checkpoint_files(directory):
         match = PERIODIC_PATTERN.match(path.name)
-        peek = None if match else peek_checkpoint(path)
+        peek = None if match and run_id is None else peek_checkpoint(path)
+        if run_id is not None and (peek is None or peek.run_id != run_id):
+            continue
         epoch = int(match.group(1)) if match else peek.epoch if peek else None
         if epoch is not None:
             candidates.append((epoch, rank.get(path.name, 1), path))

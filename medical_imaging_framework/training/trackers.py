@@ -11,6 +11,8 @@ import json
 import math
 import os
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,8 @@ import torch
 from medical_imaging_framework.training.loop import Callback, EpochResult, TrainingState
 from medical_imaging_framework.training.metrics_log import epoch_row
 
+REACH_TIMEOUT = 3.0  # seconds a tracking server has to answer at the start of a run
+GATEWAY_DOWN = (502, 503, 504)
 SCALAR_TAGS = {"train_loss": "loss/train", "val_loss": "loss/val", "lr": "lr", "seconds": "time/epoch_seconds"}
 
 
@@ -105,6 +109,10 @@ class TensorBoardLogger(Callback):
 
     def on_train_end(self, state: TrainingState, completed: bool) -> None:
         """Close the event file."""
+        self.close()
+
+    def close(self) -> None:
+        """Close the event file (also after a failed write)."""
         self.writer.close()
 
 
@@ -130,6 +138,38 @@ def sample_prediction(model: torch.nn.Module, samples: Iterable[Any]) -> torch.T
     prediction = (torch.sigmoid(logits) > 0.5) if logits.shape[1] == 1 else logits.argmax(1, keepdim=True)
     label = batch.get("label")
     return _sample_figure(image[0].cpu(), None if label is None else label[0], prediction[0].cpu())
+
+
+def check_reachable(tracking_uri: str, timeout: float = REACH_TIMEOUT) -> None:
+    """Raise when ``tracking_uri`` names an http(s) server that does not answer; any answer will do.
+
+    MLflow's own client retries a request for minutes before it gives up (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``
+    7 with backoff: about 260 s for a server that is down), so one plain GET of ``/health`` with a short
+    timeout decides at the start whether the run is tracked at all. Stores (``file:``, ``sqlite:``) and
+    other schemes are not checked.
+
+    Args:
+        tracking_uri: the MLflow tracking URI.
+        timeout: seconds to wait for an answer.
+
+    Raises:
+        ConnectionError: the server refused, timed out, its address does not resolve, or a gateway in front
+            of it answers 502/503/504.
+    """
+    if not tracking_uri.startswith(("http:", "https:")):
+        return
+    url = tracking_uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="GET"), timeout=timeout):
+            return
+    except urllib.error.HTTPError as error:
+        if error.code in GATEWAY_DOWN:  # a proxy answered for a server behind it that is down (MLflow retries these)
+            raise ConnectionError(f"the tracking server does not answer (HTTP {error.code} {error.reason} from "
+                                  "a proxy or gateway in front of it)") from None
+        return  # the server answered (another error status still means it is there; MLflow reports the rest)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", None) or error
+        raise ConnectionError(f"the tracking server does not answer within {timeout:g} s ({reason})") from None
 
 
 class MlflowLogger(Callback):
@@ -163,7 +203,12 @@ class MlflowLogger(Callback):
         self.run_id = ""
 
     def on_train_start(self, state: TrainingState) -> None:
-        """Start the run (experiment created on first use) and log the node parameters."""
+        """Check that a server answers, start the run (experiment created on first use), log the parameters.
+
+        Raises:
+            ConnectionError: an http(s) tracking server does not answer within `REACH_TIMEOUT` seconds.
+        """
+        check_reachable(self.tracking_uri)
         found = self.client.get_experiment_by_name(self.experiment)
         experiment_id = found.experiment_id if found else self.client.create_experiment(self.experiment)
         run = self.client.create_run(experiment_id, tags={"mlflow.runName": str(self.pipeline.get("name", "mif"))})

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import http.server
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
-from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.checkpoints.files import load_checkpoint
+from medical_imaging_framework.cli.main import main
+from medical_imaging_framework.core import NodeRegistry, save_pipeline
+from medical_imaging_framework.run.events import EpochEnded, Event
 from medical_imaging_framework.run.executor import Executor
 from medical_imaging_framework.training.metrics_log import read_metrics
 from tests.support.pipelines import make_tiny_graph
+from tests.support.tiny import ONE_THREAD, PIPELINE, lines_of, run_events, set_arguments, tiniest_graph
 
 COLUMNS = ["epoch", "train_loss", "val_loss", "lr", "seconds"]
 
@@ -116,3 +124,106 @@ def test_mlflow_file_store_works_without_a_server(tmp_path: Path) -> None:
     run = client.get_run(logger.run_id)
     assert run.data.params == {"trainer.num_epochs": "1"} and run.data.metrics["train_loss"] == 0.5
     assert "val_loss" not in run.data.metrics and run.info.status == "FINISHED"
+
+
+def test_an_mlflow_store_made_unwritable_mid_run_is_reported_and_training_goes_on(
+    registry: NodeRegistry, tmp_path: Path
+) -> None:
+    pytest.importorskip("mlflow", reason="mlflow-skinny is installed by make install (dev extra)")
+    store = tmp_path / "mlruns"
+    uri = store.as_uri()
+
+    def break_store(event: Event) -> None:
+        if isinstance(event, EpochEnded) and event.epoch == 2:  # before the trackers log epoch 2
+            shutil.rmtree(store)
+            store.write_text("no longer a folder")  # root-proof: chmod does not stop root
+
+    graph = tiniest_graph(registry, tmp_path / "ck", num_epochs=3, mlflow_tracking_uri=uri)
+    result, events = run_events(graph, break_store)
+    assert result.status == "done", result.error
+    lines = lines_of(events)
+    failures = [line for line in lines if "✗" in line]
+    assert len(failures) == 1
+    assert failures[0].startswith(f"  ✗ MLflow: could not log epoch 2 to {uri}: ")
+    assert failures[0].endswith("; training goes on without MLflow")
+    epoch_3 = next(index for index, line in enumerate(lines) if line.startswith("Epoch [3/3]"))
+    assert lines.index(failures[0]) < epoch_3
+    assert load_checkpoint(tmp_path / "ck" / "final_model.pt")["epoch"] == 3
+    assert [row["epoch"] for row in read_metrics(tmp_path / "ck" / "metrics.csv")] == [1, 2, 3]
+
+
+def test_an_unreachable_tracking_server_is_found_at_the_start_and_training_goes_on(tmp_path: Path) -> None:
+    pytest.importorskip("mlflow", reason="mlflow-skinny is installed by make install (dev extra)")
+    root = Path(__file__).resolve().parents[2]
+    uri = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    # MLflow's own retries took about 264 s here before this was checked: the timeout tells the two apart
+    run = subprocess.run(
+        [sys.executable, "-m", "medical_imaging_framework", "run", str(PIPELINE),
+         *set_arguments(tmp_path / "ck", num_epochs=2, mlflow_tracking_uri=uri)],
+        cwd=tmp_path, env={**os.environ, **ONE_THREAD, "PYTHONPATH": str(root), "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=150,
+    )
+    assert run.returncode == 0, run.stdout
+    lines = run.stdout.splitlines()
+    [failure] = [line for line in lines if "✗" in line]
+    assert failure.startswith(f"  ✗ MLflow: could not start logging to {uri}: the tracking server does not answer "
+                              "within 3 s (")
+    assert failure.endswith("; training goes on without MLflow") and "Traceback" not in run.stdout
+    epoch_1 = next(index for index, line in enumerate(lines) if line.startswith("Epoch [1/2]"))
+    assert lines.index(failure) < epoch_1  # found at the start
+    assert "✓ Training complete. Final model saved to: " in run.stdout
+    assert (tmp_path / "ck" / "final_model.pt").is_file()
+
+
+def test_a_tensorboard_dir_that_is_a_file_is_refused_by_validate_and_skipped_at_run_time(
+    registry: NodeRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "tb").write_text("a file")
+    graph = tiniest_graph(registry, tmp_path / "ck", num_epochs=1, tensorboard_dir=str(tmp_path / "tb"))
+    save_pipeline(graph, tmp_path / "p.json")
+    assert main(["validate", str(tmp_path / "p.json")]) == 2
+    err = capsys.readouterr().err
+    assert "tensorboard_dir" in err and f"'{tmp_path / 'tb'}' is a file, not a folder" in err
+    graph.nodes["trainer"].config["tensorboard_dir"] = str(tmp_path / "tb" / "logs")
+    assert [problem.message for problem in graph.validate() if problem.field == "tensorboard_dir"] == [
+        f"'{tmp_path / 'tb' / 'logs'}' cannot be created: '{tmp_path / 'tb'}' is a file, not a folder"]
+
+    # the file appears after validating: the run goes on without TensorBoard
+    events: list[Event] = []
+    result = Executor(graph, events.append, validated=True).run()
+    assert result.status == "done", result.error
+    assert [line for line in lines_of(events) if "✗" in line] == [
+        f"  ✗ TensorBoard: tensorboard_dir '{tmp_path / 'tb' / 'logs'}' cannot be created: '{tmp_path / 'tb'}' is a "
+        "file, not a folder; training goes on without TensorBoard"
+    ]
+
+
+def test_the_start_check_tells_a_silent_or_gatewayed_server_from_one_that_answers() -> None:
+    from medical_imaging_framework.training.trackers import check_reachable
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # the name http.server calls
+            self.send_response(int(self.path.split("/")[1]))
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # connections are queued, never answered
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        check_reachable(f"{base}/404")  # an answer, even an error, is a server that is there
+        check_reachable(f"{base}/200/")
+        with pytest.raises(ConnectionError, match=r"HTTP 503 .* from a proxy or gateway"):
+            check_reachable(f"{base}/503")
+        with pytest.raises(ConnectionError, match=r"does not answer within 0.5 s \(timed out\)"):
+            check_reachable(f"http://127.0.0.1:{silent.getsockname()[1]}", timeout=0.5)
+        check_reachable("file:./mlruns")  # a store: nothing to reach
+    finally:
+        server.shutdown()
+        server.server_close()
+        silent.close()

@@ -5,6 +5,7 @@ Kept apart from the Trainer's spec (`nodes.training`) so that the spec loads wit
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 from pathlib import Path
@@ -14,7 +15,9 @@ import numpy as np
 import torch
 
 from medical_imaging_framework.checkpoints.background import BackgroundWriter, async_checkpoint_enabled
-from medical_imaging_framework.checkpoints.files import CheckpointError, find_last_checkpoint, read_checkpoint
+from medical_imaging_framework.checkpoints.files import CheckpointError, read_checkpoint
+from medical_imaging_framework.checkpoints.folder import choose_resume
+from medical_imaging_framework.checkpoints.lock import CheckpointFolderBusy, FolderLock, acquire
 from medical_imaging_framework.checkpoints.policy import CheckpointPolicy, checkpoints_enabled
 from medical_imaging_framework.checkpoints.ranks import RankRngStates, prepare, restore_rank_rng
 from medical_imaging_framework.checkpoints.state import restore_training_state
@@ -35,6 +38,7 @@ from medical_imaging_framework.training.distributed import (
     is_main,
     rank_device,
     restart_count,
+    run_on_main,
 )
 from medical_imaging_framework.training.loop import Callback, Trainer, TrainingState, resolve_device
 from medical_imaging_framework.training.precision import PrecisionPlan, plan_precision
@@ -103,7 +107,7 @@ def resume_path(ctx: NodeContext, config: dict[str, Any]) -> Path | None:
     if choice in ("last", "auto"):
         if not checkpoints_enabled(config["checkpoint_dir"]):
             raise NodeError("resume_from 'last' looks in checkpoint_dir, which is empty: set checkpoint_dir")
-        found = newest_checkpoint(config["checkpoint_dir"])
+        found = newest_checkpoint(config["checkpoint_dir"], ctx)
         if found is None:
             ctx.log(f"No complete checkpoint in {config['checkpoint_dir'].strip()} yet: training starts at epoch 1")
         return found
@@ -113,22 +117,33 @@ def resume_path(ctx: NodeContext, config: dict[str, Any]) -> Path | None:
     return path
 
 
-def newest_checkpoint(directory: str) -> Path | None:
-    """The newest complete checkpoint in ``checkpoint_dir`` (see `find_last_checkpoint`), or None.
+def newest_checkpoint(directory: str, ctx: NodeContext | None = None) -> Path | None:
+    """The newest complete checkpoint of the run that wrote into the folder last (`choose_resume`), or None.
+
+    When the folder holds the files of several runs and a newer file of another run is passed over, a
+    warning naming both runs goes to ``ctx``.
 
     Args:
         directory: the Trainer's ``checkpoint_dir`` as typed (``~`` allowed).
+        ctx: where the warning goes (None: nowhere).
 
     Raises:
         NodeError: the folder exists but cannot be listed (e.g. no read permission).
     """
     folder = Path(os.path.expanduser(directory.strip()))
     try:
-        return find_last_checkpoint(folder)
+        choice = choose_resume(folder)
     except OSError as error:
         reason = error.strerror or str(error)
         raise NodeError(f"checkpoint_dir '{directory.strip()}' cannot be searched for a checkpoint to resume "
                         f"from: {reason}") from None
+    if choice.passed_over and choice.newest is not None and choice.path is not None and ctx is not None:
+        ctx.emit(LogLine(
+            f"warning: checkpoint_dir '{directory.strip()}' holds the files of two runs: the newest, "
+            f"{choice.newest.name}, is of run {choice.newest_run_id}, but run {choice.run_id} wrote here last; "
+            f"resuming run {choice.run_id} from {choice.path.name} (name a file in resume_from to continue "
+            "the other)", ctx.node_id, "warning"))
+    return choice.path
 
 
 def elastic_resume_choice(ctx: NodeContext, config: dict[str, Any]) -> str:
@@ -149,6 +164,37 @@ def elastic_resume_choice(ctx: NodeContext, config: dict[str, Any]) -> str:
         return choice
     ctx.log(f"Restart {restart_count()} of the worker group: resuming from the newest checkpoint")
     return "auto"
+
+
+def lock_folder(ctx: NodeContext, config: dict[str, Any], run_id: str) -> FolderLock | None:
+    """Hold ``checkpoint_dir`` for this run (`checkpoints.lock`), before any file there is read or written.
+
+    Args:
+        ctx: the running node's context.
+        config: the Trainer's parsed parameters.
+        run_id: the run's id, recorded in the lock file.
+
+    Returns:
+        The held lock, or None: no checkpoint_dir, or one that cannot be created (the checkpoint policy
+        reports that when training starts) or locked (a warning says so).
+
+    Raises:
+        NodeError: another run holds the folder (its pid and run id are named).
+    """
+    directory = config["checkpoint_dir"]
+    if not checkpoints_enabled(directory):
+        return None
+    try:
+        return acquire(Path(os.path.expanduser(directory.strip())), run_id, directory.strip())
+    except CheckpointFolderBusy as busy:
+        raise NodeError(f"checkpoint_dir: {busy}; two runs writing into one folder would mix their checkpoints "
+                        "and metrics.csv. Wait for that run to end, or set another checkpoint_dir") from None
+    except OSError as error:
+        if error.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+            ctx.emit(LogLine(f"warning: checkpoint_dir '{directory.strip()}' cannot be locked "
+                             f"({error.strerror or error}): a second run into it would not be stopped",
+                             ctx.node_id, "warning"))
+        return None
 
 
 def make_precision(ctx: NodeContext, config: dict[str, Any], device: torch.device) -> PrecisionPlan:
@@ -195,6 +241,9 @@ def resume(ctx: NodeContext, state: TrainingState, path: Path, num_epochs: int, 
 def train(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """Train (or resume training) with the checkpoint policy; outputs the trained model.
 
+    The checkpoint folder is held (`lock_folder`, on rank 0) from before the resume until training ends,
+    fails or is stopped.
+
     Args:
         ctx: the running node's context.
         inputs: model, loss, optimizer factory, loaders and optional scheduler factory.
@@ -209,9 +258,36 @@ def train(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> d
     scheduler = inputs["scheduler"](optimizer) if inputs.get("scheduler") else None
     precision = make_precision(ctx, config, device)
     state = TrainingState(model=model, optimizer=optimizer, scheduler=scheduler, scaler=precision.scaler)
-    checkpoint = broadcast_object(resume_path(ctx, config))  # every rank resumes from rank 0's choice
-    if checkpoint is not None:
-        resume(ctx, state, checkpoint, config["num_epochs"], device)
+    lock = run_on_main(lambda: lock_folder(ctx, config, state.run_id))  # refused on rank 0: every rank fails
+    try:
+        checkpoint = broadcast_object(resume_path(ctx, config))  # every rank resumes from rank 0's
+        if checkpoint is not None:
+            resume(ctx, state, checkpoint, config["num_epochs"], device)
+            if lock is not None:
+                lock.record(state.run_id)  # the resumed run's id
+        if lock is not None:
+            lock.keep_folder()  # training starts: the folder stays, as the checkpoint policy announces it
+        fit(ctx, inputs, config, state, device, precision, checkpoint)
+    finally:
+        if lock is not None:
+            lock.release()
+    model.eval()
+    return {"model": model}
+
+
+def fit(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any], state: TrainingState,
+        device: torch.device, precision: PrecisionPlan, checkpoint: Path | None) -> None:
+    """Build the callbacks and the loop, and train ``state`` to ``num_epochs``.
+
+    Args:
+        ctx: the running node's context.
+        inputs: the Trainer's inputs.
+        config: the Trainer's parsed parameters.
+        state: the (resumed) training state.
+        device: the training device.
+        precision: autocast dtype and gradient scaler.
+        checkpoint: the file the run resumed from, if any.
+    """
     callbacks = build_callbacks(ctx, config, device, resumed_from=checkpoint)
     if is_main():  # metrics.csv, TensorBoard and MLflow are written once, by rank 0
         callbacks += tracking_callbacks(ctx, config, inputs)
@@ -231,5 +307,3 @@ def train(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> d
     )
     with thread_policy():  # the same thread count in every way to run (training/threads.py)
         trainer.fit(state)
-    model.eval()
-    return {"model": model}

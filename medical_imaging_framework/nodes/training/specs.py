@@ -13,7 +13,7 @@ from medical_imaging_framework.core.checks import CheckContext, Fact, check_labe
 from medical_imaging_framework.core.option_values import ASYNC_CHOICES, checkpoints_enabled
 from medical_imaging_framework.core.params import MAX_SEED, path_problem
 from medical_imaging_framework.nodes.training.resume_file import resume_file_problem
-from medical_imaging_framework.nodes.training.tracking import TRACKING_PARAMS
+from medical_imaging_framework.nodes.training.tracking import TRACKING_PARAMS, tensorboard_dir_problem
 from medical_imaging_framework.run.executor import NodeContext
 from medical_imaging_framework.training.devices import cuda_available
 from medical_imaging_framework.training.precision import PRECISIONS
@@ -38,6 +38,9 @@ def check_trainer(ctx: CheckContext) -> None:
     problem = path_problem(config["checkpoint_dir"].strip())
     if problem:
         ctx.problem("checkpoint_dir", problem)
+    problem = tensorboard_dir_problem(str(config.get("tensorboard_dir", "")))
+    if problem:
+        ctx.problem("tensorboard_dir", problem)
     if config["resume_from"].strip() == "last" and not checkpoints_enabled(config["checkpoint_dir"]):
         ctx.problem("resume_from", "'last' looks in checkpoint_dir, which is empty: set checkpoint_dir")
     resume_problem = resume_file_problem(config["resume_from"].strip())

@@ -2,12 +2,15 @@
 
 The Trainer node adds `tracking_callbacks` to its checkpoint policy; the TensorBoard and MLflow trackers are
 built only when their parameter is set (MONAI's own import loads both libraries whenever they are installed).
-`TRACKING_PARAMS` is plain data: the Trainer's spec loads without torch.
+A tracker that fails (an unwritable store, a server that is down or goes down) is reported with ✗ and
+training goes on without it (`GuardedTracker`). `TRACKING_PARAMS` and `tensorboard_dir_problem` are plain
+data and plain Python: the Trainer's spec loads without torch.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +42,7 @@ def tracking_callbacks(ctx: NodeContext, config: dict[str, Any], inputs: dict[st
     """
     from medical_imaging_framework.training.metrics_log import MetricsLog  # imports torch: only when a run starts
 
-    callbacks: list[Callback] = []
+    callbacks: list[Callback | None] = []
     directory = config.get("checkpoint_dir", "")
     folder = Path(os.path.expanduser(directory.strip())) if checkpoints_enabled(directory) else None
     if folder is not None:
@@ -51,10 +54,32 @@ def tracking_callbacks(ctx: NodeContext, config: dict[str, Any], inputs: dict[st
     uri = str(config.get("mlflow_tracking_uri", "")).strip()
     if uri:
         callbacks.append(_mlflow(ctx, uri, folder))
-    return callbacks
+    return [callback for callback in callbacks if callback is not None]
 
 
-def _tensorboard(ctx: NodeContext, log_dir: str, config: dict[str, Any], inputs: dict[str, Any]) -> Callback:
+def tensorboard_dir_problem(text: str) -> str:
+    """Why ``tensorboard_dir`` cannot be written to, found without writing, or "" (checked by `mif validate`).
+
+    Args:
+        text: the parameter as typed (blank: TensorBoard off).
+    """
+    path = Path(os.path.expanduser(text.strip())) if text.strip() else None
+    while path is not None and not path.exists() and path.parent != path:
+        path = path.parent  # SummaryWriter creates the missing folders: the nearest existing one decides
+    if path is None or not path.exists() or path.is_dir():
+        return ""
+    if path == Path(os.path.expanduser(text.strip())):
+        return f"'{text.strip()}' is a file, not a folder"
+    return f"'{text.strip()}' cannot be created: '{path}' is a file, not a folder"
+
+
+def _warn(ctx: NodeContext) -> Callable[[str], None]:
+    return lambda text: ctx.emit(LogLine(text, ctx.node_id, "warning"))
+
+
+def _tensorboard(ctx: NodeContext, log_dir: str, config: dict[str, Any], inputs: dict[str, Any]) -> Callback | None:
+    from medical_imaging_framework.training.tracker_guard import GuardedTracker, short_reason
+
     try:
         from medical_imaging_framework.training.trackers import TensorBoardLogger
 
@@ -64,8 +89,13 @@ def _tensorboard(ctx: NodeContext, log_dir: str, config: dict[str, Any], inputs:
         )
     except ImportError as error:
         raise NodeError(f"tensorboard_dir needs the 'tensorboard' package ({error}); pip install tensorboard") from None
+    except OSError as error:  # the folder cannot be made (a file on the way, no permission): like a failed write
+        problem = tensorboard_dir_problem(log_dir) or short_reason(error)
+        ctx.emit(LogLine(f"  ✗ TensorBoard: tensorboard_dir {problem}; training goes on without TensorBoard",
+                         ctx.node_id, "warning"))
+        return None
     ctx.log(f"TensorBoard: writing to {log_dir} (tensorboard --logdir {log_dir})")
-    return logger
+    return GuardedTracker(logger, "TensorBoard", log_dir, _warn(ctx))
 
 
 def _mlflow(ctx: NodeContext, uri: str, folder: Path | None) -> Callback:
@@ -75,10 +105,11 @@ def _mlflow(ctx: NodeContext, uri: str, folder: Path | None) -> Callback:
             "(a local store, no server) or a server's http(s):// address"
         )
     try:
+        from medical_imaging_framework.training.tracker_guard import GuardedTracker
         from medical_imaging_framework.training.trackers import MlflowLogger
 
         logger = MlflowLogger(uri, ctx.pipeline, artifacts=lambda: folder)
     except ImportError as error:
         raise NodeError(f"mlflow_tracking_uri needs the 'mlflow' package ({error}); pip install mlflow") from None
     ctx.log(f"MLflow: logging the run to {uri}")
-    return logger
+    return GuardedTracker(logger, "MLflow", uri, _warn(ctx))
