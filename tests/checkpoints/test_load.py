@@ -19,6 +19,7 @@ from medical_imaging_framework.checkpoints.files import (
 )
 from medical_imaging_framework.checkpoints.state import build_checkpoint
 from medical_imaging_framework.training.loop import TrainingState
+from tests.support.hostile_files import CodePayload
 
 
 class Net(nn.Module):
@@ -29,16 +30,6 @@ class Net(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(torch.relu(self.encoder(x)))
-
-
-class Payload:
-    """Pickled code: unpickling it would create the file ``marker``."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[object, tuple[str, str]]:
-        return (Path.write_text, (str(self.marker), "code ran"))
 
 
 def trained_state(model: nn.Module | None = None) -> TrainingState:
@@ -99,10 +90,18 @@ def test_text_file_and_non_checkpoint_objects_are_refused(tmp_path: Path) -> Non
         load_checkpoint(tmp_path / "weights.pt")
 
 
+def test_the_code_payload_really_runs_when_unpickled_unsafely(tmp_path: Path) -> None:
+    """The control for every "no code ran" check: with weights_only=False the payload does create its marker."""
+    path, marker = tmp_path / "evil.pt", tmp_path / "marker.txt"
+    torch.save({"payload": CodePayload(marker)}, path)
+    torch.load(path, weights_only=False)
+    assert marker.exists()
+
+
 @pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
 def test_pickled_code_is_refused_and_not_run(tmp_path: Path, zip_format: bool) -> None:
     path, marker = tmp_path / "evil.pt", tmp_path / "marker.txt"
-    payload = {"epoch": 1, "model_state_dict": {}, "payload": Payload(marker)}
+    payload = {"epoch": 1, "model_state_dict": {}, "payload": CodePayload(marker)}
     torch.save(payload, path, _use_new_zipfile_serialization=zip_format)
     with pytest.raises(CheckpointError) as caught:
         load_checkpoint(path)

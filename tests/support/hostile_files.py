@@ -38,8 +38,10 @@ class CodePayload:
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
-    def __reduce__(self) -> tuple[object, tuple[str, str]]:
-        return (Path.write_text, (str(self.marker), "code ran"))
+    def __reduce__(self) -> tuple[object, tuple[Path]]:
+        # Path.touch(marker): a call that really runs when unpickled unsafely (tests/checkpoints/test_load.py
+        # proves it), so "the marker does not exist" means no code ran, not that the payload was broken.
+        return (Path.touch, (Path(self.marker),))
 
 
 def _gf2_times(matrix: list[int], vector: int) -> int:
