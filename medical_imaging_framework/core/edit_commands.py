@@ -16,7 +16,7 @@ from typing import Any
 
 from medical_imaging_framework.core.edit_history import Command, CompositeCommand, EditHistory
 from medical_imaging_framework.core.graph import Graph, Link, LinkError, Node
-from medical_imaging_framework.core.node_ids import new_node_id
+from medical_imaging_framework.core.node_ids import id_refusal, new_node_id
 from medical_imaging_framework.core.registry import NodeSpec
 
 Position = tuple[float, float]
@@ -230,6 +230,30 @@ class GraphEditor:
         commands += [_AddLink(self, link) for link in links]
         self._push(text, commands)
 
+    def rename_refusal(self, node_id: str, new_id: str) -> str:
+        """Why ``node_id`` cannot be renamed ``new_id`` ("" when it can; see `id_refusal`)."""
+        if node_id not in self.graph.nodes:
+            return f"there is no node '{node_id}'"
+        return id_refusal(new_id, set(self.graph.nodes) - {node_id})
+
+    def rename_node(self, node_id: str, new_id: str) -> bool:
+        """Give ``node_id`` the id ``new_id``; its links follow. One undo step; False when nothing changes.
+
+        Args:
+            node_id: the node's current id.
+            new_id: the new id (the id rule of `id_refusal`).
+
+        Raises:
+            ValueError: ``new_id`` breaks the id rule or is used by another node (the message says which).
+        """
+        if new_id == node_id:
+            return False
+        problem = self.rename_refusal(node_id, new_id)
+        if problem:
+            raise ValueError(problem)
+        self._push(f"rename '{node_id}' to '{new_id}'", [_RenameNode(self, node_id, new_id)])
+        return True
+
     def paste_graph(self, part: Graph, offset: Position = (0.0, 0.0)) -> list[str]:
         """Add copies of the nodes and links of ``part`` under new readable ids, shifted by ``offset``,
         as one undo step; returns the new ids (links to nodes outside ``part`` are dropped).
@@ -302,6 +326,33 @@ class _RemoveLink:
 
     def undo(self) -> None:
         self.editor._insert_link(self.link, self.index)
+
+
+class _RenameNode:
+    """Swap the node for a copy under the new id at the same place in the graph's order, and every link
+    touching it for the renamed link at the same place (announced as removals and additions)."""
+
+    def __init__(self, editor: GraphEditor, old_id: str, new_id: str) -> None:
+        self.editor, self.old_id, self.new_id = editor, old_id, new_id
+        self.text = f"rename '{old_id}' to '{new_id}'"
+
+    def redo(self) -> None:
+        self._swap(self.old_id, self.new_id)
+
+    def undo(self) -> None:
+        self._swap(self.new_id, self.old_id)
+
+    def _swap(self, old: str, new: str) -> None:
+        editor = self.editor
+        touching = [(i, ln) for i, ln in enumerate(editor.graph.links) if old in (ln.source, ln.target)]
+        for _, link in reversed(touching):
+            editor._take_link(link)
+        node = editor.graph.nodes[old]
+        index = editor._take_node(old)
+        editor._insert_node(Node(new, node.spec, node.config, node.position), index)
+        for i, ln in touching:
+            editor._insert_link(Link(new if ln.source == old else ln.source, ln.source_port,
+                                     new if ln.target == old else ln.target, ln.target_port), i)
 
 
 class _SetConfig:

@@ -35,6 +35,7 @@ from medical_imaging_framework.app.canvas.items import (
     state_of_event,
 )
 from medical_imaging_framework.app.canvas.node_search import NodeSearchPopup
+from medical_imaging_framework.app.canvas.rename import NodeRenamer
 from medical_imaging_framework.core import Graph, LinkError, Node, NodeRegistry, NodeSpec
 from medical_imaging_framework.core.edit_commands import GraphEditor, GraphObserver
 from medical_imaging_framework.core.graph import Link
@@ -71,6 +72,7 @@ class CanvasAdapter(QObject, GraphObserver):
         self._errors: dict[str, str] = {}
         self._last_hint = ""
         self._search: NodeSearchPopup | None = None
+        self.renamer = NodeRenamer(self)
         for spec in registry.specs():
             node_class = make_node_class(spec)
             node_graph.register_node(node_class)
@@ -164,7 +166,7 @@ class CanvasAdapter(QObject, GraphObserver):
         canvas_node = self.node_graph.create_node(
             self._types_by_spec[node.type_id], name=node.id, selected=False, pos=list(node.position), push_undo=False
         )
-        canvas_node.view.text_item.set_locked(True)
+        self.renamer.prepare(canvas_node)
         canvas_node.view.setToolTip(node_tooltip(node.spec, node.id))
         self._drawn[node.id] = canvas_node
 

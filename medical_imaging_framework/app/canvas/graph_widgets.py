@@ -94,10 +94,8 @@ class MifNodeGraph(NodeGraph):
         self._on_nodes_moved(prev_node_pos)  # dropping a node on a link only moves it
 
     def _on_node_name_changed(self, node_id: str, name: str) -> None:
-        node = self.get_node_by_id(node_id)  # ids are the model's: the title cannot rename a node
-        if node is not None and self.adapter is not None:
-            node.view.name = node.name()
-            node.view.draw_node()
+        if self.adapter is not None:  # an edited title: a rename command on the model (or a refusal)
+            self.adapter.renamer.title_edited(node_id, name)
 
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 7

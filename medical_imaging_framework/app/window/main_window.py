@@ -139,6 +139,8 @@ class MainWindow(QMainWindow):
                                               canvas_only=True)
         self.action_edit = self._action("action_edit_params", "&Edit Parameters…", self.edit_selected, ("Ctrl+E",),
                                         canvas_only=True)
+        self.action_rename = self._action("action_rename", "Re&name…", self.rename_selected, ("F2",),
+                                          "Rename the selected node (F2, or double-click its title)", canvas_only=True)
         self.action_fit = self._action("action_fit", "&Fit View", self.fit_view, ("F",), canvas_only=True)
         self.action_zoom_in = self._action("action_zoom_in", "Zoom &In", lambda: self._zoom(0.1), ("Ctrl+=", "Ctrl++"))
         self.action_zoom_out = self._action("action_zoom_out", "Zoom &Out", lambda: self._zoom(-0.1), ("Ctrl+-",))
@@ -166,6 +168,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(self.document.title)
         self.canvas.link_refused.connect(self._show_message)
         self.canvas.link_hint.connect(self._show_hint)
+        self.canvas.renamer.refused.connect(self._show_message)
+        self.canvas.renamer.renamed.connect(lambda old, new: self._show_message(f"Renamed '{old}' to '{new}'"))
         self.checkpoints.path_copied.connect(self._on_path_copied)
         self.checkpoints.message.connect(self._show_message)
         self.runner.event.connect(self.on_event)
@@ -239,6 +243,14 @@ class MainWindow(QMainWindow):
         selected = self.node_graph.selected_nodes()
         if selected:
             self._on_node_double_clicked(selected[0])
+
+    def rename_selected(self) -> None:
+        """F2: edit the title of the first selected node in place (Return renames, Esc keeps the id)."""
+        selected = self.canvas.selected_ids()
+        if selected:
+            self.canvas.renamer.start(selected[0])
+        else:
+            self.statusBar().showMessage("Select a node, then press F2 to rename it", 5000)
 
     def showEvent(self, event: QShowEvent) -> None:
         """Frame the pipeline the first time the window appears."""
