@@ -22,8 +22,8 @@ from typing import Any
 from NodeGraphQt.constants import PortTypeEnum
 from PySide6.QtCore import QObject, QPointF, QRectF, Signal
 from PySide6.QtGui import QCursor
-from PySide6.QtWidgets import QApplication
 
+from medical_imaging_framework.app.canvas.clipboard import ClipboardActions
 from medical_imaging_framework.app.canvas.graph_widgets import MifNodeGraph, accept_equal_kinds, bulk_drawing
 from medical_imaging_framework.app.canvas.items import (
     NodeState,
@@ -39,14 +39,12 @@ from medical_imaging_framework.app.canvas.rename import NodeRenamer
 from medical_imaging_framework.core import Graph, LinkError, Node, NodeRegistry, NodeSpec
 from medical_imaging_framework.core.edit_commands import GraphEditor, GraphObserver
 from medical_imaging_framework.core.graph import Link
-from medical_imaging_framework.core.pipeline_file import PipelineFileError, dumps, loads
 from medical_imaging_framework.run.events import Event
 
-PASTE_OFFSET = 40.0
 _OUT = PortTypeEnum.OUT.value
 
 
-class CanvasAdapter(QObject, GraphObserver):
+class CanvasAdapter(QObject, ClipboardActions, GraphObserver):
     """Draws the open pipeline and turns canvas actions into `GraphEditor` commands.
 
     Args:
@@ -293,32 +291,6 @@ class CanvasAdapter(QObject, GraphObserver):
     def delete_selected(self) -> None:
         """Delete the selected nodes and their links (one undo step)."""
         self.editor.remove_nodes(self.selected_ids())
-
-    def copy_selected(self) -> bool:
-        """Copy the selected nodes and the links among them to the clipboard (as pipeline file text)."""
-        ids = set(self.selected_ids())
-        if not ids:
-            return False
-        part = Graph(self.graph.name)
-        part.nodes = {i: n for i, n in self.graph.nodes.items() if i in ids}
-        part.links = [ln for ln in self.graph.links if ln.source in ids and ln.target in ids]
-        QApplication.clipboard().setText(dumps(part))
-        return True
-
-    def cut_selected(self) -> None:
-        """Copy, then delete the selection."""
-        if self.copy_selected():
-            self.delete_selected()
-
-    def paste(self) -> list[str]:
-        """Paste copied nodes (new ids, shifted) with their inner links as one undo step; their new ids."""
-        try:
-            part = loads(QApplication.clipboard().text(), self.registry, source="clipboard")
-        except PipelineFileError:
-            return []  # not pipeline text: nothing to paste
-        ids = self.editor.paste_graph(part, (PASTE_OFFSET, PASTE_OFFSET))
-        self.select(ids)
-        return ids
 
     def set_config(self, node_id: str, config: dict[str, Any]) -> None:
         """Replace the parameters of ``node_id`` (one undo step).

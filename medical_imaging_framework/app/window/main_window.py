@@ -132,7 +132,8 @@ class MainWindow(QMainWindow):
         self._sync_undo_actions()
         self.action_cut = self._action("action_cut", "Cu&t", canvas.cut_selected, ("Ctrl+X",), canvas_only=True)
         self.action_copy = self._action("action_copy", "&Copy", canvas.copy_selected, ("Ctrl+C",), canvas_only=True)
-        self.action_paste = self._action("action_paste", "&Paste", canvas.paste, ("Ctrl+V",), canvas_only=True)
+        self.action_paste = self._action("action_paste", "&Paste", lambda: canvas.paste(), ("Ctrl+V",),
+                                         "Paste at the mouse (or next to the copied nodes)", canvas_only=True)
         self.action_delete = self._action("action_delete", "&Delete", self.delete_selection, ("Del", "Backspace"),
                                           canvas_only=True)
         self.action_select_all = self._action("action_select_all", "Select &All", graph.select_all, ("Ctrl+A",),
