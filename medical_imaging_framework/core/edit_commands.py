@@ -145,6 +145,35 @@ class GraphEditor:
         node = Node(id=node_id or self.new_id(spec.type_id), spec=spec, config=settings, position=position)
         return self.add_node(node)
 
+    def create_linked_node(self, spec: NodeSpec, position: Position, node_id: str, port: str,
+                           from_output: bool) -> tuple[Node, Link]:
+        """Add a new node of ``spec`` linked to ``node_id.port`` through its first port of the same kind,
+        as one undo step (a link dragged from a port and dropped where no port is).
+
+        Args:
+            spec: the new node's type.
+            position: its canvas position.
+            node_id: the node the link was dragged from.
+            port: that node's port.
+            from_output: whether ``port`` is an output (the new node then takes it on an input).
+
+        Raises:
+            LinkError: ``spec`` has no port of that kind, or the link is refused; nothing is added then.
+        """
+        start = self.graph.nodes[node_id].spec
+        start_port = start.output(port) if from_output else start.input(port)
+        if start_port is None:
+            raise LinkError(f"'{node_id}' has no {'output' if from_output else 'input'} '{port}'")
+        end_port = spec.port_of_kind(start_port.kind, on_input=from_output)
+        if end_port is None:
+            side = "input" if from_output else "output"
+            raise LinkError(f"{spec.title} has no {side} of kind {start_port.kind}")
+        node = Node(self.new_id(spec.type_id), spec, spec.defaults(), position)
+        link = (Link(node_id, port, node.id, end_port.name) if from_output
+                else Link(node.id, end_port.name, node_id, port))
+        self.insert([node], [link], text=f"add '{node.id}' linked to '{node_id}'")
+        return node, link
+
     def remove_nodes(self, node_ids: Iterable[str]) -> None:
         """Remove nodes and every link touching them, as one undo step."""
         ids = [i for i in dict.fromkeys(node_ids) if i in self.graph.nodes]

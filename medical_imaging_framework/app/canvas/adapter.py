@@ -20,8 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from NodeGraphQt.constants import PortTypeEnum
-from PySide6.QtCore import QObject, QPointF, QRectF, Signal
-from PySide6.QtGui import QCursor
+from PySide6.QtCore import QObject, QRectF, Signal
 
 from medical_imaging_framework.app.canvas.clipboard import ClipboardActions
 from medical_imaging_framework.app.canvas.graph_widgets import MifNodeGraph, accept_equal_kinds, bulk_drawing
@@ -34,8 +33,8 @@ from medical_imaging_framework.app.canvas.items import (
     port_colour,
     state_of_event,
 )
-from medical_imaging_framework.app.canvas.node_search import NodeSearchPopup
 from medical_imaging_framework.app.canvas.rename import NodeRenamer
+from medical_imaging_framework.app.canvas.search_actions import NodeSearchActions
 from medical_imaging_framework.core import Graph, LinkError, Node, NodeRegistry, NodeSpec
 from medical_imaging_framework.core.edit_commands import GraphEditor, GraphObserver
 from medical_imaging_framework.core.graph import Link
@@ -44,7 +43,7 @@ from medical_imaging_framework.run.events import Event
 _OUT = PortTypeEnum.OUT.value
 
 
-class CanvasAdapter(QObject, ClipboardActions, GraphObserver):
+class CanvasAdapter(QObject, ClipboardActions, NodeSearchActions, GraphObserver):
     """Draws the open pipeline and turns canvas actions into `GraphEditor` commands.
 
     Args:
@@ -69,7 +68,6 @@ class CanvasAdapter(QObject, ClipboardActions, GraphObserver):
         self._drawn: dict[str, Any] = {}  # node id -> its canvas node (a lookup index, not pipeline state)
         self._errors: dict[str, str] = {}
         self._last_hint = ""
-        self._search: NodeSearchPopup | None = None
         self.renamer = NodeRenamer(self)
         for spec in registry.specs():
             node_class = make_node_class(spec)
@@ -324,25 +322,7 @@ class CanvasAdapter(QObject, ClipboardActions, GraphObserver):
         if reason:
             self.link_refused.emit(f"Link refused: {reason}")
 
-    # -- Tab search and framing --------------------------------------------------------------
-    def show_node_search(self) -> NodeSearchPopup:
-        """Open the node search at the mouse (or the canvas centre); the chosen type is added there."""
-        viewer = self.node_graph.viewer()
-        if self._search is None:
-            self._search = NodeSearchPopup(self.registry.specs(), viewer)
-            self._search.chosen.connect(self._add_searched)
-        local = viewer.mapFromGlobal(QCursor.pos())
-        if not viewer.viewport().rect().contains(local):
-            local = viewer.viewport().rect().center()
-        self._search_at = viewer.mapToScene(local)
-        self._search.popup_at(viewer.mapToGlobal(local))
-        return self._search
-
-    def _add_searched(self, spec: NodeSpec) -> None:
-        point: QPointF = getattr(self, "_search_at", QPointF(0, 0))
-        self.add_node_of_spec(spec, (point.x(), point.y()))
-        self.node_graph.viewer().setFocus()
-
+    # -- framing ---------------------------------------------------------------------------
     def fit(self, min_scale: float = 0.0) -> None:
         """Frame the selected nodes (or all); never zoom out below ``min_scale`` so titles stay legible."""
         viewer = self.node_graph.viewer()

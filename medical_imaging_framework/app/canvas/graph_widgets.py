@@ -10,9 +10,11 @@ from NodeGraphQt import NodeGraph, NodesTreeWidget
 from NodeGraphQt.constants import MIME_TYPE, URN_SCHEME, PortTypeEnum
 from NodeGraphQt.qgraphics.port import PortItem
 from NodeGraphQt.widgets.viewer import NodeViewer
-from PySide6.QtCore import QByteArray, QMimeData, QObject, Qt
+from PySide6.QtCore import QByteArray, QMimeData, QObject, Qt, QTimer
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QGraphicsScene
+
+LINK_DROP_MIN_DRAG = 10  # viewport pixels: a shorter press-and-release on a port is a click, not a drag
 
 
 class MifViewer(NodeViewer):
@@ -39,10 +41,21 @@ class MifViewer(NodeViewer):
             self.adapter.hint_at(self._start_port, self._port_at(event.scenePos()))
 
     def sceneMouseReleaseEvent(self, event: Any) -> None:
-        """End a live connection; a drop on a refusing port reports the reason."""
+        """End a live connection; a drop on a refusing port reports the reason, and a new link dropped
+        where no port is opens the node search for a node that takes it (NodeGraphQt just drops it)."""
+        into_space = None
         if self.adapter is not None and self._LIVE_PIPE.isVisible() and self._start_port is not None:
-            self.adapter.report_drop(self._start_port, self._port_at(event.scenePos()))
+            end_port = self._port_at(event.scenePos())
+            self.adapter.report_drop(self._start_port, end_port)
+            moved = self.mapFromScene(event.scenePos()) - self._origin_pos
+            # a drag that detached an existing link (``_detached_port``) and ends in space removes that
+            # link, as before; only a new link opens the search
+            if end_port is None and self._detached_port is None and moved.manhattanLength() >= LINK_DROP_MIN_DRAG:
+                into_space = (self._start_port, event.scenePos())
         super().sceneMouseReleaseEvent(event)
+        if into_space is not None:  # after the viewer has put the live pipe away
+            port_view, at = into_space
+            QTimer.singleShot(0, lambda: self.adapter.link_dropped(port_view, at))
 
     def _port_at(self, scene_pos: Any) -> Any:
         return next((item for item in self.scene().items(scene_pos) if isinstance(item, PortItem)), None)
