@@ -284,8 +284,9 @@ class GraphEditor:
         return True
 
     def paste_graph(self, part: Graph, offset: Position = (0.0, 0.0)) -> list[str]:
-        """Add copies of the nodes and links of ``part`` under new readable ids, shifted by ``offset``,
-        as one undo step; returns the new ids (links to nodes outside ``part`` are dropped).
+        """Add copies of the nodes and links of ``part`` under new readable ids, shifted by ``offset``
+        (positions rounded to 1/100, as every canvas position), as one undo step; returns the new ids
+        (links to nodes outside ``part`` are dropped).
 
         Args:
             part: e.g. the copied nodes read back from the clipboard.
@@ -295,7 +296,7 @@ class GraphEditor:
         nodes = []
         for node in part.nodes.values():
             renamed[node.id] = self.new_id(node.type_id, renamed.values())
-            position = (node.position[0] + offset[0], node.position[1] + offset[1])
+            position = (round(node.position[0] + offset[0], 2), round(node.position[1] + offset[1], 2))
             nodes.append(Node(renamed[node.id], node.spec, copy.deepcopy(node.config), position))
         links = [Link(renamed[ln.source], ln.source_port, renamed[ln.target], ln.target_port)
                  for ln in part.links if ln.source in renamed and ln.target in renamed]

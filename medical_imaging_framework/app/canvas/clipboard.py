@@ -1,4 +1,4 @@
-"""Copy, cut and paste of canvas nodes through the system clipboard (as pipeline file text)."""
+"""Copy, cut and paste of canvas nodes through the system clipboard (as pipeline file text), and duplicate."""
 
 from __future__ import annotations
 
@@ -24,12 +24,9 @@ class ClipboardActions:
 
     def copy_selected(self) -> bool:
         """Copy the selected nodes and the links among them to the clipboard (as pipeline file text)."""
-        ids = set(self.selected_ids())
-        if not ids:
+        part = self._selected_part()
+        if not part.nodes:
             return False
-        part = Graph(self.graph.name)
-        part.nodes = {i: n for i, n in self.graph.nodes.items() if i in ids}
-        part.links = [ln for ln in self.graph.links if ln.source in ids and ln.target in ids]
         QApplication.clipboard().setText(dumps(part))
         return True
 
@@ -64,4 +61,23 @@ class ClipboardActions:
         if QApplication.widgetAt(cursor) is not viewer.viewport():  # e.g. over the Edit menu, or outside
             return None
         return viewer.mapToScene(viewer.viewport().mapFromGlobal(cursor))
+
+    def _selected_part(self) -> Graph:
+        ids = set(self.selected_ids())  # type: ignore[attr-defined]
+        part = Graph(self.graph.name)
+        part.nodes = {i: n for i, n in self.graph.nodes.items() if i in ids}
+        part.links = [ln for ln in self.graph.links if ln.source in ids and ln.target in ids]
+        return part
+
+    def duplicate_selected(self) -> list[str]:
+        """Copies of the selected nodes and the links among them, one step down-right (one undo step;
+        the clipboard is left alone); their new ids, selected."""
+        part = self._selected_part()
+        if not part.nodes:
+            return []
+        offset = paste_offset([n.position for n in part.nodes.values()],
+                              [n.position for n in self.graph.nodes.values()])
+        ids = self.editor.paste_graph(part, offset)
+        self.select(ids)  # type: ignore[attr-defined]
+        return ids
 

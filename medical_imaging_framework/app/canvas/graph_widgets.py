@@ -23,6 +23,16 @@ class MifViewer(NodeViewer):
     def __init__(self, undo_stack: QUndoStack) -> None:
         super().__init__(undo_stack=undo_stack)
         self.adapter: Any = None  # the CanvasAdapter
+        self.context_menu: Any = None  # called with (viewport point, screen point) on a right-click
+
+    def contextMenuEvent(self, event: Any) -> None:
+        """Our context menu for what is under the mouse (canvas, node or link) instead of NodeGraphQt's."""
+        self.RMB_state = False  # the menu takes the release: no zoom/pan drag is left running
+        if self.context_menu is None:
+            super().contextMenuEvent(event)
+            return
+        self.context_menu(event.pos(), event.globalPos())
+        event.accept()
 
     def mousePressEvent(self, event: Any) -> None:
         """A click on the canvas gives it the keyboard (Delete, Ctrl+Z... then act on the canvas)."""

@@ -21,6 +21,7 @@ from medical_imaging_framework.app.widgets.image_view import ImageViewer
 from medical_imaging_framework.app.widgets.node_help import show_node_help
 from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, LossPlot, RunProgress
 from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
+from medical_imaging_framework.app.window.context_menu import CanvasContextMenu
 from medical_imaging_framework.app.window.layout import add_docks, add_menus_and_toolbar, retire_viewer_undo_actions
 from medical_imaging_framework.core import Graph, NodeRegistry, Problem
 from medical_imaging_framework.core.text import printable
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_actions()
         self._wire()
+        self.context_menu = CanvasContextMenu(self)
         self.queued_run = QueuedRun(self.run_pipeline, torch_preload(), self.action_run, self.action_stop,
                                     self.statusBar())  # a Run pressed while torch still loads waits for it
         self.resize(1500, 950)
@@ -134,6 +136,8 @@ class MainWindow(QMainWindow):
         self.action_copy = self._action("action_copy", "&Copy", canvas.copy_selected, ("Ctrl+C",), canvas_only=True)
         self.action_paste = self._action("action_paste", "&Paste", lambda: canvas.paste(), ("Ctrl+V",),
                                          "Paste at the mouse (or next to the copied nodes)", canvas_only=True)
+        self.action_duplicate = self._action("action_duplicate", "D&uplicate", canvas.duplicate_selected,
+                                             ("Ctrl+D",), "Copies of the selected nodes beside them", canvas_only=True)
         self.action_delete = self._action("action_delete", "&Delete", self.delete_selection, ("Del", "Backspace"),
                                           canvas_only=True)
         self.action_select_all = self._action("action_select_all", "Select &All", graph.select_all, ("Ctrl+A",),
