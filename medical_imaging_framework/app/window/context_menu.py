@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from NodeGraphQt.qgraphics.node_abstract import AbstractNodeItem
 from NodeGraphQt.qgraphics.pipe import PipeItem
@@ -23,9 +23,9 @@ from medical_imaging_framework.core import Node
 from medical_imaging_framework.core.graph import Link
 from medical_imaging_framework.core.params import ParamKind
 
-if TYPE_CHECKING:
-    from medical_imaging_framework.app.window.main_window import MainWindow
-
+# The window is typed as Any: main_window imports this module, and sibling modules never import each other
+# both ways (the import-linter contract), not even for type checking.
+MainWindow = Any
 PIPE_REACH = 6.0  # canvas units either side of a link that a right-click still counts as on it
 
 
