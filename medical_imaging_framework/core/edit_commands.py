@@ -14,6 +14,8 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from medical_imaging_framework.core.annotation_edits import AnnotationEdits
+from medical_imaging_framework.core.annotations import Annotation
 from medical_imaging_framework.core.edit_history import Command, CompositeCommand, EditHistory
 from medical_imaging_framework.core.graph import Graph, Link, LinkError, Node
 from medical_imaging_framework.core.node_ids import id_refusal, new_node_id
@@ -43,8 +45,17 @@ class GraphObserver:
     def position_changed(self, node: Node) -> None:
         """``node.position`` changed."""
 
+    def annotation_added(self, annotation: Annotation) -> None:
+        """A note or group is now in ``graph.annotations``."""
 
-class GraphEditor:
+    def annotation_removed(self, annotation: Annotation) -> None:
+        """A note or group left ``graph.annotations``."""
+
+    def annotation_changed(self, annotation: Annotation) -> None:
+        """Fields of a note or group (title, text, place, size) changed."""
+
+
+class GraphEditor(AnnotationEdits):
     """The one way to change an open pipeline: commands on ``graph`` recorded in ``history``.
 
     Args:
@@ -174,13 +185,14 @@ class GraphEditor:
         self.insert([node], [link], text=f"add '{node.id}' linked to '{node_id}'")
         return node, link
 
-    def remove_nodes(self, node_ids: Iterable[str]) -> None:
-        """Remove nodes and every link touching them, as one undo step."""
+    def remove_nodes(self, node_ids: Iterable[str], annotations: Iterable[Annotation] = ()) -> None:
+        """Remove nodes and every link touching them (and ``annotations``, notes or groups), as one undo step."""
         ids = [i for i in dict.fromkeys(node_ids) if i in self.graph.nodes]
         commands: list[Command] = []
         touching = [ln for ln in self.graph.links if ln.source in ids or ln.target in ids]
         commands += [_RemoveLink(self, ln) for ln in touching]
         commands += [_RemoveNode(self, node_id) for node_id in ids]
+        commands += self.annotation_removals(list(annotations))
         self._push("delete " + ", ".join(f"'{i}'" for i in ids), commands)
 
     def connect(self, source: str, source_port: str, target: str, target_port: str) -> Link:
@@ -228,15 +240,17 @@ class GraphEditor:
         if dict(config) != old:
             self._push(f"edit parameters of '{node_id}'", [_SetConfig(self, node_id, old, dict(config))])
 
-    def move_nodes(self, positions: Mapping[str, Position]) -> None:
-        """Move nodes to ``positions`` (node id -> (x, y)) as one undo step."""
+    def move_nodes(self, positions: Mapping[str, Position],
+                   annotations: Mapping[Annotation, Position] | None = None) -> None:
+        """Move nodes to ``positions`` (node id -> (x, y)), and notes or groups to theirs, as one undo step."""
         moves = {
             node_id: (self.graph.nodes[node_id].position, (float(xy[0]), float(xy[1])))
             for node_id, xy in positions.items()
             if node_id in self.graph.nodes and tuple(self.graph.nodes[node_id].position) != tuple(xy)
         }
-        if moves:
-            self._push("move " + ", ".join(f"'{i}'" for i in moves), [_MoveNodes(self, moves)])
+        commands: list[Command] = [_MoveNodes(self, moves)] if moves else []
+        commands += self.annotation_moves(annotations or {})
+        self._push("move " + ", ".join(f"'{i}'" for i in moves), commands)
 
     def insert(self, nodes: Sequence[Node], links: Sequence[Link], text: str = "paste") -> None:
         """Add ``nodes`` and the ``links`` among (or to) them as one undo step (paste, templates).

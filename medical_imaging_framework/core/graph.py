@@ -6,6 +6,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from medical_imaging_framework.core.annotations import Annotation
 from medical_imaging_framework.core.checks import CheckContext, Facts
 from medical_imaging_framework.core.link_index import LinkList, inputs_by_target, outgoing_targets
 from medical_imaging_framework.core.node_ids import NODE_ID_PATTERN, free_id
@@ -94,6 +95,7 @@ class Graph:
         self.description = ""  # one line, shown in the editor's File > Examples menu
         self.nodes: dict[str, Node] = {}
         self.links: list[Link] = []
+        self.annotations: list[Annotation] = []  # notes and groups on the canvas: saved, never run
 
     @property
     def links(self) -> list[Link]:
