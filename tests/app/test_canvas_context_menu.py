@@ -90,7 +90,8 @@ def test_link_menu_disconnects_the_link_and_canvas_menu_adds_and_pastes_here(qtb
     window.node_graph.set_zoom(-0.4)
     space = empty_point(window, QPoint(viewer.viewport().width() // 2, viewer.viewport().height() // 2))
     names = entries(right_click(window, space))
-    assert set(names) == {"menu_add_node", "menu_paste_here", "menu_select_all", "menu_fit"}
+    assert set(names) == {"menu_add_node", "menu_paste_here", "menu_add_note", "menu_add_group", "menu_select_all",
+                          "menu_fit"}
     at = viewer.mapToScene(space)
     names["menu_add_node"].trigger()
     popup = window.canvas._search

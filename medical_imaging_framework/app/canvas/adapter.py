@@ -22,6 +22,7 @@ from typing import Any
 from NodeGraphQt.constants import PortTypeEnum
 from PySide6.QtCore import QObject, QRectF, Signal
 
+from medical_imaging_framework.app.canvas.annotation_view import AnnotationView
 from medical_imaging_framework.app.canvas.clipboard import ClipboardActions
 from medical_imaging_framework.app.canvas.graph_widgets import MifNodeGraph, accept_equal_kinds, bulk_drawing
 from medical_imaging_framework.app.canvas.items import (
@@ -43,7 +44,7 @@ from medical_imaging_framework.run.events import Event
 _OUT = PortTypeEnum.OUT.value
 
 
-class CanvasAdapter(QObject, ClipboardActions, NodeSearchActions, GraphObserver):
+class CanvasAdapter(QObject, ClipboardActions, NodeSearchActions, AnnotationView, GraphObserver):
     """Draws the open pipeline and turns canvas actions into `GraphEditor` commands.
 
     Args:
@@ -69,6 +70,7 @@ class CanvasAdapter(QObject, ClipboardActions, NodeSearchActions, GraphObserver)
         self._errors: dict[str, str] = {}
         self._last_hint = ""
         self.renamer = NodeRenamer(self)
+        self._setup_annotations()
         for spec in registry.specs():
             node_class = make_node_class(spec)
             node_graph.register_node(node_class)
@@ -99,6 +101,9 @@ class CanvasAdapter(QObject, ClipboardActions, NodeSearchActions, GraphObserver)
         with bulk_drawing(self.node_graph.viewer()):
             self.node_graph.clear_session()
             self._drawn.clear()
+            self._clear_annotations()
+            for annotation in graph.annotations:
+                self.annotation_added(annotation)
             for node in graph.nodes.values():
                 self.node_added(node)
             for link in graph.links:
@@ -254,7 +259,10 @@ class CanvasAdapter(QObject, ClipboardActions, NodeSearchActions, GraphObserver)
             if canvas_node is not None and self.spec_of(canvas_node) is not None:
                 x, y = canvas_node.view.xy_pos
                 positions[canvas_node.name()] = (round(float(x), 2), round(float(y), 2))
-        self.editor.move_nodes(positions)
+        annotations = self.annotation_moves(view_ids)  # a group carries its nodes: one step for all
+        self.editor.move_nodes(positions, annotations)
+        for annotation in annotations:
+            self.annotation_changed(annotation)
         for node_id in positions:  # the rounded model position is the truth
             self.position_changed(self.graph.nodes[node_id])
 
@@ -287,8 +295,8 @@ class CanvasAdapter(QObject, ClipboardActions, NodeSearchActions, GraphObserver)
                 canvas_node.view.setSelected(True)
 
     def delete_selected(self) -> None:
-        """Delete the selected nodes and their links (one undo step)."""
-        self.editor.remove_nodes(self.selected_ids())
+        """Delete the selected nodes and their links, and the selected notes and groups (one undo step)."""
+        self.editor.remove_nodes(self.selected_ids(), self.selected_annotations())
 
     def set_config(self, node_id: str, config: dict[str, Any]) -> None:
         """Replace the parameters of ``node_id`` (one undo step).

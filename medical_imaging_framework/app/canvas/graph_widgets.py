@@ -113,6 +113,10 @@ class MifNodeGraph(NodeGraph):
             self.adapter.request_node(node_type, (x, y))
             x, y = x + 80, y + 80
 
+    def _on_node_backdrop_updated(self, node_id: str, update_property: str, value: Any) -> None:
+        if self.adapter is not None and isinstance(value, dict):  # a note or group resized: a model command
+            self.adapter.request_resize(node_id, value)
+
     def _on_insert_node(self, pipe: Any, node_id: str, prev_node_pos: dict[Any, Any]) -> None:
         self._on_nodes_moved(prev_node_pos)  # dropping a node on a link only moves it
 

@@ -1,9 +1,12 @@
-"""The canvas's right-click menu: one for the canvas, one for a node, one for a link.
+"""The canvas's right-click menu: one for the canvas, a node, a link, a note or group.
 
-Canvas: Add Node Here…, Paste Here, Select All, Fit View. Node (the right-clicked node is selected
-first unless it already is): Edit Parameters…, Rename…, Duplicate, Disconnect, Delete, Help, and, for a
-node with a checkpoint folder, Open Checkpoint Folder. Link: Disconnect, and Help for each end. Every
-entry is an existing command (one undo step each), so the menu adds no way to edit beside them.
+- Canvas: Add Node Here…, Paste Here, Add Note Here, Add Group Here, Select All, Fit View.
+- Node (selected first unless it already is): Edit Parameters…, Rename…, Duplicate, Disconnect, Delete,
+  Group Selected Nodes, Help, and, for a node with a checkpoint folder, Open Checkpoint Folder.
+- Link: Disconnect, and Help for each end.
+- Note or group: Edit Title and Text…, Delete.
+
+Every entry is an existing command (one undo step each), so the menu adds no way to edit beside them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMenu
 
 from medical_imaging_framework.app.widgets.node_help import show_node_help
+from medical_imaging_framework.app.window.annotation_actions import add_note, edit_annotation, group_selection
 from medical_imaging_framework.core import Node
 from medical_imaging_framework.core.graph import Link
 from medical_imaging_framework.core.params import ParamKind
@@ -67,8 +71,11 @@ class CanvasContextMenu(QObject):
         menu = QMenu(viewer)
         menu.setObjectName("canvas_context_menu")
         node_id, link = self.node_at(scene_point), None
+        annotation = self.annotation_at(scene_point) if not node_id else None
         if node_id:
             self._fill_node(menu, node_id)
+        elif annotation is not None:
+            self._fill_annotation(menu, annotation)
         else:
             link = self.link_at(scene_point)
             if link is not None:
@@ -94,6 +101,16 @@ class CanvasContextMenu(QObject):
                     return str(canvas_node.name())
         return ""
 
+    def annotation_at(self, scene_point: QPointF) -> Any:
+        """The note or group under ``scene_point`` (None when none)."""
+        for item in self.window.node_graph.scene().items(scene_point):
+            while item is not None and not isinstance(item, AbstractNodeItem):
+                item = item.parentItem()
+            annotation = self.window.canvas.annotation_of_view(item.id) if item is not None else None
+            if annotation is not None:
+                return annotation
+        return None
+
     def link_at(self, scene_point: QPointF) -> Link | None:
         """The core link drawn under ``scene_point`` (None when none)."""
         reach = QRectF(scene_point.x() - PIPE_REACH, scene_point.y() - PIPE_REACH, 2 * PIPE_REACH, 2 * PIPE_REACH)
@@ -115,6 +132,8 @@ class CanvasContextMenu(QObject):
         window, canvas = self.window, self.window.canvas
         self._add(menu, "menu_add_node", "Add Node Here…", lambda: canvas.show_node_search(at))
         self._add(menu, "menu_paste_here", "Paste Here", lambda: canvas.paste(at))
+        self._add(menu, "menu_add_note", "Add Note Here", lambda: add_note(window, at))
+        self._add(menu, "menu_add_group", "Add Group Here", lambda: group_selection(window, at))
         menu.addSeparator()
         self._add(menu, "menu_select_all", "Select All", window.node_graph.select_all)
         self._add(menu, "menu_fit", "Fit View", window.fit_view)
@@ -131,6 +150,7 @@ class CanvasContextMenu(QObject):
         self._add(menu, "menu_duplicate", "Duplicate", canvas.duplicate_selected)
         self._add(menu, "menu_disconnect", "Disconnect", lambda: canvas.editor.disconnect(linked), bool(linked))
         self._add(menu, "menu_delete", "Delete", window.delete_selection)
+        self._add(menu, "menu_group", "Group Selected Nodes", lambda: group_selection(window))
         menu.addSeparator()
         self._add(menu, "menu_help", f"Help: {node.spec.title}", lambda: self._help(node_id))
         folder = checkpoint_folder(node)
@@ -145,6 +165,12 @@ class CanvasContextMenu(QObject):
         for end in dict.fromkeys((link.source, link.target)):
             title = canvas.graph.nodes[end].spec.title
             self._add(menu, f"menu_help_{end}", f"Help: {title} ({end})", lambda e=end: self._help(e))
+
+    def _fill_annotation(self, menu: QMenu, annotation: Any) -> None:
+        window = self.window
+        self._add(menu, "menu_edit_annotation", "Edit Title and Text…", lambda: edit_annotation(window, annotation))
+        self._add(menu, "menu_delete_annotation", f"Delete {annotation.kind.title()}",
+                  lambda: window.canvas.editor.remove_annotations([annotation]))
 
     # -- actions of their own --------------------------------------------------------------
     def _help(self, node_id: str) -> None:

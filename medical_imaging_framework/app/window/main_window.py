@@ -21,6 +21,7 @@ from medical_imaging_framework.app.widgets.image_view import ImageViewer
 from medical_imaging_framework.app.widgets.node_help import show_node_help
 from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, LossPlot, RunProgress
 from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
+from medical_imaging_framework.app.window.annotation_actions import edit_annotation, group_selection
 from medical_imaging_framework.app.window.context_menu import CanvasContextMenu
 from medical_imaging_framework.app.window.layout import add_docks, add_menus_and_toolbar, retire_viewer_undo_actions
 from medical_imaging_framework.core import Graph, NodeRegistry, Problem
@@ -57,6 +58,7 @@ class MainWindow(QMainWindow):
         self.files = FileCommands(self, self.document, self.registry)
         self.files.dialogClosed.connect(self.restore_focus)
         self.param_dialog: ParamDialog | None = None
+        self.annotation_dialog: Any = None
         self.data_outputs = DataOutputs(self)
         self.data_outputs.ready.connect(self.show_node_sample)
         self.node_graph = MifNodeGraph(parent=self)
@@ -146,6 +148,9 @@ class MainWindow(QMainWindow):
                                         canvas_only=True)
         self.action_rename = self._action("action_rename", "Re&name…", self.rename_selected, ("F2",),
                                           "Rename the selected node (F2, or double-click its title)", canvas_only=True)
+        self.action_group = self._action("action_group", "&Group Selected Nodes", lambda: group_selection(self),
+                                         ("Ctrl+G",), "Frame the selected nodes in a titled group that moves them",
+                                         canvas_only=True)
         self.action_fit = self._action("action_fit", "&Fit View", self.fit_view, ("F",), canvas_only=True)
         self.action_zoom_in = self._action("action_zoom_in", "Zoom &In", lambda: self._zoom(0.1), ("Ctrl+=", "Ctrl++"))
         self.action_zoom_out = self._action("action_zoom_out", "Zoom &Out", lambda: self._zoom(-0.1), ("Ctrl+-",))
@@ -284,6 +289,9 @@ class MainWindow(QMainWindow):
     # -- parameter dialog ---------------------------------------------------------------------
     def _on_node_double_clicked(self, canvas_node: Any) -> None:
         if self.canvas.spec_of(canvas_node) is None:
+            annotation = self.canvas.annotation_of_view(canvas_node.id)
+            if annotation is not None:
+                edit_annotation(self, annotation)
             return
         self.open_param_dialog(canvas_node.name())
 
