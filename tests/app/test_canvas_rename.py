@@ -32,6 +32,12 @@ def test_double_click_on_the_title_renames_the_node_and_its_links_follow(qtbot: 
     links_before = [ln for ln in window.canvas.graph.links if "unet" in (ln.source, ln.target)]
     QTest.mouseDClick(viewer.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                       title_point(window, "unet"))
+    qtbot.waitUntil(lambda: window.canvas.renamer.editing() == "unet")
+    viewport = viewer.viewport()
+    for key in (Qt.Key.Key_End, Qt.Key.Key_Backspace, Qt.Key.Key_Backspace, Qt.Key.Key_Home, Qt.Key.Key_Delete):
+        QTest.keyClick(viewport, key)  # edit the title: Backspace and Delete do not delete the node
+    assert "unet" in window.canvas.graph.nodes and window.canvas.renamer.editing() == "unet"
+    assert window.canvas.canvas_node("unet").view.text_item.toPlainText() == "n"
     type_title(qtbot, window, "unet", "encoder")
     qtbot.waitUntil(lambda: "encoder" in window.canvas.graph.nodes)
     assert window.param_dialog is None  # the title renames; the body opens the parameters
