@@ -85,7 +85,7 @@ class NodeSearchActions:
         offered = self.offered_for(node_id, port, from_output)
         spec = self.editor.graph.nodes[node_id].spec
         kind = (spec.output(port) if from_output else spec.input(port)).kind
-        heading = f"Nodes that take {kind} ({'input' if from_output else 'output'}): type to filter"
+        heading = f"Node types with a {kind} {'input' if from_output else 'output'} — type to filter"
 
         def add_linked(chosen: NodeSpec) -> None:
             self.create_linked(chosen, node_id, port, from_output, (self._search_at.x(), self._search_at.y()))
