@@ -1,4 +1,5 @@
-"""Real X mouse and key events (Xvfb + xdotool): paste at the mouse, and a link dragged into empty space."""
+"""Real X mouse and key events (Xvfb + xdotool): paste at the mouse, a link dragged into empty space, a
+right-click on a node."""
 
 from __future__ import annotations
 
@@ -34,3 +35,4 @@ def test_paste_at_the_mouse_and_a_link_dropped_in_space_under_x(registry: NodeRe
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ok: first paste at the mouse" in done.stdout
     assert "ok: the chosen node is linked" in done.stdout
+    assert "ok: a right-click on the trainer opens its node menu" in done.stdout

@@ -3,7 +3,8 @@
 1. click the ``adam`` node, Ctrl+C, move the mouse to empty canvas, Ctrl+V twice: the first copy lands at
    the mouse, the second one step further down-right;
 2. drag a link from the ``model`` output of ``unet`` into empty space: the node search opens listing only
-   node types with a Model input; type "load checkpoint", Return: the new node comes linked.
+   node types with a Model input; type "load checkpoint", Return: the new node comes linked;
+3. right-click the trainer: its node menu opens (with Open Checkpoint Folder).
 
 Prints one line per check and exits 0 when all held, 1 otherwise.
 Usage: ``python -m tests.support.x11_canvas_script PIPELINE.json`` with ``DISPLAY`` and ``QT_QPA_PLATFORM=xcb``.
@@ -111,10 +112,21 @@ def main(pipeline: str) -> int:
         check(titles == wanted, f"the search lists the {len(wanted)} node types with a Model input")
         xdotool("type", "--delay", "20", "load checkpoint")
         xdotool("key", "Return")
-        when(lambda: "load_checkpoint" in graph.nodes, finish, "the chosen node")
+        when(lambda: "load_checkpoint" in graph.nodes, right_click, "the chosen node")
+
+    def right_click() -> None:
+        check(Link("unet", "model", "load_checkpoint", "model") in graph.links, "the chosen node is linked")
+        view = window.canvas.canvas_node("trainer").view
+        body = viewer.mapFromScene(view.mapToScene(view.boundingRect().center()))
+        xdotool("mousemove", *screen(body), "click", "3")
+        menu = window.context_menu
+        when(lambda: menu.menu is not None and menu.menu.isVisible(), finish, "the right-click menu")
 
     def finish() -> None:
-        check(Link("unet", "model", "load_checkpoint", "model") in graph.links, "the chosen node is linked")
+        names = [action.objectName() for action in window.context_menu.menu.actions() if action.objectName()]
+        check("menu_open_checkpoints" in names and window.canvas.selected_ids() == ["trainer"],
+              "a right-click on the trainer opens its node menu")
+        xdotool("key", "Escape")
         app.exit(1 if failures else 0)
 
     state: dict[str, Any] = {}
