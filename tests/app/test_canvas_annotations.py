@@ -67,7 +67,8 @@ def test_a_group_frames_the_selected_nodes_and_dragging_it_moves_them_in_one_ste
     assert window.canvas.editor.history.index == steps + 1
     window.action_undo.trigger()
     assert {i: nodes[i].position for i in before} == before
-    window.canvas.select([])
-    frame.setSelected(True)
+    assert frame.selected and window.canvas.selected_ids() == []  # the nodes were carried, not left selected
+    drag(window, header, header + QPoint(0, 60))  # the frame is still selected: it carries its nodes again
+    assert nodes["adam"].position[1] - before["adam"][1] == moved
     QTest.keyClick(viewer, Qt.Key.Key_Delete)
     assert window.canvas.graph.annotations == [] and "adam" in nodes  # the frame goes, its nodes stay

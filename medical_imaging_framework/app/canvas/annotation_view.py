@@ -12,6 +12,7 @@ from typing import Any
 from NodeGraphQt import BackdropNode
 from NodeGraphQt.qgraphics.node_abstract import AbstractNodeItem
 from NodeGraphQt.qgraphics.node_backdrop import BackdropNodeItem
+from PySide6.QtCore import Qt
 
 from medical_imaging_framework.core.annotations import MIN_SIZE, Annotation
 
@@ -21,11 +22,31 @@ NOTE_COLOUR = (150, 130, 50, 255)
 GROUP_PADDING = 40.0  # canvas units between a new group's frame and the nodes it was made around
 
 
+class _GroupItem(BackdropNodeItem):
+    """NodeGraphQt's backdrop, except that only the frame stays selected after a press: the nodes inside
+    are selected while it is dragged (so they move with it), then let go, so that Delete after a click
+    on a group deletes the frame alone, and a second drag of the still-selected frame carries them again."""
+
+    def mousePressEvent(self, event: Any) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.selected:
+            self.setSelected(False)  # NodeGraphQt's press selects the nodes inside only for an unselected frame
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: Any) -> None:
+        carried = [item for item in self._nodes if item is not self]
+        super().mouseReleaseEvent(event)
+        for item in carried:
+            item.setSelected(False)
+
+
 class GroupFrame(BackdropNode):
     """A group: a titled frame that carries the nodes inside it when dragged."""
 
     __identifier__ = IDENTIFIER
     NODE_NAME = "Group"
+
+    def __init__(self) -> None:
+        super().__init__(_GroupItem)
 
 
 class _NoteItem(BackdropNodeItem):
