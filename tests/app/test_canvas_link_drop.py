@@ -30,6 +30,10 @@ def test_dropping_a_new_link_in_space_offers_the_nodes_that_take_it(qtbot: Any, 
                                                                    registry: NodeRegistry) -> None:
     window.node_graph.set_zoom(-0.4)
     start = port_point(window, "unet", "model", output=True)
+    view = window.canvas.canvas_node("train_loader").view  # a drop on a node's body is not in space
+    drag(window, start, window.node_graph.viewer().mapFromScene(view.sceneBoundingRect().center()))
+    qtbot.wait(20)
+    assert window.canvas._search is None
     drag(window, start, empty_point(window, start + QPoint(0, 150)))
     qtbot.waitUntil(lambda: window.canvas._search is not None and window.canvas._search.isVisible())
     popup = window.canvas._search

@@ -8,6 +8,8 @@ from typing import Any
 
 from NodeGraphQt import NodeGraph, NodesTreeWidget
 from NodeGraphQt.constants import MIME_TYPE, URN_SCHEME, PortTypeEnum
+from NodeGraphQt.qgraphics.node_abstract import AbstractNodeItem
+from NodeGraphQt.qgraphics.node_backdrop import BackdropNodeItem
 from NodeGraphQt.qgraphics.port import PortItem
 from NodeGraphQt.widgets.viewer import NodeViewer
 from PySide6.QtCore import QByteArray, QMimeData, QObject, Qt, QTimer
@@ -60,12 +62,18 @@ class MifViewer(NodeViewer):
             moved = self.mapFromScene(event.scenePos()) - self._origin_pos
             # a drag that detached an existing link (``_detached_port``) and ends in space removes that
             # link, as before; only a new link opens the search
-            if end_port is None and self._detached_port is None and moved.manhattanLength() >= LINK_DROP_MIN_DRAG:
+            if end_port is None and self._detached_port is None and moved.manhattanLength() >= LINK_DROP_MIN_DRAG \
+                    and not self._node_body_at(event.scenePos()):
                 into_space = (self._start_port, event.scenePos())
         super().sceneMouseReleaseEvent(event)
         if into_space is not None:  # after the viewer has put the live pipe away
             port_view, at = into_space
             QTimer.singleShot(0, lambda: self.adapter.link_dropped(port_view, at))
+
+    def _node_body_at(self, scene_pos: Any) -> bool:
+        """Whether a node (not a note or group frame) is under ``scene_pos``: a drop there is not in space."""
+        return any(isinstance(item, AbstractNodeItem) and not isinstance(item, BackdropNodeItem)
+                   for item in self.scene().items(scene_pos))
 
     def _port_at(self, scene_pos: Any) -> Any:
         return next((item for item in self.scene().items(scene_pos) if isinstance(item, PortItem)), None)
