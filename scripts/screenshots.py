@@ -3,7 +3,9 @@
 Writes ``main_window.png`` (the default pipeline during a short run: canvas with node states, log,
 loss plot, checkpoints) and ``trainer_dialog.png`` / ``trainer_dialog_invalid.png`` (the Trainer's
 parameter dialog, then refusing an invalid value) and ``trainer_dialog_three_errors.png`` (three refused
-values at once, each message in full under its field). Works offscreen (``QT_QPA_PLATFORM=offscreen``).
+values at once, each message in full under its field), ``canvas_notes.png`` (a group and a note on the
+canvas) and ``link_drop_search.png`` (the node search opened by a link dropped in empty space). Works
+offscreen (``QT_QPA_PLATFORM=offscreen``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,36 @@ def _wait(app: object, condition: Callable[[], bool], timeout_s: float) -> bool:
         app.processEvents()  # type: ignore[attr-defined]
         time.sleep(0.01)
     return True
+
+
+def canvas_shots(app: object, window: object, folder: Path) -> list[Path]:
+    """Render ``canvas_notes.png`` and ``link_drop_search.png`` from ``window`` (the default pipeline).
+
+    Args:
+        app: the QApplication.
+        window: the main window showing the default pipeline.
+        folder: output folder.
+    """
+    from PySide6.QtCore import QPointF
+
+    canvas = window.canvas  # type: ignore[attr-defined]
+    canvas.select(["adam", "dice_loss"])
+    group = canvas.group_nodes(canvas.selected_ids())
+    canvas.editor.change_annotation(group, title="Optimisation", text="Adam on the Dice loss")
+    x, y = canvas.graph.nodes["phantoms"].position
+    canvas.add_note((x, y + 120), "Try Focal loss", "if the Dice loss stalls after 10 epochs,\nswap in Focal loss")
+    canvas.select([])
+    window.fit_view()  # type: ignore[attr-defined]
+    _wait(app, lambda: False, 0.3)
+    written = [folder / "canvas_notes.png"]
+    window.node_graph.widget.grab().save(str(written[-1]))  # type: ignore[attr-defined]
+    port = canvas.canvas_node("unet").outputs()["model"].view
+    popup = canvas.link_dropped(port, port.sceneBoundingRect().center() + QPointF(80, 160))
+    _wait(app, lambda: False, 0.3)
+    written.append(folder / "link_drop_search.png")
+    popup.grab().save(str(written[-1]))
+    popup.hide()
+    return written
 
 
 def render(folder: Path) -> list[Path]:
@@ -93,6 +125,7 @@ def render(folder: Path) -> list[Path]:
         written.append(folder / "trainer_dialog_three_errors.png")
         dialog.grab().save(str(written[-1]))
         dialog.reject()
+        written += canvas_shots(app, window, folder)
         window.canvas.editor.history.set_clean()
         window.close()
     return written

@@ -14,8 +14,11 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from medical_imaging_framework.core.annotation_edits import AnnotationEdits
+from medical_imaging_framework.core.annotations import Annotation
 from medical_imaging_framework.core.edit_history import Command, CompositeCommand, EditHistory
 from medical_imaging_framework.core.graph import Graph, Link, LinkError, Node
+from medical_imaging_framework.core.node_edits import NodeEdits
 from medical_imaging_framework.core.node_ids import new_node_id
 from medical_imaging_framework.core.registry import NodeSpec
 
@@ -43,8 +46,17 @@ class GraphObserver:
     def position_changed(self, node: Node) -> None:
         """``node.position`` changed."""
 
+    def annotation_added(self, annotation: Annotation) -> None:
+        """A note or group is now in ``graph.annotations``."""
 
-class GraphEditor:
+    def annotation_removed(self, annotation: Annotation) -> None:
+        """A note or group left ``graph.annotations``."""
+
+    def annotation_changed(self, annotation: Annotation) -> None:
+        """Fields of a note or group (title, text, place, size) changed."""
+
+
+class GraphEditor(NodeEdits, AnnotationEdits):
     """The one way to change an open pipeline: commands on ``graph`` recorded in ``history``.
 
     Args:
@@ -145,13 +157,14 @@ class GraphEditor:
         node = Node(id=node_id or self.new_id(spec.type_id), spec=spec, config=settings, position=position)
         return self.add_node(node)
 
-    def remove_nodes(self, node_ids: Iterable[str]) -> None:
-        """Remove nodes and every link touching them, as one undo step."""
+    def remove_nodes(self, node_ids: Iterable[str], annotations: Iterable[Annotation] = ()) -> None:
+        """Remove nodes and every link touching them (and ``annotations``, notes or groups), as one undo step."""
         ids = [i for i in dict.fromkeys(node_ids) if i in self.graph.nodes]
         commands: list[Command] = []
         touching = [ln for ln in self.graph.links if ln.source in ids or ln.target in ids]
         commands += [_RemoveLink(self, ln) for ln in touching]
         commands += [_RemoveNode(self, node_id) for node_id in ids]
+        commands += self.annotation_removals(list(annotations))
         self._push("delete " + ", ".join(f"'{i}'" for i in ids), commands)
 
     def connect(self, source: str, source_port: str, target: str, target_port: str) -> Link:
@@ -199,15 +212,17 @@ class GraphEditor:
         if dict(config) != old:
             self._push(f"edit parameters of '{node_id}'", [_SetConfig(self, node_id, old, dict(config))])
 
-    def move_nodes(self, positions: Mapping[str, Position]) -> None:
-        """Move nodes to ``positions`` (node id -> (x, y)) as one undo step."""
+    def move_nodes(self, positions: Mapping[str, Position],
+                   annotations: Mapping[Annotation, Position] | None = None) -> None:
+        """Move nodes to ``positions`` (node id -> (x, y)), and notes or groups to theirs, as one undo step."""
         moves = {
             node_id: (self.graph.nodes[node_id].position, (float(xy[0]), float(xy[1])))
             for node_id, xy in positions.items()
             if node_id in self.graph.nodes and tuple(self.graph.nodes[node_id].position) != tuple(xy)
         }
-        if moves:
-            self._push("move " + ", ".join(f"'{i}'" for i in moves), [_MoveNodes(self, moves)])
+        commands: list[Command] = [_MoveNodes(self, moves)] if moves else []
+        commands += self.annotation_moves(annotations or {})
+        self._push("move " + ", ".join(f"'{i}'" for i in moves), commands)
 
     def insert(self, nodes: Sequence[Node], links: Sequence[Link], text: str = "paste") -> None:
         """Add ``nodes`` and the ``links`` among (or to) them as one undo step (paste, templates).
@@ -231,8 +246,9 @@ class GraphEditor:
         self._push(text, commands)
 
     def paste_graph(self, part: Graph, offset: Position = (0.0, 0.0)) -> list[str]:
-        """Add copies of the nodes and links of ``part`` under new readable ids, shifted by ``offset``,
-        as one undo step; returns the new ids (links to nodes outside ``part`` are dropped).
+        """Add copies of the nodes and links of ``part`` under new readable ids, shifted by ``offset``
+        (positions rounded to 1/100, as every canvas position), as one undo step; returns the new ids
+        (links to nodes outside ``part`` are dropped).
 
         Args:
             part: e.g. the copied nodes read back from the clipboard.
@@ -242,7 +258,7 @@ class GraphEditor:
         nodes = []
         for node in part.nodes.values():
             renamed[node.id] = self.new_id(node.type_id, renamed.values())
-            position = (node.position[0] + offset[0], node.position[1] + offset[1])
+            position = (round(node.position[0] + offset[0], 2), round(node.position[1] + offset[1], 2))
             nodes.append(Node(renamed[node.id], node.spec, copy.deepcopy(node.config), position))
         links = [Link(renamed[ln.source], ln.source_port, renamed[ln.target], ln.target_port)
                  for ln in part.links if ln.source in renamed and ln.target in renamed]

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from medical_imaging_framework.core.annotations import Annotation
 from medical_imaging_framework.core.checks import CheckContext, Facts
 from medical_imaging_framework.core.link_index import LinkList, inputs_by_target, outgoing_targets
-from medical_imaging_framework.core.node_ids import free_id
+from medical_imaging_framework.core.node_ids import NODE_ID_PATTERN, free_id
 from medical_imaging_framework.core.node_spec import NodeSpec
 from medical_imaging_framework.core.params import ParamError
 from medical_imaging_framework.core.text import printable
-
-NODE_ID_PATTERN = re.compile(r"\A[A-Za-z_][A-Za-z0-9_-]*\Z")  # \Z, not $: "$" also matches before a final "\n"
 
 
 @dataclass
@@ -97,6 +95,7 @@ class Graph:
         self.description = ""  # one line, shown in the editor's File > Examples menu
         self.nodes: dict[str, Node] = {}
         self.links: list[Link] = []
+        self.annotations: list[Annotation] = []  # notes and groups on the canvas: saved, never run
 
     @property
     def links(self) -> list[Link]:

@@ -10,6 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Container
 
+from medical_imaging_framework.core.text import printable
+
+NODE_ID_PATTERN = re.compile(r"\A[A-Za-z_][A-Za-z0-9_-]*\Z")  # \Z, not $: "$" also matches before a final "\n"
+
 # A word starts at a capital that follows a lower-case letter or digit (``Data|Loader``), unless that
 # capital is the last letter (``AdamW``); and after an acronym of two or more capitals that a
 # capitalised word follows (``CT|Window``, ``DiceCE|Loss``). A lone capital before a word stays with it
@@ -52,3 +56,20 @@ def free_id(base: str, taken: Container[str]) -> str:
     while candidate in taken:
         candidate, number = f"{base}_{number}", number + 1
     return candidate
+
+
+def id_refusal(new_id: str, taken: Container[str]) -> str:
+    """Why ``new_id`` cannot name a node ("" when it can): the id rule of every pipeline file.
+
+    Args:
+        new_id: the wanted id (e.g. typed when renaming a node).
+        taken: ids already in use by other nodes.
+    """
+    if not new_id:
+        return "a node id cannot be empty"
+    if not NODE_ID_PATTERN.fullmatch(new_id):
+        return (f"node id '{printable(new_id)}' must start with a letter or _ and hold only letters, digits, "
+                "_ or - (no spaces)")
+    if new_id in taken:
+        return f"node id '{printable(new_id)}' is already used"
+    return ""

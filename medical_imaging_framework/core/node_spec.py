@@ -60,6 +60,15 @@ class NodeSpec:
         """The output port called ``name``, or None."""
         return next((p for p in self.outputs if p.name == name), None)
 
+    def port_of_kind(self, kind: str, on_input: bool) -> Port | None:
+        """The first input (``on_input``) or output port carrying ``kind``, or None.
+
+        Args:
+            kind: a port kind such as ``Model``.
+            on_input: look among the inputs (else the outputs).
+        """
+        return next((p for p in (self.inputs if on_input else self.outputs) if p.kind == kind), None)
+
     def defaults(self) -> dict[str, Any]:
         """A fresh config dict holding every parameter's default."""
         return {p.name: _copy_default(p.default) for p in self.params}

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from medical_imaging_framework.core.annotations import annotation_from_dict
 from medical_imaging_framework.core.atomic_file import write_atomically
 from medical_imaging_framework.core.examples import resolve_pipeline
 from medical_imaging_framework.core.graph import NODE_ID_PATTERN, Graph, Link, Node
@@ -19,6 +20,7 @@ from medical_imaging_framework.core.text import printable
 
 FORMAT = "mif-pipeline"
 VERSION = 1
+ANNOTATED_VERSION = 2  # version 2 adds "annotations"; a file without any is still written as version 1
 MAX_DEPTH = 64  # nesting of lists/objects; pipeline files need 4, Python's parser fails near 1000
 MAX_DIGITS = 4300  # Python's own limit for turning digits into an int
 
@@ -33,11 +35,13 @@ class PipelineFileError(ValueError):
 
 
 def graph_to_dict(graph: Graph) -> dict[str, Any]:
-    """The JSON-ready form of ``graph`` (format v1)."""
+    """The JSON-ready form of ``graph``: version 1, or version 2 when it holds annotations (notes, groups),
+    so that a file without them stays readable by the mif versions that read version 1 only."""
     described = {"description": graph.description} if graph.description else {}
+    annotated = {"annotations": [a.to_dict() for a in graph.annotations]} if graph.annotations else {}
     return {
         "format": FORMAT,
-        "version": VERSION,
+        "version": ANNOTATED_VERSION if graph.annotations else VERSION,
         "name": graph.name,
         **described,
         "nodes": [
@@ -53,6 +57,7 @@ def graph_to_dict(graph: Graph) -> dict[str, Any]:
             {"from": f"{ln.source}.{ln.source_port}", "to": f"{ln.target}.{ln.target_port}"}
             for ln in graph.links
         ],
+        **annotated,
     }
 
 
@@ -231,13 +236,17 @@ def graph_from_dict(data: Any, registry: NodeRegistry, source: str | os.PathLike
     """
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise PipelineFileError(source, f"not a pipeline file (expected \"format\": \"{FORMAT}\")")
-    if data.get("version") != VERSION:
+    version = data.get("version")
+    if isinstance(version, bool) or version not in (VERSION, ANNOTATED_VERSION):
         raise PipelineFileError(
-            source, f"unsupported version {shown_value(data.get('version'))} (this program reads version {VERSION})"
+            source, f"unsupported version {shown_value(version)} (this program reads versions {VERSION} and "
+            f"{ANNOTATED_VERSION})"
         )
-    nodes, links = data.get("nodes"), data.get("links", [])
+    nodes, links, annotations = data.get("nodes"), data.get("links", []), data.get("annotations", [])
     if not isinstance(nodes, list) or not isinstance(links, list):
         raise PipelineFileError(source, "\"nodes\" and \"links\" must be lists")
+    if not isinstance(annotations, list):
+        raise PipelineFileError(source, "\"annotations\" must be a list")
     name = data.get("name")
     graph = Graph(name=name if isinstance(name, str) and name.isprintable() else Path(str(source)).stem)
     description = data.get("description")
@@ -258,6 +267,11 @@ def graph_from_dict(data: Any, registry: NodeRegistry, source: str | os.PathLike
             errors.append(str(error))
         except _SkippedLink:
             continue
+    for index, entry in enumerate(annotations):
+        try:
+            graph.annotations.append(annotation_from_dict(entry))
+        except ValueError as error:
+            errors.append(f"annotations[{index}]: {error}")
     if errors:
         errors += [str(p) for p in graph.validate() if p.field]  # parameter problems of the nodes that loaded
         raise PipelineFileError(source, _join(source, errors))

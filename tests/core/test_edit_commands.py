@@ -56,7 +56,7 @@ def apply_random_edit(editor: GraphEditor, registry: NodeRegistry, data: Any) ->
     """One random edit; refused links change nothing (and push nothing)."""
     graph, specs = editor.graph, registry.specs()
     node_ids = list(graph.nodes)
-    kind = data.draw(st.sampled_from(["add", "remove", "link", "unlink", "move", "params"]))
+    kind = data.draw(st.sampled_from(["add", "remove", "link", "unlink", "move", "params", "rename"]))
     if kind == "add" or not node_ids:
         spec = data.draw(st.sampled_from(specs))
         editor.create_node(spec, (data.draw(st.integers(-500, 500)), data.draw(st.integers(-500, 500))))
@@ -76,6 +76,11 @@ def apply_random_edit(editor: GraphEditor, registry: NodeRegistry, data: Any) ->
     elif kind == "move":
         moved = data.draw(st.lists(st.sampled_from(node_ids), min_size=1, max_size=3, unique=True))
         editor.move_nodes({i: (data.draw(st.floats(-999, 999, width=32)), 12.5) for i in moved})
+    elif kind == "rename":
+        node_id = data.draw(st.sampled_from(node_ids))
+        new_id = data.draw(st.sampled_from([f"{node_id}_renamed", *node_ids]))
+        with contextlib.suppress(ValueError):
+            editor.rename_node(node_id, new_id)  # another node's id is refused and changes nothing
     elif kind == "params":
         node = graph.nodes[data.draw(st.sampled_from(node_ids))]
         if node.spec.params:
@@ -175,3 +180,39 @@ def test_paste_adds_renamed_shifted_copies_as_one_step(registry: NodeRegistry) -
     assert graph.nodes["trainer_2"].config is not graph.nodes["trainer"].config
     editor.undo()
     assert graph_to_dict(graph) == before
+
+
+def test_rename_moves_the_links_keeps_the_order_and_is_one_undo_step(registry: NodeRegistry) -> None:
+    graph = load_pipeline(PIPELINES[0], registry)
+    before = graph_to_dict(graph)
+    order = list(graph.nodes)
+    editor = GraphEditor(graph)
+    mirror = Mirror(graph)
+    editor.add_observer(mirror)
+    touching = [ln for ln in graph.links if "unet" in (ln.source, ln.target)]
+    assert touching
+    assert editor.rename_node("unet", "encoder-3d")
+    assert "unet" not in graph.nodes and list(graph.nodes) == [("encoder-3d" if i == "unet" else i) for i in order]
+    assert not [ln for ln in graph.links if "unet" in (ln.source, ln.target)]
+    assert Link("encoder-3d", "model", "trainer", "model") in graph.links
+    assert mirror.matches(graph) and editor.history.undo_text() == "rename 'unet' to 'encoder-3d'"
+    editor.undo()
+    assert graph_to_dict(graph) == before and mirror.matches(graph)
+    editor.redo()
+    assert "encoder-3d" in graph.nodes and not editor.rename_node("encoder-3d", "encoder-3d")
+
+
+@pytest.mark.parametrize(("new_id", "reason"), [
+    ("trainer", "node id 'trainer' is already used"),
+    ("my unet", "must start with a letter or _ and hold only letters, digits, _ or - (no spaces)"),
+    ("3d", "must start with a letter"),
+    ("", "cannot be empty"),
+])
+def test_a_refused_rename_says_why_and_changes_nothing(registry: NodeRegistry, new_id: str, reason: str) -> None:
+    graph = load_pipeline(PIPELINES[0], registry)
+    before = graph_to_dict(graph)
+    editor = GraphEditor(graph)
+    assert reason in editor.rename_refusal("unet", new_id)
+    with pytest.raises(ValueError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        editor.rename_node("unet", new_id)
+    assert graph_to_dict(graph) == before and not editor.history.can_undo()

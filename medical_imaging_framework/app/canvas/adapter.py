@@ -20,10 +20,10 @@ from __future__ import annotations
 from typing import Any
 
 from NodeGraphQt.constants import PortTypeEnum
-from PySide6.QtCore import QObject, QPointF, QRectF, Signal
-from PySide6.QtGui import QCursor
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QObject, QRectF, Signal
 
+from medical_imaging_framework.app.canvas.annotation_view import AnnotationView
+from medical_imaging_framework.app.canvas.clipboard import ClipboardActions
 from medical_imaging_framework.app.canvas.graph_widgets import MifNodeGraph, accept_equal_kinds, bulk_drawing
 from medical_imaging_framework.app.canvas.items import (
     NodeState,
@@ -34,18 +34,17 @@ from medical_imaging_framework.app.canvas.items import (
     port_colour,
     state_of_event,
 )
-from medical_imaging_framework.app.canvas.node_search import NodeSearchPopup
+from medical_imaging_framework.app.canvas.rename import NodeRenamer
+from medical_imaging_framework.app.canvas.search_actions import NodeSearchActions
 from medical_imaging_framework.core import Graph, LinkError, Node, NodeRegistry, NodeSpec
 from medical_imaging_framework.core.edit_commands import GraphEditor, GraphObserver
 from medical_imaging_framework.core.graph import Link
-from medical_imaging_framework.core.pipeline_file import PipelineFileError, dumps, loads
 from medical_imaging_framework.run.events import Event
 
-PASTE_OFFSET = 40.0
 _OUT = PortTypeEnum.OUT.value
 
 
-class CanvasAdapter(QObject, GraphObserver):
+class CanvasAdapter(QObject, ClipboardActions, NodeSearchActions, AnnotationView, GraphObserver):
     """Draws the open pipeline and turns canvas actions into `GraphEditor` commands.
 
     Args:
@@ -70,7 +69,8 @@ class CanvasAdapter(QObject, GraphObserver):
         self._drawn: dict[str, Any] = {}  # node id -> its canvas node (a lookup index, not pipeline state)
         self._errors: dict[str, str] = {}
         self._last_hint = ""
-        self._search: NodeSearchPopup | None = None
+        self.renamer = NodeRenamer(self)
+        self._setup_annotations()
         for spec in registry.specs():
             node_class = make_node_class(spec)
             node_graph.register_node(node_class)
@@ -101,6 +101,9 @@ class CanvasAdapter(QObject, GraphObserver):
         with bulk_drawing(self.node_graph.viewer()):
             self.node_graph.clear_session()
             self._drawn.clear()
+            self._clear_annotations()
+            for annotation in graph.annotations:
+                self.annotation_added(annotation)
             for node in graph.nodes.values():
                 self.node_added(node)
             for link in graph.links:
@@ -164,7 +167,7 @@ class CanvasAdapter(QObject, GraphObserver):
         canvas_node = self.node_graph.create_node(
             self._types_by_spec[node.type_id], name=node.id, selected=False, pos=list(node.position), push_undo=False
         )
-        canvas_node.view.text_item.set_locked(True)
+        self.renamer.prepare(canvas_node)
         canvas_node.view.setToolTip(node_tooltip(node.spec, node.id))
         self._drawn[node.id] = canvas_node
 
@@ -256,7 +259,10 @@ class CanvasAdapter(QObject, GraphObserver):
             if canvas_node is not None and self.spec_of(canvas_node) is not None:
                 x, y = canvas_node.view.xy_pos
                 positions[canvas_node.name()] = (round(float(x), 2), round(float(y), 2))
-        self.editor.move_nodes(positions)
+        annotations = self.annotation_moves(view_ids)  # a group carries its nodes: one step for all
+        self.editor.move_nodes(positions, annotations)
+        for annotation in annotations:
+            self.annotation_changed(annotation)
         for node_id in positions:  # the rounded model position is the truth
             self.position_changed(self.graph.nodes[node_id])
 
@@ -289,34 +295,8 @@ class CanvasAdapter(QObject, GraphObserver):
                 canvas_node.view.setSelected(True)
 
     def delete_selected(self) -> None:
-        """Delete the selected nodes and their links (one undo step)."""
-        self.editor.remove_nodes(self.selected_ids())
-
-    def copy_selected(self) -> bool:
-        """Copy the selected nodes and the links among them to the clipboard (as pipeline file text)."""
-        ids = set(self.selected_ids())
-        if not ids:
-            return False
-        part = Graph(self.graph.name)
-        part.nodes = {i: n for i, n in self.graph.nodes.items() if i in ids}
-        part.links = [ln for ln in self.graph.links if ln.source in ids and ln.target in ids]
-        QApplication.clipboard().setText(dumps(part))
-        return True
-
-    def cut_selected(self) -> None:
-        """Copy, then delete the selection."""
-        if self.copy_selected():
-            self.delete_selected()
-
-    def paste(self) -> list[str]:
-        """Paste copied nodes (new ids, shifted) with their inner links as one undo step; their new ids."""
-        try:
-            part = loads(QApplication.clipboard().text(), self.registry, source="clipboard")
-        except PipelineFileError:
-            return []  # not pipeline text: nothing to paste
-        ids = self.editor.paste_graph(part, (PASTE_OFFSET, PASTE_OFFSET))
-        self.select(ids)
-        return ids
+        """Delete the selected nodes and their links, and the selected notes and groups (one undo step)."""
+        self.editor.remove_nodes(self.selected_ids(), self.selected_annotations())
 
     def set_config(self, node_id: str, config: dict[str, Any]) -> None:
         """Replace the parameters of ``node_id`` (one undo step).
@@ -350,25 +330,7 @@ class CanvasAdapter(QObject, GraphObserver):
         if reason:
             self.link_refused.emit(f"Link refused: {reason}")
 
-    # -- Tab search and framing --------------------------------------------------------------
-    def show_node_search(self) -> NodeSearchPopup:
-        """Open the node search at the mouse (or the canvas centre); the chosen type is added there."""
-        viewer = self.node_graph.viewer()
-        if self._search is None:
-            self._search = NodeSearchPopup(self.registry.specs(), viewer)
-            self._search.chosen.connect(self._add_searched)
-        local = viewer.mapFromGlobal(QCursor.pos())
-        if not viewer.viewport().rect().contains(local):
-            local = viewer.viewport().rect().center()
-        self._search_at = viewer.mapToScene(local)
-        self._search.popup_at(viewer.mapToGlobal(local))
-        return self._search
-
-    def _add_searched(self, spec: NodeSpec) -> None:
-        point: QPointF = getattr(self, "_search_at", QPointF(0, 0))
-        self.add_node_of_spec(spec, (point.x(), point.y()))
-        self.node_graph.viewer().setFocus()
-
+    # -- framing ---------------------------------------------------------------------------
     def fit(self, min_scale: float = 0.0) -> None:
         """Frame the selected nodes (or all); never zoom out below ``min_scale`` so titles stay legible."""
         viewer = self.node_graph.viewer()

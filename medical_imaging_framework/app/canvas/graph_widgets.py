@@ -8,11 +8,15 @@ from typing import Any
 
 from NodeGraphQt import NodeGraph, NodesTreeWidget
 from NodeGraphQt.constants import MIME_TYPE, URN_SCHEME, PortTypeEnum
+from NodeGraphQt.qgraphics.node_abstract import AbstractNodeItem
+from NodeGraphQt.qgraphics.node_backdrop import BackdropNodeItem
 from NodeGraphQt.qgraphics.port import PortItem
 from NodeGraphQt.widgets.viewer import NodeViewer
-from PySide6.QtCore import QByteArray, QMimeData, QObject, Qt
+from PySide6.QtCore import QByteArray, QMimeData, QObject, Qt, QTimer
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QGraphicsScene
+
+LINK_DROP_MIN_DRAG = 10  # viewport pixels: a shorter press-and-release on a port is a click, not a drag
 
 
 class MifViewer(NodeViewer):
@@ -21,6 +25,16 @@ class MifViewer(NodeViewer):
     def __init__(self, undo_stack: QUndoStack) -> None:
         super().__init__(undo_stack=undo_stack)
         self.adapter: Any = None  # the CanvasAdapter
+        self.context_menu: Any = None  # called with (viewport point, screen point) on a right-click
+
+    def contextMenuEvent(self, event: Any) -> None:
+        """Our context menu for what is under the mouse (canvas, node or link) instead of NodeGraphQt's."""
+        self.RMB_state = False  # the menu takes the release: no zoom/pan drag is left running
+        if self.context_menu is None:
+            super().contextMenuEvent(event)
+            return
+        self.context_menu(event.pos(), event.globalPos())
+        event.accept()
 
     def mousePressEvent(self, event: Any) -> None:
         """A click on the canvas gives it the keyboard (Delete, Ctrl+Z... then act on the canvas)."""
@@ -39,10 +53,27 @@ class MifViewer(NodeViewer):
             self.adapter.hint_at(self._start_port, self._port_at(event.scenePos()))
 
     def sceneMouseReleaseEvent(self, event: Any) -> None:
-        """End a live connection; a drop on a refusing port reports the reason."""
+        """End a live connection; a drop on a refusing port reports the reason, and a new link dropped
+        where no port is opens the node search for a node that takes it (NodeGraphQt just drops it)."""
+        into_space = None
         if self.adapter is not None and self._LIVE_PIPE.isVisible() and self._start_port is not None:
-            self.adapter.report_drop(self._start_port, self._port_at(event.scenePos()))
+            end_port = self._port_at(event.scenePos())
+            self.adapter.report_drop(self._start_port, end_port)
+            moved = self.mapFromScene(event.scenePos()) - self._origin_pos
+            # a drag that detached an existing link (``_detached_port``) and ends in space removes that
+            # link, as before; only a new link opens the search
+            if end_port is None and self._detached_port is None and moved.manhattanLength() >= LINK_DROP_MIN_DRAG \
+                    and not self._node_body_at(event.scenePos()):
+                into_space = (self._start_port, event.scenePos())
         super().sceneMouseReleaseEvent(event)
+        if into_space is not None:  # after the viewer has put the live pipe away
+            port_view, at = into_space
+            QTimer.singleShot(0, lambda: self.adapter.link_dropped(port_view, at))
+
+    def _node_body_at(self, scene_pos: Any) -> bool:
+        """Whether a node (not a note or group frame) is under ``scene_pos``: a drop there is not in space."""
+        return any(isinstance(item, AbstractNodeItem) and not isinstance(item, BackdropNodeItem)
+                   for item in self.scene().items(scene_pos))
 
     def _port_at(self, scene_pos: Any) -> Any:
         return next((item for item in self.scene().items(scene_pos) if isinstance(item, PortItem)), None)
@@ -90,14 +121,16 @@ class MifNodeGraph(NodeGraph):
             self.adapter.request_node(node_type, (x, y))
             x, y = x + 80, y + 80
 
+    def _on_node_backdrop_updated(self, node_id: str, update_property: str, value: Any) -> None:
+        if self.adapter is not None and isinstance(value, dict):  # a note or group resized: a model command
+            self.adapter.request_resize(node_id, value)
+
     def _on_insert_node(self, pipe: Any, node_id: str, prev_node_pos: dict[Any, Any]) -> None:
         self._on_nodes_moved(prev_node_pos)  # dropping a node on a link only moves it
 
     def _on_node_name_changed(self, node_id: str, name: str) -> None:
-        node = self.get_node_by_id(node_id)  # ids are the model's: the title cannot rename a node
-        if node is not None and self.adapter is not None:
-            node.view.name = node.name()
-            node.view.draw_node()
+        if self.adapter is not None:  # an edited title: a rename command on the model (or a refusal)
+            self.adapter.renamer.title_edited(node_id, name)
 
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 7

@@ -1,4 +1,5 @@
-"""Tab search: a popup listing node types by their readable title, category and description."""
+"""Tab search: a popup listing node types by their readable title, category and description (all of them,
+or only those that can take a link being dragged)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from PySide6.QtWidgets import QFrame, QLineEdit, QListWidget, QListWidgetItem, Q
 from medical_imaging_framework.core import NodeSpec
 
 SPEC_ROLE = Qt.ItemDataRole.UserRole + 1
+ALL_NODES = "Search nodes: title, category or description"
 
 
 def search_label(spec: NodeSpec) -> str:
@@ -37,8 +39,9 @@ class NodeSearchPopup(QFrame):
         super().__init__(parent, Qt.WindowType.Popup)
         self.setObjectName("node_search")
         self.specs = specs
+        self.offered = specs
         self.line_edit = QLineEdit()
-        self.line_edit.setPlaceholderText("Search nodes: title, category or description")
+        self.line_edit.setPlaceholderText(ALL_NODES)
         self.list = QListWidget()
         self.list.setMinimumWidth(420)
         self.list.setMinimumHeight(320)
@@ -56,7 +59,7 @@ class NodeSearchPopup(QFrame):
     def refilter(self, text: str) -> None:
         """Show the node types matching ``text`` (titles that start with it first) and highlight the first."""
         self.list.clear()
-        found = [spec for spec in self.specs if matches(spec, text)]
+        found = [spec for spec in self.offered if matches(spec, text)]
         lowered = text.lower().strip()
         found.sort(key=lambda s: (not s.title.lower().startswith(lowered), lowered not in s.title.lower(),
                                   s.category, s.title))
@@ -76,12 +79,20 @@ class NodeSearchPopup(QFrame):
         """Emit the highlighted node type and close."""
         item = self.list.currentItem()
         if item is not None:
-            spec = next(s for s in self.specs if s.type_id == item.data(SPEC_ROLE))
+            spec = next(s for s in self.offered if s.type_id == item.data(SPEC_ROLE))
             self.hide()
             self.chosen.emit(spec)
 
-    def popup_at(self, global_pos: QPoint) -> None:
-        """Open empty at ``global_pos`` with the text field focused."""
+    def popup_at(self, global_pos: QPoint, offered: list[NodeSpec] | None = None, heading: str = "") -> None:
+        """Open empty at ``global_pos`` with the text field focused.
+
+        Args:
+            global_pos: the top-left corner, in screen coordinates.
+            offered: the node types to list (all when None), e.g. those that accept a dragged link.
+            heading: the text field's placeholder saying what is listed (the default one when empty).
+        """
+        self.offered = self.specs if offered is None else offered
+        self.line_edit.setPlaceholderText(heading or ALL_NODES)
         self.line_edit.clear()
         self.refilter("")
         self.move(global_pos)

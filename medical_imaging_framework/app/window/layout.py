@@ -69,8 +69,9 @@ def add_menus_and_toolbar(window: MainWindow) -> None:
     edit_menu = menus.addMenu("&Edit")
     edit_menu.addActions([window.action_undo, window.action_redo])
     edit_menu.addSeparator()
-    edit_menu.addActions([window.action_cut, window.action_copy, window.action_paste, window.action_delete,
-                          window.action_select_all, window.action_edit])
+    edit_menu.addActions([window.action_cut, window.action_copy, window.action_paste, window.action_duplicate,
+                          window.action_delete, window.action_select_all, window.action_edit, window.action_rename,
+                          window.action_group])
     view_menu = menus.addMenu("&View")
     view_menu.addActions([window.action_fit, window.action_zoom_in, window.action_zoom_out,
                           window.action_zoom_reset, window.action_search])

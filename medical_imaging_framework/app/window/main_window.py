@@ -21,6 +21,8 @@ from medical_imaging_framework.app.widgets.image_view import ImageViewer
 from medical_imaging_framework.app.widgets.node_help import show_node_help
 from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, LossPlot, RunProgress
 from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
+from medical_imaging_framework.app.window.annotation_actions import edit_annotation, group_selection
+from medical_imaging_framework.app.window.context_menu import CanvasContextMenu
 from medical_imaging_framework.app.window.layout import add_docks, add_menus_and_toolbar, retire_viewer_undo_actions
 from medical_imaging_framework.core import Graph, NodeRegistry, Problem
 from medical_imaging_framework.core.text import printable
@@ -56,6 +58,7 @@ class MainWindow(QMainWindow):
         self.files = FileCommands(self, self.document, self.registry)
         self.files.dialogClosed.connect(self.restore_focus)
         self.param_dialog: ParamDialog | None = None
+        self.annotation_dialog: Any = None
         self.data_outputs = DataOutputs(self)
         self.data_outputs.ready.connect(self.show_node_sample)
         self.node_graph = MifNodeGraph(parent=self)
@@ -66,6 +69,7 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_actions()
         self._wire()
+        self.context_menu = CanvasContextMenu(self)
         self.queued_run = QueuedRun(self.run_pipeline, torch_preload(), self.action_run, self.action_stop,
                                     self.statusBar())  # a Run pressed while torch still loads waits for it
         self.resize(1500, 950)
@@ -132,13 +136,21 @@ class MainWindow(QMainWindow):
         self._sync_undo_actions()
         self.action_cut = self._action("action_cut", "Cu&t", canvas.cut_selected, ("Ctrl+X",), canvas_only=True)
         self.action_copy = self._action("action_copy", "&Copy", canvas.copy_selected, ("Ctrl+C",), canvas_only=True)
-        self.action_paste = self._action("action_paste", "&Paste", canvas.paste, ("Ctrl+V",), canvas_only=True)
+        self.action_paste = self._action("action_paste", "&Paste", lambda: canvas.paste(), ("Ctrl+V",),
+                                         "Paste at the mouse (or next to the copied nodes)", canvas_only=True)
+        self.action_duplicate = self._action("action_duplicate", "D&uplicate", canvas.duplicate_selected,
+                                             ("Ctrl+D",), "Copies of the selected nodes beside them", canvas_only=True)
         self.action_delete = self._action("action_delete", "&Delete", self.delete_selection, ("Del", "Backspace"),
                                           canvas_only=True)
         self.action_select_all = self._action("action_select_all", "Select &All", graph.select_all, ("Ctrl+A",),
                                               canvas_only=True)
         self.action_edit = self._action("action_edit_params", "&Edit Parameters…", self.edit_selected, ("Ctrl+E",),
                                         canvas_only=True)
+        self.action_rename = self._action("action_rename", "Re&name…", self.rename_selected, ("F2",),
+                                          "Rename the selected node (F2, or double-click its title)", canvas_only=True)
+        self.action_group = self._action("action_group", "&Group Selected Nodes", lambda: group_selection(self),
+                                         ("Ctrl+G",), "Frame the selected nodes in a titled group that moves them",
+                                         canvas_only=True)
         self.action_fit = self._action("action_fit", "&Fit View", self.fit_view, ("F",), canvas_only=True)
         self.action_zoom_in = self._action("action_zoom_in", "Zoom &In", lambda: self._zoom(0.1), ("Ctrl+=", "Ctrl++"))
         self.action_zoom_out = self._action("action_zoom_out", "Zoom &Out", lambda: self._zoom(-0.1), ("Ctrl+-",))
@@ -166,6 +178,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(self.document.title)
         self.canvas.link_refused.connect(self._show_message)
         self.canvas.link_hint.connect(self._show_hint)
+        self.canvas.renamer.refused.connect(self._show_message)
+        self.canvas.renamer.renamed.connect(lambda old, new: self._show_message(f"Renamed '{old}' to '{new}'"))
         self.checkpoints.path_copied.connect(self._on_path_copied)
         self.checkpoints.message.connect(self._show_message)
         self.runner.event.connect(self.on_event)
@@ -240,6 +254,14 @@ class MainWindow(QMainWindow):
         if selected:
             self._on_node_double_clicked(selected[0])
 
+    def rename_selected(self) -> None:
+        """F2: edit the title of the first selected node in place (Return renames, Esc keeps the id)."""
+        selected = self.canvas.selected_ids()
+        if selected:
+            self.canvas.renamer.start(selected[0])
+        else:
+            self.statusBar().showMessage("Select a node, then press F2 to rename it", 5000)
+
     def showEvent(self, event: QShowEvent) -> None:
         """Frame the pipeline the first time the window appears."""
         super().showEvent(event)
@@ -267,6 +289,9 @@ class MainWindow(QMainWindow):
     # -- parameter dialog ---------------------------------------------------------------------
     def _on_node_double_clicked(self, canvas_node: Any) -> None:
         if self.canvas.spec_of(canvas_node) is None:
+            annotation = self.canvas.annotation_of_view(canvas_node.id)
+            if annotation is not None:
+                edit_annotation(self, annotation)
             return
         self.open_param_dialog(canvas_node.name())
 
