@@ -419,7 +419,8 @@ class MainWindow(QMainWindow):
 
     # -- closing ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        """During a run ask, then stop and wait for the thread; ask before losing unsaved changes."""
+        """Ask every question first (stop the run? unsaved changes?); only when closing is certain stop the run
+        and wait for its thread. A Cancel anywhere leaves the window and the run as they were."""
         if self.runner.running:
             answer = QMessageBox.question(
                 self, "Run in progress", "A pipeline is running. Stop it and close the window?",
@@ -428,9 +429,9 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
-            self.runner.shutdown()
         if not self.files.maybe_discard():
             event.ignore()
             return
+        self.runner.shutdown()
         self.queued_run.cancel()  # a run still waiting for PyTorch never starts in a closed window
         event.accept()
