@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from NodeGraphQt.constants import PortTypeEnum
-from PySide6.QtCore import QObject, QPointF, QRectF, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, QTimer, Signal
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QApplication
 
@@ -34,6 +34,7 @@ from medical_imaging_framework.app.canvas.items import (
     port_colour,
     state_of_event,
 )
+from medical_imaging_framework.app.canvas.link_marks import LinkMarks, connect_extra
 from medical_imaging_framework.app.canvas.node_search import NodeSearchPopup
 from medical_imaging_framework.core import Graph, LinkError, Node, NodeRegistry, NodeSpec
 from medical_imaging_framework.core.edit_commands import GraphEditor, GraphObserver
@@ -71,6 +72,12 @@ class CanvasAdapter(QObject, GraphObserver):
         self._errors: dict[str, str] = {}
         self._last_hint = ""
         self._search: NodeSearchPopup | None = None
+        self.link_marks = LinkMarks(self._ports)  # links the model holds but refuses: red, dashed, with the reason
+        self._mark_timer = QTimer(self)  # one refresh after a burst of link changes (a paste of many links)
+        self._mark_timer.setSingleShot(True)
+        self._mark_timer.setInterval(0)
+        self._mark_timer.timeout.connect(lambda: self.link_marks.refresh(self.graph, self._colour_pipes))
+        self._loading = False
         for spec in registry.specs():
             node_class = make_node_class(spec)
             node_graph.register_node(node_class)
@@ -98,13 +105,17 @@ class CanvasAdapter(QObject, GraphObserver):
         self._states.clear()
         self._errors.clear()
         self.editor = GraphEditor(graph)
+        self.link_marks.clear()
         with bulk_drawing(self.node_graph.viewer()):
             self.node_graph.clear_session()
             self._drawn.clear()
+            self._loading = True  # the links are marked once, when all are drawn
             for node in graph.nodes.values():
                 self.node_added(node)
             for link in graph.links:
                 self.link_added(link)
+            self._loading = False
+            self.link_marks.refresh(graph, self._colour_pipes)
         self._attach(self.editor)
         self.editor_replaced.emit()
         self.history_changed.emit()
@@ -178,20 +189,29 @@ class CanvasAdapter(QObject, GraphObserver):
             self.node_graph.remove_node(canvas_node, push_undo=False)
 
     def link_added(self, link: Link) -> None:
-        """Draw ``link`` in the colour of its kind."""
+        """Draw ``link`` in the colour of its kind (red and dashed when the model refuses it)."""
         ports = self._ports(link)
         if ports is None:
             return
         out_port, in_port = ports
         if out_port.view not in in_port.view.connected_ports:
-            out_port.connect_to(in_port, push_undo=False, emit_signal=False)
+            if in_port.view.connected_ports:  # a further link into one input (from a file): keep the first drawn
+                connect_extra(out_port, in_port)
+            else:
+                out_port.connect_to(in_port, push_undo=False, emit_signal=False)
         self._colour_pipes(out_port, in_port)
+        self._mark_links()
 
     def link_removed(self, link: Link) -> None:
         """Remove the drawing of ``link``."""
         ports = self._ports(link)
         if ports is not None:
             ports[0].disconnect_from(ports[1], push_undo=False, emit_signal=False)
+        self._mark_links()
+
+    def _mark_links(self) -> None:
+        if not self._loading:
+            self._mark_timer.start()
 
     def config_changed(self, node: Node) -> None:
         """A parameter edit clears the node's old run state and error."""
@@ -247,6 +267,7 @@ class CanvasAdapter(QObject, GraphObserver):
         except LinkError as error:
             self.link_refused.emit(f"Link refused: {error}")
         self._repair_pipes([view for pair in (*disconnected, *connected) for view in pair])
+        self._mark_links()
 
     def request_move(self, view_ids: list[str]) -> None:
         """Nodes dragged on the canvas: one move command (positions rounded to 1/100)."""
