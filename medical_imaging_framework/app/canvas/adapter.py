@@ -73,7 +73,7 @@ class CanvasAdapter(QObject, GraphObserver):
         self._last_hint = ""
         self._search: NodeSearchPopup | None = None
         self.link_marks = LinkMarks(self._ports)  # links the model holds but refuses: red, dashed, with the reason
-        self._mark_timer = QTimer(self)  # one refresh after a burst of link changes (a paste of many links)
+        self._mark_timer = QTimer(node_graph)  # one refresh after a burst of link changes; ends with the canvas
         self._mark_timer.setSingleShot(True)
         self._mark_timer.setInterval(0)
         self._mark_timer.timeout.connect(lambda: self.link_marks.refresh(self.graph, self._colour_pipes))
@@ -418,7 +418,7 @@ class CanvasAdapter(QObject, GraphObserver):
             self.set_state(*shown)
 
     def set_state(self, node_id: str, state: NodeState, detail: str = "", fraction: float | None = None) -> None:
-        """Show a node's state: pending, running (``fraction`` done), done, failed or invalid
+        """Show a node's state: pending, running (``fraction`` done), done, failed, invalid or stopped
         (``detail``: the one-line reason); "" clears it. The tooltip carries the error."""
         canvas_node = self.canvas_node(node_id)
         node = self.graph.nodes.get(node_id)
@@ -440,6 +440,11 @@ class CanvasAdapter(QObject, GraphObserver):
         """The state shown on ``node_id`` ("" when none); for tests and screenshots."""
         item = self._states.get(node_id)
         return item.state if item is not None and item.isVisible() else ""
+
+    def state_detail(self, node_id: str) -> str:
+        """The detail of the state shown on ``node_id`` (the error, the progress; "" when none)."""
+        item = self._states.get(node_id)
+        return item.detail if item is not None and item.isVisible() else ""
 
     def state_text(self, node_id: str) -> str:
         """The status line shown under ``node_id`` ("" when none)."""

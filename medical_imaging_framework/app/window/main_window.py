@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
 from medical_imaging_framework.app.canvas.adapter import CanvasAdapter
 from medical_imaging_framework.app.canvas.graph_widgets import MifNodeGraph, NodePalette
+from medical_imaging_framework.app.canvas.live_validation import LiveValidation
 from medical_imaging_framework.app.document.document import Document
 from medical_imaging_framework.app.document.file_commands import FileCommands
 from medical_imaging_framework.app.running.controller import RunController
@@ -61,6 +62,7 @@ class MainWindow(QMainWindow):
         self.node_graph = MifNodeGraph(parent=self)
         self.canvas = CanvasAdapter(self.node_graph, self.registry)
         self.runner = RunController(self.registry, self)
+        self.live_validation = LiveValidation(self.canvas, lambda: self.runner.running, self)  # outlines follow edits
         self.setCentralWidget(self.node_graph.widget)
         self.node_graph.widget.setMinimumSize(480, 300)  # the canvas stays usable however the docks grow
         self._build_docks()
@@ -379,8 +381,12 @@ class MainWindow(QMainWindow):
         if result is not None and result.problems:
             self.report_problems(result.problems)
         for node_id in self.canvas.graph.nodes:
-            if self.canvas.state_visible(node_id) in ("pending", "running"):
+            shown = self.canvas.state_visible(node_id)
+            if shown == "running" and status == "cancelled":  # stopped by the user, where it was
+                self.canvas.set_state(node_id, "stopped", self.canvas.state_detail(node_id))
+            elif shown in ("pending", "running"):
                 self.canvas.set_state(node_id, "")
+        self.live_validation.schedule()  # edits made during the run are checked now
         message = FINISH_TEXT.get(status, status)
         if result is not None and result.failed_node:
             message += f": node '{result.failed_node}' failed: {result.error}"
