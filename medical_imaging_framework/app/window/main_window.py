@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self.report = ReportAction(self, self.runner, self.log.append)  # on after a run that trained
         self.action_report = self.report.action
         self.canvas.editor_replaced.connect(self.report.reset)
+        self.report.message.connect(self._show_message)
         canvas = self.canvas  # undo/redo and clipboard act on the core model's history (see app/canvas.py)
         self.action_undo = self._action("action_undo", "&Undo", canvas.undo, ("Ctrl+Z",))
         self.action_redo = self._action("action_redo", "&Redo", canvas.redo, ("Ctrl+Shift+Z", "Ctrl+Y"))
