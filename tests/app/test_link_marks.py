@@ -69,3 +69,26 @@ def test_two_links_into_one_input_are_both_shown_the_refused_one_marked_and_save
     assert sorted(pipes) == ["adam", "split"] and tuple(pipes["adam"].color) == INVALID_LINK_COLOUR
     window.files.save()
     assert file_links(path) == drawn_links(window)
+
+
+def test_a_link_given_twice_stays_drawn_until_both_are_removed(
+    qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path
+) -> None:
+    path = write_tiny_pipeline(registry, tmp_path)
+    document = json.loads(path.read_text())
+    document["links"].append({"from": "split.val", "to": "val_loader.dataset"})
+    path.write_text(json.dumps(document))
+    window = make_window(path, show=True)
+    [pipe] = pipes_into(window, "val_loader", "dataset").values()
+    assert tuple(pipe.color) == INVALID_LINK_COLOUR and "has more than one link" in pipe.toolTip()
+    viewer = window.node_graph.viewer()
+    viewer.connection_sliced.emit([(pipe.input_port, pipe.output_port)])  # one of the two goes
+    qtbot.waitUntil(lambda: window.canvas.link_marks.marked == {})
+    assert sorted(pipes_into(window, "val_loader", "dataset")) == ["split"], "the other is still in the model"
+    window.files.save()
+    assert file_links(path) == drawn_links(window)
+    [pipe] = pipes_into(window, "val_loader", "dataset").values()
+    viewer.connection_sliced.emit([(pipe.input_port, pipe.output_port)])
+    assert pipes_into(window, "val_loader", "dataset") == {} and file_links(path) != drawn_links(window)
+    window.files.save()
+    assert file_links(path) == drawn_links(window)

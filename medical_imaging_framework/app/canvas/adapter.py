@@ -205,7 +205,8 @@ class CanvasAdapter(QObject, GraphObserver):
     def link_removed(self, link: Link) -> None:
         """Remove the drawing of ``link``."""
         ports = self._ports(link)
-        if ports is not None:
+        still_linked = self.graph.inputs_of(link.target).get(link.target_port) is not None
+        if ports is not None and not (still_linked and link in self.graph.links):  # a file's duplicate stays drawn
             ports[0].disconnect_from(ports[1], push_undo=False, emit_signal=False)
         self._mark_links()
 
