@@ -1,6 +1,10 @@
 """Checkpoint folders already used by another run: what they hold, which fresh runs would mix into them,
 setting their files aside before a run starts over, and which file ``resume_from=last`` continues.
 
+A run's files are its checkpoint files plus what `RUN_FILE_PATTERNS` names (its ``metrics.csv``, evaluation
+results, report, TensorBoard event files); they move together, so ``previous_runs/<run id>/`` is a whole run
+that ``mif report`` can describe.
+
 Which nodes of a pipeline start a fresh run into which folder is the Trainer's to say
 (`nodes.training.folders`); this module knows folders and files only.
 """
@@ -18,9 +22,23 @@ from medical_imaging_framework.checkpoints.files import (
     find_last_checkpoint,
     peek_checkpoint,
 )
-from medical_imaging_framework.checkpoints.lock import CheckpointFolderBusy, holder
+from medical_imaging_framework.checkpoints.lock import LOCK_NAME, CheckpointFolderBusy, holder
+from medical_imaging_framework.training.metrics_log import METRICS_NAME
 
 PREVIOUS_RUNS = "previous_runs"
+
+# Every file or folder besides the checkpoint files that a run (or a tool describing it) writes into its checkpoint
+# folder, as glob patterns: the one list `set_aside` moves with the checkpoints. Patterns, not imported names: the
+# evaluation files (`nodes/evaluation/files.py`) and the report (`tools/report.py`) are named by layers above this
+# one, and a pattern also takes the sidecar files they may add (``evaluation_provenance.json``).
+# The folder lock (``.mif-run.lock``) is never moved: it is held by whoever runs there.
+RUN_FILE_PATTERNS = (
+    METRICS_NAME,  # training/metrics_log.py: one row per epoch
+    "evaluation*.csv", "evaluation*.json", "evaluation*.npz",  # nodes/evaluation/files.py and its sidecars
+    "samples",  # sample images
+    "report*.html", "report_files",  # tools/report.py (`mif report`, Report ▸ Open) and any assets beside it
+    "events.out.tfevents.*",  # TensorBoard, when tensorboard_dir is the checkpoint folder itself
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +52,7 @@ class UsedCheckpointFolder:
         files: the complete checkpoint files in it.
         last_epoch: the highest epoch among them (None when no file tells).
         run_ids: the run ids recorded in the files (files of older versions record none).
+        run_files: the other files and folders of that run (`run_files`), moved with the checkpoint files.
     """
 
     node_id: str
@@ -42,14 +61,43 @@ class UsedCheckpointFolder:
     files: tuple[Path, ...]
     last_epoch: int | None
     run_ids: tuple[str, ...]
+    run_files: tuple[Path, ...] = ()
 
 
-def inspect_folder(node_id: str, directory: str) -> UsedCheckpointFolder | None:
+def run_files(folder: Path, also: tuple[Path, ...] = ()) -> tuple[Path, ...]:
+    """The files and folders in ``folder`` besides its checkpoint files that belong to the run that wrote there.
+
+    Args:
+        folder: the checkpoint folder on disk.
+        also: further paths the run wrote (e.g. its ``tensorboard_dir``); kept only when they lie inside
+            ``folder`` (and not in ``previous_runs/``) and exist.
+    """
+    found: list[Path] = []
+    for pattern in RUN_FILE_PATTERNS:
+        found += sorted(path for path in folder.glob(pattern) if path.name != LOCK_NAME)
+    root = folder.resolve()
+    for path in also:
+        try:
+            inside = path.resolve().relative_to(root)
+        except (OSError, ValueError):
+            continue  # outside the folder: not this folder's to move
+        if inside.parts and inside.parts[0] != PREVIOUS_RUNS and path.exists():
+            found.append(folder / inside)
+    unique: list[Path] = []
+    for path in found:  # a folder named twice, or a path inside one already listed, moves once
+        if not any(path == kept or kept in path.parents for kept in unique):
+            unique.append(path)
+    return tuple(unique)
+
+
+def inspect_folder(node_id: str, directory: str, also: tuple[str, ...] = ()) -> UsedCheckpointFolder | None:
     """What an earlier run left in ``directory`` (None when it holds no checkpoint file).
 
     Args:
         node_id: the node that would write there.
         directory: the checkpoint folder as typed (``~`` is expanded; relative to the current folder).
+        also: further folders the run writes, as typed (e.g. its ``tensorboard_dir``): moved with the run's
+            files when they lie inside ``directory``.
     """
     folder = Path(os.path.expanduser(directory.strip()))
     files = checkpoint_files(folder)
@@ -66,12 +114,16 @@ def inspect_folder(node_id: str, directory: str) -> UsedCheckpointFolder | None:
         run_id = peek.run_id if peek else None
         if run_id and run_id not in run_ids:
             run_ids.append(run_id)
+    extra = tuple(Path(os.path.expanduser(text.strip())) for text in also if text.strip())
     return UsedCheckpointFolder(node_id, directory.strip(), folder, tuple(files), max(epochs, default=None),
-                                tuple(run_ids))
+                                tuple(run_ids), run_files(folder, extra))
 
 
 def set_aside(used: UsedCheckpointFolder) -> Path:
-    """Move the folder's checkpoint files (and nothing else) into ``previous_runs/<name>/`` inside it.
+    """Move the earlier run's files (its checkpoints and `run_files`) into ``previous_runs/<name>/`` inside it.
+
+    Files that are not the run's (the user's notes, the folder lock, a temp file an interrupted write left)
+    stay. A path inside the folder keeps its place below the target (``tb/`` -> ``previous_runs/<name>/tb/``).
 
     Args:
         used: what `inspect_folder` found.
@@ -92,9 +144,11 @@ def set_aside(used: UsedCheckpointFolder) -> Path:
     while target.exists():
         target, number = used.folder / PREVIOUS_RUNS / f"{label}_{number}", number + 1
     target.mkdir(parents=True)
-    for path in used.files:
+    for path in (*used.files, *used.run_files):
         if path.exists():
-            os.replace(path, target / path.name)
+            destination = target / path.relative_to(used.folder)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, destination)
     return target
 
 

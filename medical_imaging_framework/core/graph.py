@@ -161,6 +161,24 @@ class Graph:
             return f"{link}: input '{link.target_port}' of '{link.target}' is already linked"
         return ""
 
+    def link_problems(self) -> dict[Link, list[str]]:
+        """Every illegal link (cycles aside) and why, in link order: an unknown node or port, a kind mismatch,
+        or a second link into one input (the first link there stays the legal one)."""
+        found: dict[Link, list[str]] = {}
+        first_at: dict[tuple[str, str], Link] = {}
+        for link in self.links:
+            message = self.link_problem(link, check_occupied=False)
+            if message:
+                found.setdefault(link, []).append(message)
+            key = (link.target, link.target_port)
+            if key in first_at:
+                found.setdefault(link, []).append(
+                    f"input '{link.target_port}' has more than one link: {link} (already linked from "
+                    f"{first_at[key].source}.{first_at[key].source_port}; an input takes one link)")
+            else:
+                first_at[key] = link
+        return found
+
     def inputs_of(self, node_id: str) -> dict[str, Link]:
         """Links arriving at ``node_id``, by input port name."""
         return dict(inputs_by_target(self._links).get(node_id, {}))
@@ -204,18 +222,10 @@ class Graph:
             problems.extend(node_problems)
             if config is not None:
                 parsed[node.id] = config
-        seen_inputs: set[tuple[str, str]] = set()
-        bad_links: set[Link] = set()
-        for link in self.links:
-            message = self.link_problem(link, check_occupied=False)
-            if message:
-                bad_links.add(link)
-                problems.append(Problem(link.target if link.target in self.nodes else link.source, message))
-            key = (link.target, link.target_port)
-            if key in seen_inputs:
-                bad_links.add(link)
-                problems.append(Problem(link.target, f"input '{link.target_port}' has more than one link"))
-            seen_inputs.add(key)
+        bad_links = self.link_problems()
+        for link, messages in bad_links.items():
+            problems.extend(Problem(link.target if link.target in self.nodes else link.source, message)
+                            for message in messages)
         order, cyclic = self._kahn()
         if cyclic:
             problems.append(Problem(cyclic[0], "the pipeline has a cycle through: " + ", ".join(cyclic)))

@@ -140,3 +140,27 @@ def test_a_section_left_out_is_told_not_a_failure(tmp_path: Path) -> None:
     assert outcome.written == [tmp_path / "report.html"]
     assert outcome.left_out == [f"{tmp_path / 'metrics.csv'}, line 3: column 'train_loss' holds 'abc', not a number "
                                 "(the loss curves left out of the report)"]
+
+
+def test_open_without_a_browser_says_so_in_the_window(qtbot: Any, window: Any, tmp_path: Path,
+                                                      message_boxes: MessageBoxes,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Report ▸ Open when no browser can be started: the log and the status bar say so (and the path is on the
+    clipboard), as the Checkpoints panel does for a folder; not only a line on stderr."""
+    from PySide6.QtGui import QGuiApplication
+
+    from tests.support.hostile_report_files import write_report_folder
+
+    folder = tmp_path / "run"
+    write_report_folder(folder, "metrics_abc")
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(lambda url: False))  # no browser
+    window.report.folders = [folder]
+    window.report._sync()
+    message_boxes.answer = QMessageBox.StandardButton.Open
+    with qtbot.waitSignal(window.report.report_done, timeout=60_000):
+        window.action_report.trigger()
+    page_path = folder / report.REPORT_NAME
+    said = f"Could not open {page_path}: no web browser could be started"
+    assert any(line.startswith(said) for line in window.log.lines())
+    assert window.statusBar().currentMessage().startswith(said)
+    assert QGuiApplication.clipboard().text() == str(page_path)

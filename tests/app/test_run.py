@@ -186,6 +186,43 @@ def test_closing_during_a_run_asks_then_stops_and_waits(
     assert window.runner.last_result.status == "cancelled"
 
 
+def test_cancel_on_unsaved_changes_after_close_during_a_run_keeps_the_run_going(
+    qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Close -> Yes (stop the run) -> "Unsaved changes" -> Cancel: the window stays and the run was never stopped;
+    every question comes first, the run stops only when closing is certain."""
+    from PySide6.QtWidgets import QMessageBox
+
+    buttons = QMessageBox.StandardButton
+    window = make_window(write_tiny_pipeline(registry, tmp_path, num_epochs=200), show=True)
+    window.canvas.set_config("adam", {**window.canvas.graph.nodes["adam"].config, "lr": 0.02})  # unsaved
+    epochs: list[int] = []
+    window.runner.event.connect(lambda e: epochs.append(e.epoch) if isinstance(e, EpochEnded) else None)
+    window.action_run.trigger()
+    qtbot.waitUntil(lambda: bool(epochs), timeout=60_000)
+    answers = {"Run in progress": buttons.Yes, "Unsaved changes": buttons.Cancel}
+    asked: list[tuple[str, bool]] = []
+
+    def question(parent: Any, title: str, *args: Any, **kwargs: Any) -> Any:
+        asked.append((title, window.runner.running))
+        return answers[title]
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+    assert not window.close()
+    assert asked == [("Run in progress", True), ("Unsaved changes", True)]
+    assert window.runner.running and window.isVisible()
+    seen = len(epochs)
+    qtbot.waitUntil(lambda: len(epochs) > seen, timeout=60_000)  # training goes on
+    assert window.runner.running
+    answers["Unsaved changes"] = buttons.Discard
+    thread = window.runner.thread
+    assert window.close()
+    assert asked[2:] == [("Run in progress", True), ("Unsaved changes", True)]
+    assert thread.isFinished()
+    qtbot.waitUntil(lambda: not window.runner.running)
+    assert window.runner.last_result.status == "cancelled"
+
+
 def test_undo_cannot_change_parameters_while_running(qtbot: Any, make_window: Any, registry: NodeRegistry,
                                                      tmp_path: Path) -> None:
     window = make_window(write_tiny_pipeline(registry, tmp_path, num_epochs=200), show=True)

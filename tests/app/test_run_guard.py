@@ -11,7 +11,12 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from medical_imaging_framework.app.running import guard as run_guard
 from medical_imaging_framework.app.running.guard import PROMPT_NAME
+from medical_imaging_framework.checkpoints.files import peek_checkpoint
+from medical_imaging_framework.core import NodeRegistry, save_pipeline
+from medical_imaging_framework.tools.report import write_report
 from tests.support.checkpoint_runs import fake_checkpoints
+from tests.support.gui import wait_for_run
+from tests.support.tiny import tiniest_graph
 
 
 def answer_prompt(qtbot: Any, button_text: str, seen: list[str]) -> None:
@@ -82,3 +87,34 @@ def test_no_question_for_an_empty_folder_or_a_resumed_run(qtbot: Any, window: An
     assert window.run_pipeline() and len(started) == 2
     answer_prompt.timer.stop()  # type: ignore[attr-defined]
     assert seen == []
+
+
+def test_overwrite_moves_the_whole_earlier_run_and_its_report_builds_there(
+    qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path, checkpoint_folder_questions: list[Any]
+) -> None:
+    """Run, write the report and an evaluation, run again and Overwrite: previous_runs/<run id>/ holds the whole
+    first run (metrics.csv with every row, evaluation.csv, report.html), the folder only the second run's files."""
+    folder = tmp_path / "checkpoints"
+    save_pipeline(tiniest_graph(registry, folder), tmp_path / "tiniest.json")
+    window = make_window(tmp_path / "tiniest.json", show=True)
+    window.action_run.trigger()
+    wait_for_run(qtbot, window)
+    assert window.runner.last_result.status == "done"
+    write_report(folder)
+    (folder / "evaluation.csv").write_text("name,dice\ncase_0,0.5\nmean,0.5\n")
+    first_run = peek_checkpoint(folder / "final_model.pt").run_id
+    metrics = (folder / "metrics.csv").read_text()
+    assert len(metrics.splitlines()) == 3  # the header and 2 epochs
+    first_files = {p.name for p in folder.iterdir()} - {".mif-run.lock"}
+    window.action_run.trigger()
+    wait_for_run(qtbot, window)
+    assert window.runner.last_result.status == "done" and len(checkpoint_folder_questions) == 1
+    kept = folder / "previous_runs" / first_run
+    assert {p.name for p in kept.iterdir()} == first_files
+    assert (kept / "metrics.csv").read_text() == metrics
+    report = write_report(kept).read_text()
+    assert "No metrics.csv" not in report and "Per epoch (metrics.csv)" in report and "case_0" in report
+    assert not (folder / "report.html").exists() and not (folder / "evaluation.csv").exists()
+    new_files = [p for p in folder.glob("*.pt")]
+    assert new_files and all(peek_checkpoint(p).run_id != first_run for p in new_files)
+    assert len((folder / "metrics.csv").read_text().splitlines()) == 3  # the second run's own 2 epochs

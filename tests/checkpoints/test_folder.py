@@ -85,3 +85,35 @@ def test_a_hostile_file_in_a_used_folder_is_counted_but_never_loaded(tmp_path: P
     assert find_last_checkpoint(folder) is None, "the fakes are not complete checkpoints; the bomb is refused"
     assert "best_model.pt" not in loaded, "the bomb never reached torch.load"
     assert "final_model.pt" in loaded
+
+
+def test_set_aside_moves_everything_the_run_wrote_with_its_checkpoints(registry: NodeRegistry,
+                                                                       tmp_path: Path) -> None:
+    """metrics.csv, the evaluation files (and sidecars), samples/, the report, TensorBoard event files and a
+    tensorboard_dir inside the folder go with the checkpoints; the lock, temp files and the user's files stay."""
+    folder = tmp_path / "ck"
+    fake_checkpoints(folder)
+    run_names = ["evaluation.csv", "evaluation_provenance.json", "evaluation_samples.npz", "metrics.csv",
+                 "report.html", "events.out.tfevents.1.host"]
+    for name in run_names:
+        (folder / name).write_text(name)
+    (folder / "samples").mkdir()
+    (folder / "samples" / "case_0.png").write_text("png")
+    (folder / "logs" / "tb").mkdir(parents=True)
+    (folder / "logs" / "tb" / "events.out.tfevents.2.host").write_text("tb")
+    (folder / ".mif-run.lock").write_text("")
+    outside = tmp_path / "tb_outside"
+    outside.mkdir()
+    graph = make_tiny_graph(registry, folder, tensorboard_dir=str(folder / "logs" / "tb"))
+    [used] = used_checkpoint_folders(graph)
+    target = set_aside(used)
+    moved = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
+    assert moved == sorted(["best_model.pt", "checkpoint_epoch_2.pt", "checkpoint_epoch_4.pt", "final_model.pt",
+                            *run_names, "samples/case_0.png", "logs/tb/events.out.tfevents.2.host"])
+    left = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                  if p.is_file() and PREVIOUS_RUNS not in p.parts)
+    assert left == [".checkpoint_epoch_6.pt.abc.tmp", ".mif-run.lock", "notes.txt"]
+    assert inspect_folder("trainer", str(folder), (str(outside),)) is None
+    fake_checkpoints(folder)
+    again = inspect_folder("trainer", str(folder), (str(outside), str(folder / PREVIOUS_RUNS)))
+    assert again is not None and again.run_files == (), "a folder outside, or previous_runs/, is never moved"

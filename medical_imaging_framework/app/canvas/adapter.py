@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from NodeGraphQt.constants import PortTypeEnum
-from PySide6.QtCore import QObject, QRectF, Signal
+from PySide6.QtCore import QObject, QRectF, QTimer, Signal
 
 from medical_imaging_framework.app.canvas.annotation_view import AnnotationView
 from medical_imaging_framework.app.canvas.clipboard import ClipboardActions
@@ -34,6 +34,7 @@ from medical_imaging_framework.app.canvas.items import (
     port_colour,
     state_of_event,
 )
+from medical_imaging_framework.app.canvas.link_marks import LinkMarks, connect_extra
 from medical_imaging_framework.app.canvas.rename import NodeRenamer
 from medical_imaging_framework.app.canvas.search_actions import NodeSearchActions
 from medical_imaging_framework.core import Graph, LinkError, Node, NodeRegistry, NodeSpec
@@ -71,6 +72,12 @@ class CanvasAdapter(QObject, ClipboardActions, NodeSearchActions, AnnotationView
         self._last_hint = ""
         self.renamer = NodeRenamer(self)
         self._setup_annotations()
+        self.link_marks = LinkMarks(self._ports)  # links the model holds but refuses: red, dashed, with the reason
+        self._mark_timer = QTimer(node_graph)  # one refresh after a burst of link changes; ends with the canvas
+        self._mark_timer.setSingleShot(True)
+        self._mark_timer.setInterval(0)
+        self._mark_timer.timeout.connect(lambda: self.link_marks.refresh(self.graph, self._colour_pipes))
+        self._loading = False
         for spec in registry.specs():
             node_class = make_node_class(spec)
             node_graph.register_node(node_class)
@@ -98,16 +105,20 @@ class CanvasAdapter(QObject, ClipboardActions, NodeSearchActions, AnnotationView
         self._states.clear()
         self._errors.clear()
         self.editor = GraphEditor(graph)
+        self.link_marks.clear()
         with bulk_drawing(self.node_graph.viewer()):
             self.node_graph.clear_session()
             self._drawn.clear()
             self._clear_annotations()
             for annotation in graph.annotations:
                 self.annotation_added(annotation)
+            self._loading = True  # the links are marked once, when all are drawn
             for node in graph.nodes.values():
                 self.node_added(node)
             for link in graph.links:
                 self.link_added(link)
+            self._loading = False
+            self.link_marks.refresh(graph, self._colour_pipes)
         self._attach(self.editor)
         self.editor_replaced.emit()
         self.history_changed.emit()
@@ -181,20 +192,30 @@ class CanvasAdapter(QObject, ClipboardActions, NodeSearchActions, AnnotationView
             self.node_graph.remove_node(canvas_node, push_undo=False)
 
     def link_added(self, link: Link) -> None:
-        """Draw ``link`` in the colour of its kind."""
+        """Draw ``link`` in the colour of its kind (red and dashed when the model refuses it)."""
         ports = self._ports(link)
         if ports is None:
             return
         out_port, in_port = ports
         if out_port.view not in in_port.view.connected_ports:
-            out_port.connect_to(in_port, push_undo=False, emit_signal=False)
+            if in_port.view.connected_ports:  # a further link into one input (from a file): keep the first drawn
+                connect_extra(out_port, in_port)
+            else:
+                out_port.connect_to(in_port, push_undo=False, emit_signal=False)
         self._colour_pipes(out_port, in_port)
+        self._mark_links()
 
     def link_removed(self, link: Link) -> None:
         """Remove the drawing of ``link``."""
         ports = self._ports(link)
-        if ports is not None:
+        still_linked = self.graph.inputs_of(link.target).get(link.target_port) is not None
+        if ports is not None and not (still_linked and link in self.graph.links):  # a file's duplicate stays drawn
             ports[0].disconnect_from(ports[1], push_undo=False, emit_signal=False)
+        self._mark_links()
+
+    def _mark_links(self) -> None:
+        if not self._loading:
+            self._mark_timer.start()
 
     def config_changed(self, node: Node) -> None:
         """A parameter edit clears the node's old run state and error."""
@@ -250,6 +271,7 @@ class CanvasAdapter(QObject, ClipboardActions, NodeSearchActions, AnnotationView
         except LinkError as error:
             self.link_refused.emit(f"Link refused: {error}")
         self._repair_pipes([view for pair in (*disconnected, *connected) for view in pair])
+        self._mark_links()
 
     def request_move(self, view_ids: list[str]) -> None:
         """Nodes dragged on the canvas: one move command (positions rounded to 1/100)."""
@@ -359,7 +381,7 @@ class CanvasAdapter(QObject, ClipboardActions, NodeSearchActions, AnnotationView
             self.set_state(*shown)
 
     def set_state(self, node_id: str, state: NodeState, detail: str = "", fraction: float | None = None) -> None:
-        """Show a node's state: pending, running (``fraction`` done), done, failed or invalid
+        """Show a node's state: pending, running (``fraction`` done), done, failed, invalid or stopped
         (``detail``: the one-line reason); "" clears it. The tooltip carries the error."""
         canvas_node = self.canvas_node(node_id)
         node = self.graph.nodes.get(node_id)
@@ -381,6 +403,11 @@ class CanvasAdapter(QObject, ClipboardActions, NodeSearchActions, AnnotationView
         """The state shown on ``node_id`` ("" when none); for tests and screenshots."""
         item = self._states.get(node_id)
         return item.state if item is not None and item.isVisible() else ""
+
+    def state_detail(self, node_id: str) -> str:
+        """The detail of the state shown on ``node_id`` (the error, the progress; "" when none)."""
+        item = self._states.get(node_id)
+        return item.detail if item is not None and item.isVisible() else ""
 
     def state_text(self, node_id: str) -> str:
         """The status line shown under ``node_id`` ("" when none)."""

@@ -42,7 +42,7 @@ PORT_COLOURS: dict[str, tuple[int, int, int]] = {
 }
 
 # A node's run-state badge on the canvas; "" shows none.
-NodeState = Literal["", "pending", "running", "done", "failed", "invalid"]
+NodeState = Literal["", "pending", "running", "done", "failed", "invalid", "stopped"]
 
 STATE_COLOURS: dict[NodeState, str] = {
     "pending": "#8a8a8a",
@@ -50,10 +50,11 @@ STATE_COLOURS: dict[NodeState, str] = {
     "done": "#3cb371",
     "failed": "#e53935",
     "invalid": "#e53935",
+    "stopped": "#c9a227",  # a run stopped by the user: neither done nor failed
 }
 
 STATE_WORDS: dict[NodeState, str] = {"pending": "waiting", "running": "running", "done": "done",
-                                     "failed": "failed", "invalid": "cannot run"}
+                                     "failed": "failed", "invalid": "cannot run", "stopped": "stopped"}
 
 
 def _hashed_colour(text: str) -> tuple[int, int, int]:

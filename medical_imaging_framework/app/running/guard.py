@@ -1,8 +1,10 @@
 """Before a run: ask when a fresh run would write into a checkpoint folder another run already used.
 
 Choices: **Resume from Last** (this run continues the newest checkpoint there: ``resume_from=last`` for
-this run only, the pipeline is not changed), **Overwrite** (the folder's checkpoint files, and nothing
-else, are moved into ``previous_runs/<run id>/`` inside it, so nothing is lost), or **Cancel**.
+this run only, the pipeline is not changed), **Overwrite** (the earlier run's files, its checkpoints with its
+``metrics.csv``, evaluation results, report and TensorBoard folder inside it, are moved into
+``previous_runs/<run id>/`` inside the folder, so nothing is lost and nothing of it mixes with the new run), or
+**Cancel**.
 """
 
 from __future__ import annotations
@@ -40,13 +42,14 @@ def prompt_text(used: list[UsedCheckpointFolder]) -> str:
     for folder in used:
         epoch = f"up to epoch {folder.last_epoch}" if folder.last_epoch is not None else "epoch unknown"
         runs = f", run {', '.join(folder.run_ids)}" if folder.run_ids else ""
+        others = f"; with {', '.join(path.name for path in folder.run_files)}" if folder.run_files else ""
         lines.append(f"• '{folder.directory}' ({folder.node_id}): {len(folder.files)} checkpoint file(s), "
-                     f"{epoch}{runs}")
+                     f"{epoch}{runs}{others}")
     return (
         "This run starts at epoch 1, but its checkpoint folder already holds the files of another run:\n"
         + "\n".join(lines)
         + "\n\nResume from Last: continue that run from its newest checkpoint.\n"
-        f"Overwrite: move those files into '{PREVIOUS_RUNS}/' inside the folder, then start afresh.\n"
+        f"Overwrite: move that run's files into '{PREVIOUS_RUNS}/' inside the folder, then start afresh.\n"
         "Cancel: change nothing."
     )
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from medical_imaging_framework.app.qt.gc_guard import collector
@@ -73,6 +73,7 @@ class ReportAction(QObject):
     """
 
     report_done = Signal(object)  # the ReportOutcome, once the thread has ended (for tests and the status bar)
+    message = Signal(str)  # a line for the window's status bar (the report could not be opened)
 
     def __init__(self, window: QWidget, runner: Any, log: Callable[[str], None]) -> None:
         super().__init__(window)
@@ -169,4 +170,13 @@ class ReportAction(QObject):
         )
         if answer == QMessageBox.StandardButton.Open:
             for path in paths:
-                QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+                if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+                    self._say_not_opened(path)
+
+    def _say_not_opened(self, path: Path) -> None:
+        """No browser could be started (Qt only tells stderr): say so in the window, with the path to open."""
+        QGuiApplication.clipboard().setText(str(path))
+        line = (f"Could not open {printable(str(path))}: no web browser could be started (the path is copied to "
+                "the clipboard; open it in a browser)")
+        self.log(line)
+        self.message.emit(line)

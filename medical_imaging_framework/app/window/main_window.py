@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
 from medical_imaging_framework.app.canvas.adapter import CanvasAdapter
 from medical_imaging_framework.app.canvas.graph_widgets import MifNodeGraph, NodePalette
+from medical_imaging_framework.app.canvas.live_validation import LiveValidation
 from medical_imaging_framework.app.document.document import Document
 from medical_imaging_framework.app.document.file_commands import FileCommands
 from medical_imaging_framework.app.running.controller import RunController
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self.node_graph = MifNodeGraph(parent=self)
         self.canvas = CanvasAdapter(self.node_graph, self.registry)
         self.runner = RunController(self.registry, self)
+        self.live_validation = LiveValidation(self.canvas, lambda: self.runner.running, self)  # outlines follow edits
         self.setCentralWidget(self.node_graph.widget)
         self.node_graph.widget.setMinimumSize(480, 300)  # the canvas stays usable however the docks grow
         self._build_docks()
@@ -128,6 +130,7 @@ class MainWindow(QMainWindow):
         self.report = ReportAction(self, self.runner, self.log.append)  # on after a run that trained
         self.action_report = self.report.action
         self.canvas.editor_replaced.connect(self.report.reset)
+        self.report.message.connect(self._show_message)
         canvas = self.canvas  # undo/redo and clipboard act on the core model's history (see app/canvas.py)
         self.action_undo = self._action("action_undo", "&Undo", canvas.undo, ("Ctrl+Z",))
         self.action_redo = self._action("action_redo", "&Redo", canvas.redo, ("Ctrl+Shift+Z", "Ctrl+Y"))
@@ -404,8 +407,12 @@ class MainWindow(QMainWindow):
         if result is not None and result.problems:
             self.report_problems(result.problems)
         for node_id in self.canvas.graph.nodes:
-            if self.canvas.state_visible(node_id) in ("pending", "running"):
+            shown = self.canvas.state_visible(node_id)
+            if shown == "running" and status == "cancelled":  # stopped by the user, where it was
+                self.canvas.set_state(node_id, "stopped", self.canvas.state_detail(node_id))
+            elif shown in ("pending", "running"):
                 self.canvas.set_state(node_id, "")
+        self.live_validation.schedule()  # edits made during the run are checked now
         message = FINISH_TEXT.get(status, status)
         if result is not None and result.failed_node:
             message += f": node '{result.failed_node}' failed: {result.error}"
@@ -444,7 +451,8 @@ class MainWindow(QMainWindow):
 
     # -- closing ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        """During a run ask, then stop and wait for the thread; ask before losing unsaved changes."""
+        """Ask every question first (stop the run? unsaved changes?); only when closing is certain stop the run
+        and wait for its thread. A Cancel anywhere leaves the window and the run as they were."""
         if self.runner.running:
             answer = QMessageBox.question(
                 self, "Run in progress", "A pipeline is running. Stop it and close the window?",
@@ -453,9 +461,9 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
-            self.runner.shutdown()
         if not self.files.maybe_discard():
             event.ignore()
             return
+        self.runner.shutdown()
         self.queued_run.cancel()  # a run still waiting for PyTorch never starts in a closed window
         event.accept()

@@ -13,7 +13,7 @@ from medical_imaging_framework.core import Graph
 from medical_imaging_framework.core.pipeline_file import graph_from_dict, graph_to_dict
 from medical_imaging_framework.core.registry import NodeRegistry
 
-CHECKPOINT_DIR, RESUME_FROM = "checkpoint_dir", "resume_from"
+CHECKPOINT_DIR, RESUME_FROM, TENSORBOARD_DIR = "checkpoint_dir", "resume_from", "tensorboard_dir"
 
 
 def fresh_runs(graph: Graph) -> list[tuple[str, str]]:
@@ -33,10 +33,18 @@ def fresh_runs(graph: Graph) -> list[tuple[str, str]]:
 def used_checkpoint_folders(graph: Graph) -> list[UsedCheckpointFolder]:
     """Every fresh run of ``graph`` whose folder already holds checkpoint files.
 
+    A ``tensorboard_dir`` inside the checkpoint folder is part of the run there (moved with it on Overwrite).
+
     Args:
         graph: a validated pipeline.
     """
-    return [used for node_id, directory in fresh_runs(graph) if (used := inspect_folder(node_id, directory))]
+    found = []
+    for node_id, directory in fresh_runs(graph):
+        tensorboard = graph.nodes[node_id].config.get(TENSORBOARD_DIR)
+        also = (tensorboard,) if isinstance(tensorboard, str) else ()
+        if used := inspect_folder(node_id, directory, also):
+            found.append(used)
+    return found
 
 
 def fresh_run_warning(used: UsedCheckpointFolder) -> str:
