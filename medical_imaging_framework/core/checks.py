@@ -25,6 +25,7 @@ class Fact:
     IMAGE_CHANNELS = "image_channels"  # int: channels of every image
     NUM_ITEMS = "num_items"  # int: items in a dataset
     HAS_LABELS = "has_labels"  # bool: items carry a label
+    UNLABELLED_BECAUSE = "unlabelled_because"  # str: why items carry no label, and what to change (with HAS_LABELS)
     IN_CHANNELS = "in_channels"  # int: channels a model takes
     OUT_CHANNELS = "out_channels"  # int: channels a model outputs
     SIZE_MULTIPLE = "size_multiple"  # int: a model needs every image size to divide by this
@@ -244,7 +245,9 @@ def check_labels(ctx: CheckContext, port: str, purpose: str) -> None:
     """
     labelled = ctx.fact(port, Fact.HAS_LABELS)
     if labelled is not None and not labelled.value:
-        ctx.conflict("", f"{purpose} needs labelled data, but the data on '{port}' has no labels", labelled)
+        because = ctx.fact(port, Fact.UNLABELLED_BECAUSE)
+        reason = f": {because.value}" if because is not None else ""
+        ctx.conflict("", f"{purpose} needs labelled data, but the data on '{port}' has no labels{reason}", labelled)
 
 
 def check_no_data(ctx: CheckContext, port: str) -> None:

@@ -104,6 +104,9 @@ LossFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 def split_batch(batch: Any, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """(image, label) on ``device`` from a dict batch (``image``/``label``) or a pair."""
     if isinstance(batch, Mapping):
+        if "label" not in batch:  # e.g. a Datalist's 'test' list or a CSV without a 'label' column
+            raise NodeError(f"the batches carry no 'label' (their keys: {', '.join(map(str, batch))}): training "
+                            "needs labelled data (a Datalist reads labels from its 'label' column or entries)")
         image, label = batch["image"], batch["label"]
     elif isinstance(batch, Sequence) and len(batch) >= 2:
         image, label = batch[0], batch[1]

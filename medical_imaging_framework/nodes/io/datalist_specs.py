@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
+from medical_imaging_framework.core.checks import CheckContext, Fact
 from medical_imaging_framework.core.params import path_unreachable
 from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.nodes.io import readers
@@ -136,6 +137,43 @@ def check_files(pairs: list[Pair], source: Path) -> None:
                 raise NodeError(printable(f"datalist '{source}' lists {role} '{file}', which {problem}"))
 
 
+def csv_columns(path: Path) -> list[str] | None:
+    """The column names of a CSV datalist (its first line only), or None when it cannot be read now.
+
+    Args:
+        path: the CSV file.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            return [name.strip() for name in next(csv.reader(handle), [])]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None  # the run reports an unreadable file, naming it
+
+
+def check_datalist(ctx: CheckContext) -> None:
+    """Whether the items carry labels: a Decathlon ``test`` list never does, a CSV only with a ``label`` column.
+
+    Only a CSV's first line is read; a file missing or unreadable now is reported when the node runs.
+    """
+    path = Path(ctx.config["path"]).expanduser()
+    if path.suffix.lower() == ".csv":
+        columns = csv_columns(path)
+        if columns is None or "label" in columns:
+            return
+        shown = ", ".join(f"'{name}'" for name in columns) or "none"
+        because = printable(f"the CSV '{path}' has no 'label' column (its columns: {shown}); name the column "
+                            "holding the label files 'label'")
+        field = "path"
+    elif ctx.config["key"] == "test":
+        because = ("the Decathlon 'test' list holds images without labels; set key to 'training' or 'validation' "
+                   "to train or evaluate")
+        field = "key"
+    else:
+        return
+    ctx.provide("dataset", **{Fact.HAS_LABELS: ctx.known(False, field),
+                              Fact.UNLABELLED_BECAUSE: ctx.known(because, field)})
+
+
 def run_datalist(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     path = Path(config["path"]).expanduser()
     if not path.is_file():
@@ -167,5 +205,6 @@ SPECS = [
             MAX_IMAGE_GB,
         ),
         description="Images and labels listed in a Decathlon dataset.json (MONAI) or a CSV file.",
+        check=check_datalist,
     ),
 ]

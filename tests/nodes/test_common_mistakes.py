@@ -1,0 +1,57 @@
+"""Issue 19 point 6: common mistakes get one line naming the file, node or field and what to do, not a raw
+``KeyError``, ``AssertionError``, MONAI collate dump or ``RuntimeError``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from medical_imaging_framework.cli.main import main
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "segmentation" / "TRAINING.md"
+
+
+def in_doc(text: str) -> bool:
+    """Whether TRAINING.md says ``text`` (line breaks read as spaces)."""
+    return text in " ".join(DOC.read_text(encoding="utf-8").split())
+
+
+def test_validate_names_a_csv_without_a_label_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("list.csv").write_text("image,mask\nimagesTr/a.nii.gz,labelsTr/a.nii.gz\n", encoding="utf-8")
+    assert main(["validate", "decathlon_train.json", "--set", "datalist_train.path=list.csv"]) == 2
+    err = capsys.readouterr().err
+    assert ("node 'trainer': training needs labelled data, but the data on 'train_data' has no labels: the CSV "
+            "'list.csv' has no 'label' column (its columns: 'image', 'mask'); name the column holding the label "
+            "files 'label' (set by node 'datalist_train', field 'path')") in err
+    assert "node 'datalist_train', field 'path': training needs labelled data" in err
+    quoted = "the CSV 'list.csv' has no 'label' column (its columns: 'image', 'mask'); name the column holding"
+    assert quoted in err and in_doc(quoted)  # the doc quotes what validate says
+
+
+def test_validate_names_training_on_the_decathlon_test_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "decathlon_train.json", "--set", "datalist_train.key=test"]) == 2
+    err = capsys.readouterr().err
+    assert ("node 'datalist_train', field 'key': training needs labelled data, but the data on 'train_data' has "
+            "no labels: the Decathlon 'test' list holds images without labels; set key to 'training' or "
+            "'validation' to train or evaluate") in err
+    quoted = "the Decathlon 'test' list holds images without labels; set key to 'training' or 'validation'"
+    assert in_doc(quoted)
+
+
+def test_the_training_loop_names_batches_without_labels() -> None:
+    import torch
+
+    from medical_imaging_framework.run.control import NodeError
+    from medical_imaging_framework.training.loop import split_batch
+
+    with pytest.raises(NodeError, match=r"^the batches carry no 'label' \(their keys: image, name\): training needs "
+                                        "labelled data"):
+        split_batch({"image": torch.zeros(1, 1, 4, 4), "name": ["a"]}, torch.device("cpu"))
+
