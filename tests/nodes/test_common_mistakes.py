@@ -55,3 +55,34 @@ def test_the_training_loop_names_batches_without_labels() -> None:
                                         "labelled data"):
         split_batch({"image": torch.zeros(1, 1, 4, 4), "name": ["a"]}, torch.device("cpu"))
 
+
+
+def test_every_missing_file_of_a_list_is_named_at_once(tmp_path: Path) -> None:
+    from medical_imaging_framework.nodes.io.datalist_specs import run_datalist
+    from medical_imaging_framework.run.control import CancelToken, NodeError
+    from medical_imaging_framework.run.executor import NodeContext
+
+    listing = tmp_path / "list.csv"
+    listing.write_text("image,label\na.nii.gz,la.nii.gz\nb.nii.gz,lb.nii.gz\n", encoding="utf-8")
+    (tmp_path / "lb.nii.gz").write_bytes(b"")
+    config = {"path": str(listing), "key": "training", "cache": True, "label_mapping": "none"}
+    with pytest.raises(NodeError) as raised:
+        run_datalist(NodeContext("datalist", lambda event: None, CancelToken()), {}, config)
+    assert str(raised.value) == (
+        f"datalist '{listing}' lists 3 files that cannot be opened: image '{tmp_path / 'a.nii.gz'}', which does not "
+        f"exist; label '{tmp_path / 'la.nii.gz'}', which does not exist; image '{tmp_path / 'b.nii.gz'}', which "
+        "does not exist")
+    assert in_doc("every such file is named at once: `lists 3 files that cannot be opened: image")
+
+
+def test_every_image_without_a_label_in_a_folder_is_named_at_once(tmp_path: Path) -> None:
+    from medical_imaging_framework.nodes.io.image_folder_specs import pair_entries
+    from medical_imaging_framework.run.control import NodeError
+
+    images = {name: tmp_path / "images" / f"{name}.nii.gz" for name in ("a", "b", "c")}
+    with pytest.raises(NodeError) as raised:
+        pair_entries(images, {"b": tmp_path / "labels" / "b.nii.gz"})
+    assert str(raised.value) == (
+        "2 images have no label (expected a file of the same name, any suffix, in the labels folder): "
+        f"'{images['a']}', '{images['c']}'")
+    assert in_doc("an image without label (or the reverse; every such file is named at once)")

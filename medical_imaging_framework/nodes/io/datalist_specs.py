@@ -17,7 +17,7 @@ from medical_imaging_framework.core.checks import CheckContext, Fact
 from medical_imaging_framework.core.params import path_unreachable
 from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.nodes.io import readers
-from medical_imaging_framework.nodes.io.image_folder_specs import CACHE, MAX_IMAGE_GB, open_pairs
+from medical_imaging_framework.nodes.io.image_folder_specs import CACHE, MAX_IMAGE_GB, MAX_LISTED, open_pairs
 from medical_imaging_framework.nodes.io.labels import LABEL_MAPPING
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.executor import NodeContext
@@ -123,18 +123,24 @@ def csv_pairs(path: Path) -> list[Pair]:
 
 
 def check_files(pairs: list[Pair], source: Path) -> None:
-    """Raise `NodeError` naming the first listed image or label that cannot be opened, and why (it does not exist,
-    it is a symbolic link loop or a link to nothing, ...).
+    """Raise `NodeError` naming every listed image or label that cannot be opened, and why (it does not exist,
+    it is a symbolic link loop or a link to nothing, ...): all at once, so one fix pass is enough.
 
     Args:
         pairs: the listed items.
         source: the datalist file, named in the error.
     """
-    for _, image, label in pairs:
-        for role, file in (("image", image), ("label", label)):
-            problem = "" if file is None else path_unreachable(file)
-            if problem:
-                raise NodeError(printable(f"datalist '{source}' lists {role} '{file}', which {problem}"))
+    problems = [f"{role} '{file}', which {problem}"
+                for _, image, label in pairs
+                for role, file in (("image", image), ("label", label))
+                if file is not None and (problem := path_unreachable(file))]
+    if len(problems) == 1:
+        raise NodeError(printable(f"datalist '{source}' lists {problems[0]}"))
+    if problems:
+        shown = "; ".join(problems[:MAX_LISTED])
+        more = f"; and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+        raise NodeError(printable(
+            f"datalist '{source}' lists {len(problems)} files that cannot be opened: {shown}{more}"))
 
 
 def csv_columns(path: Path) -> list[str] | None:
