@@ -86,3 +86,51 @@ def test_every_image_without_a_label_in_a_folder_is_named_at_once(tmp_path: Path
         "2 images have no label (expected a file of the same name, any suffix, in the labels folder): "
         f"'{images['a']}', '{images['c']}'")
     assert in_doc("an image without label (or the reverse; every such file is named at once)")
+
+
+def test_mif_export_checks_the_input_size_against_the_strides(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from medical_imaging_framework.core import NodeRegistry
+    from tests.support.tiny import run_events, tiniest_graph
+
+    graph = tiniest_graph(NodeRegistry(), tmp_path / "ckpt", num_epochs=1)  # UNet strides [2]: sizes divide by 2
+    assert run_events(graph)[0].status == "done"
+    checkpoint, output = tmp_path / "ckpt" / "final_model.pt", tmp_path / "model.onnx"
+    assert main(["export", str(checkpoint), "-o", str(output), "--input-size", "15"]) == 2
+    assert capsys.readouterr().err == ("error: --input-size 15: input size 15 does not divide by 2, the product of "
+                                       "the network's strides (15: use 14 or 16)\n")
+    assert main(["export", str(checkpoint), "-o", str(output), "--input-size", "16,15"]) == 2
+    assert "input size 16x15 does not divide by 2" in capsys.readouterr().err
+    assert not output.exists()
+
+
+def test_export_model_node_is_checked_by_validate_and_export_names_a_failing_sample(tmp_path: Path) -> None:
+    from monai.networks.nets import UNet
+
+    from medical_imaging_framework.core import NodeRegistry
+    from medical_imaging_framework.tools.export import ExportError, export_model, sample_input
+    from tests.support.tiny import tiniest_graph
+
+    graph = tiniest_graph(NodeRegistry(), "")
+    graph.add_node(NodeRegistry().create("io.ExportModel", "export", path=str(tmp_path / "m.onnx"), input_size=[15]))
+    graph.connect("trainer", "model", "export", "model")
+    problems = [str(problem) for problem in graph.validate()]
+    assert any("node 'export', field 'input_size': input size 15 does not divide by 2, the product of the network's "
+               "strides (15: use 14 or 16)" in problem for problem in problems), problems
+    model = UNet(spatial_dims=2, in_channels=1, out_channels=1, channels=(2, 4, 8), strides=(2, 2), num_res_units=0)
+    with pytest.raises(ExportError, match=r"^the model does not run on a sample input of shape \[2, 1, 14, 14\] "
+                                          r"\(RuntimeError: Sizes of tensors must match.*\); choose an input size"):
+        export_model(model, tmp_path / "m.ts", "torchscript", sample_input(model, [14]))
+
+
+def test_deploy_doc_quotes_the_input_size_message_of_the_default_unet() -> None:
+    from medical_imaging_framework.core import NodeRegistry, load_pipeline
+    from medical_imaging_framework.core.checks import input_size_problem
+    from medical_imaging_framework.core.examples import resolve_pipeline_path
+    from medical_imaging_framework.tools.model_builder import model_facts
+
+    graph = load_pipeline(resolve_pipeline_path("segmentation_train.json"), NodeRegistry())
+    message = input_size_problem([100], model_facts(graph, "unet"))
+    doc = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
+    assert message in " ".join(doc.read_text(encoding="utf-8").split())
