@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,3 +135,78 @@ def test_deploy_doc_quotes_the_input_size_message_of_the_default_unet() -> None:
     message = input_size_problem([100], model_facts(graph, "unet"))
     doc = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
     assert message in " ".join(doc.read_text(encoding="utf-8").split())
+
+
+def odd_sized_folder_graph(root: Path, sizes: list[tuple[int, int]]) -> Any:
+    """The tiniest training pipeline (UNet strides [2]) on 2D NIfTI scans of ``sizes``, without padding."""
+    import nibabel as nib
+    import numpy as np
+
+    from medical_imaging_framework.core import NodeRegistry
+    from tests.support.tiny import tiniest_graph
+
+    for sub in ("images", "labels"):
+        (root / sub).mkdir(parents=True)
+    for index, size in enumerate(sizes):
+        label = np.zeros(size, np.uint8)
+        label[2:8, 3:9] = 1
+        nib.save(nib.Nifti1Image(label.astype(np.float32) + 0.1 * index, np.eye(4)), root / "images" / f"c{index}.nii")
+        nib.save(nib.Nifti1Image(label, np.eye(4)), root / "labels" / f"c{index}.nii")
+    graph = tiniest_graph(NodeRegistry(), "")
+    graph.remove_node("phantoms")
+    graph.add_node(NodeRegistry().create("io.ImageFolder", "folder", images_dir=str(root / "images"),
+                                         labels_dir=str(root / "labels")))
+    graph.connect("folder", "dataset", "split", "dataset")
+    graph.nodes["split"].config["seed"] = 1
+    graph.nodes["train_loader"].config.update(batch_size=1, shuffle=False)
+    return graph
+
+
+def test_an_odd_image_size_is_named_with_the_padding_fix_before_the_loss(tmp_path: Path) -> None:
+    from tests.support.tiny import run_events
+
+    graph = odd_sized_folder_graph(tmp_path, [(16, 16), (17, 16), (16, 16), (16, 16)])  # c1: the validation item
+    result, _ = run_events(graph)
+    assert result.status == "failed" and result.failed_node == "trainer"
+    assert result.error == (
+        "item 'c1': the model outputs size 18x16 for images and labels of size 17x16: the image size must divide "
+        "by the product of the network's strides (2); add transforms.DivisiblePad with k=2 to the transforms (saved "
+        "predictions are cropped back to each scan's size), or crop/resize the images to such a size")
+    assert in_doc("`item 'c1': the model outputs size 18x16 for images and labels of size 17x16: … add "
+                  "transforms.DivisiblePad with k=2 to the transforms …`")
+
+
+def test_evaluation_names_a_prediction_of_another_size_with_the_fix() -> None:
+    import numpy as np
+    import torch
+
+    from medical_imaging_framework.nodes.evaluation.specs import evaluate_case
+    from medical_imaging_framework.nodes.inference.specs import Case
+    from medical_imaging_framework.run.control import NodeError
+
+    case = Case("c1", None, torch.zeros(1, 18, 16), np.eye(4), label=torch.zeros(1, 17, 16))
+    with pytest.raises(NodeError) as raised:
+        evaluate_case(case, 2)
+    assert str(raised.value) == (
+        "case 'c1': label shape (17, 16) differs from prediction shape (18, 16): the image size must divide by the "
+        "product of the network's strides; add transforms.DivisiblePad to the transforms, or set the Predictor's "
+        "sliding_window to on")
+
+
+def test_batches_of_different_sizes_are_refused_in_one_line_or_padded(tmp_path: Path) -> None:
+    from tests.support.tiny import run_events
+
+    graph = odd_sized_folder_graph(tmp_path, [(16, 16), (16, 16), (20, 16), (16, 16)])  # c1 is the validation item
+    graph.nodes["train_loader"].config["batch_size"] = 3
+    result, _ = run_events(graph)
+    assert result.status == "failed" and result.failed_node == "trainer"
+    assert result.error == (
+        "data loader 'train_loader': batch_size 3 puts items of different sizes in one batch ('c0' 16x16, 'c2' "
+        "20x16): set train_loader.collate to 'pad' (each batch padded to its largest item), set "
+        "train_loader.batch_size to 1, or give the items one size (Pad or Crop, Resize, Random Crop)")
+    refused = result.error
+    graph.nodes["train_loader"].config["collate"] = "pad"
+    result, _ = run_events(graph)
+    assert result.status == "done", result.error
+    assert in_doc("`collate` `pad` pads each batch to its largest item")
+    assert in_doc(f"(`{refused.split(': set')[0]}: set train_loader.collate to 'pad' …`)")  # the doc quotes it
