@@ -210,3 +210,20 @@ def test_batches_of_different_sizes_are_refused_in_one_line_or_padded(tmp_path: 
     assert result.status == "done", result.error
     assert in_doc("`collate` `pad` pads each batch to its largest item")
     assert in_doc(f"(`{refused.split(': set')[0]}: set train_loader.collate to 'pad' …`)")  # the doc quotes it
+
+
+def test_predictions_of_pad_collated_batches_are_saved_on_each_scans_grid() -> None:
+    import numpy as np
+    import torch
+    from monai.data import MetaTensor, decollate_batch
+    from monai.data.utils import pad_list_data_collate
+
+    from medical_imaging_framework.nodes.inference.specs import Case
+    from medical_imaging_framework.nodes.io.prediction_saving import on_source_grid
+
+    scans = [torch.arange(float(h * w)).reshape(1, h, w) for h, w in ((20, 16), (16, 18))]
+    batch = pad_list_data_collate([{"image": MetaTensor(scan, affine=torch.eye(4))} for scan in scans])
+    assert tuple(batch["image"].shape) == (2, 1, 20, 18)
+    for scan, item in zip(scans, decollate_batch(batch), strict=True):
+        grid = on_source_grid(Case("c", None, item["image"], np.eye(4)), [])
+        assert torch.equal(grid.as_tensor(), scan)  # the padding cropped off, each voxel where it was
