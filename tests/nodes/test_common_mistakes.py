@@ -227,3 +227,22 @@ def test_predictions_of_pad_collated_batches_are_saved_on_each_scans_grid() -> N
     for scan, item in zip(scans, decollate_batch(batch), strict=True):
         grid = on_source_grid(Case("c", None, item["image"], np.eye(4)), [])
         assert torch.equal(grid.as_tensor(), scan)  # the padding cropped off, each voxel where it was
+
+
+def test_a_refusal_raised_in_a_loader_worker_reaches_the_user_as_its_one_line() -> None:
+    import torch
+    from torch.utils.data import DataLoader
+
+    from medical_imaging_framework.nodes.data.collate import StackCollate
+    from medical_imaging_framework.run.control import NodeError, worker_message
+
+    items = [{"image": torch.zeros(1, 16, 16), "name": "a"}, {"image": torch.zeros(1, 20, 16), "name": "b"}]
+    loader = DataLoader(items, batch_size=2, num_workers=1, collate_fn=StackCollate("val_loader", 2))
+    with pytest.raises(NodeError) as raised:
+        next(iter(loader))
+    assert "Original Traceback" in str(raised.value)  # PyTorch's wrapping of the worker's error
+    assert worker_message(str(raised.value)) == (
+        "data loader 'val_loader': batch_size 2 puts items of different sizes in one batch ('a' 16x16, 'b' 20x16): "
+        "set val_loader.collate to 'pad' (each batch padded to its largest item), set val_loader.batch_size to 1, "
+        "or give the items one size (Pad or Crop, Resize, Random Crop)")
+    assert worker_message("plain") == "plain"
