@@ -94,3 +94,15 @@ def test_a_dice_loss_without_softmax_is_named_in_the_advice() -> None:
         "'net' has out_channels=1 (binary, classes 0..1): set net.out_channels to 5 and dice.softmax to true "
         "(dice.sigmoid to false)")
     assert class_problem(found, "net", 5, advice) == ""
+
+
+def test_the_networks_own_out_channels_is_used_when_the_pipeline_does_not_state_it() -> None:
+    from monai.networks.nets import UNet
+
+    from medical_imaging_framework.nodes.training.label_classes import model_node
+
+    pipeline = {"nodes": [{"id": "net", "type": "plugin.Net", "params": {}}],
+                "links": [{"from": "net.model", "to": "trainer.model"}]}
+    network = UNet(spatial_dims=2, in_channels=1, out_channels=2, channels=(2, 4), strides=(2,))
+    assert model_node(pipeline, "trainer", network) == ("net", 2)
+    assert model_node(pipeline, "trainer", object()) is None

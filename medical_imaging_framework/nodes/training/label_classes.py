@@ -60,25 +60,29 @@ def upstream(pipeline: dict[str, Any], node_id: str, port: str) -> dict[str, Any
     return next((node for node in pipeline.get("nodes", []) if node.get("id") == source_id), None)
 
 
-def model_node(pipeline: dict[str, Any], node_id: str) -> tuple[str, int] | None:
+def model_node(pipeline: dict[str, Any], node_id: str, model: Any = None) -> tuple[str, int] | None:
     """The node setting the model's ``out_channels`` and its value, following model links upstream.
 
     Args:
         pipeline: the JSON-ready pipeline being run.
         node_id: the Trainer.
+        model: the network, whose ``out_channels`` (MONAI UNet, AttentionUnet) is used when the pipeline does
+            not state it.
     """
-    node = upstream(pipeline, node_id, "model")
+    node, first = upstream(pipeline, node_id, "model"), None
     for _ in range(MAX_DEPTH):
         if node is None:
-            return None
+            break
+        first = first or str(node.get("id"))
         params = node.get("params", node.get("config", {}))
         if "out_channels" in params:
             try:
                 return str(node["id"]), int(params["out_channels"])
             except (TypeError, ValueError):
-                return None
+                break
         node = upstream(pipeline, str(node.get("id")), "model")
-    return None
+    channels = getattr(model, "out_channels", None)
+    return (first or "model", channels) if isinstance(channels, int) and channels > 0 else None
 
 
 def loss_advice(pipeline: dict[str, Any], node_id: str) -> str:
@@ -130,7 +134,7 @@ def check_label_classes(ctx: NodeContext, inputs: dict[str, Any]) -> None:
         ctx: the Trainer's context (its pipeline names the model and loss nodes).
         inputs: the Trainer's inputs (``train_data``, optional ``val_data``).
     """
-    model = model_node(ctx.pipeline, ctx.node_id)
+    model = model_node(ctx.pipeline, ctx.node_id, inputs.get("model"))
     if model is None:
         return
     found: list[LabelClasses] = []
