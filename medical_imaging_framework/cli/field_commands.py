@@ -53,8 +53,9 @@ def export_command(args: argparse.Namespace) -> int:
         check_model_fits,
         read_checkpoint,
     )
+    from medical_imaging_framework.core.checks import input_size_problem
     from medical_imaging_framework.tools.export import ExportError, export_model, sample_input
-    from medical_imaging_framework.tools.model_builder import build_model
+    from medical_imaging_framework.tools.model_builder import build_model, model_facts
 
     size = _int_list(args.input_size, "--input-size")
     try:
@@ -67,6 +68,9 @@ def export_command(args: argparse.Namespace) -> int:
         weights, source = checkpoint["model_state_dict"], str(args.checkpoint)
         # the pipeline's network is checked against the stored shapes before it is built (it may be any size)
         node_id, model = build_model(graph, args.node, check=lambda shapes: check_model_fits(shapes, weights, source))
+        problem = input_size_problem(size, model_facts(graph, node_id))
+        if problem:  # before the sample runs: a UNet given 100 fails deep inside with "Sizes of tensors must match"
+            raise UsageError(f"--input-size {args.input_size}: {problem}")
         apply_model_state(model, weights, source=source)
         result = export_model(model, args.output, args.format, sample_input(model, size))
     except CheckpointError as error:

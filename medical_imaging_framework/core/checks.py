@@ -25,6 +25,7 @@ class Fact:
     IMAGE_CHANNELS = "image_channels"  # int: channels of every image
     NUM_ITEMS = "num_items"  # int: items in a dataset
     HAS_LABELS = "has_labels"  # bool: items carry a label
+    UNLABELLED_BECAUSE = "unlabelled_because"  # str: why items carry no label, and what to change (with HAS_LABELS)
     IN_CHANNELS = "in_channels"  # int: channels a model takes
     OUT_CHANNELS = "out_channels"  # int: channels a model outputs
     SIZE_MULTIPLE = "size_multiple"  # int: a model needs every image size to divide by this
@@ -203,6 +204,42 @@ def image_size_problem(size: tuple[int, ...], multiple: int, min_size: int) -> s
     return ""
 
 
+def nearest_sizes(size: int, multiple: int, min_size: int) -> list[int]:
+    """The sizes nearest ``size`` (below and above) that divide by ``multiple`` and are at least ``min_size``.
+
+    Args:
+        size: a size that does not fit.
+        multiple: every size must divide by this.
+        min_size: the smallest size allowed.
+    """
+    smallest = -(-max(min_size, 1) // multiple) * multiple
+    below = size // multiple * multiple
+    above = below + multiple if below < size else below
+    return sorted({value for value in (below, above) if value >= smallest} or {smallest})
+
+
+def input_size_problem(size: list[int], model: Facts) -> str:
+    """Why a model with facts ``model`` cannot take an input of ``size``, with the nearest sizes it can take.
+
+    Args:
+        size: one value for every axis, or one per spatial axis (``mif export --input-size``, *Export Model*).
+        model: the facts of the model (``SIZE_MULTIPLE``, ``MIN_SIZE``, ``SPATIAL_DIMS``).
+    """
+    dims, multiple, minimum = (model.get(name) for name in (Fact.SPATIAL_DIMS, Fact.SIZE_MULTIPLE, Fact.MIN_SIZE))
+    if dims is not None and len(size) not in (1, dims.value):
+        return f"{len(size)} values for a {dims.value}D model: give one value for every axis, or {dims.value}"
+    if multiple is None:
+        return ""
+    low, step = (minimum.value if minimum is not None else 1), multiple.value
+    bad = [value for value in dict.fromkeys(size) if value % step or value < low]
+    if not bad:
+        return ""
+    why = (f"does not divide by {step}, the product of the network's strides" if any(v % step for v in size)
+           else f"is too small for the network: each axis needs at least {low}")
+    advice = "; ".join(f"{value}: use {' or '.join(map(str, nearest_sizes(value, step, low)))}" for value in bad)
+    return f"input size {'x'.join(map(str, size))} {why} ({advice})"
+
+
 def check_model_on_data(ctx: CheckContext, model_port: str, data_port: str, roi: Known | None = None) -> None:
     """Report a model that cannot take the images on ``data_port``: dims, channels, size.
 
@@ -244,7 +281,9 @@ def check_labels(ctx: CheckContext, port: str, purpose: str) -> None:
     """
     labelled = ctx.fact(port, Fact.HAS_LABELS)
     if labelled is not None and not labelled.value:
-        ctx.conflict("", f"{purpose} needs labelled data, but the data on '{port}' has no labels", labelled)
+        because = ctx.fact(port, Fact.UNLABELLED_BECAUSE)
+        reason = f": {because.value}" if because is not None else ""
+        ctx.conflict("", f"{purpose} needs labelled data, but the data on '{port}' has no labels{reason}", labelled)
 
 
 def check_no_data(ctx: CheckContext, port: str) -> None:
@@ -267,4 +306,6 @@ __all__ = [
     "check_model_on_data",
     "check_no_data",
     "image_size_problem",
+    "input_size_problem",
+    "nearest_sizes",
 ]

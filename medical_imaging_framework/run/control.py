@@ -24,6 +24,23 @@ class NodeError(Exception):
     """A node refused its inputs or failed in a way the user can fix; the message is shown as is."""
 
 
+def worker_message(message: str) -> str:
+    """A `NodeError`'s own message when a data loader worker raised it, else ``message`` unchanged.
+
+    PyTorch re-raises a worker's exception in the main process with the worker's whole traceback as its
+    message (``Caught NodeError in DataLoader worker process 0.\nOriginal Traceback ...``); the user needs
+    only the last line, the message the node wrote.
+
+    Args:
+        message: the text of a `NodeError` as caught.
+    """
+    if not message.startswith("Caught NodeError in DataLoader worker process"):
+        return message
+    marker = f"{NodeError.__module__}.{NodeError.__qualname__}: "
+    last = message.rstrip("\n").rpartition(marker)[2]
+    return last if last and last != message.rstrip("\n") else message
+
+
 class CancelToken:
     """Thread-safe stop flag, checked by long-running nodes between batches."""
 

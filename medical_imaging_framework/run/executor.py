@@ -9,7 +9,7 @@ from typing import Any
 
 from medical_imaging_framework.core.graph import Graph, Problem
 from medical_imaging_framework.core.pipeline_file import graph_to_dict
-from medical_imaging_framework.run.control import Cancelled, CancelToken, NodeError
+from medical_imaging_framework.run.control import Cancelled, CancelToken, NodeError, worker_message
 from medical_imaging_framework.run.events import (
     Event,
     EventSink,
@@ -122,7 +122,7 @@ class Executor:
         except Cancelled:
             return RunStatus.CANCELLED
         except Exception as error:  # a node's failure ends the run cleanly, never the program
-            message = str(error) if isinstance(error, NodeError) else f"{type(error).__name__}: {error}"
+            message = worker_message(str(error)) if isinstance(error, NodeError) else f"{type(error).__name__}: {error}"
             result.failed_node, result.error = node_id, message
             self._emit(NodeFailed(node_id=node_id, message=message, traceback=traceback.format_exc()))
             return RunStatus.FAILED

@@ -97,8 +97,13 @@ def export_model(
     target.parent.mkdir(parents=True, exist_ok=True)
     model = model.cpu().eval()
     example = example.cpu().float()
-    with torch.no_grad():
-        expected = model(example)
+    try:
+        with torch.no_grad():
+            expected = model(example)
+    except Exception as error:  # e.g. a size the network cannot halve: "Sizes of tensors must match ..."
+        raise ExportError(f"the model does not run on a sample input of shape {list(example.shape)} "
+                          f"({type(error).__name__}: {_first_line(error)}); choose an input size it takes, e.g. one "
+                          "that divides by the product of its strides") from None
     try:
         if fmt == "onnx":
             _write_onnx(model, target, example)

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from medical_imaging_framework.core.checks import CheckContext, Facts
 from medical_imaging_framework.core.graph import Graph
 from medical_imaging_framework.core.ports import PortKind
 from medical_imaging_framework.run.control import CancelToken, NodeError
@@ -29,6 +30,20 @@ def model_nodes(graph: Graph) -> list[str]:
         for node_id, node in graph.nodes.items()
         if not node.spec.inputs and any(port.kind == PortKind.MODEL for port in node.spec.outputs)
     ]
+
+
+def model_facts(graph: Graph, node_id: str) -> Facts:
+    """What the model node's check states about its network (dims, channels, size multiple), as validation sees it.
+
+    Args:
+        graph: the pipeline.
+        node_id: a model node (no inputs), whose parameters are valid.
+    """
+    node = graph.nodes[node_id]
+    context = CheckContext(node_id=node_id, config=node.parsed_config())
+    if node.spec.check is not None:
+        node.spec.check(context)
+    return context.outputs.get("model", {})
 
 
 def build_model(

@@ -15,6 +15,7 @@ from torch import nn
 
 from medical_imaging_framework.run.control import Cancelled, CancelToken, NodeError
 from medical_imaging_framework.run.events import EpochEnded, EventSink, Progress, TrainingStopped
+from medical_imaging_framework.training.shapes import output_size_problem
 
 
 @dataclass
@@ -104,6 +105,9 @@ LossFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 def split_batch(batch: Any, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """(image, label) on ``device`` from a dict batch (``image``/``label``) or a pair."""
     if isinstance(batch, Mapping):
+        if "label" not in batch:  # e.g. a Datalist's 'test' list or a CSV without a 'label' column
+            raise NodeError(f"the batches carry no 'label' (their keys: {', '.join(map(str, batch))}): training "
+                            "needs labelled data (a Datalist reads labels from its 'label' column or entries)")
         image, label = batch["image"], batch["label"]
     elif isinstance(batch, Sequence) and len(batch) >= 2:
         image, label = batch[0], batch[1]
@@ -187,7 +191,7 @@ class Trainer:
         for index, batch in enumerate(self.train_loader, start=1):
             image, label = split_batch(batch, self.device)
             state.optimizer.zero_grad(set_to_none=True)
-            loss = self._forward_loss(state, image, label)
+            loss = self._forward_loss(state, image, label, batch=batch)
             if state.scaler is not None:
                 state.scaler.scale(loss).backward()
                 state.scaler.step(state.optimizer)
@@ -202,13 +206,21 @@ class Trainer:
         return self._mean(total.item(), count, "training")
 
     def _forward_loss(
-        self, state: TrainingState, image: torch.Tensor, label: torch.Tensor, model: nn.Module | None = None
+        self, state: TrainingState, image: torch.Tensor, label: torch.Tensor, model: nn.Module | None = None,
+        batch: Any = None,
     ) -> torch.Tensor:
         model = state.model if model is None else model
         if state.scaler is None and self.autocast_dtype is None:
-            return self.loss_fn(model(image), label)
+            return self._loss(model, image, label, batch)
         with torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype):
-            return self.loss_fn(model(image), label)
+            return self._loss(model, image, label, batch)
+
+    def _loss(self, model: nn.Module, image: torch.Tensor, label: torch.Tensor, batch: Any) -> torch.Tensor:
+        prediction = model(image)
+        problem = output_size_problem(prediction, label, batch, model)  # shapes only: no device sync
+        if problem:
+            raise NodeError(problem)
+        return self.loss_fn(prediction, label)
 
     @torch.no_grad()
     def _validate(self, state: TrainingState) -> float:
@@ -219,7 +231,7 @@ class Trainer:
         total, count = torch.zeros((), dtype=torch.float64, device=self.device), 0
         for batch in self.val_loader or ():
             image, label = split_batch(batch, self.device)
-            total += self._forward_loss(state, image, label, model).detach().double() * image.shape[0]
+            total += self._forward_loss(state, image, label, model, batch).detach().double() * image.shape[0]
             count += image.shape[0]
             self.cancel.raise_if_cancelled()
         return self._mean(total.item(), count, "validation")

@@ -40,8 +40,10 @@ def run_split(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) 
 
 def run_loader(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     import torch
-    from monai.data.utils import list_data_collate, worker_init_fn
+    from monai.data.utils import worker_init_fn
     from torch.utils.data import DataLoader
+
+    from medical_imaging_framework.nodes.data.collate import make_collate
 
     dataset = inputs["dataset"]
     if dataset is None:
@@ -56,7 +58,8 @@ def run_loader(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any])
         persistent_workers=config["num_workers"] > 0 and config.get("persistent_workers", True),
         pin_memory=config.get("pin_memory", True) and torch.cuda.is_available(),
         drop_last=False,
-        collate_fn=list_data_collate,  # MONAI: batches MetaTensors with each item's meta and transform history
+        # MONAI: batches MetaTensors with each item's meta and transform history (stack: sizes checked first)
+        collate_fn=make_collate(config.get("collate", "stack"), ctx.node_id, config["batch_size"]),
         worker_init_fn=worker_init_fn if config["num_workers"] > 0 else None,  # own seed per worker (MONAI)
     )
     return {"loader": loader}
@@ -147,6 +150,10 @@ SPECS = [
                   "Keep the worker processes (and what they cached) alive between epochs (with workers > 0)."),
             Param("pin_memory", ParamKind.BOOL, True, "Pin memory",
                   "Page-locked batches for faster, asynchronous copies to the GPU (used only when CUDA is available)."),
+            Param("collate", ParamKind.CHOICE, "stack", "Collate",
+                  "stack: the items of a batch must share a size; pad: each batch is padded to its largest item "
+                  "(MONAI pad_list_data_collate), for batch_size > 1 on images of different sizes.",
+                  choices=("stack", "pad")),
         ),
         description="Batches a dataset for training, validation or inference.",
         check=check_loader,

@@ -54,7 +54,8 @@ def evaluate_case(case: Case, num_classes: int) -> dict[str, Any]:
     if tuple(case.label.shape[1:]) != tuple(case.prediction.shape[1:]):
         raise NodeError(
             f"case '{case.name}': label shape {tuple(case.label.shape[1:])} differs from prediction shape "
-            f"{tuple(case.prediction.shape[1:])}"
+            f"{tuple(case.prediction.shape[1:])}: the image size must divide by the product of the network's "
+            "strides; add transforms.DivisiblePad to the transforms, or set the Predictor's sliding_window to on"
         )
     label = case.label.round().long()
     if int(label.max()) >= num_classes or int(label.min()) < 0:

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
+from medical_imaging_framework.core.checks import CheckContext, Fact
 from medical_imaging_framework.core.params import path_unreachable
 from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.nodes.io import readers
-from medical_imaging_framework.nodes.io.image_folder_specs import CACHE, MAX_IMAGE_GB, open_pairs
+from medical_imaging_framework.nodes.io.image_folder_specs import CACHE, MAX_IMAGE_GB, MAX_LISTED, open_pairs
 from medical_imaging_framework.nodes.io.labels import LABEL_MAPPING
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.executor import NodeContext
@@ -122,18 +123,61 @@ def csv_pairs(path: Path) -> list[Pair]:
 
 
 def check_files(pairs: list[Pair], source: Path) -> None:
-    """Raise `NodeError` naming the first listed image or label that cannot be opened, and why (it does not exist,
-    it is a symbolic link loop or a link to nothing, ...).
+    """Raise `NodeError` naming every listed image or label that cannot be opened, and why (it does not exist,
+    it is a symbolic link loop or a link to nothing, ...): all at once, so one fix pass is enough.
 
     Args:
         pairs: the listed items.
         source: the datalist file, named in the error.
     """
-    for _, image, label in pairs:
-        for role, file in (("image", image), ("label", label)):
-            problem = "" if file is None else path_unreachable(file)
-            if problem:
-                raise NodeError(printable(f"datalist '{source}' lists {role} '{file}', which {problem}"))
+    problems = [f"{role} '{file}', which {problem}"
+                for _, image, label in pairs
+                for role, file in (("image", image), ("label", label))
+                if file is not None and (problem := path_unreachable(file))]
+    if len(problems) == 1:
+        raise NodeError(printable(f"datalist '{source}' lists {problems[0]}"))
+    if problems:
+        shown = "; ".join(problems[:MAX_LISTED])
+        more = f"; and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+        raise NodeError(printable(
+            f"datalist '{source}' lists {len(problems)} files that cannot be opened: {shown}{more}"))
+
+
+def csv_columns(path: Path) -> list[str] | None:
+    """The column names of a CSV datalist (its first line only), or None when it cannot be read now.
+
+    Args:
+        path: the CSV file.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            return [name.strip() for name in next(csv.reader(handle), [])]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None  # the run reports an unreadable file, naming it
+
+
+def check_datalist(ctx: CheckContext) -> None:
+    """Whether the items carry labels: a Decathlon ``test`` list never does, a CSV only with a ``label`` column.
+
+    Only a CSV's first line is read; a file missing or unreadable now is reported when the node runs.
+    """
+    path = Path(ctx.config["path"]).expanduser()
+    if path.suffix.lower() == ".csv":
+        columns = csv_columns(path)
+        if columns is None or "label" in columns:
+            return
+        shown = ", ".join(f"'{name}'" for name in columns) or "none"
+        because = printable(f"the CSV '{path}' has no 'label' column (its columns: {shown}); name the column "
+                            "holding the label files 'label'")
+        field = "path"
+    elif ctx.config["key"] == "test":
+        because = ("the Decathlon 'test' list holds images without labels; set key to 'training' or 'validation' "
+                   "to train or evaluate")
+        field = "key"
+    else:
+        return
+    ctx.provide("dataset", **{Fact.HAS_LABELS: ctx.known(False, field),
+                              Fact.UNLABELLED_BECAUSE: ctx.known(because, field)})
 
 
 def run_datalist(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -167,5 +211,6 @@ SPECS = [
             MAX_IMAGE_GB,
         ),
         description="Images and labels listed in a Decathlon dataset.json (MONAI) or a CSV file.",
+        check=check_datalist,
     ),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
+from medical_imaging_framework.core.checks import CheckContext, Fact, input_size_problem
 from medical_imaging_framework.core.option_values import EXPORT_FORMATS
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.executor import NodeContext
@@ -36,6 +37,14 @@ def run_export(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any])
     return {}
 
 
+def check_export(ctx: CheckContext) -> None:
+    """``input_size`` must suit the linked model: one value or one per axis, dividing by its strides' product."""
+    model = ctx.inputs.get("model", {})
+    problem = input_size_problem(list(ctx.config["input_size"]), model)
+    if problem:
+        ctx.conflict("input_size", problem, model.get(Fact.SIZE_MULTIPLE))
+
+
 SPECS = [
     NodeSpec(
         type_id="io.ExportModel",
@@ -53,5 +62,6 @@ SPECS = [
                   "Spatial size of the exported input: one value for every axis, or one per axis.", minimum=1),
         ),
         description="Writes the trained model as ONNX or TorchScript and checks it reproduces the model's output.",
+        check=check_export,
     ),
 ]

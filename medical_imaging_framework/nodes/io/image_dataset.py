@@ -16,6 +16,7 @@ from medical_imaging_framework.nodes.io import readers
 from medical_imaging_framework.nodes.io.image_limits import ImageLimit, image_limit
 from medical_imaging_framework.nodes.io.image_loading import load_image
 from medical_imaging_framework.nodes.io.labels import map_label
+from medical_imaging_framework.nodes.transforms.item_checks import LabelClasses
 from medical_imaging_framework.run.control import NodeError
 
 Reader = Callable[[Path], MetaTensor]
@@ -30,7 +31,8 @@ class ImageFolderDataset(Dataset):
     back onto the source grid. ``affine`` repeats the image's affine as a plain tensor.
     Every pair is read once on creation to check it (readable, within the size limit, shapes match, one
     dimensionality, no NaN or infinite image voxels, label values); with ``cache`` the tensors are kept in memory,
-    otherwise files are read again per item.
+    otherwise files are read again per item. ``label_classes`` keeps, by item index, the classes its label holds
+    (found by the value check on that first read), which the Trainer holds against the model's outputs.
 
     Args:
         pairs: ``(name, image path, label path or None)``.
@@ -52,6 +54,7 @@ class ImageFolderDataset(Dataset):
         self.label_mapping = label_mapping
         self.cache: list[dict[str, Any]] | None = [] if cache else None
         self.spatial_dims = 0
+        self.label_classes: dict[int, LabelClasses] = {}
         for index in range(len(pairs)):
             item = self._read(index)
             if self.cache is not None:
@@ -98,7 +101,8 @@ class ImageFolderDataset(Dataset):
                     f"label '{label_path}' has shape {tuple(label.shape[1:])} but its image '{image_path}' has "
                     f"{tuple(image.shape[1:])}: image and label must have the same size"
                 ))
-            classes = map_label(label.numpy(), label_path, self.label_mapping)
+            classes, found = map_label(label.numpy(), label_path, self.label_mapping)
+            self.label_classes.setdefault(index, LabelClasses(str(label_path), found))
             item["label"] = MetaTensor(torch.from_numpy(classes), meta=dict(label.meta))
         return item
 

@@ -16,6 +16,8 @@ from medical_imaging_framework.nodes.io.labels import LABEL_MAPPING
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.executor import NodeContext
 
+MAX_LISTED = 10  # files named in one error; the rest are counted
+
 
 def list_entries(folder: Path, role: str) -> dict[str, Path]:
     """Image files (and DICOM series folders) of ``folder`` by stem.
@@ -56,15 +58,28 @@ def pair_entries(images: dict[str, Path], labels: dict[str, Path] | None) -> lis
     """
     if labels is None:
         return [(name, path, None) for name, path in images.items()]
-    for name, path in images.items():
-        if name not in labels:
-            raise NodeError(printable(
-                f"image '{path}' has no label: expected a file named '{name}.*' in the labels folder"))
-    for name, path in labels.items():
-        if name not in images:
-            raise NodeError(printable(
-                f"label '{path}' has no image: expected a file named '{name}.*' in the images folder"))
+    _unmatched("image", "label", [(name, path) for name, path in images.items() if name not in labels])
+    _unmatched("label", "image", [(name, path) for name, path in labels.items() if name not in images])
     return [(name, path, labels[name]) for name, path in images.items()]
+
+
+def _unmatched(role: str, other: str, alone: list[tuple[str, Path]]) -> None:
+    """Raise `NodeError` naming every ``role`` file without its ``other`` (all at once: one fix pass is enough).
+
+    Args:
+        role: ``image`` or ``label``.
+        other: the role it lacks.
+        alone: ``(name, path)`` of each file without a partner.
+    """
+    if len(alone) == 1:
+        name, path = alone[0]
+        raise NodeError(printable(
+            f"{role} '{path}' has no {other}: expected a file named '{name}.*' in the {other}s folder"))
+    if alone:
+        shown = ", ".join(f"'{path}'" for _, path in alone[:MAX_LISTED])
+        more = f" and {len(alone) - MAX_LISTED} more" if len(alone) > MAX_LISTED else ""
+        raise NodeError(printable(f"{len(alone)} {role}s have no {other} (expected a file of the same name, any "
+                                  f"suffix, in the {other}s folder): {shown}{more}"))
 
 
 CACHE = Param("cache", ParamKind.BOOL, True, "Cache", "Keep the read images in memory (read each file once).")

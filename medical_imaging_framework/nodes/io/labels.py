@@ -24,8 +24,11 @@ LABEL_MAPPING = Param(
 )
 
 
-def map_label(label: np.ndarray, path: Path, mapping: str = "none") -> np.ndarray:
-    """The label as class indices, after ``mapping``; raises `NodeError` naming ``path`` and its values.
+def map_label(label: np.ndarray, path: Path, mapping: str = "none") -> tuple[np.ndarray, tuple[int, ...]]:
+    """The label as class indices, after ``mapping``, and the classes it holds; raises `NodeError` naming ``path``.
+
+    The classes are what the value check computes anyway, kept so that the Trainer can hold them against the
+    model's outputs before epoch 1 without reading the labels again.
 
     Args:
         label: the array as read (any float values).
@@ -33,11 +36,13 @@ def map_label(label: np.ndarray, path: Path, mapping: str = "none") -> np.ndarra
         mapping: ``none`` (values must already be classes) or ``binarize`` (> 0 -> 1).
     """
     if mapping == "binarize":
-        return (label > 0).astype(np.float32)
+        mask = label > 0
+        found = (0,) * bool(not mask.all()) + (1,) * bool(mask.any())
+        return mask.astype(np.float32), found
     values = np.unique(label)
     if not are_class_indices(values):
         raise NodeError(printable(
             f"label '{path}' holds values {shown_values(values)}; labels must be class indices 0..{MAX_CLASS} "
             "(0 = background). For a 0/255 mask set label_mapping to 'binarize'."
         ))
-    return np.rint(label).astype(np.float32)
+    return np.rint(label).astype(np.float32), tuple(sorted({int(value) for value in np.rint(values)}))

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 from monai.data.folder_layout import FolderLayoutBase
-from monai.transforms import Invertd, SaveImage
+from monai.transforms import Invertd, PadListDataCollate, SaveImage
 from monai.utils import ImageMetaKey, MetaKeys
 
 from medical_imaging_framework.nodes.inference.specs import Case
@@ -54,6 +54,8 @@ def on_source_grid(case: Case, chains: list[Any]) -> MetaTensor:
         prediction = prediction.clone().float()
     else:
         prediction = MetaTensor(prediction.float(), affine=torch.as_tensor(case.affine, dtype=torch.float64))
+    # a Data Loader with collate 'pad' padded the batch last (MONAI PadListDataCollate): its own inverse crops it off
+    prediction = PadListDataCollate.inverse({PRED: prediction})[PRED]
     for chain in chains:
         if not prediction.applied_operations:
             break

@@ -23,6 +23,7 @@ from medical_imaging_framework.checkpoints.ranks import RankRngStates, prepare, 
 from medical_imaging_framework.checkpoints.state import restore_training_state
 from medical_imaging_framework.checkpoints.writer import CheckpointWriter
 from medical_imaging_framework.core.text import printable
+from medical_imaging_framework.nodes.training.label_classes import check_label_classes
 from medical_imaging_framework.nodes.training.resume_file import resume_file_problem
 from medical_imaging_framework.nodes.training.tracking import tracking_callbacks
 from medical_imaging_framework.run.control import NodeError
@@ -249,6 +250,7 @@ def train(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> d
         inputs: model, loss, optimizer factory, loaders and optional scheduler factory.
         config: the Trainer's parsed parameters.
     """
+    check_label_classes(ctx, inputs)  # before any folder, process group or epoch: a wrong class count ends here
     ensure_process_group()
     device = rank_device(resolve_device(config["device"]))
     ctx.log(device_line(device))

@@ -8,13 +8,25 @@ the tensors are only asked for their shapes and values.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from medical_imaging_framework.nodes.transforms.item_keys import IMAGE, LABEL
 
 MAX_CLASS = 63
+
+
+class LabelClasses(NamedTuple):
+    """The classes one label file holds, as its reader found them (the Trainer checks them against the model).
+
+    Args:
+        file: the label file, as named to the user.
+        classes: its distinct class indices, ascending.
+    """
+
+    file: str
+    classes: tuple[int, ...]
 
 
 def are_class_indices(values: np.ndarray) -> bool:
