@@ -66,7 +66,8 @@ def test_export_node_writes_a_checked_file(tmp_path: Path) -> None:
     assert target.is_file()
     assert lines[-2].startswith(f"Exported torchscript model to {target} (input [2, 1, 16, 16]")
     assert lines[-1] == f"Preprocessing, inference settings and classes: {target}.json"  # outside a pipeline
-    assert json.loads(Path(f"{target}.json").read_text(encoding="utf-8"))["preprocessing"][0]["transform"] == "LoadImaged"
+    written = json.loads(Path(f"{target}.json").read_text(encoding="utf-8"))
+    assert written["preprocessing"][0]["transform"] == "LoadImaged"
     with pytest.raises(NodeError, match="has 2 values but the model is 3D"):
         run_export(ctx, {"model": tiny_unet(3)}, {"path": str(target), "format": "onnx", "input_size": [16, 16]})
 
