@@ -9,12 +9,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from types import FrameType
 
 from medical_imaging_framework.run.control import StopEscalation
 from medical_imaging_framework.run.process_tree import kill_tree, parent_death_signal
 from medical_imaging_framework.run.status import RunStatus, exit_code
+from medical_imaging_framework.run.torchrun_output import TorchrunStderr
 
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 # Hidden `mif run` flag: whoever launched this process validated the pipeline already (validation once per launch).
@@ -78,27 +80,51 @@ def launch_torchrun(command: Sequence[str], stops: StopEscalation | None = None)
         stops: the stop escalation to count requests with (a new one when omitted).
     """
     stops = stops or StopEscalation()
-    # its own session: Ctrl-C reaches this process only, which passes it on; SIGTERM when this process dies (killed,
-    # or a closed terminal's SIGHUP), which torchrun passes to its ranks; each rank also stops with torchrun
-    child = subprocess.Popen(list(command), start_new_session=True, preexec_fn=parent_death_signal(signal.SIGTERM))
+    started: list[subprocess.Popen[str]] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
         if stops.request() == "graceful":
             print("\nStopping every process after the current batch (again to abort now)...",
                   file=sys.stderr, flush=True)
-            child.send_signal(signum)
-        else:
-            kill_tree(child.pid)
+            if started:
+                started[0].send_signal(signum)
+        elif started:
+            kill_tree(started[0].pid)
 
+    # the handlers first: a Ctrl-C from the moment torchrun exists is passed on, never a KeyboardInterrupt here
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        # its own session: Ctrl-C reaches this process only, which passes it on; SIGTERM when this process dies
+        # (killed, or a closed terminal's SIGHUP), which torchrun passes to its ranks; each rank also stops with
+        # torchrun. Its stderr (and its workers') comes through `TorchrunStderr`: no traceback of torchrun's own
+        # after a Ctrl-C.
+        child = subprocess.Popen(list(command), start_new_session=True, stderr=subprocess.PIPE, text=True,
+                                 errors="replace", bufsize=1, preexec_fn=parent_death_signal(signal.SIGTERM))
+        started.append(child)
+        relay = threading.Thread(target=_relay, args=(child, TorchrunStderr(stops, _to_stderr)),
+                                 name="mif-torchrun-stderr", daemon=True)
+        relay.start()
         code = child.wait()
+        relay.join(timeout=10)  # a worker that outlived torchrun may hold the pipe: its lines are not waited for
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if stops.count and code != 0:
         return exit_code(RunStatus.CANCELLED)
     return code
+
+
+def _relay(child: subprocess.Popen[str], lines: TorchrunStderr) -> None:
+    assert child.stderr is not None
+    with child.stderr:
+        for line in child.stderr:
+            lines.feed(line)
+    lines.close()
+
+
+def _to_stderr(line: str) -> None:
+    sys.stderr.write(line)
+    sys.stderr.flush()
 
 
 __all__ = [

@@ -14,7 +14,6 @@ import pytest
 
 from medical_imaging_framework.cli.main import main
 from medical_imaging_framework.core import Graph, Node, NodeRegistry
-from medical_imaging_framework.nodes.io.deploy_config import deploy_config
 from medical_imaging_framework.run.executor import Executor
 from tests.support.medical_files import write_nifti_phantoms
 
@@ -105,6 +104,7 @@ def test_exported_preprocessing_reproduces_the_pipelines_prediction(
 def test_mif_export_writes_the_stored_pipelines_preprocessing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from medical_imaging_framework.nodes.io.deploy_config import deploy_config
     from tests.support.pipelines import make_tiny_graph
 
     graph = make_tiny_graph(NodeRegistry(), tmp_path / "ckpt", num_epochs=1)
