@@ -9,16 +9,16 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Sequence
 from types import FrameType
 
 from medical_imaging_framework.run.control import StopEscalation
 from medical_imaging_framework.run.process_tree import kill_tree, parent_death_signal
 from medical_imaging_framework.run.status import RunStatus, exit_code
-from medical_imaging_framework.run.torchrun_output import TorchrunStderr
 
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+# torchrun, quiet about a stop the user asked for (`training/torchrun_main.py`); named, not imported (no torch)
+TORCHRUN_MODULE = "medical_imaging_framework.training.torchrun_main"
 # Hidden `mif run` flag: whoever launched this process validated the pipeline already (validation once per launch).
 VALIDATED_FLAG = "--validated"
 
@@ -57,7 +57,7 @@ def torchrun_command(
         debug: pass ``--debug`` on.
     """
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
+        sys.executable, "-m", TORCHRUN_MODULE, "--standalone", f"--nproc-per-node={processes}",
         f"--max-restarts={max_restarts}",
         "-m", "medical_imaging_framework", "run", pipeline, "--events", events, VALIDATED_FLAG,
     ]
@@ -80,7 +80,7 @@ def launch_torchrun(command: Sequence[str], stops: StopEscalation | None = None)
         stops: the stop escalation to count requests with (a new one when omitted).
     """
     stops = stops or StopEscalation()
-    started: list[subprocess.Popen[str]] = []
+    started: list[subprocess.Popen[bytes]] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
         if stops.request() == "graceful":
@@ -96,35 +96,18 @@ def launch_torchrun(command: Sequence[str], stops: StopEscalation | None = None)
     try:
         # its own session: Ctrl-C reaches this process only, which passes it on; SIGTERM when this process dies
         # (killed, or a closed terminal's SIGHUP), which torchrun passes to its ranks; each rank also stops with
-        # torchrun. Its stderr (and its workers') comes through `TorchrunStderr`: no traceback of torchrun's own
-        # after a Ctrl-C.
-        child = subprocess.Popen(list(command), start_new_session=True, stderr=subprocess.PIPE, text=True,
-                                 errors="replace", bufsize=1, preexec_fn=parent_death_signal(signal.SIGTERM))
+        # torchrun
+        child = subprocess.Popen(list(command), start_new_session=True, preexec_fn=parent_death_signal(signal.SIGTERM))
         started.append(child)
-        relay = threading.Thread(target=_relay, args=(child, TorchrunStderr(stops, _to_stderr)),
-                                 name="mif-torchrun-stderr", daemon=True)
-        relay.start()
+        if stops.count:  # Ctrl-C while it was being started
+            child.send_signal(signal.SIGINT)
         code = child.wait()
-        relay.join(timeout=10)  # a worker that outlived torchrun may hold the pipe: its lines are not waited for
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if stops.count and code != 0:
         return exit_code(RunStatus.CANCELLED)
     return code
-
-
-def _relay(child: subprocess.Popen[str], lines: TorchrunStderr) -> None:
-    assert child.stderr is not None
-    with child.stderr:
-        for line in child.stderr:
-            lines.feed(line)
-    lines.close()
-
-
-def _to_stderr(line: str) -> None:
-    sys.stderr.write(line)
-    sys.stderr.flush()
 
 
 __all__ = [

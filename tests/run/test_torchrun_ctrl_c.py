@@ -1,58 +1,67 @@
-"""Ctrl-C during `mif run --nproc N`: torchrun gets it and the run stops with exit 130, and the user sees the
-workers' own lines, not torchrun's agent log nor its SignalException traceback. A stand-in for torchrun
-(a script that behaves as it does on SIGINT) keeps the test to one small process."""
+"""Ctrl-C during `mif run --nproc N`: torchrun stops the workers and the run ends with exit 130, without
+torchrun's own `SignalException` traceback nor its agent's shutdown log lines (the workers say they stop).
+A stand-in for torchrun's main (which behaves as torchrun does on SIGINT) keeps the test to one process."""
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 
-from medical_imaging_framework.run.control import StopEscalation
-from medical_imaging_framework.run.launch import launch_torchrun
+from medical_imaging_framework.run.launch import torchrun_command
 
-AGENT = "W1203 13:16:06.700000 3318 torch/distributed/elastic/agent/server/api.py:753]"
-FAKE_TORCHRUN = textwrap.dedent(f'''
-    import os, signal, sys, threading
 
-    class SignalException(Exception):
-        pass
+class Kept(logging.Handler):
+    """The messages that reach torchrun's log output."""
 
-    def on_signal(signum, frame):
-        raise SignalException(f"Process {{os.getpid()}} got signal: {{signum}}")
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
 
-    signal.signal(signal.SIGINT, on_signal)
-    print("{AGENT} started 2 workers", file=sys.stderr, flush=True)
-    os.kill(os.getppid(), signal.SIGINT)  # the user presses Ctrl-C in the launching `mif run`
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_ctrl_c_ends_torchrun_quietly(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    command = torchrun_command("tiny.json", 2)
+    assert command[1:3] == ["-m", "medical_imaging_framework.training.torchrun_main"]
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+
+    from medical_imaging_framework.training import torchrun_main
+
+    def torchrun_stopped(argv: list[str] | None) -> None:  # what torchrun does when it gets the forwarded SIGINT
+        assert argv == command[3:]
+        agent = logging.getLogger("torch.distributed.elastic.agent.server.api")
+        processes = logging.getLogger("torch.distributed.elastic.multiprocessing.api")
+        processes.warning("Sending process %s closing signal %s", 11, "SIGTERM")  # a failed rank's peers: kept
+        agent.warning("Received %s death signal, shutting down workers", signal.SIGINT)
+        processes.warning("Sending process %s closing signal %s", 12, "SIGINT")
+        raise SignalException("Process 10 got signal: 2", sigval=signal.SIGINT)
+
+    monkeypatch.setattr(torchrun_main, "torchrun", torchrun_stopped)
+    kept = Kept()
+    loggers = [logging.getLogger(name) for name in torchrun_main.AGENT_LOGGERS]
+    for logger in loggers:
+        logger.addHandler(kept)
     try:
-        threading.Event().wait()  # torchrun's monitor loop, until the forwarded SIGINT arrives
-    except SignalException:
-        print("{AGENT} Received 2 death signal, shutting down workers", file=sys.stderr, flush=True)
-        print("[rank 1] a worker's own warning", file=sys.stderr, flush=True)
-        raise
-''')
+        assert torchrun_main.main(command[3:]) == 130
+    finally:
+        for logger in loggers:
+            logger.removeHandler(kept)
+            for added in [one for one in logger.filters if isinstance(one, torchrun_main.StopNoise)]:
+                logger.removeFilter(added)
+    assert kept.messages == ["Sending process 11 closing signal SIGTERM"]
+    assert "Traceback" not in capsys.readouterr().err
 
 
-def test_ctrl_c_stops_torchrun_without_its_traceback(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    script = tmp_path / "torchrun.py"
-    script.write_text(FAKE_TORCHRUN, encoding="utf-8")
-    assert launch_torchrun([sys.executable, str(script)]) == 130
-    err = capfd.readouterr().err
-    assert "Stopping every process after the current batch (again to abort now)..." in err
-    assert f"{AGENT} started 2 workers" in err  # before the stop: every line passes
-    assert "[rank 1] a worker's own warning" in err
-    assert "Traceback" not in err and "SignalException" not in err and "death signal" not in err
+def test_other_failures_stay_torchrun_s_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from medical_imaging_framework.training import torchrun_main
 
+    def torchrun_failed(argv: list[str] | None) -> None:
+        raise RuntimeError("rank 1 failed")
 
-def test_a_traceback_of_another_failure_after_a_stop_is_kept() -> None:
-    from medical_imaging_framework.run.torchrun_output import TorchrunStderr
-
-    stops, lines = StopEscalation(), []
-    stream = TorchrunStderr(stops, lines.append)
-    stops.request()
-    block = ["Traceback (most recent call last):\n", '  File "x.py", line 1, in <module>\n', "OSError: disk full\n"]
-    for line in block:
-        stream.feed(line)
-    assert lines == block
+    monkeypatch.setattr(torchrun_main, "torchrun", torchrun_failed)
+    with pytest.raises(RuntimeError, match="rank 1 failed"):
+        torchrun_main.main([sys.executable])
