@@ -31,7 +31,12 @@ from medical_imaging_framework.nodes.transforms.checks import (
     check_rotate90,
 )
 from medical_imaging_framework.nodes.transforms.item_keys import BOTH, IMAGE
-from medical_imaging_framework.nodes.transforms.steps import build_step, interpolation, step_description
+from medical_imaging_framework.nodes.transforms.steps import (
+    CT_PRESET_CHOICES,
+    build_step,
+    interpolation,
+    step_description,
+)
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.events import LogLine
 from medical_imaging_framework.run.executor import NodeContext
@@ -69,7 +74,7 @@ def run_normalize(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, An
 
 
 def run_ct_window(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    if config["window_min"] >= config["window_max"]:
+    if config.get("preset", "custom") == "custom" and config["window_min"] >= config["window_max"]:
         raise NodeError(f"window_min ({config['window_min']}) must be below window_max ({config['window_max']})")
     return _described(inputs, "transforms.CTWindow", config)
 
@@ -167,9 +172,14 @@ SPECS = [
         Param("channel_wise", ParamKind.BOOL, True, "Channel-wise", "Normalise each channel separately."),
     ), "Zero mean, unit standard deviation (image only)."),
     _spec("transforms.CTWindow", "CT Window", run_ct_window, (
-        Param("window_min", ParamKind.FLOAT, -1000.0, "Window min (HU)", "Intensity mapped to 0."),
-        Param("window_max", ParamKind.FLOAT, 1000.0, "Window max (HU)", "Intensity mapped to 1."),
-    ), "Clips intensities to a window and scales it to 0..1 (MONAI ScaleIntensityRange).", check_ct_window),
+        Param("preset", ParamKind.CHOICE, "custom", "Preset",
+              "A standard CT window (width/level in HU): soft_tissue 400/40 (-160..240), lung 1500/-600 "
+              "(-1350..150), bone 1800/400 (-500..1300), brain 80/40 (0..80); custom: window min and max below.",
+              choices=CT_PRESET_CHOICES),
+        Param("window_min", ParamKind.FLOAT, -1000.0, "Window min (HU)", "Intensity mapped to 0 (preset custom)."),
+        Param("window_max", ParamKind.FLOAT, 1000.0, "Window max (HU)", "Intensity mapped to 1 (preset custom)."),
+    ), "Clips intensities to a window (a standard preset or your own) and scales it to 0..1 "
+       "(MONAI ScaleIntensityRange).", check_ct_window),
     _spec("transforms.Resize", "Resize", run_resize, (
         _size("spatial_size", "Size", "Output size."),
     ), "Resamples image (linear) and label (nearest) to a size; the affine follows.", check_resize),

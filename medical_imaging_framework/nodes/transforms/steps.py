@@ -13,6 +13,10 @@ from typing import Any
 
 from medical_imaging_framework.run.control import NodeError
 
+# (window width, window level) in HU: the usual CT display windows (Radiopaedia, "Windowing (CT)";
+# e.g. soft tissue W400 L40, lung W1500 L-600, bone W1800 L400, brain W80 L40)
+CT_PRESETS = {"soft_tissue": (400.0, 40.0), "lung": (1500.0, -600.0), "bone": (1800.0, 400.0), "brain": (80.0, 40.0)}
+CT_PRESET_CHOICES = ("custom", *CT_PRESETS)
 DETERMINISTIC = (
     "transforms.NormalizeIntensity", "transforms.CTWindow", "transforms.Resize", "transforms.PadOrCrop",
     "transforms.DivisiblePad",
@@ -33,6 +37,19 @@ def interpolation(size: Sequence[int]) -> str:
     return "bilinear" if len(size) == 2 else "trilinear"
 
 
+def ct_window(config: dict[str, Any]) -> tuple[float, float]:
+    """The CT Window node's ``(low, high)`` in HU: its preset's level -/+ half its width, or window_min/max (custom).
+
+    Args:
+        config: the node's parsed parameters (``preset``, ``window_min``, ``window_max``).
+    """
+    preset = config.get("preset", "custom")
+    if preset in CT_PRESETS:
+        width, level = CT_PRESETS[preset]
+        return level - width / 2, level + width / 2
+    return float(config["window_min"]), float(config["window_max"])
+
+
 def step_description(type_id: str, config: dict[str, Any], keys: Sequence[str]) -> dict[str, Any] | None:
     """``{"transform": <MONAI dictionary transform>, **arguments}`` of a deterministic node; None for others.
 
@@ -49,8 +66,9 @@ def step_description(type_id: str, config: dict[str, Any], keys: Sequence[str]) 
         return {"transform": "NormalizeIntensityd", "keys": [image], "nonzero": config["nonzero"],
                 "channel_wise": config["channel_wise"]}
     if type_id == "transforms.CTWindow":
-        return {"transform": "ScaleIntensityRanged", "keys": [image], "a_min": config["window_min"],
-                "a_max": config["window_max"], "b_min": 0.0, "b_max": 1.0, "clip": True}
+        low, high = ct_window(config)
+        return {"transform": "ScaleIntensityRanged", "keys": [image], "a_min": low, "a_max": high, "b_min": 0.0,
+                "b_max": 1.0, "clip": True}
     spatial = {"keys": list(keys), "allow_missing_keys": True}
     if type_id == "transforms.Resize":
         size = list(config["spatial_size"])
