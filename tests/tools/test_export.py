@@ -115,6 +115,7 @@ def test_deploy_doc_snippets_run_on_exported_files(tmp_path: Path, monkeypatch: 
         assert tuple(masks.shape) == (4, 1, 128, 128)
     shown = re.search(r"^```text\n(.*?)^```", doc, flags=re.S | re.M)
     assert shown is not None
-    first, second = shown[1].splitlines()
+    first, second, third = shown[1].splitlines()
+    assert third == "Preprocessing, inference settings and classes: model.onnx.json"
     assert re.fullmatch(r"Exported 'unet' \(epoch \d+\) as onnx: model\.onnx", first)
     assert re.fullmatch(r"Input \[2, 1, 128, 128\] \(batch axis dynamic\); max abs difference from PyTorch \S+", second)
