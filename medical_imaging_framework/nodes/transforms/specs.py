@@ -33,6 +33,7 @@ from medical_imaging_framework.nodes.transforms.checks import (
 from medical_imaging_framework.nodes.transforms.item_keys import BOTH, IMAGE
 from medical_imaging_framework.nodes.transforms.steps import (
     CT_PRESET_CHOICES,
+    CT_PRESETS,
     build_step,
     interpolation,
     step_description,
@@ -45,6 +46,11 @@ if TYPE_CHECKING:
     from monai.transforms import MapTransform
 
 SPATIAL = ("transforms.Resize", "transforms.PadOrCrop", "transforms.DivisiblePad")
+# the editor shows a preset's window in the window_min/max fields once it is picked
+CT_PRESET_FILLS = tuple(
+    (name, (("window_min", level - width / 2), ("window_max", level + width / 2)))
+    for name, (width, level) in CT_PRESETS.items()
+)
 
 def _chain(
     inputs: dict[str, Any], step: MapTransform, seed: int | None = None, size_field: str = "", size: Any = None
@@ -175,7 +181,7 @@ SPECS = [
         Param("preset", ParamKind.CHOICE, "custom", "Preset",
               "A standard CT window (width/level in HU): soft_tissue 400/40 (-160..240), lung 1500/-600 "
               "(-1350..150), bone 1800/400 (-500..1300), brain 80/40 (0..80); custom: window min and max below.",
-              choices=CT_PRESET_CHOICES),
+              choices=CT_PRESET_CHOICES, fills=CT_PRESET_FILLS),
         Param("window_min", ParamKind.FLOAT, -1000.0, "Window min (HU)", "Intensity mapped to 0 (preset custom)."),
         Param("window_max", ParamKind.FLOAT, 1000.0, "Window max (HU)", "Intensity mapped to 1 (preset custom)."),
     ), "Clips intensities to a window (a standard preset or your own) and scales it to 0..1 "
