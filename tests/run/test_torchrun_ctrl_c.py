@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +66,26 @@ def test_other_failures_stay_torchrun_s_own(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(torchrun_main, "torchrun", torchrun_failed)
     with pytest.raises(RuntimeError, match="rank 1 failed"):
         torchrun_main.main([sys.executable])
+
+
+STAND_IN = """
+import os, signal, sys, threading
+stopped = threading.Event()
+signal.signal(signal.SIGINT, lambda signum, frame: stopped.set())
+os.kill(os.getppid(), signal.SIGINT)  # the user presses Ctrl-C in the launching `mif run`
+stopped.wait()  # torchrun gets it passed on, stops its workers and exits
+sys.exit(1)
+"""
+
+
+def test_the_launcher_passes_ctrl_c_on_and_exits_130_as_documented(tmp_path: Path,
+                                                                   capfd: pytest.CaptureFixture[str]) -> None:
+    from medical_imaging_framework.run.launch import launch_torchrun
+
+    script = tmp_path / "torchrun.py"
+    script.write_text(STAND_IN, encoding="utf-8")
+    assert launch_torchrun([sys.executable, str(script)]) == 130
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "training" / "DISTRIBUTED.md").read_text(encoding="utf-8")
+    stopping = doc.split("## Stopping", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    assert stopping.splitlines()[0] in capfd.readouterr().err
+    assert "exit code 130" in doc
