@@ -155,7 +155,8 @@ def run_command(args: argparse.Namespace) -> int:
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
         if session.stop() == "abort":
             raise KeyboardInterrupt
-        print("\nStopping after the current batch (Ctrl-C again to abort now)...", file=sys.stderr, flush=True)
+        if distributed.is_main():  # under torchrun every rank gets the signal; one says so
+            print("\nStopping after the current batch (Ctrl-C again to abort now)...", file=sys.stderr, flush=True)
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     previous_term = signal.signal(signal.SIGTERM, on_interrupt)  # torchrun and the editor stop with SIGTERM

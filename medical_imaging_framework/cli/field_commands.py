@@ -10,6 +10,7 @@ from typing import Any
 from medical_imaging_framework.cli.errors import EXIT_FAILED, EXIT_OK, UsageError
 from medical_imaging_framework.core import Graph, NodeRegistry, PipelineFileError, load_pipeline
 from medical_imaging_framework.core.examples import resolve_pipeline_path
+from medical_imaging_framework.core.params import ParamError
 from medical_imaging_framework.run.control import NodeError
 
 
@@ -54,6 +55,7 @@ def export_command(args: argparse.Namespace) -> int:
         read_checkpoint,
     )
     from medical_imaging_framework.core.checks import input_size_problem
+    from medical_imaging_framework.nodes.io.deploy_config import deploy_config, write_deploy_config
     from medical_imaging_framework.tools.export import ExportError, export_model, sample_input
     from medical_imaging_framework.tools.model_builder import build_model, model_facts
 
@@ -83,6 +85,16 @@ def export_command(args: argparse.Namespace) -> int:
     print(f"Exported '{node_id}' (epoch {checkpoint.get('epoch', '?')}) as {result.format}: {result.path}")
     print(f"Input {list(result.input_shape)} (batch axis dynamic); max abs difference from PyTorch "
           f"{result.max_abs_diff:.2g}")
+    try:
+        settings = deploy_config(graph, node_id, model_file=result.path, fmt=result.format,
+                                 input_shape=result.input_shape, output_channels=result.output_channels)
+        written = write_deploy_config(settings, result.path)
+    except ParamError as error:
+        raise UsageError(f"{args.checkpoint}: its pipeline's preprocessing cannot be read: {error}") from None
+    except OSError as error:
+        print(f"error: cannot write the preprocessing file beside '{result.path}': {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Preprocessing, inference settings and classes: {written}")
     return EXIT_OK
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -91,6 +92,40 @@ class RankFilter:
             print(f"[rank {self.rank}] {format_event(event)}", file=self.stream, flush=True)
 
 
+class ReaderGone:
+    """``mif run ... | head``: when the reader of stdout goes away (EPIPE), training goes on and stdout goes quiet.
+
+    The standard output's file descriptor is pointed at ``/dev/null``, so neither a later line nor the interpreter's
+    last flush meets the closed pipe again; lines on stderr keep coming, and the exit code is the run's.
+    Kept by hand: Python turns a closed pipe into ``BrokenPipeError`` wherever the next write happens to be.
+
+    Args:
+        sink: the event sink that writes to ``stdout``.
+        stdout: the standard output.
+    """
+
+    def __init__(self, sink: Callable[[Any], None], stdout: TextIO) -> None:
+        self.sink = sink
+        self.stdout = stdout
+
+    def __call__(self, event: Any) -> None:
+        try:
+            self.sink(event)
+        except BrokenPipeError:
+            self._quiet()
+
+    def _quiet(self) -> None:
+        try:
+            descriptor = self.stdout.fileno()
+        except (AttributeError, OSError, ValueError):
+            return  # not a file (a test's buffer): nothing to point elsewhere
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, descriptor)
+        finally:
+            os.close(devnull)
+
+
 def make_sink(args: argparse.Namespace, printer_type: Callable[..., Any], stdout: TextIO) -> Callable[[Any], None]:
     """The event sink of ``mif run``: text lines on stdout, or JSON lines on stdout and text on stderr.
 
@@ -114,7 +149,7 @@ def make_sink(args: argparse.Namespace, printer_type: Callable[..., Any], stdout
         sink: Callable[[Any], None] = both
     else:
         sink = printer_type(stdout, debug=args.debug)
-    return RankFilter(sink, rank(), sys.stderr)
+    return RankFilter(ReaderGone(sink, stdout), rank(), sys.stderr)
 
 
 def stdout_for_events(args: argparse.Namespace) -> contextlib.AbstractContextManager[Any]:

@@ -73,6 +73,8 @@ class Param:
         maximum: largest allowed number (inclusive).
         choices: allowed values for CHOICE.
         allow_empty: for STR/PATH, whether "" is a legal value.
+        fills: for CHOICE, values other fields of the node take when a choice is picked in the editor, as
+            ``((choice, ((field, value), ...)), ...)`` (e.g. a CT window preset shows its window).
     """
 
     name: str
@@ -84,6 +86,7 @@ class Param:
     maximum: float | None = None
     choices: tuple[str, ...] = field(default_factory=tuple)
     allow_empty: bool = True
+    fills: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
 
     @property
     def title(self) -> str:

@@ -17,6 +17,8 @@ from medical_imaging_framework.run.process_tree import kill_tree, parent_death_s
 from medical_imaging_framework.run.status import RunStatus, exit_code
 
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+# torchrun, quiet about a stop the user asked for (`training/torchrun_main.py`); named, not imported (no torch)
+TORCHRUN_MODULE = "medical_imaging_framework.training.torchrun_main"
 # Hidden `mif run` flag: whoever launched this process validated the pipeline already (validation once per launch).
 VALIDATED_FLAG = "--validated"
 
@@ -55,7 +57,7 @@ def torchrun_command(
         debug: pass ``--debug`` on.
     """
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
+        sys.executable, "-m", TORCHRUN_MODULE, "--standalone", f"--nproc-per-node={processes}",
         f"--max-restarts={max_restarts}",
         "-m", "medical_imaging_framework", "run", pipeline, "--events", events, VALIDATED_FLAG,
     ]
@@ -78,20 +80,27 @@ def launch_torchrun(command: Sequence[str], stops: StopEscalation | None = None)
         stops: the stop escalation to count requests with (a new one when omitted).
     """
     stops = stops or StopEscalation()
-    # its own session: Ctrl-C reaches this process only, which passes it on; SIGTERM when this process dies (killed,
-    # or a closed terminal's SIGHUP), which torchrun passes to its ranks; each rank also stops with torchrun
-    child = subprocess.Popen(list(command), start_new_session=True, preexec_fn=parent_death_signal(signal.SIGTERM))
+    started: list[subprocess.Popen[bytes]] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
         if stops.request() == "graceful":
             print("\nStopping every process after the current batch (again to abort now)...",
                   file=sys.stderr, flush=True)
-            child.send_signal(signum)
-        else:
-            kill_tree(child.pid)
+            if started:
+                started[0].send_signal(signum)
+        elif started:
+            kill_tree(started[0].pid)
 
+    # the handlers first: a Ctrl-C from the moment torchrun exists is passed on, never a KeyboardInterrupt here
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        # its own session: Ctrl-C reaches this process only, which passes it on; SIGTERM when this process dies
+        # (killed, or a closed terminal's SIGHUP), which torchrun passes to its ranks; each rank also stops with
+        # torchrun
+        child = subprocess.Popen(list(command), start_new_session=True, preexec_fn=parent_death_signal(signal.SIGTERM))
+        started.append(child)
+        if stops.count:  # Ctrl-C while it was being started
+            child.send_signal(signal.SIGINT)
         code = child.wait()
     finally:
         for sig, handler in previous.items():

@@ -36,12 +36,14 @@ class ExportResult:
         format: ``onnx`` or ``torchscript``.
         input_shape: the sample input's shape (batch first).
         max_abs_diff: largest difference between the file's and the model's output on the sample.
+        output_channels: channels of the model's output (1: binary, sigmoid; C: classes, softmax).
     """
 
     path: Path
     format: str
     input_shape: tuple[int, ...]
     max_abs_diff: float
+    output_channels: int = 0
 
 
 def input_layout(model: nn.Module) -> tuple[int, int]:
@@ -121,7 +123,7 @@ def export_model(
             f"{fmt} file '{target}' gives outputs up to {difference:.3g} away from the PyTorch model "
             f"(allowed {TOLERANCE:g}): the export is not faithful"
         )
-    return ExportResult(target, fmt, tuple(example.shape), difference)
+    return ExportResult(target, fmt, tuple(example.shape), difference, int(expected.shape[1]))
 
 
 def _first_line(error: Exception) -> str:

@@ -115,3 +115,17 @@ def test_read_only_dialog_refuses_changes(qtbot: Any, registry: NodeRegistry) ->
     assert dialog.locked_label.text().startswith("The pipeline is running")
     dialog.accept()
     assert dialog.new_config is None
+
+
+def test_ct_window_dialog_offers_the_presets(qtbot: Any, registry: NodeRegistry) -> None:
+    dialog = ParamDialog(registry.create("transforms.CTWindow"))
+    qtbot.addWidget(dialog)
+    preset = field(dialog, "Preset")
+    assert isinstance(preset, QComboBox)
+    assert [preset.itemText(i) for i in range(preset.count())] == ["custom", "soft_tissue", "lung", "bone", "brain"]
+    assert "lung 1500/-600" in preset.toolTip()
+    preset.setCurrentText("lung")  # the fields show the preset's window
+    assert (field(dialog, "Window min (HU)").text(), field(dialog, "Window max (HU)").text()) == ("-1350.0", "150.0")
+    assert dialog.validate() == {"preset": "lung", "window_min": -1350.0, "window_max": 150.0}
+    set_text(qtbot, field(dialog, "Window max (HU)"), "-2000")  # below window min: only custom uses them
+    assert dialog.validate() == {"preset": "lung", "window_min": -1350.0, "window_max": -2000.0}

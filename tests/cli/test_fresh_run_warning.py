@@ -44,3 +44,19 @@ def test_fresh_run_into_a_used_folder_warns_and_run_ids_tell_runs_apart(
 
     assert main(["inspect", str(folder / "checkpoint_epoch_2.pt")]) == 0
     assert f"Run id: {second}" in capsys.readouterr().out.splitlines()
+
+
+def test_an_elastic_restart_resumes_without_the_fresh_run_warning(
+    registry: NodeRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "ck"
+    pipeline = tmp_path / "tiny.json"
+    save_pipeline(make_tiny_graph(registry, folder, num_epochs=2, save_every_n_epochs=1), pipeline)
+    assert main(["run", str(pipeline), "--set", "trainer.num_epochs=1"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")  # what torchrun sets in a restarted worker group
+    assert main(["run", str(pipeline)]) == 0
+    captured = capsys.readouterr()
+    assert "writes over them" not in captured.err  # it resumes: the warning would contradict the next line
+    assert "Restart 1 of the worker group: resuming from the newest checkpoint" in captured.out
+    assert f"✓ Resumed from {folder / 'final_model.pt'} (epoch 1); continuing at epoch 2 of 2" in captured.out

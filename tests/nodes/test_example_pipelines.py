@@ -16,7 +16,8 @@ from medical_imaging_framework.run.executor import Executor
 from tests.support.pipelines import DEFAULT_PIPELINE, TINY_SETTINGS, make_tiny_graph
 
 PIPELINES = DEFAULT_PIPELINE.parent
-EXAMPLES = ["segmentation_infer.json", "segmentation_train_3d.json", "nifti_folder_train.json"]
+EXAMPLES = ["segmentation_infer.json", "segmentation_train_3d.json", "nifti_folder_train.json",
+            "datalist_train_3d.json"]
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -92,6 +93,27 @@ def test_3d_pipeline_trains_and_evaluates_with_sliding_window(registry: NodeRegi
     events: list[Event] = []
     result = Executor(graph, events.append).run()
     assert result.status == "done", result.error
+    predictions = result.outputs["predictor"]["predictions"]
+    assert len(predictions.cases) == 1 and predictions.cases[0].prediction.shape == (1, 16, 16, 16)
+    assert any(isinstance(e, MetricsReported) for e in events)
+
+
+def test_3d_datalist_pipeline_trains_on_demo_data(registry: NodeRegistry, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from medical_imaging_framework.cli.main import main
+
+    monkeypatch.chdir(tmp_path)  # the example's own paths, in a fresh folder: nothing downloaded
+    assert main(["make-demo-data", "demo_data_3d", "--spatial-dims", "3", "--size", "16", "--count", "4"]) == 0
+    graph = load_pipeline(PIPELINES / "datalist_train_3d.json", registry)
+    assert graph.nodes["datalist_train"].config["path"] == "demo_data_3d/dataset.json"
+    graph.nodes["unet"].config.update(TINY_SETTINGS["unet"])
+    graph.nodes["trainer"].config.update({"num_epochs": 1, "device": "cpu"})
+    graph.nodes["predictor"].config.update({"roi_size": [16, 16, 16], "device": "cpu"})
+    assert graph.validate() == []
+    events: list[Event] = []
+    result = Executor(graph, events.append).run()
+    assert result.status == "done", result.error
+    assert (tmp_path / "checkpoints_datalist_3d" / "final_model.pt").is_file()
     predictions = result.outputs["predictor"]["predictions"]
     assert len(predictions.cases) == 1 and predictions.cases[0].prediction.shape == (1, 16, 16, 16)
     assert any(isinstance(e, MetricsReported) for e in events)

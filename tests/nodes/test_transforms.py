@@ -11,7 +11,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform
 from torch.utils.data import DataLoader
 
-from medical_imaging_framework.core import NodeRegistry
+from medical_imaging_framework.core import Graph, NodeRegistry
 from medical_imaging_framework.nodes.inference.specs import Case
 from medical_imaging_framework.nodes.io.prediction_saving import on_source_grid
 from medical_imaging_framework.nodes.transforms.pipeline import TransformedDataset, is_random, transform_chains
@@ -208,3 +208,22 @@ def test_items_keep_their_transform_history_and_invert_to_the_source_grid(regist
     assert restored.shape == (1, 8, 8) and not restored.applied_operations
     torch.testing.assert_close(restored.affine, source["affine"])
     torch.testing.assert_close(restored.as_tensor(), source["label"], msg="2x nearest down and up, crops: exact")
+
+
+@pytest.mark.parametrize(("preset", "low", "high"), [
+    ("soft_tissue", -160.0, 240.0), ("lung", -1350.0, 150.0), ("bone", -500.0, 1300.0), ("brain", 0.0, 80.0),
+])
+def test_ct_window_presets_set_the_standard_windows(registry: NodeRegistry, preset: str, low: float,
+                                                    high: float) -> None:
+    # window_min/max left contradictory on purpose: a preset sets its own window
+    chain = _chain(registry, ("transforms.CTWindow", {"preset": preset, "window_min": 5, "window_max": 5}))
+    hounsfield = torch.tensor([[[low - 100.0, low, (low + high) / 2, high, high + 100.0]]])
+    scaled = chain[-1]({"image": hounsfield})["image"]
+    torch.testing.assert_close(torch.as_tensor(scaled), torch.tensor([[[0.0, 0.0, 0.5, 1.0, 1.0]]]))
+    graph = Graph("ct")
+    graph.add_node(registry.create("transforms.CTWindow", node_id="ct_window"))
+    graph.nodes["ct_window"].config.update(preset=preset, window_min=5, window_max=5)
+    assert [problem for problem in graph.validate() if problem.node_id == "ct_window"] == []
+    graph.nodes["ct_window"].config["preset"] = "custom"  # custom: the fields are the window, and must make one
+    assert {problem.field for problem in graph.validate() if problem.node_id == "ct_window"} == {
+        "window_min", "window_max"}

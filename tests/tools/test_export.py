@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,10 @@ def test_export_node_writes_a_checked_file(tmp_path: Path) -> None:
     target = tmp_path / "out" / "model.ts"
     run_export(ctx, {"model": tiny_unet(2)}, {"path": str(target), "format": "torchscript", "input_size": [16]})
     assert target.is_file()
-    assert lines[-1].startswith(f"Exported torchscript model to {target} (input [2, 1, 16, 16]")
+    assert lines[-2].startswith(f"Exported torchscript model to {target} (input [2, 1, 16, 16]")
+    assert lines[-1] == f"Preprocessing, inference settings and classes: {target}.json"  # outside a pipeline
+    written = json.loads(Path(f"{target}.json").read_text(encoding="utf-8"))
+    assert written["preprocessing"][0]["transform"] == "LoadImaged"
     with pytest.raises(NodeError, match="has 2 values but the model is 3D"):
         run_export(ctx, {"model": tiny_unet(3)}, {"path": str(target), "format": "onnx", "input_size": [16, 16]})
 
@@ -97,6 +101,7 @@ def test_deploy_doc_snippets_run_on_exported_files(tmp_path: Path, monkeypatch: 
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text(encoding="utf-8")
     snippets = re.findall(r"^```python\n(.*?)^```", doc, flags=re.S | re.M)
+    snippets = [snippet for snippet in snippets if "masks" in snippet]  # the preprocessing one: test_deploy_config
     assert len(snippets) == 2
     torch.manual_seed(0)
     model = UNet(spatial_dims=2, in_channels=1, out_channels=1, channels=(4, 8), strides=(2,)).eval()
@@ -110,6 +115,7 @@ def test_deploy_doc_snippets_run_on_exported_files(tmp_path: Path, monkeypatch: 
         assert tuple(masks.shape) == (4, 1, 128, 128)
     shown = re.search(r"^```text\n(.*?)^```", doc, flags=re.S | re.M)
     assert shown is not None
-    first, second = shown[1].splitlines()
+    first, second, third = shown[1].splitlines()
+    assert third == "Preprocessing, inference settings and classes: model.onnx.json"
     assert re.fullmatch(r"Exported 'unet' \(epoch \d+\) as onnx: model\.onnx", first)
     assert re.fullmatch(r"Input \[2, 1, 128, 128\] \(batch axis dynamic\); max abs difference from PyTorch \S+", second)

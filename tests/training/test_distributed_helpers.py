@@ -89,7 +89,7 @@ def test_nproc_builds_a_torchrun_command() -> None:
         ["run", "p.json", "--nproc", "3", "--max-restarts", "2", "--set", "trainer.num_epochs=4", "--events", "jsonl"]
     )
     command = launch_command(args)
-    assert command[1:3] == ["-m", "torch.distributed.run"]
+    assert command[1:3] == ["-m", "medical_imaging_framework.training.torchrun_main"]  # torchrun, quiet on Ctrl-C
     assert "--nproc-per-node=3" in command and "--max-restarts=2" in command and "--standalone" in command
     tail = command[command.index("medical_imaging_framework") + 1:]
     assert tail == ["run", "p.json", "--events", "jsonl", "--validated", "--set", "trainer.num_epochs=4"]

@@ -60,6 +60,9 @@ class ParamDialog(QDialog):
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         for param in node.spec.params:
             self._add_row(form, param, node.config.get(param.name, param.default))
+        for param in node.spec.params:
+            if param.fills and isinstance(self.fields.get(param.name), QComboBox):
+                self.fields[param.name].currentTextChanged.connect(lambda text, p=param: self._fill(p, text))
         layout.addLayout(form)
         self.locked_label = QLabel(LOCKED_TEXT)
         self.locked_label.setStyleSheet("color: #e65100;")
@@ -117,6 +120,13 @@ class ParamDialog(QDialog):
             field.currentTextChanged.connect(lambda _="", n=name: self._recheck(n))
         elif isinstance(field, QLineEdit):
             field.textChanged.connect(lambda _="", n=name: self._recheck(n))
+
+    def _fill(self, param: Param, choice: str) -> None:
+        """Show the values ``choice`` of ``param`` gives other fields (`Param.fills`), e.g. a preset's window."""
+        for name, value in dict(param.fills).get(choice, ()):
+            target, field = self.node.spec.param(name), self.fields.get(name)
+            if target is not None and isinstance(field, QLineEdit):
+                field.setText(target.to_text(value))
 
     def _recheck(self, name: str) -> None:
         if self.errors[name].isHidden():

@@ -1,21 +1,34 @@
-"""The ExportModel node: writes the trained network as ONNX or TorchScript for deployment.
+"""The ExportModel node: writes the trained network as ONNX or TorchScript for deployment, and beside it
+the preprocessing, inference settings and classes it needs (`deploy_config`, ``<file>.json``).
 
-The spec is plain data; `core.export` (torch) is imported when the node runs.
+The spec is plain data; `tools.export` (torch) is imported when the node runs.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
+from medical_imaging_framework.core import (
+    Graph,
+    NodeRegistry,
+    NodeSpec,
+    Param,
+    ParamKind,
+    PipelineFileError,
+    Port,
+    PortKind,
+)
 from medical_imaging_framework.core.checks import CheckContext, Fact, input_size_problem
 from medical_imaging_framework.core.option_values import EXPORT_FORMATS
+from medical_imaging_framework.core.pipeline_file import graph_from_dict
+from medical_imaging_framework.nodes.io.deploy_config import deploy_config, model_node_of, write_deploy_config
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.executor import NodeContext
 
 
 def run_export(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """Export the linked model and check the file against it on a sample (see `core.export`).
+    """Export the linked model, check the file against it on a sample (see `tools.export`), and write the
+    pipeline's preprocessing beside it (see `deploy_config`).
 
     Args:
         ctx: the node's context.
@@ -34,6 +47,18 @@ def run_export(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any])
         f"Exported {result.format} model to {result.path} (input {list(result.input_shape)}, batch dynamic; "
         f"max abs difference from PyTorch {result.max_abs_diff:.2g})"
     )
+    try:
+        graph = graph_from_dict(ctx.pipeline, NodeRegistry(), source="the running pipeline")
+    except PipelineFileError:
+        graph = Graph()  # run outside a pipeline (no document): the Predictor's defaults are written
+    model_id = model_node_of(graph, ctx.node_id) if ctx.node_id in graph.nodes else None
+    settings = deploy_config(graph, model_id, model_file=result.path, fmt=result.format,
+                             input_shape=result.input_shape, output_channels=result.output_channels)
+    try:
+        written = write_deploy_config(settings, result.path)
+    except OSError as error:
+        raise NodeError(f"cannot write the preprocessing file beside '{result.path}': {error}") from None
+    ctx.log(f"Preprocessing, inference settings and classes: {written}")
     return {}
 
 

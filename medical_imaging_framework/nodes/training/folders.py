@@ -3,7 +3,8 @@ and what to tell the user. The Trainer's parameter names live here, beside its s
 
 A *fresh* run is a node whose ``checkpoint_dir`` is set and whose ``resume_from`` is empty (the Trainer, or
 a plugin's trainer with the same parameters): it starts at epoch 1 and would write its files next to (and
-over) those of an earlier run.
+over) those of an earlier run. After an elastic restart (torchrun started the worker group again) no node is
+a fresh run: the Trainer resumes from the newest checkpoint of its folder (`nodes.training.run`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from medical_imaging_framework.checkpoints.folder import UsedCheckpointFolder, i
 from medical_imaging_framework.core import Graph
 from medical_imaging_framework.core.pipeline_file import graph_from_dict, graph_to_dict
 from medical_imaging_framework.core.registry import NodeRegistry
+from medical_imaging_framework.run.launch import restart_count
 
 CHECKPOINT_DIR, RESUME_FROM, TENSORBOARD_DIR = "checkpoint_dir", "resume_from", "tensorboard_dir"
 
@@ -22,6 +24,8 @@ def fresh_runs(graph: Graph) -> list[tuple[str, str]]:
     Args:
         graph: a pipeline.
     """
+    if restart_count() > 0:  # an elastic restart resumes (`elastic_resume_choice`): nothing is written over
+        return []
     found = []
     for node in graph.nodes.values():
         directory, resume = node.config.get(CHECKPOINT_DIR), node.config.get(RESUME_FROM, "")

@@ -33,9 +33,9 @@ def check_intensity(ctx: CheckContext) -> None:
 
 
 def check_ct_window(ctx: CheckContext) -> None:
-    """window_min must lie below window_max."""
+    """window_min must lie below window_max (preset custom; a preset sets its own window)."""
     low, high = ctx.config["window_min"], ctx.config["window_max"]
-    if low >= high:
+    if ctx.config.get("preset", "custom") == "custom" and low >= high:
         message = f"window_min ({low}) must be below window_max ({high})"
         ctx.problem("window_min", message)
         ctx.problem("window_max", message)

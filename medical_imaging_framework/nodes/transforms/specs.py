@@ -31,12 +31,26 @@ from medical_imaging_framework.nodes.transforms.checks import (
     check_rotate90,
 )
 from medical_imaging_framework.nodes.transforms.item_keys import BOTH, IMAGE
+from medical_imaging_framework.nodes.transforms.steps import (
+    CT_PRESET_CHOICES,
+    CT_PRESETS,
+    build_step,
+    interpolation,
+    step_description,
+)
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.events import LogLine
 from medical_imaging_framework.run.executor import NodeContext
 
 if TYPE_CHECKING:
     from monai.transforms import MapTransform
+
+SPATIAL = ("transforms.Resize", "transforms.PadOrCrop", "transforms.DivisiblePad")
+# the editor shows a preset's window in the window_min/max fields once it is picked
+CT_PRESET_FILLS = tuple(
+    (name, (("window_min", level - width / 2), ("window_max", level + width / 2)))
+    for name, (width, level) in CT_PRESETS.items()
+)
 
 def _chain(
     inputs: dict[str, Any], step: MapTransform, seed: int | None = None, size_field: str = "", size: Any = None
@@ -52,59 +66,42 @@ def _chain(
     return {"transform": (*previous, *check, step)}
 
 
-def run_normalize(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    from monai.transforms import NormalizeIntensityd
+def _described(inputs: dict[str, Any], type_id: str, config: dict[str, Any], size_field: str = "") -> dict[str, Any]:
+    """The linked chain plus the node's MONAI step, built from its `steps.step_description`."""
+    keys = BOTH if type_id in SPATIAL else (IMAGE,)
+    description = step_description(type_id, config, keys)
+    assert description is not None  # every caller is a deterministic node
+    size = config[size_field] if size_field else None
+    return _chain(inputs, build_step(description), size_field=size_field, size=size)
 
-    step = NormalizeIntensityd(IMAGE, nonzero=config["nonzero"], channel_wise=config["channel_wise"])
-    return _chain(inputs, step)
+
+def run_normalize(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    return _described(inputs, "transforms.NormalizeIntensity", config)
 
 
 def run_ct_window(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    from monai.transforms import ScaleIntensityRanged
-
-    if config["window_min"] >= config["window_max"]:
+    if config.get("preset", "custom") == "custom" and config["window_min"] >= config["window_max"]:
         raise NodeError(f"window_min ({config['window_min']}) must be below window_max ({config['window_max']})")
-    step = ScaleIntensityRanged(
-        IMAGE, a_min=config["window_min"], a_max=config["window_max"], b_min=0.0, b_max=1.0, clip=True
-    )
-    return _chain(inputs, step)
-
-
-def _interpolation(size: list[int]) -> str:
-    if len(size) not in (2, 3):
-        raise NodeError(f"spatial_size needs 2 (2D) or 3 (3D) values, got {len(size)}")
-    return "bilinear" if len(size) == 2 else "trilinear"
+    return _described(inputs, "transforms.CTWindow", config)
 
 
 def run_resize(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    from monai.transforms import Resized
-
-    size = config["spatial_size"]
-    step = Resized(BOTH, spatial_size=size, mode=(_interpolation(size), "nearest"), allow_missing_keys=True)
-    return _chain(inputs, step, size_field="spatial_size", size=size)
+    return _described(inputs, "transforms.Resize", config, "spatial_size")
 
 
 def run_pad_crop(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    from monai.transforms import ResizeWithPadOrCropd
-
-    size = config["spatial_size"]
-    _interpolation(size)
-    step = ResizeWithPadOrCropd(BOTH, spatial_size=size, allow_missing_keys=True)
-    return _chain(inputs, step, size_field="spatial_size", size=size)
+    return _described(inputs, "transforms.PadOrCrop", config, "spatial_size")
 
 
 def run_divisible_pad(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    from monai.transforms import DivisiblePadd
-
-    step = DivisiblePadd(BOTH, k=config["k"], method="end", allow_missing_keys=True)
-    return _chain(inputs, step)
+    return _described(inputs, "transforms.DivisiblePad", config)
 
 
 def run_rand_crop(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     from monai.transforms import RandSpatialCropd
 
     size = config["roi_size"]
-    _interpolation(size)
+    interpolation(size)
     step = RandSpatialCropd(BOTH, roi_size=size, random_size=False, allow_missing_keys=True)
     return _chain(inputs, step, config["seed"], size_field="roi_size", size=size)
 
@@ -181,9 +178,14 @@ SPECS = [
         Param("channel_wise", ParamKind.BOOL, True, "Channel-wise", "Normalise each channel separately."),
     ), "Zero mean, unit standard deviation (image only)."),
     _spec("transforms.CTWindow", "CT Window", run_ct_window, (
-        Param("window_min", ParamKind.FLOAT, -1000.0, "Window min (HU)", "Intensity mapped to 0."),
-        Param("window_max", ParamKind.FLOAT, 1000.0, "Window max (HU)", "Intensity mapped to 1."),
-    ), "Clips intensities to a window and scales it to 0..1 (MONAI ScaleIntensityRange).", check_ct_window),
+        Param("preset", ParamKind.CHOICE, "custom", "Preset",
+              "A standard CT window (width/level in HU): soft_tissue 400/40 (-160..240), lung 1500/-600 "
+              "(-1350..150), bone 1800/400 (-500..1300), brain 80/40 (0..80); custom: window min and max below.",
+              choices=CT_PRESET_CHOICES, fills=CT_PRESET_FILLS),
+        Param("window_min", ParamKind.FLOAT, -1000.0, "Window min (HU)", "Intensity mapped to 0 (preset custom)."),
+        Param("window_max", ParamKind.FLOAT, 1000.0, "Window max (HU)", "Intensity mapped to 1 (preset custom)."),
+    ), "Clips intensities to a window (a standard preset or your own) and scales it to 0..1 "
+       "(MONAI ScaleIntensityRange).", check_ct_window),
     _spec("transforms.Resize", "Resize", run_resize, (
         _size("spatial_size", "Size", "Output size."),
     ), "Resamples image (linear) and label (nearest) to a size; the affine follows.", check_resize),
