@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,48 @@ def test_log_follows_new_lines_unless_scrolled_up_and_can_be_copied_and_cleared(
     assert QGuiApplication.clipboard().text().splitlines()[-1] == "one more"
     qtbot.mouseClick(pane.findChild(object, "log_clear"), Qt.MouseButton.LeftButton)
     assert pane.lines() == []
+
+
+def test_log_follows_again_once_scrolled_back_to_the_bottom_and_wraps_long_lines(qtbot: Any) -> None:
+    """Issue 20 point 8: one scroll up stopped the following for good; long error lines ran off to the right."""
+    pane = LogPane()
+    qtbot.addWidget(pane)
+    pane.resize(400, 150)
+    pane.show()
+    qtbot.waitExposed(pane)
+    bar = pane.text.verticalScrollBar()
+    for index in range(100):
+        pane.append(f"line {index}")
+    bar.setValue(10)  # the user scrolls up: the view stays where they put it
+    pane.append("one more")
+    qtbot.wait(1)
+    assert bar.value() == 10
+    bar.setValue(bar.maximum())  # ... and back down: it follows again, also past lines laid out later
+    for index in range(30):
+        pane.append(f"✗ Node 'trainer' failed: {'x' * 300} in /data/{'deep/' * 40}file_{index}.nii.gz")
+        qtbot.wait(1)
+        assert bar.value() == bar.maximum() > 10
+    assert pane.text.horizontalScrollBar().maximum() == 0  # wrapped: nothing to scroll sideways
+    assert pane.text.document().lastBlock().layout().lineCount() > 1
+
+
+def test_each_run_starts_with_a_separator_and_brings_the_log_back_into_view(qtbot: Any) -> None:
+    pane = LogPane()
+    qtbot.addWidget(pane)
+    pane.resize(400, 150)
+    pane.show()
+    for index in range(100):
+        pane.append(f"line {index}")
+    bar = pane.text.verticalScrollBar()
+    bar.setValue(0)
+    when = datetime(2026, 12, 3, 14, 2, 11)
+    assert pane.begin_run("in this window", when) == "── Run 1 · 14:02:11 · in this window ──"
+    assert pane.begin_run("in a separate process", when) == "── Run 2 · 14:02:11 · in a separate process ──"
+    pane.append("Epoch [1/2], Loss: 0.5")
+    qtbot.wait(1)
+    assert bar.value() == bar.maximum()
+    assert pane.lines()[-3:-1] == ["── Run 1 · 14:02:11 · in this window ──",
+                                   "── Run 2 · 14:02:11 · in a separate process ──"]
 
 
 def test_checkpoint_rows_and_double_click_copies_the_path(qtbot: Any, tmp_path: Path) -> None:

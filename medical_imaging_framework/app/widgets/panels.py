@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QTextOption
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -25,16 +26,25 @@ from medical_imaging_framework.run.events import CheckpointSaved, EpochEnded, Pr
 
 
 class LogPane(QWidget):
-    """Read-only run log that follows new lines unless the user scrolled up; Clear and Copy buttons."""
+    """Read-only run log: long lines wrap; it follows new lines until the user scrolls up and follows again once
+    they scroll back to the bottom (as a terminal does); each run starts with a separator line; Clear and Copy."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.text = QPlainTextEdit()
         self.text.setObjectName("log_pane")
         self.text.setReadOnly(True)
-        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.text.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)  # long paths wrap too
         self.text.setMaximumBlockCount(100_000)
         self.text.setStyleSheet("font-family: monospace;")
+        self.following = True  # the view sticks to the last line
+        self.runs = 0  # runs started in this window (numbers the separators)
+        self._scrolling = False  # True while this pane moves the scroll bar itself
+        bar = self.text.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scrolled)
+        # the document lays new lines out lazily: the range grows after `append` returns, so follow it here
+        bar.rangeChanged.connect(self._on_range_changed)
         clear, copy = QPushButton("Clear"), QPushButton("Copy")
         clear.setObjectName("log_clear")
         copy.setObjectName("log_copy")
@@ -50,7 +60,7 @@ class LogPane(QWidget):
         layout.addLayout(buttons)
 
     def append(self, line: str) -> None:
-        """Add a line (it may hold newlines); scroll to it only when the view was at the bottom.
+        """Add a line (it may hold newlines); the view moves to it only while it follows the log.
 
         Control and format characters in it are shown escaped (`printable`), as ``mif run`` prints them.
 
@@ -58,10 +68,24 @@ class LogPane(QWidget):
             line: the text; it may quote a file name, a path or a library's message.
         """
         bar = self.text.verticalScrollBar()
-        at_bottom = bar.value() >= bar.maximum() - 2
         position = bar.value()
         self.text.appendPlainText(printable(line, keep_newlines=True))
-        bar.setValue(bar.maximum() if at_bottom else position)
+        self._scroll_to(bar.maximum() if self.following else position)
+
+    def begin_run(self, where: str, now: datetime | None = None) -> str:
+        """Start a run's part of the log: a separator line with its number, the time and where it runs; the
+        view follows again (a new run is always in sight). Returns the line.
+
+        Args:
+            where: the run mode, e.g. "in this window".
+            now: the start time (the clock's when omitted).
+        """
+        self.runs += 1
+        stamp = (now or datetime.now()).strftime("%H:%M:%S")
+        line = f"── Run {self.runs} · {stamp} · {where} ──"
+        self.following = True
+        self.append(line)
+        return line
 
     def copy_all(self) -> None:
         """Copy the whole log to the clipboard."""
@@ -70,6 +94,21 @@ class LogPane(QWidget):
     def lines(self) -> list[str]:
         """The log's text, line by line."""
         return self.text.toPlainText().splitlines()
+
+    def _scroll_to(self, value: int) -> None:
+        self._scrolling = True
+        try:
+            self.text.verticalScrollBar().setValue(value)
+        finally:
+            self._scrolling = False
+
+    def _on_scrolled(self, value: int) -> None:
+        if not self._scrolling:  # the user moved the view: follow only if it is at the bottom now
+            self.following = value >= self.text.verticalScrollBar().maximum() - 1
+
+    def _on_range_changed(self, _minimum: int, maximum: int) -> None:
+        if self.following:
+            self._scroll_to(maximum)
 
 
 class LossPlot(pg.PlotWidget):

@@ -15,6 +15,7 @@ from medical_imaging_framework.app.document.document import Document
 from medical_imaging_framework.app.document.file_commands import FileCommands
 from medical_imaging_framework.app.running.controller import RunController
 from medical_imaging_framework.app.running.data_outputs import DataOutputs
+from medical_imaging_framework.app.running.modes import run_mode_text
 from medical_imaging_framework.app.running.report_action import ReportAction
 from medical_imaging_framework.app.running.torch_preload import QueuedRun, torch_preload
 from medical_imaging_framework.app.widgets.image_view import ImageViewer
@@ -335,6 +336,7 @@ class MainWindow(QMainWindow):
         for node_id in self.canvas.graph.nodes:
             self.canvas.set_state(node_id, "pending")
         self.progress.show_status("starting…")
+        self.log.begin_run(run_mode_text(self.runner))
         self.runner.start(graph)
         self.action_run.setEnabled(False)
         self.action_stop.setEnabled(True)
