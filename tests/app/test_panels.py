@@ -13,7 +13,13 @@ from PySide6.QtTest import QTest
 
 from medical_imaging_framework.app.widgets.image_view import ImageViewer
 from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, RunProgress
-from medical_imaging_framework.run.events import CheckpointSaved, EpochEnded, Progress, SampleAvailable
+from medical_imaging_framework.run.events import (
+    CheckpointSaved,
+    CheckpointsConfigured,
+    EpochEnded,
+    Progress,
+    SampleAvailable,
+)
 from tests.support.gui import wait_for_run
 
 
@@ -172,3 +178,36 @@ def test_after_a_run_in_a_separate_process_a_data_node_still_shows_its_sample(
     assert window.image_viewer.image.shape == (32, 32) and window.image_viewer.masks["Label"] is not None
     assert built == ["train_loader"]
     assert window.show_node_sample("phantoms") and built == ["train_loader"], "rebuilt once with its upstream"
+
+
+def test_the_loss_plot_draws_the_whole_run_from_its_metrics_csv(qtbot: Any, window: Any, tmp_path: Path) -> None:
+    """Issue 20 point 9: after Resume the plot showed epochs 3-4 of 1-4 (only what this window saw)."""
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    (folder / "metrics.csv").write_text("epoch,train_loss,val_loss,lr,seconds\n1,0.9,0.8,0.001,1.0\n"
+                                        "2,0.7,,0.001,1.0\n3,0.6,0.65,0.001,1.0\n", encoding="utf-8")
+    window.on_event(CheckpointsConfigured("trainer", str(folder)))
+    window.on_event(EpochEnded("trainer", 3, 4, 0.6, 0.65))
+    window.on_event(EpochEnded("trainer", 4, 4, 0.5, 0.55))  # its row is not written yet: the event draws it
+    plot = window.loss_plot
+    assert plot.epochs == [1, 2, 3, 4] and plot.losses == [0.9, 0.7, 0.6, 0.5]
+    assert plot.val_epochs == [1, 3, 4] and plot.val_losses == [0.8, 0.65, 0.55]
+    x, _ = plot.train_curve.getData()
+    assert list(x) == [1, 2, 3, 4]
+
+
+def test_the_loss_plot_fits_a_new_document_and_ticks_whole_epochs_only(qtbot: Any, window: Any,
+                                                                        tiny_file: Path) -> None:
+    plot = window.loss_plot
+    for epoch in range(1, 41):
+        window.on_event(EpochEnded("trainer", epoch, 40, 100.0 + epoch))
+    plot.setXRange(30, 40)  # the user zoomed in (this turns pyqtgraph's auto range off)
+    assert window.open_pipeline(tiny_file)
+    window.on_event(EpochEnded("trainer", 1, 2, 0.5))
+    window.on_event(EpochEnded("trainer", 2, 2, 0.4))
+    plot.plotItem.vb.updateAutoRange()
+    (x_low, x_high), (_, y_high) = plot.viewRange()
+    assert x_low <= 1 and 2 <= x_high < 5 and y_high < 1, plot.viewRange()
+    for low, high in ((1.0, 2.0), (0.6, 2.4), (1.0, 4.0), (0.0, 37.0)):
+        ticks = [value for _, values in plot.getAxis("bottom").tickValues(low, high, 300) for value in values]
+        assert ticks and all(float(value).is_integer() for value in ticks), (low, high, ticks)

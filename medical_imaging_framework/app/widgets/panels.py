@@ -1,11 +1,10 @@
-"""The run panels: log pane, live loss plot, checkpoints table, progress bar."""
+"""The run panels: log pane, checkpoints table, progress bar (the loss plot is `loss_plot`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
 
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QTextOption
 from PySide6.QtWidgets import (
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from medical_imaging_framework.core.text import printable
-from medical_imaging_framework.run.events import CheckpointSaved, EpochEnded, Progress
+from medical_imaging_framework.run.events import CheckpointSaved, Progress
 
 
 class LogPane(QWidget):
@@ -109,43 +108,6 @@ class LogPane(QWidget):
     def _on_range_changed(self, _minimum: int, maximum: int) -> None:
         if self.following:
             self._scroll_to(maximum)
-
-
-class LossPlot(pg.PlotWidget):
-    """Training and validation loss per epoch, drawn as they arrive."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, background="w")
-        self.setObjectName("loss_plot")
-        self.setLabel("bottom", "epoch")
-        self.setLabel("left", "loss")
-        self.getAxis("left").enableAutoSIPrefix(False)
-        self.showGrid(x=True, y=True, alpha=0.3)
-        self.addLegend(offset=(-10, 10))
-        self.train_curve = self.plot([], [], pen=pg.mkPen("#1565c0", width=2), symbol="o", symbolSize=6,
-                                     symbolBrush="#1565c0", name="training loss")
-        self.val_curve = self.plot([], [], pen=pg.mkPen("#e65100", width=2), symbol="s", symbolSize=6,
-                                   symbolBrush="#e65100", name="validation loss")
-        self.epochs: list[int] = []
-        self.losses: list[float] = []
-        self.val_epochs: list[int] = []
-        self.val_losses: list[float] = []
-
-    def reset(self) -> None:
-        """Forget the curves (a new run starts)."""
-        self.epochs, self.losses, self.val_epochs, self.val_losses = [], [], [], []
-        self.train_curve.setData([], [])
-        self.val_curve.setData([], [])
-
-    def add_epoch(self, event: EpochEnded) -> None:
-        """Append one epoch's losses."""
-        self.epochs.append(event.epoch)
-        self.losses.append(event.loss)
-        self.train_curve.setData(self.epochs, self.losses)
-        if event.val_loss is not None:
-            self.val_epochs.append(event.epoch)
-            self.val_losses.append(event.val_loss)
-            self.val_curve.setData(self.val_epochs, self.val_losses)
 
 
 class CheckpointsPanel(QTableWidget):

@@ -19,14 +19,16 @@ from medical_imaging_framework.app.running.modes import run_mode_text
 from medical_imaging_framework.app.running.report_action import ReportAction
 from medical_imaging_framework.app.running.torch_preload import QueuedRun, torch_preload
 from medical_imaging_framework.app.widgets.image_view import ImageViewer
+from medical_imaging_framework.app.widgets.loss_plot import LossPlot
 from medical_imaging_framework.app.widgets.node_help import show_node_help
-from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, LossPlot, RunProgress
+from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, RunProgress
 from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
 from medical_imaging_framework.app.window.layout import add_docks, add_menus_and_toolbar, retire_viewer_undo_actions
 from medical_imaging_framework.core import Graph, NodeRegistry, Problem
 from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.run.events import (
     CheckpointSaved,
+    CheckpointsConfigured,
     EpochEnded,
     Event,
     NodeFailed,
@@ -362,6 +364,8 @@ class MainWindow(QMainWindow):
             self.loss_plot.add_epoch(event)
         elif isinstance(event, CheckpointSaved):
             self.checkpoints.add_checkpoint(event)
+        elif isinstance(event, CheckpointsConfigured):
+            self.loss_plot.follow(event)
         self.canvas.show_event(event)  # node states on the canvas
         if isinstance(event, NodeFailed):
             failed = f"Node '{event.node_id}' failed: {event.message}"
