@@ -21,7 +21,7 @@ from typing import Any
 
 from NodeGraphQt.constants import PortTypeEnum
 from PySide6.QtCore import QObject, QPointF, QRectF, Signal
-from PySide6.QtGui import QCursor
+from PySide6.QtGui import QCursor, QFontMetricsF
 from PySide6.QtWidgets import QApplication
 
 from medical_imaging_framework.app.canvas.graph_widgets import MifNodeGraph, accept_equal_kinds, bulk_drawing
@@ -43,6 +43,9 @@ from medical_imaging_framework.run.events import Event
 
 PASTE_OFFSET = 40.0
 _OUT = PortTypeEnum.OUT.value
+
+
+FIT_MARGIN = 24  # pixels between the framed nodes and the canvas's edges (Fit View)
 
 
 class CanvasAdapter(QObject, GraphObserver):
@@ -369,25 +372,34 @@ class CanvasAdapter(QObject, GraphObserver):
         self.add_node_of_spec(spec, (point.x(), point.y()))
         self.node_graph.viewer().setFocus()
 
-    def fit(self, min_scale: float = 0.0) -> None:
-        """Frame the selected nodes (or all); never zoom out below ``min_scale`` so titles stay legible."""
+    def fit(self, min_title_pixels: float = 0.0) -> None:
+        """Frame the selected nodes (or all) with a margin, at most at 100 %; never zoom out so far that node
+        titles are drawn less than ``min_title_pixels`` high (the view then shows the middle of the nodes).
+
+        Args:
+            min_title_pixels: the smallest height, in screen pixels, of a node title's line of text.
+        """
         viewer = self.node_graph.viewer()
         nodes = self.node_graph.selected_nodes() or self.node_graph.all_nodes()
         if not nodes:
             return
         # NodeGraphQt's fit_to_selection measures the nodes through a temporary QGraphicsItemGroup, whose
-        # cost grows with the square of the node count (9 s of a 500-node load); the union of the items'
-        # scene rectangles is the same rectangle in linear time.
+        # cost grows with the square of the node count (9 s of a 500-node load), and zooms out no further than
+        # its ZOOM_MIN: the union of the items' scene rectangles is the same rectangle in linear time, and the
+        # scale is chosen here.
         frame = QRectF()
         for canvas_node in nodes:
             frame = frame.united(canvas_node.view.sceneBoundingRect())
-        viewer.set_scene_rect([frame.x(), frame.y(), frame.width(), frame.height()])
-        if viewer.get_zoom() > 0.1:
-            viewer.reset_zoom(frame.center())
-        scale = viewer.transform().m11()
-        if 0 < scale < min_scale:
-            viewer.scale(min_scale / scale, min_scale / scale)
-            viewer.centerOn(frame.center())  # center_selection would measure the group again
+        port = viewer.viewport().rect()
+        room_w, room_h = max(port.width() - 2 * FIT_MARGIN, 1), max(port.height() - 2 * FIT_MARGIN, 1)
+        scale = min(room_w / max(frame.width(), 1.0), room_h / max(frame.height(), 1.0), 1.0)
+        title = getattr(nodes[0].view, "text_item", None)
+        if title is not None and min_title_pixels > 0:
+            scale = max(scale, min(min_title_pixels / QFontMetricsF(title.font()).height(), 1.0))
+        # NodeGraphQt shows its "scene range" with fitInView, which keeps 2 pixels free on each side: a range of
+        # the viewport's shape at this scale, less those pixels
+        width, height, center = (port.width() - 4) / scale, (port.height() - 4) / scale, frame.center()
+        viewer.set_scene_rect([center.x() - width / 2, center.y() - height / 2, width, height])
 
     # -- run state ---------------------------------------------------------------------------
     def show_event(self, event: Event) -> None:

@@ -39,7 +39,7 @@ from medical_imaging_framework.run.events import (
 )
 from medical_imaging_framework.run.executor import RunResult
 
-MIN_LEGIBLE_SCALE = 0.75  # canvas zoom below which node titles are too small to read
+MIN_TITLE_PIXELS = 7.0  # Fit View zooms out no further than node titles this many pixels high
 FINISH_TEXT = {"done": "Run finished", "failed": "Run failed", "cancelled": "Run stopped", "invalid": "Not run"}
 
 
@@ -227,7 +227,7 @@ class MainWindow(QMainWindow):
 
     def fit_view(self) -> None:
         """Frame the selected nodes, or all nodes when none is selected."""
-        self.canvas.fit(min_scale=MIN_LEGIBLE_SCALE)
+        self.canvas.fit(min_title_pixels=MIN_TITLE_PIXELS)
 
     def show_node_search(self) -> None:
         """Tab: search node types by title, category or description and add the chosen one."""
