@@ -253,7 +253,10 @@ class ParamDialog(QDialog):
         return label.text() if not label.isHidden() and name not in self.fixed else ""
 
     def keyPressEvent(self, event: Any) -> None:
-        """Return in a field presses OK (as usual); Escape cancels."""
+        """Return in a field presses OK (as usual); Escape cancels; keys reaching it once closed are ignored."""
+        if not self.isVisible():
+            event.ignore()
+            return
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not self.read_only:
             self.accept()
             return

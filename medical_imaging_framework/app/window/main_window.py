@@ -13,6 +13,7 @@ from medical_imaging_framework.app.canvas.adapter import CanvasAdapter
 from medical_imaging_framework.app.canvas.graph_widgets import MifNodeGraph, NodePalette
 from medical_imaging_framework.app.document.document import Document
 from medical_imaging_framework.app.document.file_commands import FileCommands
+from medical_imaging_framework.app.qt.late_keys import forward_late_keys
 from medical_imaging_framework.app.running.controller import RunController
 from medical_imaging_framework.app.running.data_outputs import DataOutputs
 from medical_imaging_framework.app.running.modes import run_mode_text
@@ -263,7 +264,9 @@ class MainWindow(QMainWindow):
         """F1: the documentation of the selected node's type."""
         selected = [n for n in self.node_graph.selected_nodes() if self.canvas.spec_of(n) is not None]
         if selected:
-            show_node_help(self.canvas.spec_of(selected[0]), self).finished.connect(self.restore_focus)
+            dialog = show_node_help(self.canvas.spec_of(selected[0]), self)
+            dialog.finished.connect(self.restore_focus)
+            forward_late_keys(dialog, self)
         else:
             self.statusBar().showMessage("Select a node, then press F1 for its documentation", 5000)
 
@@ -280,12 +283,14 @@ class MainWindow(QMainWindow):
             node_id: the core node id.
         """
         node = self.canvas.graph.nodes[node_id]
+        if self.param_dialog is not None:  # kept after it closed for keys still on their way to it (late_keys)
+            self.param_dialog.deleteLater()
         dialog = ParamDialog(node, read_only=self.runner.running, parent=self)
         dialog.accepted.connect(lambda: self._apply_params(node_id, dialog))
-        dialog.finished.connect(dialog.deleteLater)
         dialog.finished.connect(self.restore_focus)
         self.param_dialog = dialog
         dialog.open()
+        forward_late_keys(dialog, self)  # F5 pressed right after Return still runs
         return dialog
 
     def _apply_params(self, node_id: str, dialog: ParamDialog) -> None:
