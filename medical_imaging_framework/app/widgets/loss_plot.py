@@ -11,8 +11,6 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
 from medical_imaging_framework.run.events import CheckpointsConfigured, EpochEnded
-from medical_imaging_framework.tools.report_inputs import ReportInputError, read_metrics_rows
-from medical_imaging_framework.training.metrics_log import METRICS_NAME
 
 
 class EpochAxis(pg.AxisItem):
@@ -69,6 +67,8 @@ class LossPlot(pg.PlotWidget):
         Args:
             event: the Trainer's announcement (the folder as typed: relative to the working folder, ``~`` allowed).
         """
+        from medical_imaging_framework.training.metrics_log import METRICS_NAME  # imports torch: a run has loaded it
+
         if event.directory:
             self.metrics_path = Path(os.path.abspath(os.path.expanduser(event.directory))) / METRICS_NAME
 
@@ -95,6 +95,9 @@ class LossPlot(pg.PlotWidget):
     def _read_rows(self) -> dict[int, tuple[float, float | None]]:
         if self.metrics_path is None or not self.metrics_path.is_file():
             return {}
+        # the project's reader (bounds, clear errors) imports torch: only read once a run has loaded it
+        from medical_imaging_framework.tools.report_inputs import ReportInputError, read_metrics_rows
+
         try:
             rows = read_metrics_rows(self.metrics_path)
         except ReportInputError:  # half-written or damaged: the events still draw this run's epochs
