@@ -24,7 +24,12 @@ from medical_imaging_framework.app.widgets.loss_plot import LossPlot
 from medical_imaging_framework.app.widgets.node_help import show_node_help
 from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, RunProgress
 from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
-from medical_imaging_framework.app.window.layout import add_docks, add_menus_and_toolbar, retire_viewer_undo_actions
+from medical_imaging_framework.app.window.layout import (
+    add_docks,
+    add_menus_and_toolbar,
+    retire_viewer_undo_actions,
+    set_tooltip,
+)
 from medical_imaging_framework.core import Graph, NodeRegistry, Problem
 from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.run.events import (
@@ -41,6 +46,7 @@ from medical_imaging_framework.run.events import (
 from medical_imaging_framework.run.executor import RunResult
 
 MIN_TITLE_PIXELS = 7.0  # Fit View zooms out no further than node titles this many pixels high
+EMPTY_TEXT = "Nothing to run: the pipeline is empty (add nodes from the palette, or open File > Examples)"
 FINISH_TEXT = {"done": "Run finished", "failed": "Run failed", "cancelled": "Run stopped", "invalid": "Not run"}
 
 
@@ -158,8 +164,8 @@ class MainWindow(QMainWindow):
         history, idle = self.canvas.editor.history, not self.runner.running
         self.action_undo.setEnabled(idle and history.can_undo())
         self.action_redo.setEnabled(idle and history.can_redo())
-        self.action_undo.setToolTip(f"Undo {history.undo_text()}".strip())
-        self.action_redo.setToolTip(f"Redo {history.redo_text()}".strip())
+        set_tooltip(self.action_undo, f"Undo {history.undo_text()}".strip())
+        set_tooltip(self.action_redo, f"Redo {history.redo_text()}".strip())
 
     def _wire(self) -> None:
         self.node_graph.node_double_clicked.connect(self._on_node_double_clicked)
@@ -211,6 +217,7 @@ class MainWindow(QMainWindow):
     def load_graph(self, graph: Graph) -> None:
         """Draw ``graph`` as a new document; the previous one's results (plot, checkpoints, image) go."""
         self.canvas.load(graph)
+        self.report.find_earlier_run(graph)  # Report is on for a folder that holds a run (also after a restart)
         self.canvas.clear_states()
         self.loss_plot.reset()
         self.checkpoints.reset()
@@ -321,6 +328,9 @@ class MainWindow(QMainWindow):
         again once it has loaded; True then means "will start".
         """
         if self.runner.running or self.queued_run.active:
+            return False
+        if not self.canvas.graph.nodes:
+            self.statusBar().showMessage(EMPTY_TEXT, 10000)
             return False
         self.canvas.clear_states()
         problems = self.canvas.graph.validate()
