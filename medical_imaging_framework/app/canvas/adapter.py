@@ -164,12 +164,22 @@ class CanvasAdapter(QObject, GraphObserver):
     # -- observer: the canvas follows the model ----------------------------------------------
     def node_added(self, node: Node) -> None:
         """Draw ``node``."""
+        type_name = self._types_by_spec.get(node.type_id) if not node.spec.placeholder else self._placeholder(node)
         canvas_node = self.node_graph.create_node(
-            self._types_by_spec[node.type_id], name=node.id, selected=False, pos=list(node.position), push_undo=False
+            type_name, name=node.id, selected=False, pos=list(node.position), push_undo=False
         )
         canvas_node.view.text_item.set_locked(True)
         canvas_node.view.setToolTip(node_tooltip(node.spec, node.id))
         self._drawn[node.id] = canvas_node
+
+    def _placeholder(self, node: Node) -> str:
+        """Register a NodeGraphQt class for a placeholder node (its ports are the ones its file links)."""
+        name = f"missing_{len(self._specs_by_type)}"  # each placeholder has ports of its own: a class each
+        node_class = make_node_class(node.spec, name)
+        self.node_graph.register_node(node_class)
+        type_name = f"{node_class.__identifier__}.{node_class.__name__}"
+        self._specs_by_type[type_name] = node.spec
+        return type_name
 
     def node_removed(self, node: Node) -> None:
         """Remove the drawing of ``node``."""
