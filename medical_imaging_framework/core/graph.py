@@ -259,6 +259,8 @@ class Graph:
 
     def _node_problems(self, node: Node) -> tuple[list[Problem], dict[str, Any] | None]:
         """The node's own problems, and its parsed config (None when a parameter or input is missing)."""
+        if node.spec.placeholder:  # its type is not installed: one problem, and it states no facts
+            return [Problem(node.id, node.spec.description)], None
         problems = []
         for name in node.config:
             if node.spec.param(name) is None:

@@ -32,6 +32,8 @@ class NodeSpec:
         description: one paragraph for tooltips and ``mif nodes``.
         check: ``check(ctx)``, the node's own cross-field and neighbour rules (see `core.checks`);
             `Graph.validate` calls it once the node's parameters each passed their own rule.
+        placeholder: stands for a node of a type no installed plugin provides (`core.missing_node`): it keeps
+            the node's parameters as the file had them and never runs.
     """
 
     type_id: str
@@ -43,6 +45,7 @@ class NodeSpec:
     params: tuple[Param, ...] = ()
     description: str = ""
     check: CheckFunction | None = None
+    placeholder: bool = False
     _params_by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

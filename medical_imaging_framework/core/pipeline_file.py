@@ -14,6 +14,8 @@ from medical_imaging_framework.core.annotations import annotation_from_dict
 from medical_imaging_framework.core.atomic_file import write_atomically
 from medical_imaging_framework.core.examples import resolve_pipeline
 from medical_imaging_framework.core.graph import NODE_ID_PATTERN, Graph, Link, Node
+from medical_imaging_framework.core.missing_node import UNKNOWN_KIND, missing_spec
+from medical_imaging_framework.core.node_spec import NodeSpec
 from medical_imaging_framework.core.params import shown_value
 from medical_imaging_framework.core.registry import NodeRegistry, UnknownNodeType
 from medical_imaging_framework.core.text import printable
@@ -82,12 +84,14 @@ def save_pipeline(graph: Graph, path: str | os.PathLike[str]) -> None:
         raise PipelineFileError(path, f"cannot write: {error.strerror or error}") from None
 
 
-def load_pipeline(path: str | os.PathLike[str], registry: NodeRegistry) -> Graph:
+def load_pipeline(path: str | os.PathLike[str], registry: NodeRegistry, placeholders: bool = False) -> Graph:
     """Read a pipeline file.
 
     Args:
         path: the JSON file, or the name of a bundled example (see `resolve_pipeline`).
         registry: node types the file may use.
+        placeholders: open a node of an unknown type as a placeholder that keeps its parameters and links
+            and that `Graph.validate` refuses (the editor), instead of refusing the file (``mif``).
 
     Raises:
         PipelineFileError: missing/unreadable file, not JSON, wrong format, unknown node type,
@@ -100,10 +104,11 @@ def load_pipeline(path: str | os.PathLike[str], registry: NodeRegistry) -> Graph
         raise PipelineFileError(path, "file not found") from None
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise PipelineFileError(path, f"cannot read: {getattr(error, 'strerror', None) or error}") from None
-    return loads(text, registry, source=path)
+    return loads(text, registry, source=path, placeholders=placeholders)
 
 
-def loads(text: str, registry: NodeRegistry, source: str | os.PathLike[str] = "<text>") -> Graph:
+def loads(text: str, registry: NodeRegistry, source: str | os.PathLike[str] = "<text>",
+          placeholders: bool = False) -> Graph:
     """Parse pipeline JSON text; see `load_pipeline`."""
     try:
         data = json.loads(_flatten_deep_values(text), parse_int=_parse_int, object_pairs_hook=_object)
@@ -119,7 +124,7 @@ def loads(text: str, registry: NodeRegistry, source: str | os.PathLike[str] = "<
     data = _mark_deep_values(data, None, duplicates)
     if duplicates:
         raise PipelineFileError(source, _join(source, duplicates))
-    return graph_from_dict(data, registry, source)
+    return graph_from_dict(data, registry, source, placeholders)
 
 
 class OutOfRange:
@@ -228,11 +233,18 @@ def _path(where: _Where) -> str:
     return "".join(reversed(parts)).lstrip(".")
 
 
-def graph_from_dict(data: Any, registry: NodeRegistry, source: str | os.PathLike[str] = "<data>") -> Graph:
+def graph_from_dict(data: Any, registry: NodeRegistry, source: str | os.PathLike[str] = "<data>",
+                    placeholders: bool = False) -> Graph:
     """Build a graph from the parsed JSON of a pipeline file; see `load_pipeline`.
 
     Every malformed node and link is reported at once (with the parameter problems of the nodes that
     did load), in one `PipelineFileError`.
+
+    Args:
+        data: the parsed file.
+        registry: node types the file may use.
+        source: the file, for messages.
+        placeholders: a node of an unknown type becomes a placeholder (`core.missing_node`) instead of an error.
     """
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise PipelineFileError(source, f"not a pipeline file (expected \"format\": \"{FORMAT}\")")
@@ -253,9 +265,10 @@ def graph_from_dict(data: Any, registry: NodeRegistry, source: str | os.PathLike
     graph.description = description if isinstance(description, str) else ""
     errors: list[str] = []
     skipped: set[str] = set()
+    known = _KnownPorts(nodes, links, registry) if placeholders else None
     for index, entry in enumerate(nodes):
         try:
-            graph.add_node(_node_from_dict(entry, index, registry, graph))
+            graph.add_node(_node_from_dict(entry, index, registry, graph, known))
         except _EntryError as error:
             errors.append(str(error))
             if isinstance(entry, dict) and isinstance(entry.get("id"), str):
@@ -292,7 +305,36 @@ def _join(source: str | os.PathLike[str], errors: list[str]) -> str:
     return f"{len(errors)} problems:\n" + "\n".join(f"  {source}: {error}" for error in errors)
 
 
-def _node_from_dict(entry: Any, index: int, registry: NodeRegistry, graph: Graph) -> Node:
+class _KnownPorts:
+    """The ports a placeholder needs: those the file's links name at its node, with the kind of the other end."""
+
+    def __init__(self, nodes: list[Any], links: list[Any], registry: NodeRegistry) -> None:
+        self.types = {e.get("id"): e.get("type") for e in nodes if isinstance(e, dict) and isinstance(e.get("id"), str)}
+        self.links = [(e["from"].partition("."), e["to"].partition(".")) for e in links
+                      if isinstance(e, dict) and isinstance(e.get("from"), str) and isinstance(e.get("to"), str)]
+        self.registry = registry
+
+    def spec(self, node_id: str, type_id: str) -> NodeSpec:
+        inputs: dict[str, str] = {}
+        outputs: dict[str, str] = {}
+        for (source, _, out_port), (target, _, in_port) in self.links:
+            if target == node_id and in_port:
+                inputs.setdefault(in_port, self._kind(source, out_port, output=True))
+            if source == node_id and out_port:
+                outputs.setdefault(out_port, self._kind(target, in_port, output=False))
+        return missing_spec(type_id, inputs, outputs)
+
+    def _kind(self, node_id: str, port_name: str, output: bool) -> str:
+        type_id = self.types.get(node_id)
+        if not isinstance(type_id, str) or type_id not in self.registry:
+            return UNKNOWN_KIND
+        spec = self.registry.get(type_id)
+        port = spec.output(port_name) if output else spec.input(port_name)
+        return port.kind if port is not None else UNKNOWN_KIND
+
+
+def _node_from_dict(entry: Any, index: int, registry: NodeRegistry, graph: Graph,
+                    known: _KnownPorts | None = None) -> Node:
     if not isinstance(entry, dict):
         raise _EntryError(f"nodes[{index}] must be an object")
     node_id, type_id = entry.get("id"), entry.get("type")
@@ -304,7 +346,9 @@ def _node_from_dict(entry: Any, index: int, registry: NodeRegistry, graph: Graph
     try:
         spec = registry.get(str(type_id))
     except UnknownNodeType:
-        raise _EntryError(f"node '{node_id}': unknown node type '{shown_value(type_id)}'") from None
+        if known is None or not isinstance(type_id, str) or not type_id.isprintable() or not type_id.strip():
+            raise _EntryError(f"node '{node_id}': unknown node type '{shown_value(type_id)}'") from None
+        spec = known.spec(node_id, type_id)
     params = entry.get("params", {})
     if not isinstance(params, dict):
         raise _EntryError(f"node '{node_id}': \"params\" must be an object")
@@ -317,7 +361,7 @@ def _node_from_dict(entry: Any, index: int, registry: NodeRegistry, graph: Graph
     ):
         raise _EntryError(f"node '{node_id}', field 'position': must be [x, y], two finite numbers")
     config = spec.defaults()
-    config.update(params)
+    config.update(params)  # a placeholder keeps them as they are, for Save to write back
     return Node(id=node_id, spec=spec, config=config, position=(position[0], position[1]))
 
 

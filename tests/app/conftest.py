@@ -87,7 +87,7 @@ def checkpoint_folder_questions(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
     asked: list[Any] = []
 
-    def overwrite(parent: Any, used: list[Any]) -> Any:
+    def overwrite(parent: Any, used: list[Any], complete: bool = False) -> Any:
         asked.append(used)
         return run_guard.Choice.OVERWRITE
 

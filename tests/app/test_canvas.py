@@ -228,7 +228,7 @@ def test_delete_undo_redo_undo_from_the_keyboard_keeps_every_link(qtbot: Any, ma
 def test_modified_mark_and_undo_tooltip_follow_the_models_history(qtbot: Any, window: Any) -> None:
     window.canvas.set_config("adam", {**window.canvas.graph.nodes["adam"].config, "lr": 0.02})
     assert window.isWindowModified() and window.action_undo.isEnabled()
-    assert window.action_undo.toolTip() == "Undo edit parameters of 'adam'"
+    assert window.action_undo.toolTip() == "Undo edit parameters of 'adam' (Ctrl+Z)"
     QTest.keyClick(window.node_graph.viewer(), Qt.Key.Key_Z, CTRL)
     assert not window.isWindowModified() and window.canvas.graph.nodes["adam"].config["lr"] != 0.02
 

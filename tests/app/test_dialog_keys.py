@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QWidget
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QToolButton, QWidget
 
 from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
 from medical_imaging_framework.core import NodeRegistry
@@ -63,6 +63,60 @@ def test_a_message_goes_as_soon_as_its_field_is_valid(qtbot: Any, registry: Node
     assert dialog.error_text("keep_last_n") and dialog.error_text("save_every_n_epochs")
     QTest.keyClick(dialog.fields["keep_last_n"], Qt.Key.Key_Backspace)  # "-3" -> "-": still invalid, new message
     assert "(got '-')" in dialog.error_text("keep_last_n")
+
+
+def _trainer_dialog_with_three_errors(qtbot: Any, registry: NodeRegistry) -> ParamDialog:
+    dialog = ParamDialog(registry.create("training.Trainer"))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    for name, text in BAD.items():
+        set_text(qtbot, dialog.fields[name], text)
+    qtbot.mouseClick(dialog.button_box.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    QApplication.processEvents()
+    assert all(dialog.error_text(name) for name in BAD)
+    return dialog
+
+
+def test_fields_stay_put_while_messages_change_and_the_dialog_shrinks_back_at_ok(
+    qtbot: Any, registry: NodeRegistry
+) -> None:
+    """Issue 20 point 13: fields jumped under the mouse as error lines came and went; after the errors were fixed
+    the dialog stayed tall with empty bands."""
+    dialog = _trainer_dialog_with_three_errors(qtbot, registry)
+    tall = dialog.height()
+    where = {name: box(field, dialog) for name, field in dialog.fields.items()}
+    set_text(qtbot, dialog.fields["num_epochs"], "4")  # passes through "" (refused) on the way
+    set_text(qtbot, dialog.fields["keep_last_n"], "2")
+    QApplication.processEvents()
+    assert {name: box(field, dialog) for name, field in dialog.fields.items()} == where  # nothing moved
+    assert dialog.error_text("num_epochs") == "" and dialog.error_text("keep_last_n") == ""
+    assert dialog.errors["num_epochs"].text() == "✓ Epochs: valid"
+    qtbot.mouseClick(dialog.button_box.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    QApplication.processEvents()
+    assert dialog.isVisible() and dialog.error_text("save_every_n_epochs")
+    assert dialog.errors["num_epochs"].isHidden() and dialog.errors["keep_last_n"].isHidden()
+    assert dialog.height() < tall and dialog.height() == dialog.minimumHeight()  # no empty band left
+    assert box(dialog.fields["keep_last_n"], dialog).top() < where["keep_last_n"].top()
+
+
+def test_checkpoint_directory_has_a_browse_button_that_picks_a_folder(
+    qtbot: Any, registry: NodeRegistry, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    dialog = ParamDialog(registry.create("training.Trainer"))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    asked: list[str] = []
+
+    def pick(parent: Any, title: str, start: str) -> str:
+        asked.append(title)
+        return str(tmp_path)
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(pick))
+    button = dialog.findChild(QToolButton, "browse_checkpoint_dir")
+    assert button is not None and button.text() == "Browse…"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert asked == ["Checkpoint Directory"] and dialog.fields["checkpoint_dir"].text() == str(tmp_path)
 
 
 def test_f1_and_help_button_show_the_node_documentation(qtbot: Any, registry: NodeRegistry) -> None:

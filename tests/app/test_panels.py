@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,13 @@ from PySide6.QtTest import QTest
 
 from medical_imaging_framework.app.widgets.image_view import ImageViewer
 from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, RunProgress
-from medical_imaging_framework.run.events import CheckpointSaved, EpochEnded, Progress, SampleAvailable
+from medical_imaging_framework.run.events import (
+    CheckpointSaved,
+    CheckpointsConfigured,
+    EpochEnded,
+    Progress,
+    SampleAvailable,
+)
 from tests.support.gui import wait_for_run
 
 
@@ -32,6 +39,48 @@ def test_log_follows_new_lines_unless_scrolled_up_and_can_be_copied_and_cleared(
     assert QGuiApplication.clipboard().text().splitlines()[-1] == "one more"
     qtbot.mouseClick(pane.findChild(object, "log_clear"), Qt.MouseButton.LeftButton)
     assert pane.lines() == []
+
+
+def test_log_follows_again_once_scrolled_back_to_the_bottom_and_wraps_long_lines(qtbot: Any) -> None:
+    """Issue 20 point 8: one scroll up stopped the following for good; long error lines ran off to the right."""
+    pane = LogPane()
+    qtbot.addWidget(pane)
+    pane.resize(400, 150)
+    pane.show()
+    qtbot.waitExposed(pane)
+    bar = pane.text.verticalScrollBar()
+    for index in range(100):
+        pane.append(f"line {index}")
+    bar.setValue(10)  # the user scrolls up: the view stays where they put it
+    pane.append("one more")
+    qtbot.wait(1)
+    assert bar.value() == 10
+    bar.setValue(bar.maximum())  # ... and back down: it follows again, also past lines laid out later
+    for index in range(30):
+        pane.append(f"✗ Node 'trainer' failed: {'x' * 300} in /data/{'deep/' * 40}file_{index}.nii.gz")
+        qtbot.wait(1)
+        assert bar.value() == bar.maximum() > 10
+    assert pane.text.horizontalScrollBar().maximum() == 0  # wrapped: nothing to scroll sideways
+    assert pane.text.document().lastBlock().layout().lineCount() > 1
+
+
+def test_each_run_starts_with_a_separator_and_brings_the_log_back_into_view(qtbot: Any) -> None:
+    pane = LogPane()
+    qtbot.addWidget(pane)
+    pane.resize(400, 150)
+    pane.show()
+    for index in range(100):
+        pane.append(f"line {index}")
+    bar = pane.text.verticalScrollBar()
+    bar.setValue(0)
+    when = datetime(2026, 12, 3, 14, 2, 11)
+    assert pane.begin_run("in this window", when) == "── Run 1 · 14:02:11 · in this window ──"
+    assert pane.begin_run("in a separate process", when) == "── Run 2 · 14:02:11 · in a separate process ──"
+    pane.append("Epoch [1/2], Loss: 0.5")
+    qtbot.wait(1)
+    assert bar.value() == bar.maximum()
+    assert pane.lines()[-3:-1] == ["── Run 1 · 14:02:11 · in this window ──",
+                                   "── Run 2 · 14:02:11 · in a separate process ──"]
 
 
 def test_checkpoint_rows_and_double_click_copies_the_path(qtbot: Any, tmp_path: Path) -> None:
@@ -129,3 +178,36 @@ def test_after_a_run_in_a_separate_process_a_data_node_still_shows_its_sample(
     assert window.image_viewer.image.shape == (32, 32) and window.image_viewer.masks["Label"] is not None
     assert built == ["train_loader"]
     assert window.show_node_sample("phantoms") and built == ["train_loader"], "rebuilt once with its upstream"
+
+
+def test_the_loss_plot_draws_the_whole_run_from_its_metrics_csv(qtbot: Any, window: Any, tmp_path: Path) -> None:
+    """Issue 20 point 9: after Resume the plot showed epochs 3-4 of 1-4 (only what this window saw)."""
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    (folder / "metrics.csv").write_text("epoch,train_loss,val_loss,lr,seconds\n1,0.9,0.8,0.001,1.0\n"
+                                        "2,0.7,,0.001,1.0\n3,0.6,0.65,0.001,1.0\n", encoding="utf-8")
+    window.on_event(CheckpointsConfigured("trainer", str(folder)))
+    window.on_event(EpochEnded("trainer", 3, 4, 0.6, 0.65))
+    window.on_event(EpochEnded("trainer", 4, 4, 0.5, 0.55))  # its row is not written yet: the event draws it
+    plot = window.loss_plot
+    assert plot.epochs == [1, 2, 3, 4] and plot.losses == [0.9, 0.7, 0.6, 0.5]
+    assert plot.val_epochs == [1, 3, 4] and plot.val_losses == [0.8, 0.65, 0.55]
+    x, _ = plot.train_curve.getData()
+    assert list(x) == [1, 2, 3, 4]
+
+
+def test_the_loss_plot_fits_a_new_document_and_ticks_whole_epochs_only(qtbot: Any, window: Any,
+                                                                        tiny_file: Path) -> None:
+    plot = window.loss_plot
+    for epoch in range(1, 41):
+        window.on_event(EpochEnded("trainer", epoch, 40, 100.0 + epoch))
+    plot.setXRange(30, 40)  # the user zoomed in (this turns pyqtgraph's auto range off)
+    assert window.open_pipeline(tiny_file)
+    window.on_event(EpochEnded("trainer", 1, 2, 0.5))
+    window.on_event(EpochEnded("trainer", 2, 2, 0.4))
+    plot.plotItem.vb.updateAutoRange()
+    (x_low, x_high), (_, y_high) = plot.viewRange()
+    assert x_low <= 1 and 2 <= x_high < 5 and y_high < 1, plot.viewRange()
+    for low, high in ((1.0, 2.0), (0.6, 2.4), (1.0, 4.0), (0.0, 37.0)):
+        ticks = [value for _, values in plot.getAxis("bottom").tickValues(low, high, 300) for value in values]
+        assert ticks and all(float(value).is_integer() for value in ticks), (low, high, ticks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,8 @@ def test_log_pane_shows_exactly_the_lines_of_mif_run(
     # no thread setting here: the Trainer applies one thread policy in every way to run (training/threads.py)
     assert run_command(argparse.Namespace(pipeline=str(path), overrides=[], debug=False)) == 0
     cli_lines = capsys.readouterr().out.splitlines()
-    gui_lines = window.log.lines()
+    separator, *gui_lines = window.log.lines()  # the editor's log starts each run with a separator line
+    assert re.fullmatch(r"── Run 1 · \d\d:\d\d:\d\d · in this window ──", separator), separator
     assert any("Saved checkpoint" in line for line in gui_lines)
     assert gui_lines == cli_lines
 

@@ -118,3 +118,30 @@ def test_overwrite_moves_the_whole_earlier_run_and_its_report_builds_there(
     new_files = [p for p in folder.glob("*.pt")]
     assert new_files and all(peek_checkpoint(p).run_id != first_run for p in new_files)
     assert len((folder / "metrics.csv").read_text().splitlines()) == 3  # the second run's own 2 epochs
+
+
+@pytest.mark.parametrize(("num_epochs", "default"), [(4, "Overwrite"), (10, "Resume from Last")])
+def test_return_overwrites_a_complete_run_and_resumes_an_unfinished_one(
+    qtbot: Any, window: Any, started: list[Any], num_epochs: int, default: str
+) -> None:
+    """Issue 20 point 15: "Resume from Last" was the default button even when the run in the folder was complete."""
+    window.canvas.set_config("trainer", {**window.canvas.graph.nodes["trainer"].config, "num_epochs": num_epochs})
+    folder = Path(window.canvas.graph.nodes["trainer"].config["checkpoint_dir"])
+    fake_checkpoints(folder, run="earlier")  # final_model.pt at epoch 4
+    shown: list[tuple[str, str]] = []
+    timer = QTimer()
+
+    def press_return() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox) and box.objectName() == PROMPT_NAME:
+            timer.stop()
+            shown.append((box.defaultButton().text(), box.text()))
+            box.defaultButton().click()  # what Return does
+
+    timer.timeout.connect(press_return)
+    timer.start(10)
+    assert window.run_pipeline()
+    assert shown[0][0] == default
+    assert ("That run is complete" in shown[0][1]) is (default == "Overwrite")
+    resumed = started[0].nodes["trainer"].config["resume_from"] == "last"
+    assert resumed is (default == "Resume from Last")

@@ -1,4 +1,5 @@
-"""Real X key events (Xvfb + xdotool): F5 right after closing the Trainer's dialog with Return starts the run."""
+"""Real X key events (Xvfb + xdotool): F5 right after closing the Trainer's dialog with Return starts the run,
+20 times in a row in one session, half of them while the editor is too busy to see Return before F5 comes."""
 
 from __future__ import annotations
 
@@ -38,7 +39,12 @@ def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
     pytest.skip("Xvfb did not start on any free display")
 
 
+ROUNDS = 20
+
+
 def test_f5_after_closing_the_trainer_dialog_with_return_under_x(registry: NodeRegistry, tmp_path: Path) -> None:
+    """Issue 20 point 14: under load, F5 0.3 s after Return in the Trainer's dialog did nothing once in three
+    tries (Qt gave the F5 to the dialog that Return had just closed); now 0 misses in 20."""
     if not (shutil.which("Xvfb") and shutil.which("xdotool")):
         pytest.skip("needs Xvfb and xdotool (apt-get install xvfb xdotool) for real X key events")
     pipeline = write_tiny_pipeline(registry, tmp_path)
@@ -46,10 +52,11 @@ def test_f5_after_closing_the_trainer_dialog_with_return_under_x(registry: NodeR
     try:
         env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb",
                "XDG_CONFIG_HOME": str(tmp_path / "config")}  # the script's QSettings stay in tmp_path
-        done = subprocess.run([sys.executable, str(SCRIPT), str(pipeline)], env=env, cwd=ROOT, capture_output=True,
-                              text=True, timeout=90)
+        done = subprocess.run([sys.executable, str(SCRIPT), str(pipeline), str(ROUNDS)], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=180)
     finally:
         server.terminate()
         server.wait(timeout=10)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "run started by F5 after the dialog closed: 1" in done.stdout
+    assert f"F5 presses after the dialog closed: {ROUNDS}; missed: 0" in done.stdout, done.stdout
+    assert f"runs started: {ROUNDS}" in done.stdout

@@ -19,7 +19,7 @@ BAD_EVERY = ["0", "-1", "2.5", "abc", ""]
 def test_trainer_declares_the_documented_parameters(registry: NodeRegistry) -> None:
     spec = registry.get("training.Trainer")
     expected = {
-        "checkpoint_dir": (ParamKind.STR, "checkpoints"),
+        "checkpoint_dir": (ParamKind.PATH, "checkpoints"),
         "save_every_n_epochs": (ParamKind.INT, 5),
         "resume_from": (ParamKind.PATH, ""),
         "keep_last_n": (ParamKind.INT, 0),

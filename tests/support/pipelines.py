@@ -7,6 +7,7 @@ from typing import Any
 
 from medical_imaging_framework.core import Graph, NodeRegistry, load_pipeline
 from medical_imaging_framework.core.examples import BUNDLED_PIPELINES
+from medical_imaging_framework.core.pipeline_file import graph_to_dict
 from medical_imaging_framework.run.control import CancelToken
 from medical_imaging_framework.run.events import Event
 from medical_imaging_framework.run.executor import Executor
@@ -55,3 +56,11 @@ def run_graph(graph: Graph, cancel: CancelToken | None = None, on_event: Any = N
             on_event(event)
 
     return Executor(graph, sink, cancel).run(), events
+
+
+def file_with_a_missing_type(registry: NodeRegistry) -> dict[str, Any]:
+    """The tiny pipeline's file data with its UNet of a type no plugin provides (``acme.FancyNet``)."""
+    data = graph_to_dict(make_tiny_graph(registry, "ck"))
+    unet = next(node for node in data["nodes"] if node["id"] == "unet")
+    unet["type"], unet["params"] = "acme.FancyNet", {"depth": 7, "widths": [8, 16], "note": "ours"}
+    return data

@@ -1,13 +1,16 @@
-"""Driven by `test_x11_keys`: under a real X server (Xvfb), close the Trainer's dialog with a real Return
-key press (xdotool), then press F5 for real; exit 0 when the run started, 1 otherwise.
+"""Driven by `test_x11_keys`: under a real X server (Xvfb), ROUNDS times in one session, open the Trainer's
+dialog, close it with a real Return key press (xdotool), then press F5 for real 0.3 s later; count the F5
+presses that ran nothing. Exit 0 when none was missed, 1 otherwise.
 
-Usage: ``python tests/support/x11_keys_script.py PIPELINE.json`` with ``DISPLAY`` and ``QT_QPA_PLATFORM=xcb``.
+Usage: ``python tests/support/x11_keys_script.py PIPELINE.json [ROUNDS]`` with ``DISPLAY`` and
+``QT_QPA_PLATFORM=xcb``.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,25 +20,32 @@ from PySide6.QtWidgets import QApplication
 from medical_imaging_framework.app.window.main_window import MainWindow
 from medical_imaging_framework.core import NodeRegistry
 
-POLL_MS, PATIENCE_MS = 50, 8000
+POLL_MS, PATIENCE_MS = 20, 8000
+F5_DELAY_MS = 300  # as a user would, a moment after the dialog went
+F5_PATIENCE_MS = 3000  # an F5 that triggered nothing in this time was lost
 
 
 def xdotool(*args: str) -> None:
     subprocess.run(["xdotool", *args], check=True, timeout=10)
 
 
-def when(condition: Callable[[], bool], then: Callable[[], None], fail: str, waited: int = 0) -> None:
-    """Call ``then`` once ``condition`` holds (checked every POLL_MS while Qt runs); give up after PATIENCE_MS."""
+def when(condition: Callable[[], bool], then: Callable[[], None], fail: Callable[[], None] | str,
+         waited: int = 0, patience: int = PATIENCE_MS) -> None:
+    """Call ``then`` once ``condition`` holds (checked every POLL_MS while Qt runs); after ``patience`` ms call
+    ``fail`` (or print it and exit 1)."""
     if condition():
         then()
-    elif waited > PATIENCE_MS:
-        print(f"gave up waiting: {fail}")
-        QApplication.instance().exit(1)
+    elif waited > patience:
+        if callable(fail):
+            fail()
+        else:
+            print(f"gave up waiting: {fail}")
+            QApplication.instance().exit(1)
     else:
-        QTimer.singleShot(POLL_MS, lambda: when(condition, then, fail, waited + POLL_MS))
+        QTimer.singleShot(POLL_MS, lambda: when(condition, then, fail, waited + POLL_MS, patience))
 
 
-def main(pipeline: str) -> int:
+def main(pipeline: str, rounds: int) -> int:
     app = QApplication(sys.argv[:1])
 
     def stop_on_error(*error: Any) -> None:
@@ -45,9 +55,16 @@ def main(pipeline: str) -> int:
     sys.excepthook = stop_on_error
     window = MainWindow(pipeline, registry=NodeRegistry())
     started: list[Any] = []
-    window.runner.start = started.append  # record the run instead of training
+
+    def record_run(graph: Any) -> None:  # record the run instead of training; it "ends" at once
+        started.append(graph)
+        QTimer.singleShot(0, lambda: window._on_run_finished(None))
+
+    window.runner.start = record_run
+    triggered: list[int] = []
+    window.action_run.triggered.connect(lambda *_: triggered.append(1))
     window.show()
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"round": 0, "missed": []}
 
     def open_dialog() -> None:
         xdotool("windowfocus", "--sync", str(int(window.winId())))
@@ -58,16 +75,36 @@ def main(pipeline: str) -> int:
              press_return, "the dialog to get the keyboard")
 
     def press_return() -> None:
+        before = len(triggered)
         xdotool("key", "Return")
-        when(lambda: state["closed"], press_f5, "Return to close the dialog")
+        if state["round"] % 2:  # the editor is busy (a loaded machine): F5 comes before Qt has seen Return
+            time.sleep(F5_DELAY_MS / 1000)
+            xdotool("key", "F5")
+        else:  # the editor is idle: the dialog has closed when F5 comes
+            when(lambda: state["closed"], lambda: QTimer.singleShot(F5_DELAY_MS, lambda: xdotool("key", "F5")),
+                 "Return to close the dialog")
+        when(lambda: len(triggered) > before, next_round, lambda: missed(before), patience=F5_PATIENCE_MS)
 
-    def press_f5() -> None:
-        QTimer.singleShot(300, lambda: xdotool("key", "F5"))  # as a user would, a moment after the dialog went
-        when(lambda: bool(started), finish, "F5 to start the run")
+    def missed(before: int) -> None:
+        focus = QApplication.focusWidget()
+        state["missed"].append(f"round {state['round'] + 1}: active window {QApplication.activeWindow()!r}, "
+                               f"focus {focus.objectName() if focus else None!r}")
+        next_round()
+
+    def next_round() -> None:
+        state["round"] += 1
+        if state["round"] < rounds:
+            when(lambda: not window.runner.running and window.action_run.isEnabled(), open_dialog,
+                 "the run to end")
+            return
+        when(lambda: bool(started), finish, "a run to start (it waits for PyTorch to load)", patience=60_000)
 
     def finish() -> None:
-        print(f"run started by F5 after the dialog closed: {len(started)}")
-        app.exit(0)
+        print(f"F5 presses after the dialog closed: {rounds}; missed: {len(state['missed'])}")
+        for line in state["missed"]:
+            print(f"  missed {line}")
+        print(f"runs started: {len(started)}")
+        app.exit(1 if state["missed"] else 0)
 
     when(lambda: window.isVisible() and window.windowHandle() is not None and window.windowHandle().isExposed(),
          open_dialog, "the window to appear")
@@ -75,4 +112,4 @@ def main(pipeline: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1))

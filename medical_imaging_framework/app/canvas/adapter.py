@@ -21,6 +21,7 @@ from typing import Any
 
 from NodeGraphQt.constants import PortTypeEnum
 from PySide6.QtCore import QObject, QRectF, QTimer, Signal
+from PySide6.QtGui import QFontMetricsF
 
 from medical_imaging_framework.app.canvas.annotation_view import AnnotationView
 from medical_imaging_framework.app.canvas.clipboard import ClipboardActions
@@ -43,6 +44,9 @@ from medical_imaging_framework.core.graph import Link
 from medical_imaging_framework.run.events import Event
 
 _OUT = PortTypeEnum.OUT.value
+
+
+FIT_MARGIN = 24  # pixels between the framed nodes and the canvas's edges (Fit View)
 
 
 class CanvasAdapter(QObject, ClipboardActions, NodeSearchActions, AnnotationView, GraphObserver):
@@ -175,12 +179,22 @@ class CanvasAdapter(QObject, ClipboardActions, NodeSearchActions, AnnotationView
     # -- observer: the canvas follows the model ----------------------------------------------
     def node_added(self, node: Node) -> None:
         """Draw ``node``."""
+        type_name = self._types_by_spec.get(node.type_id) if not node.spec.placeholder else self._placeholder(node)
         canvas_node = self.node_graph.create_node(
-            self._types_by_spec[node.type_id], name=node.id, selected=False, pos=list(node.position), push_undo=False
+            type_name, name=node.id, selected=False, pos=list(node.position), push_undo=False
         )
         self.renamer.prepare(canvas_node)
         canvas_node.view.setToolTip(node_tooltip(node.spec, node.id))
         self._drawn[node.id] = canvas_node
+
+    def _placeholder(self, node: Node) -> str:
+        """Register a NodeGraphQt class for a placeholder node (its ports are the ones its file links)."""
+        name = f"missing_{len(self._specs_by_type)}"  # each placeholder has ports of its own: a class each
+        node_class = make_node_class(node.spec, name)
+        self.node_graph.register_node(node_class)
+        type_name = f"{node_class.__identifier__}.{node_class.__name__}"
+        self._specs_by_type[type_name] = node.spec
+        return type_name
 
     def node_removed(self, node: Node) -> None:
         """Remove the drawing of ``node``."""
@@ -353,25 +367,34 @@ class CanvasAdapter(QObject, ClipboardActions, NodeSearchActions, AnnotationView
             self.link_refused.emit(f"Link refused: {reason}")
 
     # -- framing ---------------------------------------------------------------------------
-    def fit(self, min_scale: float = 0.0) -> None:
-        """Frame the selected nodes (or all); never zoom out below ``min_scale`` so titles stay legible."""
+    def fit(self, min_title_pixels: float = 0.0) -> None:
+        """Frame the selected nodes (or all) with a margin, at most at 100 %; never zoom out so far that node
+        titles are drawn less than ``min_title_pixels`` high (the view then shows the middle of the nodes).
+
+        Args:
+            min_title_pixels: the smallest height, in screen pixels, of a node title's line of text.
+        """
         viewer = self.node_graph.viewer()
         nodes = self.node_graph.selected_nodes() or self.node_graph.all_nodes()
         if not nodes:
             return
         # NodeGraphQt's fit_to_selection measures the nodes through a temporary QGraphicsItemGroup, whose
-        # cost grows with the square of the node count (9 s of a 500-node load); the union of the items'
-        # scene rectangles is the same rectangle in linear time.
+        # cost grows with the square of the node count (9 s of a 500-node load), and zooms out no further than
+        # its ZOOM_MIN: the union of the items' scene rectangles is the same rectangle in linear time, and the
+        # scale is chosen here.
         frame = QRectF()
         for canvas_node in nodes:
             frame = frame.united(canvas_node.view.sceneBoundingRect())
-        viewer.set_scene_rect([frame.x(), frame.y(), frame.width(), frame.height()])
-        if viewer.get_zoom() > 0.1:
-            viewer.reset_zoom(frame.center())
-        scale = viewer.transform().m11()
-        if 0 < scale < min_scale:
-            viewer.scale(min_scale / scale, min_scale / scale)
-            viewer.centerOn(frame.center())  # center_selection would measure the group again
+        port = viewer.viewport().rect()
+        room_w, room_h = max(port.width() - 2 * FIT_MARGIN, 1), max(port.height() - 2 * FIT_MARGIN, 1)
+        scale = min(room_w / max(frame.width(), 1.0), room_h / max(frame.height(), 1.0), 1.0)
+        title = getattr(nodes[0].view, "text_item", None)
+        if title is not None and min_title_pixels > 0:
+            scale = max(scale, min(min_title_pixels / QFontMetricsF(title.font()).height(), 1.0))
+        # NodeGraphQt shows its "scene range" with fitInView, which keeps 2 pixels free on each side: a range of
+        # the viewport's shape at this scale, less those pixels
+        width, height, center = (port.width() - 4) / scale, (port.height() - 4) / scale, frame.center()
+        viewer.set_scene_rect([center.x() - width / 2, center.y() - height / 2, width, height])
 
     # -- run state ---------------------------------------------------------------------------
     def show_event(self, event: Event) -> None:

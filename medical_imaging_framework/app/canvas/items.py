@@ -19,6 +19,7 @@ from medical_imaging_framework.run.events import Event, NodeFailed, NodeFinished
 IDENTIFIER_PREFIX = "mif"
 
 CATEGORY_COLOURS: dict[str, tuple[int, int, int]] = {
+    "Missing": (97, 97, 97),  # a placeholder for a node type no installed plugin provides (core.missing_node)
     "Data": (38, 110, 120),
     "Transforms": (60, 120, 70),
     "Models": (100, 70, 140),
@@ -103,11 +104,12 @@ def state_of_event(event: Event) -> tuple[str, NodeState, str, float | None] | N
     return None
 
 
-def make_node_class(spec: NodeSpec) -> type[BaseNode]:
+def make_node_class(spec: NodeSpec, class_name: str = "") -> type[BaseNode]:
     """A NodeGraphQt node class for ``spec``: its ports coloured by kind, its category colour.
 
     Args:
         spec: the core node type. The canvas node holds no state of its own: parameters live in the core graph.
+        class_name: the class's name (the type id's by default).
     """
 
     def __init__(self: BaseNode) -> None:
@@ -121,7 +123,7 @@ def make_node_class(spec: NodeSpec) -> type[BaseNode]:
             item.view.setToolTip(f"{port.name}: {port.kind}\n{port.help}".strip())
         self.set_color(*category_colour(spec.category))
 
-    name = spec.type_id.replace(".", "_")
+    name = class_name or spec.type_id.replace(".", "_")
     attributes = {"__identifier__": category_identifier(spec.category), "NODE_NAME": spec.title, "SPEC": spec,
                   "__init__": __init__}
     return type(name, (BaseNode,), attributes)

@@ -123,7 +123,7 @@ class FileCommands(QObject):
             path: a pipeline JSON file.
         """
         try:
-            graph = load_pipeline(path, self.registry)
+            graph = load_pipeline(path, self.registry, placeholders=True)  # unknown types: placeholder nodes
         except PipelineFileError as error:
             QMessageBox.critical(self.window, "Cannot open pipeline", str(error))
             self.dialogClosed.emit()

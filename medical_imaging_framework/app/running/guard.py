@@ -13,6 +13,7 @@ from enum import Enum
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from medical_imaging_framework.checkpoints.files import FINAL_NAME
 from medical_imaging_framework.checkpoints.folder import (
     PREVIOUS_RUNS,
     UsedCheckpointFolder,
@@ -54,20 +55,38 @@ def prompt_text(used: list[UsedCheckpointFolder]) -> str:
     )
 
 
-def ask(parent: QWidget, used: list[UsedCheckpointFolder]) -> Choice:
+def finished(graph: Graph, used: UsedCheckpointFolder) -> bool:
+    """Whether the run in ``used`` ended (it wrote ``final_model.pt``) with at least the epochs this run asks for:
+    resuming it would train nothing.
+
+    Args:
+        graph: the pipeline about to run.
+        used: one folder `used_checkpoint_folders` found.
+    """
+    wanted = graph.nodes[used.node_id].config.get("num_epochs")
+    ended = any(path.name == FINAL_NAME for path in used.files)
+    return ended and used.last_epoch is not None and isinstance(wanted, int) and used.last_epoch >= wanted
+
+
+def ask(parent: QWidget, used: list[UsedCheckpointFolder], complete: bool = False) -> Choice:
     """Show the question (modal) and return the answer.
 
     Args:
         parent: the window.
         used: the folders found.
+        complete: every run found ended with the epochs this run asks for: Overwrite is the default button
+            (Return), since resuming would train nothing; otherwise Resume from Last is.
     """
-    box = QMessageBox(QMessageBox.Icon.Warning, "Checkpoint folder already used", prompt_text(used),
+    text = prompt_text(used)
+    if complete:
+        text += "\n\nThat run is complete (it saved its final model): resuming it would train nothing."
+    box = QMessageBox(QMessageBox.Icon.Warning, "Checkpoint folder already used", text,
                       QMessageBox.StandardButton.NoButton, parent)
     box.setObjectName(PROMPT_NAME)
     resume = box.addButton("Resume from Last", QMessageBox.ButtonRole.AcceptRole)
     overwrite = box.addButton("Overwrite", QMessageBox.ButtonRole.DestructiveRole)
     cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setDefaultButton(resume)
+    box.setDefaultButton(overwrite if complete else resume)
     box.setEscapeButton(cancel)
     box.exec()
     clicked = box.clickedButton()
@@ -93,7 +112,7 @@ def graph_to_run(parent: QWidget, graph: Graph, registry: NodeRegistry) -> tuple
     used = used_checkpoint_folders(graph)
     if not used:
         return graph, ""
-    choice = ask(parent, used)
+    choice = ask(parent, used, complete=all(finished(graph, folder) for folder in used))
     if choice is Choice.CANCEL:
         return None, "Not run: the checkpoint folder holds another run's files"
     if choice is Choice.RESUME:

@@ -39,6 +39,17 @@ def apply_run_mode(runner: RunController, mode: RunMode) -> None:
     runner.processes = max(1, mode.processes)
 
 
+def run_mode_text(runner: RunController) -> str:
+    """Where the next run goes, in words for the log's run separator ("in this window", "in 2 processes ...").
+
+    Args:
+        runner: the window's run controller.
+    """
+    if runner.processes > 1:
+        return f"in {runner.processes} processes (torchrun, DDP)"
+    return "in a separate process" if runner.separate_process else "in this window"
+
+
 def add_run_mode_menu(menu: QMenu, runner: RunController) -> QActionGroup:
     """A "Run Where" submenu of exclusive choices under ``menu``; the editor's own thread is checked first.
 

@@ -23,9 +23,14 @@ from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from medical_imaging_framework.app.qt.gc_guard import collector
+from medical_imaging_framework.core import Graph
 from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.run.events import CheckpointSaved, Event
 from medical_imaging_framework.run.executor import RunResult
+
+# the files that show a run used a folder: `training.metrics_log.METRICS_NAME` and `checkpoints.files.FINAL_NAME`
+# (named here because both modules import torch, which the editor loads only after its window is up)
+RUN_FILES = ("metrics.csv", "final_model.pt")
 
 
 @dataclass
@@ -96,6 +101,25 @@ class ReportAction(QObject):
         """Forget the last run (another pipeline opens)."""
         self.folders = []
         self._sync()
+
+    def find_earlier_run(self, graph: Graph) -> list[Path]:
+        """A pipeline opens: the action is on when its Trainers' checkpoint folders hold a run's files already
+        (its ``metrics.csv`` or final model), as after that run in this window. Returns those folders.
+
+        Args:
+            graph: the opened pipeline.
+        """
+        folders = []
+        for node in graph.nodes.values():
+            directory = node.config.get("checkpoint_dir")
+            if not isinstance(directory, str) or not directory.strip():
+                continue
+            folder = Path(os.path.abspath(os.path.expanduser(directory.strip())))
+            if any((folder / name).is_file() for name in RUN_FILES) and folder not in folders:
+                folders.append(folder)
+        self.folders = folders
+        self._sync()
+        return folders
 
     def on_run_started(self) -> None:
         """A run starts: forget the previous one."""

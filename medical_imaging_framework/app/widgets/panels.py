@@ -1,12 +1,12 @@
-"""The run panels: log pane, live loss plot, checkpoints table, progress bar."""
+"""The run panels: log pane, checkpoints table, progress bar (the loss plot is `loss_plot`)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QTextOption
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -21,20 +21,29 @@ from PySide6.QtWidgets import (
 )
 
 from medical_imaging_framework.core.text import printable
-from medical_imaging_framework.run.events import CheckpointSaved, EpochEnded, Progress
+from medical_imaging_framework.run.events import CheckpointSaved, Progress
 
 
 class LogPane(QWidget):
-    """Read-only run log that follows new lines unless the user scrolled up; Clear and Copy buttons."""
+    """Read-only run log: long lines wrap; it follows new lines until the user scrolls up and follows again once
+    they scroll back to the bottom (as a terminal does); each run starts with a separator line; Clear and Copy."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.text = QPlainTextEdit()
         self.text.setObjectName("log_pane")
         self.text.setReadOnly(True)
-        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.text.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)  # long paths wrap too
         self.text.setMaximumBlockCount(100_000)
         self.text.setStyleSheet("font-family: monospace;")
+        self.following = True  # the view sticks to the last line
+        self.runs = 0  # runs started in this window (numbers the separators)
+        self._scrolling = False  # True while this pane moves the scroll bar itself
+        bar = self.text.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scrolled)
+        # the document lays new lines out lazily: the range grows after `append` returns, so follow it here
+        bar.rangeChanged.connect(self._on_range_changed)
         clear, copy = QPushButton("Clear"), QPushButton("Copy")
         clear.setObjectName("log_clear")
         copy.setObjectName("log_copy")
@@ -50,7 +59,7 @@ class LogPane(QWidget):
         layout.addLayout(buttons)
 
     def append(self, line: str) -> None:
-        """Add a line (it may hold newlines); scroll to it only when the view was at the bottom.
+        """Add a line (it may hold newlines); the view moves to it only while it follows the log.
 
         Control and format characters in it are shown escaped (`printable`), as ``mif run`` prints them.
 
@@ -58,10 +67,24 @@ class LogPane(QWidget):
             line: the text; it may quote a file name, a path or a library's message.
         """
         bar = self.text.verticalScrollBar()
-        at_bottom = bar.value() >= bar.maximum() - 2
         position = bar.value()
         self.text.appendPlainText(printable(line, keep_newlines=True))
-        bar.setValue(bar.maximum() if at_bottom else position)
+        self._scroll_to(bar.maximum() if self.following else position)
+
+    def begin_run(self, where: str, now: datetime | None = None) -> str:
+        """Start a run's part of the log: a separator line with its number, the time and where it runs; the
+        view follows again (a new run is always in sight). Returns the line.
+
+        Args:
+            where: the run mode, e.g. "in this window".
+            now: the start time (the clock's when omitted).
+        """
+        self.runs += 1
+        stamp = (now or datetime.now()).strftime("%H:%M:%S")
+        line = f"── Run {self.runs} · {stamp} · {where} ──"
+        self.following = True
+        self.append(line)
+        return line
 
     def copy_all(self) -> None:
         """Copy the whole log to the clipboard."""
@@ -71,42 +94,20 @@ class LogPane(QWidget):
         """The log's text, line by line."""
         return self.text.toPlainText().splitlines()
 
+    def _scroll_to(self, value: int) -> None:
+        self._scrolling = True
+        try:
+            self.text.verticalScrollBar().setValue(value)
+        finally:
+            self._scrolling = False
 
-class LossPlot(pg.PlotWidget):
-    """Training and validation loss per epoch, drawn as they arrive."""
+    def _on_scrolled(self, value: int) -> None:
+        if not self._scrolling:  # the user moved the view: follow only if it is at the bottom now
+            self.following = value >= self.text.verticalScrollBar().maximum() - 1
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, background="w")
-        self.setObjectName("loss_plot")
-        self.setLabel("bottom", "epoch")
-        self.setLabel("left", "loss")
-        self.getAxis("left").enableAutoSIPrefix(False)
-        self.showGrid(x=True, y=True, alpha=0.3)
-        self.addLegend(offset=(-10, 10))
-        self.train_curve = self.plot([], [], pen=pg.mkPen("#1565c0", width=2), symbol="o", symbolSize=6,
-                                     symbolBrush="#1565c0", name="training loss")
-        self.val_curve = self.plot([], [], pen=pg.mkPen("#e65100", width=2), symbol="s", symbolSize=6,
-                                   symbolBrush="#e65100", name="validation loss")
-        self.epochs: list[int] = []
-        self.losses: list[float] = []
-        self.val_epochs: list[int] = []
-        self.val_losses: list[float] = []
-
-    def reset(self) -> None:
-        """Forget the curves (a new run starts)."""
-        self.epochs, self.losses, self.val_epochs, self.val_losses = [], [], [], []
-        self.train_curve.setData([], [])
-        self.val_curve.setData([], [])
-
-    def add_epoch(self, event: EpochEnded) -> None:
-        """Append one epoch's losses."""
-        self.epochs.append(event.epoch)
-        self.losses.append(event.loss)
-        self.train_curve.setData(self.epochs, self.losses)
-        if event.val_loss is not None:
-            self.val_epochs.append(event.epoch)
-            self.val_losses.append(event.val_loss)
-            self.val_curve.setData(self.val_epochs, self.val_losses)
+    def _on_range_changed(self, _minimum: int, maximum: int) -> None:
+        if self.following:
+            self._scroll_to(maximum)
 
 
 class CheckpointsPanel(QTableWidget):

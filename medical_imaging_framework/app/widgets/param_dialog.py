@@ -26,6 +26,7 @@ from medical_imaging_framework.app.widgets.node_help import NodeHelpDialog, show
 from medical_imaging_framework.core import Node, Param, ParamError, ParamKind
 
 ERROR_STYLE = "color: #d32f2f;"
+FIXED_STYLE = "color: #2e7d32;"
 LOCKED_TEXT = "The pipeline is running: parameters cannot be changed until it ends."
 
 
@@ -47,6 +48,7 @@ class ParamDialog(QDialog):
         self.labels: dict[str, QLabel] = {}
         self.errors: dict[str, QLabel] = {}
         self.help_dialog: NodeHelpDialog | None = None
+        self.fixed: set[str] = set()  # fields whose refused value was corrected since the last OK
         self.setObjectName(f"param_dialog_{node.id}")
         self.setWindowTitle(f"{node.spec.title} — {node.id}")
         self.setMinimumWidth(460)
@@ -64,6 +66,7 @@ class ParamDialog(QDialog):
             if param.fills and isinstance(self.fields.get(param.name), QComboBox):
                 self.fields[param.name].currentTextChanged.connect(lambda text, p=param: self._fill(p, text))
         layout.addLayout(form)
+        layout.addStretch(1)  # height the rows do not need goes below them: fields never slide down
         self.locked_label = QLabel(LOCKED_TEXT)
         self.locked_label.setStyleSheet("color: #e65100;")
         self.locked_label.setVisible(read_only)
@@ -129,11 +132,13 @@ class ParamDialog(QDialog):
                 field.setText(target.to_text(value))
 
     def _recheck(self, name: str) -> None:
+        """While the user types, a shown message changes in place: a corrected value turns it into a green line
+        and a new refusal rewrites it, so no field moves under the mouse; rows close up at the next OK."""
         if self.errors[name].isHidden():
             return
         self._check(self.node.spec.param(name), Node(id=self.node.id, spec=self.node.spec,
-                                                      config=dict(self.node.config)))
-        self._fit()
+                                                      config=dict(self.node.config)), live=True)
+        self._fit(shrink=False)
 
     @staticmethod
     def _make_field(param: Param, value: Any) -> QWidget:
@@ -152,6 +157,9 @@ class ParamDialog(QDialog):
         edit = QLineEdit(param.to_text(value))
         if param.kind not in (ParamKind.STR, ParamKind.PATH):
             edit.setPlaceholderText(param.rule())
+        # the red outline of a refused value is a style sheet, which drops the native frame and with it a few
+        # pixels of height: a fixed height keeps the rows below from moving when it comes and goes
+        edit.setFixedHeight(edit.sizeHint().height())
         return edit
 
     def _browse(self, param: Param, field: QLineEdit) -> None:
@@ -181,34 +189,54 @@ class ParamDialog(QDialog):
         failed = False
         for param in self.node.spec.params:
             failed = not self._check(param, scratch) or failed
-        self._fit()
+        self._fit(shrink=True)
         return None if failed else scratch.config
 
-    def _check(self, param: Param, scratch: Node) -> bool:
-        """Parse one field into ``scratch``; show or hide its error. True when valid."""
+    def _check(self, param: Param, scratch: Node, live: bool = False) -> bool:
+        """Parse one field into ``scratch``; show or hide its error. True when valid.
+
+        Args:
+            param: the field's parameter.
+            scratch: a copy of the node that takes the parsed value.
+            live: the user is typing: a shown message becomes a green "valid" line instead of going away.
+        """
         error = self.errors[param.name]
+        # typing: a message keeps at least the height it had, so the fields below it stay put; OK lays out anew
+        error.setMinimumHeight(error.height() if live else 0)
         try:
             scratch.set_param(param.name, self.raw_value(param.name))
         except ParamError as problem:
+            self.fixed.discard(param.name)
             error.setText(f"{param.title} {problem.rule}")
+            error.setStyleSheet(ERROR_STYLE)
             error.setVisible(True)
             self._mark(param.name, True)
             return False
-        error.setVisible(False)
+        if live and error.isVisible():
+            self.fixed.add(param.name)
+            error.setText(f"✓ {param.title}: valid")
+            error.setStyleSheet(FIXED_STYLE)
+        else:
+            self.fixed.discard(param.name)
+            error.setVisible(False)
         self._mark(param.name, False)
         return True
 
-    def _fit(self) -> None:
-        """Grow so every shown message gets the full height of its wrapped text (never shrinks the user's size),
-        and keep that height as the minimum, so no message is cut or drawn over the next field."""
+    def _fit(self, shrink: bool) -> None:
+        """Make the dialog as tall as its rows need, so no message is cut or drawn over the next field.
+
+        Args:
+            shrink: also shrink to that height (after OK, when messages went), leaving no empty band.
+        """
         layout = self.layout()
         layout.invalidate()
         layout.activate()
         needed = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else -1
         needed = max(needed, layout.totalMinimumSize().height())
         self.setMinimumHeight(needed)
-        if needed > self.height():
-            self.resize(self.width(), needed)
+        target = needed if shrink else max(needed, self.height())
+        if target != self.height():
+            self.resize(self.width(), target)
 
     def show_help(self) -> NodeHelpDialog:
         """Open the node type's documentation (F1 or the Help button)."""
@@ -232,10 +260,13 @@ class ParamDialog(QDialog):
     def error_text(self, name: str) -> str:
         """The visible error under ``name``'s field ("" when none)."""
         label = self.errors[name]
-        return label.text() if not label.isHidden() else ""
+        return label.text() if not label.isHidden() and name not in self.fixed else ""
 
     def keyPressEvent(self, event: Any) -> None:
-        """Return in a field presses OK (as usual); Escape cancels."""
+        """Return in a field presses OK (as usual); Escape cancels; keys reaching it once closed are ignored."""
+        if not self.isVisible():
+            event.ignore()
+            return
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not self.read_only:
             self.accept()
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QWidget
 
 from medical_imaging_framework.app.running.modes import add_run_mode_menu
@@ -92,6 +93,20 @@ def add_menus_and_toolbar(window: MainWindow) -> None:
     toolbar.addActions([window.action_run, window.action_stop, window.action_report])
     toolbar.addSeparator()
     toolbar.addAction(window.action_fit)
+    for action in toolbar.actions():
+        if not action.isSeparator():
+            set_tooltip(action, action.toolTip())
+
+
+def set_tooltip(action: QAction, text: str) -> None:
+    """Give ``action`` the tooltip ``text`` followed by its shortcuts, e.g. "Run (Ctrl+R, F5)".
+
+    Args:
+        action: a toolbar action.
+        text: what it does.
+    """
+    keys = ", ".join(key.toString(QKeySequence.SequenceFormat.NativeText) for key in action.shortcuts())
+    action.setToolTip(f"{text} ({keys})" if keys else text)
 
 
 def retire_viewer_undo_actions(node_graph: MifNodeGraph) -> None:

@@ -14,21 +14,30 @@ from medical_imaging_framework.app.canvas.graph_widgets import MifNodeGraph, Nod
 from medical_imaging_framework.app.canvas.live_validation import LiveValidation
 from medical_imaging_framework.app.document.document import Document
 from medical_imaging_framework.app.document.file_commands import FileCommands
+from medical_imaging_framework.app.qt.late_keys import forward_late_keys
 from medical_imaging_framework.app.running.controller import RunController
 from medical_imaging_framework.app.running.data_outputs import DataOutputs
+from medical_imaging_framework.app.running.modes import run_mode_text
 from medical_imaging_framework.app.running.report_action import ReportAction
 from medical_imaging_framework.app.running.torch_preload import QueuedRun, torch_preload
 from medical_imaging_framework.app.widgets.image_view import ImageViewer
+from medical_imaging_framework.app.widgets.loss_plot import LossPlot
 from medical_imaging_framework.app.widgets.node_help import show_node_help
-from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, LossPlot, RunProgress
+from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, RunProgress
 from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
 from medical_imaging_framework.app.window.annotation_actions import edit_annotation, group_selection
 from medical_imaging_framework.app.window.context_menu import CanvasContextMenu
-from medical_imaging_framework.app.window.layout import add_docks, add_menus_and_toolbar, retire_viewer_undo_actions
+from medical_imaging_framework.app.window.layout import (
+    add_docks,
+    add_menus_and_toolbar,
+    retire_viewer_undo_actions,
+    set_tooltip,
+)
 from medical_imaging_framework.core import Graph, NodeRegistry, Problem
 from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.run.events import (
     CheckpointSaved,
+    CheckpointsConfigured,
     EpochEnded,
     Event,
     NodeFailed,
@@ -39,7 +48,8 @@ from medical_imaging_framework.run.events import (
 )
 from medical_imaging_framework.run.executor import RunResult
 
-MIN_LEGIBLE_SCALE = 0.75  # canvas zoom below which node titles are too small to read
+MIN_TITLE_PIXELS = 7.0  # Fit View zooms out no further than node titles this many pixels high
+EMPTY_TEXT = "Nothing to run: the pipeline is empty (add nodes from the palette, or open File > Examples)"
 FINISH_TEXT = {"done": "Run finished", "failed": "Run failed", "cancelled": "Run stopped", "invalid": "Not run"}
 
 
@@ -169,8 +179,8 @@ class MainWindow(QMainWindow):
         history, idle = self.canvas.editor.history, not self.runner.running
         self.action_undo.setEnabled(idle and history.can_undo())
         self.action_redo.setEnabled(idle and history.can_redo())
-        self.action_undo.setToolTip(f"Undo {history.undo_text()}".strip())
-        self.action_redo.setToolTip(f"Redo {history.redo_text()}".strip())
+        set_tooltip(self.action_undo, f"Undo {history.undo_text()}".strip())
+        set_tooltip(self.action_redo, f"Redo {history.redo_text()}".strip())
 
     def _wire(self) -> None:
         self.node_graph.node_double_clicked.connect(self._on_node_double_clicked)
@@ -224,6 +234,7 @@ class MainWindow(QMainWindow):
     def load_graph(self, graph: Graph) -> None:
         """Draw ``graph`` as a new document; the previous one's results (plot, checkpoints, image) go."""
         self.canvas.load(graph)
+        self.report.find_earlier_run(graph)  # Report is on for a folder that holds a run (also after a restart)
         self.canvas.clear_states()
         self.loss_plot.reset()
         self.checkpoints.reset()
@@ -241,7 +252,7 @@ class MainWindow(QMainWindow):
 
     def fit_view(self) -> None:
         """Frame the selected nodes, or all nodes when none is selected."""
-        self.canvas.fit(min_scale=MIN_LEGIBLE_SCALE)
+        self.canvas.fit(min_title_pixels=MIN_TITLE_PIXELS)
 
     def show_node_search(self) -> None:
         """Tab: search node types by title, category or description and add the chosen one."""
@@ -285,7 +296,9 @@ class MainWindow(QMainWindow):
         """F1: the documentation of the selected node's type."""
         selected = [n for n in self.node_graph.selected_nodes() if self.canvas.spec_of(n) is not None]
         if selected:
-            show_node_help(self.canvas.spec_of(selected[0]), self).finished.connect(self.restore_focus)
+            dialog = show_node_help(self.canvas.spec_of(selected[0]), self)
+            dialog.finished.connect(self.restore_focus)
+            forward_late_keys(dialog, self)
         else:
             self.statusBar().showMessage("Select a node, then press F1 for its documentation", 5000)
 
@@ -305,12 +318,14 @@ class MainWindow(QMainWindow):
             node_id: the core node id.
         """
         node = self.canvas.graph.nodes[node_id]
+        if self.param_dialog is not None:  # kept after it closed for keys still on their way to it (late_keys)
+            self.param_dialog.deleteLater()
         dialog = ParamDialog(node, read_only=self.runner.running, parent=self)
         dialog.accepted.connect(lambda: self._apply_params(node_id, dialog))
-        dialog.finished.connect(dialog.deleteLater)
         dialog.finished.connect(self.restore_focus)
         self.param_dialog = dialog
         dialog.open()
+        forward_late_keys(dialog, self)  # F5 pressed right after Return still runs
         return dialog
 
     def _apply_params(self, node_id: str, dialog: ParamDialog) -> None:
@@ -342,6 +357,9 @@ class MainWindow(QMainWindow):
         """
         if self.runner.running or self.queued_run.active:
             return False
+        if not self.canvas.graph.nodes:
+            self.statusBar().showMessage(EMPTY_TEXT, 10000)
+            return False
         self.canvas.clear_states()
         problems = self.canvas.graph.validate()
         if problems:
@@ -363,6 +381,7 @@ class MainWindow(QMainWindow):
         for node_id in self.canvas.graph.nodes:
             self.canvas.set_state(node_id, "pending")
         self.progress.show_status("starting…")
+        self.log.begin_run(run_mode_text(self.runner))
         self.runner.start(graph)
         self.action_run.setEnabled(False)
         self.action_stop.setEnabled(True)
@@ -388,6 +407,8 @@ class MainWindow(QMainWindow):
             self.loss_plot.add_epoch(event)
         elif isinstance(event, CheckpointSaved):
             self.checkpoints.add_checkpoint(event)
+        elif isinstance(event, CheckpointsConfigured):
+            self.loss_plot.follow(event)
         self.canvas.show_event(event)  # node states on the canvas
         if isinstance(event, NodeFailed):
             failed = f"Node '{event.node_id}' failed: {event.message}"

@@ -84,7 +84,7 @@ SPECS = [
                   choices=("auto", "cpu", "cuda")),
             Param("seed", ParamKind.INT, 0, "Seed", "Seeds Python, NumPy and torch at the start.", minimum=0,
                   maximum=MAX_SEED),
-            Param("checkpoint_dir", ParamKind.STR, "checkpoints", "Checkpoint Directory",
+            Param("checkpoint_dir", ParamKind.PATH, "checkpoints", "Checkpoint Directory",
                   "Folder for checkpoint files (created when missing); empty disables saving."),
             Param("save_every_n_epochs", ParamKind.INT, 5, "Save Every N Epochs",
                   "Write checkpoint_epoch_N.pt every N epochs.", minimum=1),
