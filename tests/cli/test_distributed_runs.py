@@ -14,11 +14,13 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from monai.networks.nets import UNet
+from torch.distributed import TCPStore
 
 from medical_imaging_framework.checkpoints.files import read_checkpoint
 from medical_imaging_framework.core import Graph, NodeRegistry, save_pipeline
@@ -85,12 +87,19 @@ def test_two_nodes_train_save_once_and_shard_inference(registry: NodeRegistry, t
     save_pipeline(graph, tmp_path / "pipeline.json")
 
     port = _free_port()
+    # The test hosts the rendezvous store and both agents join it as clients (`is_host=false`), so the store
+    # outlives both. Left to themselves, both agents on 127.0.0.1 would try to host it; the first to bind
+    # does, and takes it down when it exits, which can fail the other agent's last store call
+    # (`RendezvousConnectionError`, about 1 clean-clone run in 9). On real nodes only the machine named in
+    # --rdzv-endpoint hosts it (docs/training/DISTRIBUTED.md).
+    store = TCPStore("127.0.0.1", port, is_master=True, multi_tenant=True, wait_for_workers=False,
+                     timeout=timedelta(seconds=LAUNCH_TIMEOUT))
     launches = []
     for node_rank in range(2):  # two torchrun agents, one process each, meeting at a c10d rendezvous
         command = [
             sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node-rank={node_rank}",
             "--nproc-per-node=1", "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}",
-            f"--rdzv-id=mif-test-{port}", "--rdzv-conf=join_timeout=120",
+            f"--rdzv-id=mif-test-{port}", "--rdzv-conf=join_timeout=120,is_host=false",
             "-m", "medical_imaging_framework", "run", "pipeline.json", "--events", "jsonl",
         ]
         launches.append(subprocess.Popen(command, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
@@ -103,8 +112,9 @@ def test_two_nodes_train_save_once_and_shard_inference(registry: NodeRegistry, t
         for launch in launches:
             if launch.poll() is None:
                 kill_tree(launch.pid)
-    for launch, (_, err) in zip(launches, outputs, strict=True):
-        assert launch.returncode == 0, err[-3000:]
+        del store  # only now: both agents are done with it
+    for node_rank, (launch, (_, err)) in enumerate(zip(launches, outputs, strict=True)):
+        assert launch.returncode == 0, f"node {node_rank}, exit {launch.returncode}:\n{err[-3000:]}"
 
     stdout = "".join(out for out, _ in outputs)
     stderr = "".join(err for _, err in outputs)
