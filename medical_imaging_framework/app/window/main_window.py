@@ -13,6 +13,7 @@ from medical_imaging_framework.app.canvas.adapter import CanvasAdapter
 from medical_imaging_framework.app.canvas.graph_widgets import MifNodeGraph, NodePalette
 from medical_imaging_framework.app.document.document import Document
 from medical_imaging_framework.app.document.file_commands import FileCommands
+from medical_imaging_framework.app.document.recovery import Autosaver
 from medical_imaging_framework.app.running.controller import RunController
 from medical_imaging_framework.app.running.data_outputs import DataOutputs
 from medical_imaging_framework.app.running.report_action import ReportAction
@@ -21,6 +22,7 @@ from medical_imaging_framework.app.widgets.image_view import ImageViewer
 from medical_imaging_framework.app.widgets.node_help import show_node_help
 from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, LossPlot, RunProgress
 from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
+from medical_imaging_framework.app.window import windows
 from medical_imaging_framework.app.window.layout import add_docks, add_menus_and_toolbar, retire_viewer_undo_actions
 from medical_imaging_framework.core import Graph, NodeRegistry, Problem
 from medical_imaging_framework.core.text import printable
@@ -61,6 +63,7 @@ class MainWindow(QMainWindow):
         self.node_graph = MifNodeGraph(parent=self)
         self.canvas = CanvasAdapter(self.node_graph, self.registry)
         self.runner = RunController(self.registry, self)
+        self.autosave = Autosaver(self.document, self.current_graph, self)  # the crash copy of unsaved edits
         self.setCentralWidget(self.node_graph.widget)
         self.node_graph.widget.setMinimumSize(480, 300)  # the canvas stays usable however the docks grow
         self._build_docks()
@@ -115,7 +118,7 @@ class MainWindow(QMainWindow):
         self.action_open = self._action("action_open", "&Open…", files.open_dialog, (keys.Open,))
         self.action_save = self._action("action_save", "&Save", files.save, (keys.Save,))
         self.action_save_as = self._action("action_save_as", "Save &As…", files.save_as, ("Ctrl+Shift+S",))
-        self.action_quit = self._action("action_quit", "&Quit", self.close, ("Ctrl+Q",))
+        self.action_quit = self._action("action_quit", "&Quit", windows.close_all, ("Ctrl+Q",), "Close every window")
         self.action_run = self._action("action_run", "&Run", self.run_pipeline, ("Ctrl+R", "F5"),
                                        "Validate the pipeline, then run it")
         self.action_stop = self._action("action_stop", "S&top", self.stop_run, ("Esc",),
@@ -148,6 +151,7 @@ class MainWindow(QMainWindow):
         self.action_search = self._action("action_search", "Node &Search", self.show_node_search, ("Tab",),
                                           "Search node types by name (Tab)", canvas_only=True)
         add_menus_and_toolbar(self)
+        windows.install(self)  # New Window, Open in New Window…, the Window menu
 
     def _sync_undo_actions(self, *_: Any) -> None:
         """Undo/redo follow the model's history, and are off while a run goes (an undo could change a parameter)."""
@@ -161,6 +165,8 @@ class MainWindow(QMainWindow):
         self.node_graph.node_double_clicked.connect(self._on_node_double_clicked)
         self.node_graph.node_selection_changed.connect(self._on_selection_changed)
         self.canvas.clean_changed.connect(self.document.set_clean)
+        self.canvas.history_changed.connect(self.autosave.schedule)
+        self.autosave.failed.connect(self._show_message)
         self.document.titleChanged.connect(self.setWindowTitle)
         self.document.modifiedChanged.connect(self.setWindowModified)
         self.setWindowTitle(self.document.title)
@@ -217,6 +223,10 @@ class MainWindow(QMainWindow):
     def mark_saved(self) -> None:
         """The edit history's current state is the saved one."""
         self.canvas.editor.history.set_clean()
+
+    def mark_unsaved(self) -> None:
+        """No file holds the edit history's current state (a recovered pipeline)."""
+        self.canvas.editor.history.set_unsaved()
 
     # -- canvas commands ----------------------------------------------------------------------
     def _zoom(self, step: float) -> None:
@@ -433,4 +443,5 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.queued_run.cancel()  # a run still waiting for PyTorch never starts in a closed window
+        self.autosave.discard()  # closed on purpose: nothing to recover
         event.accept()
