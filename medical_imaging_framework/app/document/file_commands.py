@@ -139,7 +139,7 @@ class FileCommands(QObject):
         if problems:
             self.host.report_problems(problems)
         note = " (a bundled example: Save asks where to keep your copy)" if self.document.bundled else ""
-        self._status(f"Opened {path}{note}")
+        self._status(f"Opened {self.document.file_name}{note}")  # the name: a whole path would not fit
         return True
 
     def show_graph(self, graph: Graph, path: Path | None) -> None:

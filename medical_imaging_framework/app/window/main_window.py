@@ -96,6 +96,8 @@ class MainWindow(QMainWindow):
         self.progress = RunProgress()
         add_docks(self)
         self.statusBar().addPermanentWidget(self.progress)
+        self.progress.reset()  # hidden until a run starts (addPermanentWidget shows it)
+        self.statusBar().messageChanged.connect(self.statusBar().setToolTip)  # a message too long: whole on hover
 
     def _action(self, name: str, text: str, slot: Any, shortcuts: tuple[Any, ...] = (), tip: str = "",
                 canvas_only: bool = False) -> QAction:
@@ -216,6 +218,7 @@ class MainWindow(QMainWindow):
         self.canvas.clear_states()
         self.loss_plot.reset()
         self.checkpoints.reset()
+        self.progress.reset()
         self.image_viewer.clear()
         self.data_outputs.reset()
         self.fit_view()
