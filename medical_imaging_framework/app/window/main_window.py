@@ -22,7 +22,7 @@ from medical_imaging_framework.app.widgets.image_view import ImageViewer
 from medical_imaging_framework.app.widgets.node_help import show_node_help
 from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, LossPlot, RunProgress
 from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
-from medical_imaging_framework.app.window import windows
+from medical_imaging_framework.app.window import window_state, windows
 from medical_imaging_framework.app.window.layout import add_docks, add_menus_and_toolbar, retire_viewer_undo_actions
 from medical_imaging_framework.core import Graph, NodeRegistry, Problem
 from medical_imaging_framework.core.text import printable
@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self.queued_run = QueuedRun(self.run_pipeline, torch_preload(), self.action_run, self.action_stop,
                                     self.statusBar())  # a Run pressed while torch still loads waits for it
         self.resize(1500, 950)
+        window_state.restore(self)  # the size, docks and Run Where of the last window closed
         self._fitted = False
         if pipeline_path is not None:
             if not self.open_pipeline(pipeline_path):
@@ -447,4 +448,5 @@ class MainWindow(QMainWindow):
             return
         self.queued_run.cancel()  # a run still waiting for PyTorch never starts in a closed window
         self.autosave.discard()  # closed on purpose: nothing to recover
+        window_state.save(self)
         event.accept()
