@@ -238,7 +238,7 @@ def ask_recover(parent: QWidget | None, entry: RecoveryEntry) -> bool | None:
                       f"Recover unsaved changes of {entry.name} (edited {entry.when})?", parent=parent)
     box.setObjectName("recovery_question")
     where = f"Its file: {entry.original}" if entry.original is not None else "It was never saved."
-    box.setInformativeText(f"The editor that held them ended without saving. {where}\nKept in {entry.file}")
+    box.setInformativeText(f"The editor that held them ended without saving.\n{where}\nThe copy: {entry.file}")
     recover = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
     discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
     box.addButton("Later", QMessageBox.ButtonRole.RejectRole)  # Escape: the file stays, asked again next start

@@ -98,7 +98,7 @@ class MainWindow(QMainWindow):
         add_docks(self)
         self.statusBar().addPermanentWidget(self.progress)
         self.progress.reset()  # hidden until a run starts (addPermanentWidget shows it)
-        self.statusBar().messageChanged.connect(self.statusBar().setToolTip)  # a message too long: whole on hover
+        self.statusBar().messageChanged.connect(self._message_tip)
 
     def _action(self, name: str, text: str, slot: Any, shortcuts: tuple[Any, ...] = (), tip: str = "",
                 canvas_only: bool = False) -> QAction:
@@ -183,6 +183,10 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 10000)
+
+    @Slot(str)
+    def _message_tip(self, text: str) -> None:
+        self.statusBar().setToolTip(text)  # a message too long for the bar shows whole on hover
 
     @Slot(str)
     def _show_hint(self, text: str) -> None:
