@@ -91,3 +91,32 @@ def test_two_windows_running_into_one_checkpoint_folder_the_second_is_refused(
     assert first.runner.last_result.status == "cancelled"
     assert second.runner.last_result is None or second.runner.last_result.status != "done"
     assert second.testAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+
+def test_quit_closes_every_window_and_the_program_ends_with_the_last(
+    qtbot: Any, monkeypatch: pytest.MonkeyPatch, message_boxes: Any
+) -> None:
+    import threading
+
+    from PySide6.QtCore import QTimer
+
+    from medical_imaging_framework.app.launch import launch
+    from medical_imaging_framework.app.running import controller as run_controller
+    from medical_imaging_framework.app.running import torch_preload
+
+    monkeypatch.setattr(torch_preload, "_PRELOAD", None)
+    monkeypatch.setattr(run_controller, "preload_in_background", lambda: threading.Thread(target=lambda: None))
+    seen: list[int] = []
+
+    def open_two_then_quit() -> None:
+        first = windows.open_windows()[-1]
+        first.action_new_window.trigger()
+        second = windows.open_windows()[-1]
+        second.action_new.trigger()
+        seen.append(len(windows.open_windows()))
+        second.action_quit.trigger()  # Ctrl+Q in the newer window closes both; exec() then returns
+        seen.append(len(windows.open_windows()))
+
+    QTimer.singleShot(100, open_two_then_quit)
+    assert launch(None) == 0
+    assert seen[-1] == 0 and seen[0] >= 2
