@@ -97,7 +97,6 @@ def test_the_copy_follows_the_modified_state_and_goes_on_save_and_close(
 ) -> None:
     monkeypatch.setattr(recovery, "AUTOSAVE_DELAY_MS", 0)
     window = make_window(tiny_file, show=True)
-    window.autosave._timer.setInterval(0)
     copy = window.autosave.file
     window.canvas.set_config("trainer", dict(window.canvas.graph.nodes["trainer"].config, num_epochs=5))
     qtbot.waitUntil(copy.is_file)
