@@ -70,6 +70,8 @@ def test_open_in_new_window_keeps_the_current_pipeline(
     assert other.document.path == other_file and window.document.path.name == "tiny.json"
     window.action_open_in_new_window.trigger()  # a bad file: said, and no empty window opens
     assert len(windows.open_windows()) == before + 1
+    assert windows.open_in_new_window(window, other_file) is other  # already open: that window comes forward
+    assert len(windows.open_windows()) == before + 1 and "is open in this window" in other.statusBar().currentMessage()
     assert message_boxes.kinds() == ["critical"] and "bad.json" in message_boxes.texts()
 
 
@@ -78,7 +80,8 @@ def test_two_windows_running_into_one_checkpoint_folder_the_second_is_refused(
 ) -> None:
     pipeline = write_tiny_pipeline(registry, tmp_path, num_epochs=200)
     first = make_window(pipeline, show=True)
-    second = adopt(windows.open_in_new_window(first, pipeline))
+    copy = write_tiny_pipeline(registry, tmp_path, name="copy.json")  # the same folder: tmp_path/checkpoints
+    second = adopt(windows.open_in_new_window(first, copy))
     first.action_run.trigger()
     qtbot.waitUntil(lambda: lock.holder(tmp_path / "checkpoints") is not None, timeout=60_000)
     second.action_run.trigger()

@@ -87,7 +87,8 @@ def new_window(beside: MainWindow, path: str | Path | None = None) -> MainWindow
 def open_in_new_window(beside: MainWindow, path: str | Path | None = None) -> MainWindow | None:
     """Ask for a pipeline file (unless ``path`` is given) and open it in a new window; None when none opened.
 
-    A file that cannot be read is said in a message box over ``beside``, and no window opens.
+    A file already open in a window brings that window forward (returned) instead. A file that cannot be read
+    is said in a message box over ``beside``, and no window opens.
 
     Args:
         beside: the window the command came from.
@@ -100,6 +101,12 @@ def open_in_new_window(beside: MainWindow, path: str | Path | None = None) -> Ma
         if not chosen:
             return None
         path = chosen
+    already = next((w for w in open_windows() if w.document.path is not None
+                    and w.document.path.resolve() == Path(path).resolve()), None)
+    if already is not None:  # one window per file: two would save over each other's edits
+        bring_forward(already)
+        already.statusBar().showMessage(f"{already.document.file_name} is open in this window", 8000)
+        return already
     try:
         load_pipeline(path, beside.registry)  # checked here so a bad file opens no empty window
     except PipelineFileError:
