@@ -141,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", nargs="?", default="docs/images", help="output folder (default docs/images)")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    scratch = tempfile.mkdtemp(prefix="mif-screenshots-")  # the user's remembered layout and autosaves stay out
+    os.environ["XDG_CONFIG_HOME"], os.environ["XDG_DATA_HOME"] = f"{scratch}/config", f"{scratch}/data"
     for path in render(Path(args.folder)):
         print(f"wrote {path}")
     return 0

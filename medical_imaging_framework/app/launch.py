@@ -18,7 +18,7 @@ def launch(pipeline_path: str | None = None) -> int:
     Returns:
         the application's exit code.
     """
-    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtCore import QCoreApplication, QEvent, QTimer
     from PySide6.QtWidgets import QApplication
 
     from medical_imaging_framework.app.qt.imports import import_node_graph
@@ -27,6 +27,7 @@ def launch(pipeline_path: str | None = None) -> int:
     from medical_imaging_framework.app.qt.runtime import signal_reference_fault
     from medical_imaging_framework.app.running.torch_preload import after_first_paint, torch_preload
     from medical_imaging_framework.app.window.main_window import MainWindow
+    from medical_imaging_framework.app.window.windows import offer_recoveries
     from medical_imaging_framework.core.examples import resolve_pipeline_path
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -39,6 +40,7 @@ def launch(pipeline_path: str | None = None) -> int:
     # the window needs no torch (node specs are plain data): show it first, then load torch in the background
     after_first_paint(window, torch_preload().start)
     window.show()
+    QTimer.singleShot(0, lambda: offer_recoveries(window))  # pipelines a crashed editor left unsaved
     code = app.exec()
     # destroy the window (and its run thread objects) while Qt is still up, not in interpreter shutdown
     window.deleteLater()

@@ -124,6 +124,12 @@ class EditHistory:
         self._clean_index = self._index
         self._changed(was_clean)
 
+    def set_unsaved(self) -> None:
+        """Mark no step as saved (a recovered pipeline: no file holds its present state)."""
+        was_clean = self.is_clean()
+        self._clean_index = None
+        self._changed(was_clean)
+
     def is_clean(self) -> bool:
         """Whether the present step is the saved one."""
         return self._clean_index == self._index

@@ -80,6 +80,14 @@ def isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
 
 
 @pytest.fixture(autouse=True)
+def isolated_data_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every GUI test keeps autosaved (recovery) copies in a fresh ``XDG_DATA_HOME``, never the user's."""
+    folder = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder))
+    return folder
+
+
+@pytest.fixture(autouse=True)
 def checkpoint_folder_questions(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The modal "checkpoint folder already used" question is answered Overwrite (its files are moved
     aside, then the run starts), as the seed's runs simply wrote over them; each question is recorded."""

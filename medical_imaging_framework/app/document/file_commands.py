@@ -35,6 +35,10 @@ class DocumentHost(Protocol):
         """The current state is what the file holds (the undo history's clean point)."""
         ...
 
+    def mark_unsaved(self) -> None:
+        """No file holds the current state (a recovered pipeline)."""
+        ...
+
     def report_problems(self, problems: list[Problem]) -> None:
         """List validation problems and outline their nodes."""
         ...
@@ -135,7 +139,7 @@ class FileCommands(QObject):
         if problems:
             self.host.report_problems(problems)
         note = " (a bundled example: Save asks where to keep your copy)" if self.document.bundled else ""
-        self._status(f"Opened {path}{note}")
+        self._status(f"Opened {self.document.file_name}{note}")  # the name: a whole path would not fit
         return True
 
     def show_graph(self, graph: Graph, path: Path | None) -> None:
@@ -149,6 +153,21 @@ class FileCommands(QObject):
         self.document.set_path(path)
         self.host.mark_saved()
         self.document.set_modified(False)
+
+    def show_recovered(self, graph: Graph, path: Path | None) -> None:
+        """Open a pipeline recovered after a crash: at its original ``path``, modified (Save writes it there).
+
+        Args:
+            graph: the recovered pipeline.
+            path: the file it was loaded from or saved to before the crash (None: never saved).
+        """
+        self.show_graph(graph, path)
+        self.host.mark_unsaved()
+        problems = graph.validate()
+        if problems:
+            self.host.report_problems(problems)
+        where = f"Save writes them to {path}" if path is not None else "Save asks where to keep them"
+        self._status(f"Recovered the unsaved changes of {self.document.file_name}: {where}", 10000)
 
     # -- save ---------------------------------------------------------------------------------
     def save(self) -> bool:

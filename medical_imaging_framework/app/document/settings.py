@@ -1,4 +1,5 @@
-"""The editor's remembered settings (QSettings): the last folder used and the recent pipeline files.
+"""The editor's remembered settings (QSettings): the last folder used, the recent pipeline files, where runs go
+(Run ▸ Run Where) and the window's size, place and dock layout.
 
 Tests point QSettings at a temporary folder (`QSettings.setPath`) so they never touch the user's settings.
 """
@@ -14,6 +15,9 @@ APPLICATION = "mif-editor"
 MAX_RECENT = 10
 LAST_FOLDER_KEY = "files/last_folder"
 RECENT_KEY = "files/recent"
+RUN_WHERE_KEY = "run/where"
+GEOMETRY_KEY = "window/geometry"
+LAYOUT_KEY = "window/state"
 
 
 def settings() -> QSettings:
@@ -60,3 +64,22 @@ def add_recent(path: str | Path) -> list[Path]:
 def clear_recent() -> None:
     """Forget the recent files."""
     settings().remove(RECENT_KEY)
+
+
+def remembered(key: str) -> object:
+    """What was stored under ``key`` (None when nothing was).
+
+    Args:
+        key: a settings key, e.g. `RUN_WHERE_KEY`.
+    """
+    return settings().value(key)
+
+
+def remember(key: str, value: object) -> None:
+    """Store ``value`` under ``key`` for the next start.
+
+    Args:
+        key: a settings key.
+        value: a string, number or QByteArray.
+    """
+    settings().setValue(key, value)

@@ -188,16 +188,28 @@ class CheckpointsPanel(QTableWidget):
 
 
 class RunProgress(QProgressBar):
-    """Epoch and batch of the running Trainer, e.g. ``epoch 3/20 · batch 5/8``."""
+    """Epoch and batch of the running Trainer, e.g. ``epoch 3/20 · batch 5/8``.
+
+    Shown from a run's start until another pipeline is opened (`reset`), at a fixed `WIDTH`: hidden and narrow,
+    it leaves the status bar's messages their room.
+    """
+
+    WIDTH = 230  # "epoch 120/200 · batch 100/125" fits
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("run_progress")
-        self.setMinimumWidth(260)
+        self.setFixedWidth(self.WIDTH)
         self.setRange(0, 1000)
+        self.setTextVisible(True)
+        self.reset()
+
+    def reset(self) -> None:
+        """No run yet for the open pipeline: empty and hidden."""
+        super().reset()
         self.setValue(0)
         self.setFormat("idle")
-        self.setTextVisible(True)
+        self.setVisible(False)
 
     def show_progress(self, event: Progress) -> None:
         """Show where training is."""
@@ -205,9 +217,11 @@ class RunProgress(QProgressBar):
         done = (event.epoch - 1 + event.batch / batches) / max(event.num_epochs, 1)
         self.setValue(int(1000 * min(max(done, 0.0), 1.0)))
         self.setFormat(f"epoch {event.epoch}/{event.num_epochs} · batch {event.batch}/{event.num_batches}")
+        self.setVisible(True)
 
     def show_status(self, text: str, full: bool = False) -> None:
         """A plain status text (``idle``, ``done``...)."""
         if full:
             self.setValue(1000)
         self.setFormat(text)
+        self.setVisible(True)

@@ -14,6 +14,7 @@ from medical_imaging_framework.app.canvas.graph_widgets import MifNodeGraph, Nod
 from medical_imaging_framework.app.canvas.live_validation import LiveValidation
 from medical_imaging_framework.app.document.document import Document
 from medical_imaging_framework.app.document.file_commands import FileCommands
+from medical_imaging_framework.app.document.recovery import Autosaver
 from medical_imaging_framework.app.qt.late_keys import forward_late_keys
 from medical_imaging_framework.app.running.controller import RunController
 from medical_imaging_framework.app.running.data_outputs import DataOutputs
@@ -25,6 +26,7 @@ from medical_imaging_framework.app.widgets.loss_plot import LossPlot
 from medical_imaging_framework.app.widgets.node_help import show_node_help
 from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, RunProgress
 from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
+from medical_imaging_framework.app.window import window_state, windows
 from medical_imaging_framework.app.window.annotation_actions import edit_annotation, group_selection
 from medical_imaging_framework.app.window.context_menu import CanvasContextMenu
 from medical_imaging_framework.app.window.layout import (
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
         self.canvas = CanvasAdapter(self.node_graph, self.registry)
         self.runner = RunController(self.registry, self)
         self.live_validation = LiveValidation(self.canvas, lambda: self.runner.running, self)  # outlines follow edits
+        self.autosave = Autosaver(self.document, self.current_graph, self)  # the crash copy of unsaved edits
         self.setCentralWidget(self.node_graph.widget)
         self.node_graph.widget.setMinimumSize(480, 300)  # the canvas stays usable however the docks grow
         self._build_docks()
@@ -85,6 +88,7 @@ class MainWindow(QMainWindow):
         self.queued_run = QueuedRun(self.run_pipeline, torch_preload(), self.action_run, self.action_stop,
                                     self.statusBar())  # a Run pressed while torch still loads waits for it
         self.resize(1500, 950)
+        window_state.restore(self)  # the size, docks and Run Where of the last window closed
         self._fitted = False
         if pipeline_path is not None:
             if not self.open_pipeline(pipeline_path):
@@ -109,6 +113,8 @@ class MainWindow(QMainWindow):
         self.progress = RunProgress()
         add_docks(self)
         self.statusBar().addPermanentWidget(self.progress)
+        self.progress.reset()  # hidden until a run starts (addPermanentWidget shows it)
+        self.statusBar().messageChanged.connect(self._message_tip)
 
     def _action(self, name: str, text: str, slot: Any, shortcuts: tuple[Any, ...] = (), tip: str = "",
                 canvas_only: bool = False) -> QAction:
@@ -131,7 +137,7 @@ class MainWindow(QMainWindow):
         self.action_open = self._action("action_open", "&Open…", files.open_dialog, (keys.Open,))
         self.action_save = self._action("action_save", "&Save", files.save, (keys.Save,))
         self.action_save_as = self._action("action_save_as", "Save &As…", files.save_as, ("Ctrl+Shift+S",))
-        self.action_quit = self._action("action_quit", "&Quit", self.close, ("Ctrl+Q",))
+        self.action_quit = self._action("action_quit", "&Quit", windows.close_all, ("Ctrl+Q",), "Close every window")
         self.action_run = self._action("action_run", "&Run", self.run_pipeline, ("Ctrl+R", "F5"),
                                        "Validate the pipeline, then run it")
         self.action_stop = self._action("action_stop", "S&top", self.stop_run, ("Esc",),
@@ -173,6 +179,7 @@ class MainWindow(QMainWindow):
         self.action_search = self._action("action_search", "Node &Search", self.show_node_search, ("Tab",),
                                           "Search node types by name (Tab)", canvas_only=True)
         add_menus_and_toolbar(self)
+        windows.install(self)  # New Window, Open in New Window…, the Window menu
 
     def _sync_undo_actions(self, *_: Any) -> None:
         """Undo/redo follow the model's history, and are off while a run goes (an undo could change a parameter)."""
@@ -186,6 +193,8 @@ class MainWindow(QMainWindow):
         self.node_graph.node_double_clicked.connect(self._on_node_double_clicked)
         self.node_graph.node_selection_changed.connect(self._on_selection_changed)
         self.canvas.clean_changed.connect(self.document.set_clean)
+        self.canvas.history_changed.connect(self.autosave.schedule)
+        self.autosave.failed.connect(self._show_message)
         self.document.titleChanged.connect(self.setWindowTitle)
         self.document.modifiedChanged.connect(self.setWindowModified)
         self.setWindowTitle(self.document.title)
@@ -201,6 +210,10 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 10000)
+
+    @Slot(str)
+    def _message_tip(self, text: str) -> None:
+        self.statusBar().setToolTip(text)  # a message too long for the bar shows whole on hover
 
     @Slot(str)
     def _show_hint(self, text: str) -> None:
@@ -238,6 +251,7 @@ class MainWindow(QMainWindow):
         self.canvas.clear_states()
         self.loss_plot.reset()
         self.checkpoints.reset()
+        self.progress.reset()
         self.image_viewer.clear()
         self.data_outputs.reset()
         self.fit_view()
@@ -245,6 +259,10 @@ class MainWindow(QMainWindow):
     def mark_saved(self) -> None:
         """The edit history's current state is the saved one."""
         self.canvas.editor.history.set_clean()
+
+    def mark_unsaved(self) -> None:
+        """No file holds the edit history's current state (a recovered pipeline)."""
+        self.canvas.editor.history.set_unsaved()
 
     # -- canvas commands ----------------------------------------------------------------------
     def _zoom(self, step: float) -> None:
@@ -487,4 +505,6 @@ class MainWindow(QMainWindow):
             return
         self.runner.shutdown()
         self.queued_run.cancel()  # a run still waiting for PyTorch never starts in a closed window
+        self.autosave.discard()  # closed on purpose: nothing to recover
+        window_state.save(self)
         event.accept()
