@@ -19,6 +19,7 @@ from typing import Any
 from medical_imaging_framework.checkpoints.files import CheckpointError, checkpoint_files, read_checkpoint
 from medical_imaging_framework.core.atomic_file import write_atomically
 from medical_imaging_framework.tools.report_inputs import (
+    TEXT_COLUMNS,
     ReportInputError,
     read_evaluation,
     read_metrics_rows,
@@ -47,7 +48,9 @@ def _number(value: Any) -> str:
     if value is None or value == "":
         return "–"
     number = float(value)
-    return "n/a" if not math.isfinite(number) else f"{number:.4f}"
+    if math.isinf(number):
+        return "inf" if number > 0 else "-inf"
+    return "n/a" if math.isnan(number) else f"{number:.4f}"
 
 
 def _table(header: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
@@ -142,8 +145,14 @@ def _evaluation_section(folder: Path, warn: Warn | None) -> str:
     parts = ["<h2>Evaluation</h2>"]
     try:
         columns, rows = read_evaluation(path)
-        parts.append(_table(columns, [[row["name"], *(_number(row[c]) for c in columns[1:])] for row in rows],
-                            numeric=set(range(1, len(columns)))))
+        grids = sorted({row["grid"] for row in rows if row.get("grid")})
+        if grids:
+            parts.append(f"<p>Scored on the {html.escape(' and '.join(grids))} grid "
+                         "(original: each case's source image, after the inverse transforms; model: the grid the "
+                         "model saw). HD95 in mm.</p>")
+        shown = [column for column in columns if column not in TEXT_COLUMNS]
+        parts.append(_table(shown, [[row["name"], *(_number(row[c]) for c in shown[1:])] for row in rows],
+                            numeric=set(range(1, len(shown)))))
     except ReportInputError as error:
         parts.append(_left_out(error, "the evaluation table", warn))
     samples_path = folder / SAMPLES_NAME

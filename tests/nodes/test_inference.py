@@ -103,7 +103,8 @@ def test_evaluation_dice_hd95_table_and_event(registry: NodeRegistry) -> None:
     assert out["metrics"]["mean"]["dice"] == pytest.approx((1 + 2 / 3) / 2, abs=1e-4)
     reported = next(e for e in events if isinstance(e, MetricsReported))
     assert reported.mean == out["metrics"]["mean"] and len(reported.per_case) == 2
-    lines = [e.text for e in events if isinstance(e, LogLine)]
+    title, *lines = [e.text for e in events if isinstance(e, LogLine)]
+    assert "original grid" in title and "HD95 in mm" in title
     assert lines[0].split() == ["case", "dice", "hd95"]
     assert lines[2].split() == ["half", "0.6667", "4.0000"]
     assert lines[3].split()[0] == "mean"
@@ -121,7 +122,7 @@ def test_evaluation_of_empty_masks(registry: NodeRegistry) -> None:
     assert np.isnan(dice["both_empty"])
     assert out["metrics"]["mean"]["dice"] == pytest.approx(1 / 3), "n/a is left out of the mean"
     assert out["metrics"]["mean"]["hd95"] == pytest.approx(0.0)
-    lines = [e.text for e in events if isinstance(e, LogLine)]
+    lines = [e.text for e in events if isinstance(e, LogLine)][1:]  # after the line naming the grid
     assert lines[3].split() == ["both_empty", "n/a", "n/a"]
 
 

@@ -1,6 +1,8 @@
 """Evaluation results on disk, for `mif report`: ``evaluation.csv`` and ``evaluation_samples.npz``.
 
-``evaluation.csv`` has one row per case (``name`` then each metric) and a last row named ``mean``.
+``evaluation.csv`` has one row per case and a last row named ``mean``; its columns, in this order: ``name``,
+``grid`` (``original`` or ``model``: the grid the case was scored on), then each metric
+(`metrics.evaluate_case`).
 ``evaluation_samples.npz`` holds, for up to `MAX_SAMPLES` cases, 2D planes (the middle slice of a 3D
 case) of the image (when the Predictor kept it), the label and the prediction.
 """
@@ -28,7 +30,7 @@ def _plane(array: Any) -> np.ndarray:
 
 
 def write_evaluation(folder: str | os.PathLike[str], rows: list[dict[str, Any]], mean: dict[str, float],
-                     cases: list[Case]) -> Path:
+                     cases: list[Case], grid: str = "original") -> Path:
     """Write the table and the sample planes into ``folder`` (created); returns the CSV path.
 
     Args:
@@ -36,16 +38,18 @@ def write_evaluation(folder: str | os.PathLike[str], rows: list[dict[str, Any]],
         rows: per-case metrics (``name`` and numbers).
         mean: mean of each metric.
         cases: the evaluated cases (the first `MAX_SAMPLES` give the sample planes).
+        grid: the grid the cases were scored on (``original`` or ``model``).
     """
     target = Path(os.path.expanduser(str(folder)))
     target.mkdir(parents=True, exist_ok=True)
-    columns = list(rows[0])
+    metrics = [key for key in rows[0] if key != "name"]
+    columns = ["name", "grid", *metrics]
     path = target / EVALUATION_NAME
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in [*rows, {"name": "mean", **mean}]:
-            writer.writerow({key: _cell(row.get(key)) for key in columns})
+            writer.writerow({"grid": grid, **{key: _cell(row.get(key)) for key in columns if key != "grid"}})
     arrays: dict[str, np.ndarray] = {}
     for index, case in enumerate(cases[:MAX_SAMPLES]):
         arrays[f"name_{index}"] = np.asarray(case.name)
@@ -60,5 +64,5 @@ def write_evaluation(folder: str | os.PathLike[str], rows: list[dict[str, Any]],
 
 def _cell(value: Any) -> str:
     if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else "nan"
+        return repr(value) if math.isfinite(value) else ("nan" if math.isnan(value) else repr(value))
     return "" if value is None else str(value)

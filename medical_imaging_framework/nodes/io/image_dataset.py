@@ -70,6 +70,23 @@ class ImageFolderDataset(Dataset):
             return dict(self.cache[index])
         return self._read(index)
 
+    def source_label(self, name: str) -> MetaTensor | None:
+        """The label of the item named ``name`` as read from its file (label mapping applied), or None.
+
+        The evaluation scores predictions taken back to the source grid against it (`EvaluateSegmentation`).
+
+        Args:
+            name: the item's name.
+        """
+        for index, (item_name, _image, label_path) in enumerate(self.pairs):
+            if item_name == name and label_path is not None:
+                if self.cache is not None:
+                    return self.cache[index].get("label")
+                label = self._load(label_path)
+                classes = map_label(label.numpy(), label_path, self.label_mapping)
+                return MetaTensor(torch.from_numpy(classes), meta=dict(label.meta))
+        return None
+
     def _load(self, path: Path) -> MetaTensor:
         try:
             return self.reader(path)
