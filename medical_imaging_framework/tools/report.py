@@ -53,6 +53,14 @@ def _number(value: Any) -> str:
     return "n/a" if math.isnan(number) else f"{number:.4f}"
 
 
+def _count(value: str) -> str:
+    """A whole number (``missed``: structures absent from their prediction), as written in evaluation.csv."""
+    try:
+        return str(int(float(value)))
+    except ValueError:  # an empty cell
+        return "–"
+
+
 def _table(header: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
     numeric = numeric or set()
     head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
@@ -151,7 +159,8 @@ def _evaluation_section(folder: Path, warn: Warn | None) -> str:
                          "(original: each case's source image, after the inverse transforms; model: the grid the "
                          "model saw). HD95 in mm.</p>")
         shown = [column for column in columns if column not in TEXT_COLUMNS]
-        parts.append(_table(shown, [[row["name"], *(_number(row[c]) for c in shown[1:])] for row in rows],
+        parts.append(_table(shown, [[row["name"], *(_count(row[c]) if c == "missed" else _number(row[c])
+                                                    for c in shown[1:])] for row in rows],
                             numeric=set(range(1, len(shown)))))
     except ReportInputError as error:
         parts.append(_left_out(error, "the evaluation table", warn))

@@ -5,8 +5,10 @@ Grids: on the ``original`` grid (default) the prediction is taken back through t
 file, in that file's voxel spacing; on the ``model`` grid both are compared as the model saw them (after
 resizing, padding...), in the spacing of the model's grid.
 
-Per class ``c`` (1..C-1; background left out): ``dice_c``. A class absent from both is n/a (``nan``).
-``hd95`` (millimetres) is the mean over the classes where it exists.
+Per class ``c`` (1..C-1; background left out): ``dice_c`` and ``hd95_c`` (millimetres). A class in the label
+but absent from the prediction is *missed*: Dice 0, HD95 ``inf``, and counted in ``missed``; a class in the
+prediction only has Dice 0 and HD95 ``inf``; a class absent from both is n/a (``nan``) for both. ``dice`` is
+the mean Dice over the classes that are not n/a; ``hd95`` the mean HD95 over them, ``inf`` when any is.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def on_grid(case: Case, predictions: PredictionSet, grid: str) -> tuple[torch.Te
 
 def evaluate_case(name: str, prediction: torch.Tensor, label: torch.Tensor, spacing: list[float],
                   num_classes: int, class_names: list[str] | None = None) -> dict[str, Any]:
-    """One row: ``name``, ``dice``, ``hd95`` (mm), then ``dice_<c>`` per class.
+    """One row: ``name``, ``dice``, ``hd95`` (mm), ``missed``, then ``dice_<c>`` and ``hd95_<c>`` per class.
 
     Args:
         name: the case.
@@ -123,22 +125,35 @@ def evaluate_case(name: str, prediction: torch.Tensor, label: torch.Tensor, spac
         hd = HausdorffDistanceMetric(include_background=False, percentile=95, reduction="none")(
             y_pred, y, spacing=spacing
         )[0]
-    both_empty = (y_pred[0, 1:].flatten(1).sum(1) == 0) & (y[0, 1:].flatten(1).sum(1) == 0)
-    dice[both_empty] = float("nan")  # a class absent from both says nothing; a false positive scores 0
-    dice_values = [float(v) for v in dice]
-    finite_hd = [float(v) for v in hd if math.isfinite(float(v))]
-    row: dict[str, Any] = {"name": name, "dice": nanmean(dice_values), "hd95": nanmean(finite_hd)}
+    in_prediction = y_pred[0, 1:].flatten(1).sum(1) > 0
+    in_label = y[0, 1:].flatten(1).sum(1) > 0
+    dice_values, hd_values, missed = [], [], 0
+    for index in range(num_classes - 1):
+        if not in_prediction[index] and not in_label[index]:  # absent from both: says nothing
+            dice_values.append(float("nan"))
+            hd_values.append(float("nan"))
+            continue
+        if not (in_prediction[index] and in_label[index]):  # missed, or predicted where the label has none
+            missed += int(bool(in_label[index]))
+            dice_values.append(0.0)
+            hd_values.append(float("inf"))
+            continue
+        dice_values.append(float(dice[index]))
+        hd_values.append(float(hd[index]))
+    row: dict[str, Any] = {"name": name, "dice": nanmean(dice_values), "hd95": nanmean(hd_values), "missed": missed}
     if num_classes > 2:
         suffixes = class_suffixes(num_classes, class_names)
         row.update({f"dice_{suffix}": value for suffix, value in zip(suffixes, dice_values, strict=True)})
+        row.update({f"hd95_{suffix}": value for suffix, value in zip(suffixes, hd_values, strict=True)})
     return row
 
 
 def mean_row(rows: list[dict[str, Any]]) -> dict[str, float]:
-    """Mean of each metric over the cases (n/a left out).
+    """Mean of each metric over the cases (n/a left out, ``inf`` kept); ``missed`` is the total count.
 
     Args:
         rows: per-case rows from `evaluate_case`.
     """
     columns = [key for key in rows[0] if key != "name"]
-    return {column: nanmean([row[column] for row in rows]) for column in columns}
+    return {column: int(sum(row[column] for row in rows)) if column == "missed"
+            else nanmean([row[column] for row in rows]) for column in columns}

@@ -5,8 +5,9 @@ Predictions and labels are class maps; both are one-hot encoded with ``Predictio
 By default (``grid: original``) each case is scored on its source image's grid: the prediction taken back
 through the transforms, as `SavePredictions` writes it, against the label file; ``grid: model`` scores the
 grid the model saw (after resizing...). The Hausdorff distance is in millimetres (voxel spacing of the grid
-scored; 1 without an affine). A class missing from both prediction and label has no Dice (n/a); missing
-from the label only, it scores 0. Values that do not exist (n/a) are left out of the means.
+scored; 1 without an affine), per class. A class in the label but missing from the prediction is *missed*:
+Dice 0, HD95 ``inf``, counted in the ``missed`` column, and its ``inf`` makes the mean HD95 ``inf`` (never
+averaged away). A class missing from both prediction and label is n/a, left out of the means.
 The spec is plain data; torch and MONAI are imported when the node runs.
 """
 
@@ -24,7 +25,7 @@ from medical_imaging_framework.run.executor import NodeContext
 
 
 def format_table(rows: list[dict[str, Any]], mean: dict[str, float]) -> list[str]:
-    """The metrics table as text lines (one per case, then the mean).
+    """The metrics table as text lines (one per case, then the mean); ``inf`` HD95 is shown as ``inf``.
 
     Args:
         rows: per-case results.
@@ -33,12 +34,19 @@ def format_table(rows: list[dict[str, Any]], mean: dict[str, float]) -> list[str
     columns = [key for key in rows[0] if key != "name"]
     width = max(8, *(len(row["name"]) for row in rows))
 
-    def cell(value: float) -> str:
+    def cell(column: str, value: float) -> str:
+        if column == "missed":
+            return f"{int(value):>{len(column)}d}"
+        if math.isinf(value):
+            return f"{'inf':>9}"
         return f"{value:>9.4f}" if math.isfinite(value) else f"{'n/a':>9}"
 
-    lines = [f"{'case':<{width}} " + " ".join(f"{c:>9}" for c in columns)]
-    lines += [f"{row['name']:<{width}} " + " ".join(cell(row[c]) for c in columns) for row in rows]
-    lines.append(f"{'mean':<{width}} " + " ".join(cell(mean[c]) for c in columns))
+    def head(column: str) -> str:
+        return column if column == "missed" else f"{column:>9}"
+
+    lines = [f"{'case':<{width}} " + " ".join(head(c) for c in columns)]
+    lines += [f"{row['name']:<{width}} " + " ".join(cell(c, row[c]) for c in columns) for row in rows]
+    lines.append(f"{'mean':<{width}} " + " ".join(cell(c, mean[c]) for c in columns))
     return lines
 
 
@@ -72,6 +80,9 @@ def run_evaluate(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
     for line in format_table(rows, mean):
         ctx.log(line)
     ctx.log(f"Mean Dice: {mean['dice']:.4f} over {len(rows)} case(s)")
+    if mean["missed"]:
+        ctx.log(f"Missed: {int(mean['missed'])} structure(s) present in a label are absent from its prediction "
+                "(Dice 0, HD95 inf; counted in the 'missed' column, never averaged away)")
     ctx.emit(MetricsReported(node_id=ctx.node_id, mean=mean, per_case=tuple(rows)))
     if config.get("output_dir", "").strip():
         from medical_imaging_framework.nodes.evaluation.files import write_evaluation
