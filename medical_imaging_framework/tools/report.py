@@ -16,7 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from medical_imaging_framework.checkpoints.files import CheckpointError, checkpoint_files, read_checkpoint
+from medical_imaging_framework.checkpoints.files import (
+    CheckpointError,
+    checkpoint_files,
+    read_checkpoint,
+)
 from medical_imaging_framework.core.atomic_file import write_atomically
 from medical_imaging_framework.tools.report_inputs import (
     TEXT_COLUMNS,
@@ -153,6 +157,7 @@ def _evaluation_section(folder: Path, warn: Warn | None) -> str:
     parts = ["<h2>Evaluation</h2>"]
     try:
         columns, rows = read_evaluation(path)
+        parts.append(_provenance(rows, folder, warn))
         grids = sorted({row["grid"] for row in rows if row.get("grid")})
         if grids:
             parts.append(f"<p>Scored on the {html.escape(' and '.join(grids))} grid "
@@ -177,6 +182,17 @@ def _evaluation_section(folder: Path, warn: Warn | None) -> str:
             parts.append("<h3>Samples (label in green, prediction in red)</h3>")
             parts.append(_image(overlay_grid_png(samples), "sample overlays"))
     return "".join(parts)
+
+
+def _provenance(rows: list[dict[str, str]], folder: Path, warn: Warn | None) -> str:
+    """Which checkpoint the evaluation scored."""
+    first = rows[0] if rows else {}
+    checkpoint, run_id, epoch = (first.get(key) or "" for key in ("checkpoint", "run_id", "epoch"))
+    if not (checkpoint or run_id or epoch):
+        return "<p>This evaluation.csv does not say which checkpoint it scored (written by an older version).</p>"
+    text = (f"Weights scored: {checkpoint or 'in memory (no checkpoint file)'} "
+            f"(epoch {epoch or '?'}, run {run_id or '?'})")
+    return f"<p>{html.escape(text)}</p>"
 
 
 def write_report(

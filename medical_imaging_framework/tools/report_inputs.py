@@ -59,7 +59,10 @@ def read_metrics_rows(path: Path) -> list[dict[str, float | None]]:
     return rows
 
 
-TEXT_COLUMNS = ("grid",)  # evaluation.csv columns that hold words, not numbers
+# evaluation.csv's columns after ``name``, in this order, before the metrics: the grid scored and the weights'
+# checkpoint (absolute path), run id and epoch (nodes/evaluation/files.py writes them)
+PROVENANCE_COLUMNS = ("grid", "checkpoint", "run_id", "epoch")
+TEXT_COLUMNS = PROVENANCE_COLUMNS  # columns that hold words (or may be empty), not metrics
 
 
 def read_evaluation(path: Path) -> tuple[list[str], list[dict[str, str]]]:

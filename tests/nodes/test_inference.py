@@ -103,7 +103,8 @@ def test_evaluation_dice_hd95_table_and_event(registry: NodeRegistry) -> None:
     assert out["metrics"]["mean"]["dice"] == pytest.approx((1 + 2 / 3) / 2, abs=1e-4)
     reported = next(e for e in events if isinstance(e, MetricsReported))
     assert reported.mean == out["metrics"]["mean"] and len(reported.per_case) == 2
-    title, *lines = [e.text for e in events if isinstance(e, LogLine)]
+    weights, title, *lines = [e.text for e in events if isinstance(e, LogLine)]
+    assert weights.startswith("Weights scored: unknown")
     assert "original grid" in title and "HD95 in mm" in title
     assert lines[0].split() == ["case", "dice", "hd95", "missed"]
     assert lines[2].split() == ["half", "0.6667", "4.0000", "0"]
@@ -125,7 +126,7 @@ def test_evaluation_of_empty_masks(registry: NodeRegistry) -> None:
     assert hd95["missed"] == hd95["false_alarm"] == float("inf") and hd95["hit"] == 0.0
     assert out["metrics"]["mean"]["hd95"] == float("inf"), "a missed structure is never averaged away"
     assert out["metrics"]["mean"]["missed"] == 1
-    lines = [e.text for e in events if isinstance(e, LogLine)][1:]  # after the line naming the grid
+    lines = [e.text for e in events if isinstance(e, LogLine)][2:]  # after the weights and the grid
     assert lines[1].split() == ["missed", "0.0000", "inf", "1"]
     assert lines[3].split() == ["both_empty", "n/a", "n/a", "0"]
 

@@ -96,7 +96,7 @@ def test_report_numbers_equal_metrics_and_evaluation(run_folder: Path, capsys: p
     final = torch.load(run_folder / "final_model.pt")
     assert files_table[-1][1:] == ["3", f"{final['loss']:.4f}", f"{final['val_loss']:.4f}"]
     columns, evaluation = read_evaluation(run_folder / "evaluation.csv")
-    assert columns == ["name", "grid", "dice", "hd95", "missed"]
+    assert columns == ["name", "grid", "checkpoint", "run_id", "epoch", "dice", "hd95", "missed"]
     assert evaluation_table[0] == ["name", "dice", "hd95", "missed"]  # the grid is said above the table
     assert [row[0] for row in evaluation_table[1:]] == ["case_0", "case_1", "case_2", "mean"]
     for shown, row in zip(evaluation_table[1:], evaluation, strict=True):

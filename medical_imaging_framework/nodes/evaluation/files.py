@@ -1,8 +1,10 @@
 """Evaluation results on disk, for `mif report`: ``evaluation.csv`` and ``evaluation_samples.npz``.
 
 ``evaluation.csv`` has one row per case and a last row named ``mean``; its columns, in this order: ``name``,
-``grid`` (``original`` or ``model``: the grid the case was scored on), then each metric
-(`metrics.evaluate_case`).
+``grid`` (``original`` or ``model``: the grid the case was scored on), ``checkpoint`` (absolute path of the
+weights' file, empty when they were only in memory), ``run_id`` and ``epoch`` of those weights (empty when
+unknown), then each metric (`metrics.evaluate_case`). The provenance columns repeat on every row, so a reader
+needs no other file (`mif report` compares ``run_id`` with the folder's checkpoints).
 ``evaluation_samples.npz`` holds, for up to `MAX_SAMPLES` cases, 2D planes (the middle slice of a 3D
 case) of the image (when the Predictor kept it), the label and the prediction.
 """
@@ -18,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from medical_imaging_framework.nodes.inference.specs import Case
+from medical_imaging_framework.nodes.inference.weights import WeightsSource
+from medical_imaging_framework.tools.report_inputs import PROVENANCE_COLUMNS
 
 EVALUATION_NAME = "evaluation.csv"
 SAMPLES_NAME = "evaluation_samples.npz"
@@ -30,7 +34,7 @@ def _plane(array: Any) -> np.ndarray:
 
 
 def write_evaluation(folder: str | os.PathLike[str], rows: list[dict[str, Any]], mean: dict[str, float],
-                     cases: list[Case], grid: str = "original") -> Path:
+                     cases: list[Case], grid: str = "original", weights: WeightsSource | None = None) -> Path:
     """Write the table and the sample planes into ``folder`` (created); returns the CSV path.
 
     Args:
@@ -39,17 +43,21 @@ def write_evaluation(folder: str | os.PathLike[str], rows: list[dict[str, Any]],
         mean: mean of each metric.
         cases: the evaluated cases (the first `MAX_SAMPLES` give the sample planes).
         grid: the grid the cases were scored on (``original`` or ``model``).
+        weights: the checkpoint that produced the predictions (None: unknown).
     """
     target = Path(os.path.expanduser(str(folder)))
     target.mkdir(parents=True, exist_ok=True)
     metrics = [key for key in rows[0] if key != "name"]
-    columns = ["name", "grid", *metrics]
+    columns = ["name", *PROVENANCE_COLUMNS, *metrics]
+    provenance = {"grid": grid, "checkpoint": weights.checkpoint if weights else "",
+                  "run_id": (weights.run_id or "") if weights else "",
+                  "epoch": "" if weights is None or weights.epoch is None else str(weights.epoch)}
     path = target / EVALUATION_NAME
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in [*rows, {"name": "mean", **mean}]:
-            writer.writerow({"grid": grid, **{key: _cell(row.get(key)) for key in columns if key != "grid"}})
+            writer.writerow({**provenance, **{key: _cell(row.get(key)) for key in ["name", *metrics]}})
     arrays: dict[str, np.ndarray] = {}
     for index, case in enumerate(cases[:MAX_SAMPLES]):
         arrays[f"name_{index}"] = np.asarray(case.name)

@@ -74,6 +74,12 @@ def run_evaluate(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
 
         rows = gather_sharded(rows)
     mean = mean_row(rows)
+    weights = predictions.weights
+    ctx.log(f"Weights scored: {weights.checkpoint or 'in memory (no checkpoint file)'} "
+            f"(epoch {'?' if weights.epoch is None else weights.epoch}, run {weights.run_id or '?'})"
+            + (f"; {weights.note}" if weights.note else "")
+            if weights is not None else "Weights scored: unknown (the model came from neither a Trainer nor "
+            "Load Checkpoint)")
     ctx.log(GRID_TITLES[grid])
     for note in sorted(notes - {""}):
         ctx.log(f"note: {note}")
@@ -87,7 +93,7 @@ def run_evaluate(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
     if config.get("output_dir", "").strip():
         from medical_imaging_framework.nodes.evaluation.files import write_evaluation
 
-        written = write_evaluation(config["output_dir"].strip(), rows, mean, predictions.cases, grid)
+        written = write_evaluation(config["output_dir"].strip(), rows, mean, predictions.cases, grid, weights)
         ctx.log(f"Evaluation written: {written}")
     return {"metrics": {"mean": mean, "per_case": rows}}
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact, check_model_on_data
+from medical_imaging_framework.nodes.inference.weights import WeightsSource, attach, weights_of
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.events import SampleAvailable
 from medical_imaging_framework.run.executor import NodeContext
@@ -58,6 +59,7 @@ class PredictionSet:
     sharded: bool = False  # several processes: ``cases`` is this rank's share (every n-th item)
     transform_chains: list[Any] = field(default_factory=list)  # MONAI Compose(s) to invert, last applied first
     source_label: Callable[[str], Any] | None = None  # a case's label as read from its file (None: not known)
+    weights: WeightsSource | None = None  # the checkpoint the predictions come from (None: not known)
 
     @property
     def spatial_dims(self) -> int:
@@ -84,6 +86,9 @@ def run_load_checkpoint(ctx: NodeContext, inputs: dict[str, Any], config: dict[s
         raise NodeError(str(error)) from None
     model.eval()
     epoch = checkpoint.get("epoch", "?")
+    run_id = checkpoint.get("run_id")
+    attach(model, WeightsSource(str(path.resolve()), run_id if isinstance(run_id, str) and run_id else None,
+                                epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None))
     ctx.log(f"Loaded weights from {path} (epoch {epoch})")
     if config.get("allow_non_finite"):
         ctx.log("warning: allow_non_finite is on: NaN or infinite weights were not refused")
@@ -184,7 +189,8 @@ def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
 
     dataset = getattr(inputs["data"], "dataset", None)
     result = PredictionSet(sharded=ensure_process_group(), transform_chains=transform_chains(dataset),
-                           source_label=getattr(source_dataset(dataset), "source_label", None))
+                           source_label=getattr(source_dataset(dataset), "source_label", None),
+                           weights=weights_of(inputs["model"]))
     device = rank_device(resolve_device(config["device"]))
     model = inputs["model"].to(device).eval()
     for batch in shard_loader(inputs["data"], training=False):
