@@ -19,9 +19,11 @@ from typing import Any
 from medical_imaging_framework.checkpoints.files import (
     CheckpointError,
     checkpoint_files,
+    peek_checkpoint,
     read_checkpoint,
 )
 from medical_imaging_framework.core.atomic_file import write_atomically
+from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.tools.report_inputs import (
     TEXT_COLUMNS,
     ReportInputError,
@@ -40,7 +42,7 @@ STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}"
     "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:0.25em 0.6em;"
     "text-align:left}th{background:#f0f0f0}td.num{text-align:right;font-variant-numeric:tabular-nums}"
-    "img{max-width:100%;border:1px solid #ddd}code{background:#f5f5f5}"
+    "img{max-width:100%;border:1px solid #ddd}code{background:#f5f5f5}p.warning{color:#a00}"
 )
 
 
@@ -184,14 +186,33 @@ def _evaluation_section(folder: Path, warn: Warn | None) -> str:
     return "".join(parts)
 
 
+def folder_run_ids(folder: Path) -> set[str]:
+    """The run ids stored in the folder's checkpoint files (read without their tensors).
+
+    Args:
+        folder: the checkpoint folder.
+    """
+    return {peek.run_id for path in checkpoint_files(folder)
+            if (peek := peek_checkpoint(path)) is not None and peek.run_id}
+
+
 def _provenance(rows: list[dict[str, str]], folder: Path, warn: Warn | None) -> str:
-    """Which checkpoint the evaluation scored."""
+    """Which checkpoint the evaluation scored; a warning when it belongs to another run than the folder's."""
     first = rows[0] if rows else {}
     checkpoint, run_id, epoch = (first.get(key) or "" for key in ("checkpoint", "run_id", "epoch"))
     if not (checkpoint or run_id or epoch):
         return "<p>This evaluation.csv does not say which checkpoint it scored (written by an older version).</p>"
     text = (f"Weights scored: {checkpoint or 'in memory (no checkpoint file)'} "
             f"(epoch {epoch or '?'}, run {run_id or '?'})")
+    runs = folder_run_ids(folder)
+    if run_id and runs and run_id not in runs:
+        line = (f"{printable(str(folder / EVALUATION_NAME))} scored a checkpoint of another run ({checkpoint or '?'}, "
+                f"run {run_id}, epoch {epoch or '?'}), not of the run(s) whose checkpoints are in this folder "
+                f"({', '.join(sorted(runs))}): its figures are not this run's")
+        if warn is not None:
+            warn(line)
+        return (f'<p class="warning"><strong>Evaluation of another run: {html.escape(line)}.</strong></p>'
+                f"<p>{html.escape(text)}</p>")
     return f"<p>{html.escape(text)}</p>"
 
 

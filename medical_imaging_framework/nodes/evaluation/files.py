@@ -33,6 +33,32 @@ def _plane(array: Any) -> np.ndarray:
     return data[:, :, data.shape[2] // 2] if data.ndim == 3 else data
 
 
+def output_folder(output_dir: str, weights: WeightsSource | None) -> tuple[Path | None, str]:
+    """Where ``evaluation.csv`` goes, and a warning when that folder holds another run's checkpoints.
+
+    Empty ``output_dir``: beside the checkpoint the weights come from, so the evaluation lands in that run's
+    folder and `mif report` of it shows it; None (print only) when the weights come from no file.
+
+    Args:
+        output_dir: the node's parameter as typed.
+        weights: the checkpoint that produced the predictions (None: unknown).
+    """
+    if not output_dir.strip():
+        return (weights.folder if weights is not None else None), ""
+    folder = Path(os.path.expanduser(output_dir.strip()))
+    if weights is None or not weights.run_id or not folder.is_dir():
+        return folder, ""
+    from medical_imaging_framework.tools.report import folder_run_ids
+
+    runs = folder_run_ids(folder)
+    if runs and weights.run_id not in runs:
+        return folder, (f"output_dir '{output_dir.strip()}' holds the checkpoints of run(s) {', '.join(sorted(runs))}, "
+                        f"but the scored weights are {weights.checkpoint or 'in memory'} (run {weights.run_id}): "
+                        "`mif report` of that folder will mark this evaluation as another run's; leave output_dir "
+                        "empty to write it beside the scored checkpoint")
+    return folder, ""
+
+
 def write_evaluation(folder: str | os.PathLike[str], rows: list[dict[str, Any]], mean: dict[str, float],
                      cases: list[Case], grid: str = "original", weights: WeightsSource | None = None) -> Path:
     """Write the table and the sample planes into ``folder`` (created); returns the CSV path.

@@ -20,7 +20,7 @@ from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, Por
 from medical_imaging_framework.core.checks import CheckContext, check_labels
 from medical_imaging_framework.nodes.inference.specs import PredictionSet
 from medical_imaging_framework.run.control import NodeError
-from medical_imaging_framework.run.events import MetricsReported
+from medical_imaging_framework.run.events import LogLine, MetricsReported
 from medical_imaging_framework.run.executor import NodeContext
 
 
@@ -90,10 +90,13 @@ def run_evaluate(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
         ctx.log(f"Missed: {int(mean['missed'])} structure(s) present in a label are absent from its prediction "
                 "(Dice 0, HD95 inf; counted in the 'missed' column, never averaged away)")
     ctx.emit(MetricsReported(node_id=ctx.node_id, mean=mean, per_case=tuple(rows)))
-    if config.get("output_dir", "").strip():
-        from medical_imaging_framework.nodes.evaluation.files import write_evaluation
+    from medical_imaging_framework.nodes.evaluation.files import output_folder, write_evaluation
 
-        written = write_evaluation(config["output_dir"].strip(), rows, mean, predictions.cases, grid, weights)
+    folder, warning = output_folder(config.get("output_dir", ""), weights)
+    if warning:
+        ctx.emit(LogLine(f"warning: {warning}", ctx.node_id, "warning"))
+    if folder is not None:
+        written = write_evaluation(folder, rows, mean, predictions.cases, grid, weights)
         ctx.log(f"Evaluation written: {written}")
     return {"metrics": {"mean": mean, "per_case": rows}}
 
@@ -117,8 +120,9 @@ SPECS = [
                   "transforms, as Save Predictions writes it, against the label file); model: on the grid the "
                   "model saw (after resizing, padding...).", choices=("original", "model")),
             Param("output_dir", ParamKind.PATH, "", "Output folder",
-                  "Write evaluation.csv and sample planes here for `mif report` (e.g. the checkpoint folder); "
-                  "empty: print only."),
+                  "Write evaluation.csv and sample planes here for `mif report`. Empty: beside the checkpoint "
+                  "the scored weights come from (best_model.pt's folder), or print only when they come from "
+                  "no file."),
         ),
         description="Dice and 95% Hausdorff distance (mm) per case and on average; prints a table.",
         check=check_evaluate,
