@@ -35,11 +35,12 @@ def format_table(rows: list[dict[str, Any]], mean: dict[str, float]) -> list[str
     width = max(8, *(len(row["name"]) for row in rows))
 
     def cell(column: str, value: float) -> str:
+        size = len(column) if column == "missed" else max(9, len(column))
         if column == "missed":
-            return f"{int(value):>{len(column)}d}"
+            return f"{int(value):>{size}d}"
         if math.isinf(value):
-            return f"{'inf':>9}"
-        return f"{value:>9.4f}" if math.isfinite(value) else f"{'n/a':>9}"
+            return f"{'inf':>{size}}"
+        return f"{value:>{size}.4f}" if math.isfinite(value) else f"{'n/a':>{size}}"
 
     def head(column: str) -> str:
         return column if column == "missed" else f"{column:>9}"
@@ -56,6 +57,36 @@ GRID_TITLES = {
 }
 
 
+def class_names(ctx: NodeContext, text: str, predictions: PredictionSet) -> list[str] | None:
+    """The class names for the columns (background first): the ``class_names`` parameter, else the data's
+    (dataset.json ``labels``), else None (classes by number).
+
+    Args:
+        ctx: the running node's context (a warning when the data's names do not fit the model).
+        text: the parameter, comma-separated (empty: not given).
+        predictions: the predictions (their class count, the data's names).
+
+    Raises:
+        NodeError: the parameter gives another number of names than the model's classes, or a name twice.
+    """
+    count = predictions.num_classes
+    if text.strip():
+        names = [name.strip() for name in text.split(",")]
+        if len(names) != count or not all(names) or len(set(names)) != len(names):
+            raise NodeError(f"class_names: '{text.strip()}' gives {len(names)} name(s); the model predicts {count} "
+                            f"classes, background included: give {count} different names, comma-separated, "
+                            "background first (e.g. 'background, liver, lesion')")
+        return ["_".join(name.split()) for name in names]
+    names = predictions.class_names
+    if not names:
+        return None
+    if len(names) != count or len(set(names)) != len(names):
+        ctx.emit(LogLine(f"warning: the data names {len(names)} classes ({', '.join(names)}) but the model predicts "
+                         f"{count}: classes are shown by number", ctx.node_id, "warning"))
+        return None
+    return ["_".join(name.split()) for name in names]
+
+
 def run_evaluate(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     from medical_imaging_framework.nodes.evaluation.metrics import evaluate_case, mean_row, on_grid
 
@@ -63,11 +94,12 @@ def run_evaluate(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
     if not predictions.cases and not predictions.sharded:
         raise NodeError("no predictions to evaluate")
     grid = config.get("grid", "original")
+    names = class_names(ctx, config.get("class_names", ""), predictions)
     rows, notes = [], set()
     for case in predictions.cases:
         prediction, label, spacing, note = on_grid(case, predictions, grid)
         notes.add(note)
-        rows.append(evaluate_case(case.name, prediction, label, spacing, predictions.num_classes))
+        rows.append(evaluate_case(case.name, prediction, label, spacing, predictions.num_classes, names))
         ctx.cancel.raise_if_cancelled()
     if predictions.sharded:  # every rank's rows, in the data's order (rank 0 prints them)
         from medical_imaging_framework.training.distributed import gather_sharded
@@ -119,6 +151,10 @@ SPECS = [
                   "original: score each case on its source image's grid (the prediction taken back through the "
                   "transforms, as Save Predictions writes it, against the label file); model: on the grid the "
                   "model saw (after resizing, padding...).", choices=("original", "model")),
+            Param("class_names", ParamKind.STR, "", "Class names",
+                  "Names of the classes, background first, comma-separated (e.g. 'background, liver, lesion'): "
+                  "the per-class columns are named after them. Empty: the names of a dataset.json's 'labels', "
+                  "else the class numbers."),
             Param("output_dir", ParamKind.PATH, "", "Output folder",
                   "Write evaluation.csv and sample planes here for `mif report`. Empty: beside the checkpoint "
                   "the scored weights come from (best_model.pt's folder), or print only when they come from "

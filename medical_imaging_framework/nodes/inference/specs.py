@@ -60,6 +60,7 @@ class PredictionSet:
     transform_chains: list[Any] = field(default_factory=list)  # MONAI Compose(s) to invert, last applied first
     source_label: Callable[[str], Any] | None = None  # a case's label as read from its file (None: not known)
     weights: WeightsSource | None = None  # the checkpoint the predictions come from (None: not known)
+    class_names: list[str] | None = None  # background first, from the data (dataset.json 'labels'), or None
 
     @property
     def spatial_dims(self) -> int:
@@ -190,6 +191,7 @@ def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
     dataset = getattr(inputs["data"], "dataset", None)
     result = PredictionSet(sharded=ensure_process_group(), transform_chains=transform_chains(dataset),
                            source_label=getattr(source_dataset(dataset), "source_label", None),
+                           class_names=getattr(source_dataset(dataset), "class_names", None),
                            weights=weights_of(inputs["model"]))
     device = rank_device(resolve_device(config["device"]))
     model = inputs["model"].to(device).eval()

@@ -50,6 +50,7 @@ class ImageFolderDataset(Dataset):
         self.notes: list[str] = []
         self.reader = reader or partial(load_image, notes=self.notes, limit=limit or image_limit())
         self.label_mapping = label_mapping
+        self.class_names: list[str] | None = None  # background first (a Datalist sets them from dataset.json)
         self.cache: list[dict[str, Any]] | None = [] if cache else None
         self.spatial_dims = 0
         for index in range(len(pairs)):
