@@ -181,7 +181,8 @@ def _evaluation_section(folder: Path, warn: Warn | None) -> str:
             samples = []
             parts.append(_left_out(error, "the sample overlays", warn))
         if samples:
-            parts.append("<h3>Samples (label in green, prediction in red)</h3>")
+            parts.append("<h3>Samples (each class outlined in its own colour, the same in label and prediction; "
+                         "per class, the slice with the most foreground, on the grid scored)</h3>")
             parts.append(_image(overlay_grid_png(samples), "sample overlays"))
     return "".join(parts)
 
@@ -201,6 +202,8 @@ def _provenance(rows: list[dict[str, str]], folder: Path, warn: Warn | None) -> 
     first = rows[0] if rows else {}
     checkpoint, run_id, epoch = (first.get(key) or "" for key in ("checkpoint", "run_id", "epoch"))
     if not (checkpoint or run_id or epoch):
+        if "checkpoint" in first:
+            return "<p>Weights scored: unknown (the model came from neither a Trainer nor Load Checkpoint).</p>"
         return "<p>This evaluation.csv does not say which checkpoint it scored (written by an older version).</p>"
     text = (f"Weights scored: {checkpoint or 'in memory (no checkpoint file)'} "
             f"(epoch {epoch or '?'}, run {run_id or '?'})")

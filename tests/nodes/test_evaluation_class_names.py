@@ -88,3 +88,36 @@ def test_the_class_names_parameter_wins_and_a_wrong_count_is_refused(registry: N
     assert {"dice_organ", "dice_tumour", "hd95_organ", "hd95_tumour"} <= set(metrics["mean"])
     with pytest.raises(NodeError, match=r"class_names: 'bg, organ' gives 2 name\(s\); the model predicts 3 classes"):
         _call(registry, "evaluation.EvaluateSegmentation", {"predictions": predictions}, class_names="bg, organ")
+
+
+def test_report_planes_show_each_class_at_its_fullest_slice_on_the_original_grid(registry: NodeRegistry,
+                                                                                  tmp_path: Path) -> None:
+    dataset = _call(registry, "io.Datalist", {}, path=str(_decathlon(tmp_path / "data")))["dataset"]
+    chain = _call(registry, "transforms.Resize", {"transform": ()}, spatial_size=[8, 8, 8])["transform"]
+    data = _call(registry, "transforms.Apply", {"transform": chain, "val": dataset})["val"]
+    loader = _call(registry, "data.DataLoader", {"dataset": data}, batch_size=2, shuffle=False)["loader"]
+    predictions = _call(registry, "inference.Predictor", {"model": Oracle(), "data": loader}, sliding_window="off",
+                        device="cpu")["predictions"]
+    _call(registry, "evaluation.EvaluateSegmentation", {"predictions": predictions}, output_dir=str(tmp_path / "out"))
+    with np.load(tmp_path / "out" / "evaluation_samples.npz") as samples:
+        names = [str(samples[f"name_{index}"]) for index in range(4)]
+        assert names == ["img_0: liver (slice 4 of 16)", "img_0: liver_lesion (slice 5 of 16)",
+                         "img_1: liver (slice 4 of 16)", "img_1: liver_lesion (slice 6 of 16)"]
+        for index in range(4):
+            assert samples[f"label_{index}"].shape == (16, 16), "cut from the original grid, not the model's 8^3"
+            assert samples[f"image_{index}"].shape == (16, 16)
+        assert (samples["label_1"] == 2).sum() == 9, "the lesion's 3x3 voxels on its fullest slice"
+    from medical_imaging_framework.tools.report_figures import class_colour, overlay_grid_png
+
+    assert len({class_colour(value) for value in range(1, 10)}) == 9
+    plane = np.zeros((16, 16), np.float32)
+    plane[2:8, 2:8], plane[10:14, 10:14] = 1, 2
+    png = overlay_grid_png([{"name": "p", "image": None, "label": plane, "prediction": plane}])
+    from io import BytesIO
+
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(BytesIO(png)).convert("RGB")).reshape(-1, 3).astype(int)
+    for value in (1, 2):
+        colour = np.array([int(class_colour(value)[i:i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(pixels - colour).sum(axis=1) < 40).sum() > 20, f"class {value} outlined in its colour"

@@ -5,8 +5,9 @@
 weights' file, empty when they were only in memory), ``run_id`` and ``epoch`` of those weights (empty when
 unknown), then each metric (`metrics.evaluate_case`). The provenance columns repeat on every row, so a reader
 needs no other file (`mif report` compares ``run_id`` with the folder's checkpoints).
-``evaluation_samples.npz`` holds, for up to `MAX_SAMPLES` cases, 2D planes (the middle slice of a 3D
-case) of the image (when the Predictor kept it), the label and the prediction.
+``evaluation_samples.npz`` holds up to `samples.MAX_SAMPLES` 2D planes, cut from the grid scored: per case and
+class, the slice with the most foreground of that class (`samples.case_planes`), of the image (when known), the
+label and the prediction; each plane's name says the case, the class and the slice.
 """
 
 from __future__ import annotations
@@ -19,18 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from medical_imaging_framework.nodes.inference.specs import Case
 from medical_imaging_framework.nodes.inference.weights import WeightsSource
 from medical_imaging_framework.tools.report_inputs import PROVENANCE_COLUMNS
 
 EVALUATION_NAME = "evaluation.csv"
 SAMPLES_NAME = "evaluation_samples.npz"
-MAX_SAMPLES = 8
-
-
-def _plane(array: Any) -> np.ndarray:
-    data = np.asarray(array, dtype=np.float32)[0]
-    return data[:, :, data.shape[2] // 2] if data.ndim == 3 else data
 
 
 def output_folder(output_dir: str, weights: WeightsSource | None) -> tuple[Path | None, str]:
@@ -60,14 +54,15 @@ def output_folder(output_dir: str, weights: WeightsSource | None) -> tuple[Path 
 
 
 def write_evaluation(folder: str | os.PathLike[str], rows: list[dict[str, Any]], mean: dict[str, float],
-                     cases: list[Case], grid: str = "original", weights: WeightsSource | None = None) -> Path:
+                     planes: list[dict[str, Any]], grid: str = "original",
+                     weights: WeightsSource | None = None) -> Path:
     """Write the table and the sample planes into ``folder`` (created); returns the CSV path.
 
     Args:
         folder: where to write (e.g. the run's checkpoint folder).
         rows: per-case metrics (``name`` and numbers).
         mean: mean of each metric.
-        cases: the evaluated cases (the first `MAX_SAMPLES` give the sample planes).
+        planes: the sample planes (`samples.case_planes`: name, image or None, label, prediction).
         grid: the grid the cases were scored on (``original`` or ``model``).
         weights: the checkpoint that produced the predictions (None: unknown).
     """
@@ -85,13 +80,12 @@ def write_evaluation(folder: str | os.PathLike[str], rows: list[dict[str, Any]],
         for row in [*rows, {"name": "mean", **mean}]:
             writer.writerow({**provenance, **{key: _cell(row.get(key)) for key in ["name", *metrics]}})
     arrays: dict[str, np.ndarray] = {}
-    for index, case in enumerate(cases[:MAX_SAMPLES]):
-        arrays[f"name_{index}"] = np.asarray(case.name)
-        arrays[f"prediction_{index}"] = _plane(case.prediction)
-        if case.label is not None:
-            arrays[f"label_{index}"] = _plane(case.label)
-        if case.image is not None:
-            arrays[f"image_{index}"] = _plane(case.image[:1])
+    for index, plane in enumerate(planes):
+        arrays[f"name_{index}"] = np.asarray(plane["name"])
+        arrays[f"prediction_{index}"] = plane["prediction"]
+        arrays[f"label_{index}"] = plane["label"]
+        if plane["image"] is not None:
+            arrays[f"image_{index}"] = plane["image"]
     np.savez_compressed(target / SAMPLES_NAME, **arrays)
     return path
 

@@ -89,17 +89,22 @@ def class_names(ctx: NodeContext, text: str, predictions: PredictionSet) -> list
 
 def run_evaluate(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     from medical_imaging_framework.nodes.evaluation.metrics import evaluate_case, mean_row, on_grid
+    from medical_imaging_framework.nodes.evaluation.samples import MAX_SAMPLES, case_planes
 
     predictions: PredictionSet = inputs["predictions"]
     if not predictions.cases and not predictions.sharded:
         raise NodeError("no predictions to evaluate")
     grid = config.get("grid", "original")
     names = class_names(ctx, config.get("class_names", ""), predictions)
-    rows, notes = [], set()
+    rows, notes, planes = [], set(), []
     for case in predictions.cases:
         prediction, label, spacing, note = on_grid(case, predictions, grid)
         notes.add(note)
         rows.append(evaluate_case(case.name, prediction, label, spacing, predictions.num_classes, names))
+        if len(planes) < MAX_SAMPLES:  # the report's overlays, cut from the grid just scored
+            image = case.image if grid == "model" else \
+                (predictions.source_image(case.name) if predictions.source_image is not None else None)
+            planes += case_planes(case.name, image, label, prediction, names, MAX_SAMPLES - len(planes))
         ctx.cancel.raise_if_cancelled()
     if predictions.sharded:  # every rank's rows, in the data's order (rank 0 prints them)
         from medical_imaging_framework.training.distributed import gather_sharded
@@ -128,7 +133,7 @@ def run_evaluate(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
     if warning:
         ctx.emit(LogLine(f"warning: {warning}", ctx.node_id, "warning"))
     if folder is not None:
-        written = write_evaluation(folder, rows, mean, predictions.cases, grid, weights)
+        written = write_evaluation(folder, rows, mean, planes, grid, weights)
         ctx.log(f"Evaluation written: {written}")
     return {"metrics": {"mean": mean, "per_case": rows}}
 

@@ -59,6 +59,7 @@ class PredictionSet:
     sharded: bool = False  # several processes: ``cases`` is this rank's share (every n-th item)
     transform_chains: list[Any] = field(default_factory=list)  # MONAI Compose(s) to invert, last applied first
     source_label: Callable[[str], Any] | None = None  # a case's label as read from its file (None: not known)
+    source_image: Callable[[str], Any] | None = None  # a case's image as read from its file (None: not known)
     weights: WeightsSource | None = None  # the checkpoint the predictions come from (None: not known)
     class_names: list[str] | None = None  # background first, from the data (dataset.json 'labels'), or None
 
@@ -191,6 +192,7 @@ def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
     dataset = getattr(inputs["data"], "dataset", None)
     result = PredictionSet(sharded=ensure_process_group(), transform_chains=transform_chains(dataset),
                            source_label=getattr(source_dataset(dataset), "source_label", None),
+                           source_image=getattr(source_dataset(dataset), "source_image", None),
                            class_names=getattr(source_dataset(dataset), "class_names", None),
                            weights=weights_of(inputs["model"]))
     device = rank_device(resolve_device(config["device"]))

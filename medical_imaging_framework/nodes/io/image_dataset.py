@@ -88,6 +88,17 @@ class ImageFolderDataset(Dataset):
                 return MetaTensor(torch.from_numpy(classes), meta=dict(label.meta))
         return None
 
+    def source_image(self, name: str) -> MetaTensor | None:
+        """The image of the item named ``name`` as read from its file, or None (the report's sample planes).
+
+        Args:
+            name: the item's name.
+        """
+        for index, (item_name, image_path, _label) in enumerate(self.pairs):
+            if item_name == name:
+                return self.cache[index]["image"] if self.cache is not None else self._load(image_path)
+        return None
+
     def _load(self, path: Path) -> MetaTensor:
         try:
             return self.reader(path)
