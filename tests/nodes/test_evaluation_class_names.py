@@ -17,7 +17,7 @@ import torch
 
 from medical_imaging_framework.core import NodeRegistry
 from medical_imaging_framework.run.control import CancelToken, NodeError
-from medical_imaging_framework.run.events import Event, LogLine
+from medical_imaging_framework.run.events import Event, LogLine, SampleAvailable
 from medical_imaging_framework.run.executor import NodeContext
 from medical_imaging_framework.tools.report import write_report
 
@@ -54,17 +54,19 @@ def _decathlon(root: Path) -> Path:
     return path
 
 
-def _predictions(registry: NodeRegistry, datalist: Path) -> Any:
+def _predictions(registry: NodeRegistry, datalist: Path, events: list[Event] | None = None) -> Any:
     dataset = _call(registry, "io.Datalist", {}, path=str(datalist))["dataset"]
     loader = _call(registry, "data.DataLoader", {"dataset": dataset}, batch_size=2, shuffle=False)["loader"]
-    return _call(registry, "inference.Predictor", {"model": Oracle(), "data": loader}, sliding_window="off",
+    return _call(registry, "inference.Predictor", {"model": Oracle(), "data": loader}, events, sliding_window="off",
                  device="cpu")["predictions"]
 
 
 def test_dataset_json_names_the_columns_of_the_table_the_csv_and_the_report(registry: NodeRegistry,
                                                                              tmp_path: Path) -> None:
-    predictions = _predictions(registry, _decathlon(tmp_path / "data"))
     events: list[Event] = []
+    predictions = _predictions(registry, _decathlon(tmp_path / "data"), events)
+    sample = next(event for event in events if isinstance(event, SampleAvailable))
+    assert sample.class_names == ("background", "liver", "liver lesion"), "the viewer gets the names"
     metrics = _call(registry, "evaluation.EvaluateSegmentation", {"predictions": predictions}, events,
                     output_dir=str(tmp_path / "out"))["metrics"]
     assert metrics["mean"]["dice_liver"] == 1.0 and metrics["mean"]["dice_liver_lesion"] == 1.0

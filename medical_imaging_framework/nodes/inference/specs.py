@@ -233,6 +233,7 @@ def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
         image=first.image.numpy() if first.image is not None else None,
         label=None if first.label is None else first.label.numpy(),
         prediction=first.prediction.numpy(),
+        class_names=tuple(result.class_names or ()),
     ))
     mode = "sliding window" if _sliding(config, result.spatial_dims) else "whole image"
     ctx.log(f"Predicted {total} case(s) ({mode}, {result.num_classes} classes)")
