@@ -130,6 +130,11 @@ def run_evaluate(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
     from medical_imaging_framework.nodes.evaluation.files import output_folder, write_evaluation
 
     folder, warning = output_folder(config.get("output_dir", ""), weights)
+    if predictions.sharded:
+        from medical_imaging_framework.training.distributed import is_main
+
+        if not is_main():  # every rank holds every row; rank 0 alone writes the files
+            folder, warning = None, ""
     if warning:
         ctx.emit(LogLine(f"warning: {warning}", ctx.node_id, "warning"))
     if folder is not None:
