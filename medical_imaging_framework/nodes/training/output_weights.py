@@ -26,7 +26,7 @@ from medical_imaging_framework.checkpoints.files import (
 )
 from medical_imaging_framework.core.option_values import checkpoints_enabled
 from medical_imaging_framework.nodes.inference.weights import WeightsSource, attach
-from medical_imaging_framework.run.control import NodeError
+from medical_imaging_framework.run.events import LogLine
 from medical_imaging_framework.run.executor import NodeContext
 from medical_imaging_framework.training.distributed import broadcast_object, run_on_main
 from medical_imaging_framework.training.loop import TrainingState
@@ -78,8 +78,10 @@ def pass_on_weights(ctx: NodeContext, config: dict[str, Any], state: TrainingSta
     if source.checkpoint and Path(source.checkpoint).name == BEST_NAME:
         try:
             load_checkpoint(source.checkpoint, model=model, map_location=device)
-        except CheckpointError as error:
-            raise NodeError(f"output_weights 'best': {error}") from None
+        except CheckpointError as error:  # training went well: its final weights go on, said twice
+            why = f"output_weights is 'best' but {error}: the final weights (epoch {state.epoch})"
+            ctx.emit(LogLine(f"warning: {why}", ctx.node_id, "warning"))
+            source = WeightsSource("", state.run_id, state.epoch, why)
         if source.epoch != state.epoch:  # the output differs from the weights the last epoch left
             ctx.log(f"Trainer output: {source.describe()}, not the last epoch's ({state.epoch}) weights")
     attach(model, source)
