@@ -123,3 +123,21 @@ def test_report_planes_show_each_class_at_its_fullest_slice_on_the_original_grid
     for value in (1, 2):
         colour = np.array([int(class_colour(value)[i:i + 2], 16) for i in (1, 3, 5)])
         assert (np.abs(pixels - colour).sum(axis=1) < 40).sum() > 20, f"class {value} outlined in its colour"
+
+
+def test_class_names_that_do_not_fit_the_model_are_refused_before_the_run(registry: NodeRegistry,
+                                                                          tmp_path: Path) -> None:
+    from medical_imaging_framework.core import Link
+    from tests.support.tiny import tiniest_graph
+
+    graph = tiniest_graph(registry, tmp_path / "ckpt")  # a 1-channel (binary) UNet: 2 classes
+    graph.add_node(registry.create("inference.Predictor", "predictor", device="cpu"))
+    graph.add_node(registry.create("evaluation.EvaluateSegmentation", "evaluate", class_names="bg, liver, lesion"))
+    for source, target in [("trainer.model", "predictor.model"), ("val_loader.loader", "predictor.data"),
+                           ("predictor.predictions", "evaluate.predictions")]:
+        graph.links.append(Link(*source.split("."), *target.split(".")))
+    problems = [problem for problem in graph.validate() if problem.node_id == "evaluate"]
+    assert [(problem.field, problem.message.split(" (")[0]) for problem in problems] == [
+        ("class_names", "gives 3 name(s) but the model predicts 2 classes, background included")]
+    graph.nodes["evaluate"].config["class_names"] = "bg, lesion"
+    assert [problem for problem in graph.validate() if problem.node_id == "evaluate"] == []

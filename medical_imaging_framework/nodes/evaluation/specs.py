@@ -17,7 +17,7 @@ import math
 from typing import Any
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
-from medical_imaging_framework.core.checks import CheckContext, check_labels
+from medical_imaging_framework.core.checks import CheckContext, Fact, check_labels
 from medical_imaging_framework.nodes.inference.specs import PredictionSet
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.events import LogLine, MetricsReported
@@ -144,8 +144,20 @@ def run_evaluate(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
 
 
 def check_evaluate(ctx: CheckContext) -> None:
-    """The predictions must come from labelled data."""
+    """The predictions must come from labelled data; class_names, when given, name each class once."""
     check_labels(ctx, "predictions", "evaluation")
+    text = str(ctx.config.get("class_names", "")).strip()
+    if not text:
+        return
+    names = [name.strip() for name in text.split(",")]
+    if not all(names) or len(set(names)) != len(names):
+        ctx.problem("class_names", f"'{text}' names a class twice or leaves a name empty: give one name per class, "
+                                   "comma-separated, background first")
+        return
+    out = ctx.fact("predictions", Fact.OUT_CHANNELS)
+    if out is not None and len(names) != max(2, int(out.value)):
+        ctx.conflict("class_names", f"gives {len(names)} name(s) but the model predicts {max(2, int(out.value))} "
+                                    "classes, background included", out)
 
 
 SPECS = [
