@@ -63,8 +63,8 @@ def _count(value: str) -> str:
     """A whole number (``missed``: structures absent from their prediction), as written in evaluation.csv."""
     try:
         return str(int(float(value)))
-    except ValueError:  # an empty cell
-        return "–"
+    except (ValueError, OverflowError):  # an empty cell, nan or inf
+        return _number(value) if value else "–"
 
 
 def _table(header: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
@@ -200,7 +200,7 @@ def folder_run_ids(folder: Path) -> set[str]:
 def _provenance(rows: list[dict[str, str]], folder: Path, warn: Warn | None) -> str:
     """Which checkpoint the evaluation scored; a warning when it belongs to another run than the folder's."""
     first = rows[0] if rows else {}
-    checkpoint, run_id, epoch = (first.get(key) or "" for key in ("checkpoint", "run_id", "epoch"))
+    checkpoint, run_id, epoch = (printable((first.get(key) or "")[:500]) for key in ("checkpoint", "run_id", "epoch"))
     if not (checkpoint or run_id or epoch):
         if "checkpoint" in first:
             return "<p>Weights scored: unknown (the model came from neither a Trainer nor Load Checkpoint).</p>"

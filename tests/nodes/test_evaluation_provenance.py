@@ -60,3 +60,21 @@ def test_evaluation_goes_beside_the_scored_checkpoint_and_the_report_names_it(
     assert "Evaluation of another run:" in page and "its figures are not this run&#x27;s" in page
     assert main(["report", "runs/exp1/ckpt"]) == 0
     assert "another run" not in capsys.readouterr().err, "its own run's evaluation raises no warning"
+
+
+def test_another_runs_provenance_is_shown_escaped(tmp_path: Path) -> None:
+    import torch
+
+    from medical_imaging_framework.tools.report import write_report
+
+    torch.save({"epoch": 3, "run_id": "thisrun"}, tmp_path / "best_model.pt")
+    (tmp_path / "evaluation.csv").write_text(
+        "name,grid,checkpoint,run_id,epoch,dice,hd95,missed\n"
+        "a,original,/x/\x1b[2Jbest_model.pt,otherrun,4,0.5,inf,1\nmean,original,/x/\x1b[2Jbest_model.pt,otherrun,4,"
+        "0.5,inf,1\n", encoding="utf-8")
+    warned: list[str] = []
+    page = write_report(tmp_path, warn=warned.append).read_text(encoding="utf-8")
+    assert len(warned) == 1 and "\x1b" not in warned[0]
+    assert "another run (/x/\\x1b[2Jbest_model.pt, run otherrun, epoch 4)" in warned[0]
+    assert "(thisrun): its figures are not this run's" in warned[0]
+    assert "\x1b" not in page and "<td class=\"num\">inf</td>" in page
