@@ -23,7 +23,7 @@ RUNTIME_MODULES = (
     "medical_imaging_framework.nodes.data.datasets", "medical_imaging_framework.nodes.io.image_dataset",
     "medical_imaging_framework.nodes.losses.modules", "medical_imaging_framework.nodes.transforms.pipeline",
     "medical_imaging_framework.nodes.training.run", "medical_imaging_framework.checkpoints.folder",
-    "medical_imaging_framework.nodes.io.prediction_saving",
+    "medical_imaging_framework.nodes.io.prediction_saving", "medical_imaging_framework.nodes.evaluation.metrics",
 )
 
 

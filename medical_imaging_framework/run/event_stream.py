@@ -160,6 +160,8 @@ def event_from_dict(record: dict[str, Any]) -> Event | None:
             value = None  # an array summary: the pixels are not in the stream
         elif item.name in ("mean", "metrics") and isinstance(value, dict):
             value = _numbers(value)
+        elif item.name == "class_names" and isinstance(value, list):
+            value = tuple(str(name) for name in value)
         elif item.name == "per_case" and isinstance(value, list):
             value = tuple(_numbers(row) for row in value)
         elif item.name == "node_id" and value is None:

@@ -155,12 +155,14 @@ class MetricsReported(Event):
 
 @dataclass(frozen=True)
 class SampleAvailable(Event):
-    """A sample for the image viewer: numpy arrays (C, *spatial); prediction may be None."""
+    """A sample for the image viewer: numpy arrays (C, *spatial); prediction may be None; ``class_names``
+    (background first) name the classes of the label and prediction maps when the data names them."""
 
     node_id: str
     image: Any
     label: Any = None
     prediction: Any = None
+    class_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

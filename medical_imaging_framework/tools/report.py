@@ -16,9 +16,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from medical_imaging_framework.checkpoints.files import CheckpointError, checkpoint_files, read_checkpoint
+from medical_imaging_framework.checkpoints.files import (
+    CheckpointError,
+    checkpoint_files,
+    peek_checkpoint,
+    read_checkpoint,
+)
 from medical_imaging_framework.core.atomic_file import write_atomically
+from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.tools.report_inputs import (
+    TEXT_COLUMNS,
     ReportInputError,
     read_evaluation,
     read_metrics_rows,
@@ -35,7 +42,7 @@ STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}"
     "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:0.25em 0.6em;"
     "text-align:left}th{background:#f0f0f0}td.num{text-align:right;font-variant-numeric:tabular-nums}"
-    "img{max-width:100%;border:1px solid #ddd}code{background:#f5f5f5}"
+    "img{max-width:100%;border:1px solid #ddd}code{background:#f5f5f5}p.warning{color:#a00}"
 )
 
 
@@ -47,7 +54,17 @@ def _number(value: Any) -> str:
     if value is None or value == "":
         return "–"
     number = float(value)
-    return "n/a" if not math.isfinite(number) else f"{number:.4f}"
+    if math.isinf(number):
+        return "inf" if number > 0 else "-inf"
+    return "n/a" if math.isnan(number) else f"{number:.4f}"
+
+
+def _count(value: str) -> str:
+    """A whole number (``missed``: structures absent from their prediction), as written in evaluation.csv."""
+    try:
+        return str(int(float(value)))
+    except (ValueError, OverflowError):  # an empty cell, nan or inf
+        return _number(value) if value else "–"
 
 
 def _table(header: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
@@ -142,8 +159,16 @@ def _evaluation_section(folder: Path, warn: Warn | None) -> str:
     parts = ["<h2>Evaluation</h2>"]
     try:
         columns, rows = read_evaluation(path)
-        parts.append(_table(columns, [[row["name"], *(_number(row[c]) for c in columns[1:])] for row in rows],
-                            numeric=set(range(1, len(columns)))))
+        parts.append(_provenance(rows, folder, warn))
+        grids = sorted({row["grid"] for row in rows if row.get("grid")})
+        if grids:
+            parts.append(f"<p>Scored on the {html.escape(' and '.join(grids))} grid "
+                         "(original: each case's source image, after the inverse transforms; model: the grid the "
+                         "model saw). HD95 in mm.</p>")
+        shown = [column for column in columns if column not in TEXT_COLUMNS]
+        parts.append(_table(shown, [[row["name"], *(_count(row[c]) if c == "missed" else _number(row[c])
+                                                    for c in shown[1:])] for row in rows],
+                            numeric=set(range(1, len(shown)))))
     except ReportInputError as error:
         parts.append(_left_out(error, "the evaluation table", warn))
     samples_path = folder / SAMPLES_NAME
@@ -156,9 +181,42 @@ def _evaluation_section(folder: Path, warn: Warn | None) -> str:
             samples = []
             parts.append(_left_out(error, "the sample overlays", warn))
         if samples:
-            parts.append("<h3>Samples (label in green, prediction in red)</h3>")
+            parts.append("<h3>Samples (each class outlined in its own colour, the same in label and prediction; "
+                         "per class, the slice with the most foreground, on the grid scored)</h3>")
             parts.append(_image(overlay_grid_png(samples), "sample overlays"))
     return "".join(parts)
+
+
+def folder_run_ids(folder: Path) -> set[str]:
+    """The run ids stored in the folder's checkpoint files (read without their tensors).
+
+    Args:
+        folder: the checkpoint folder.
+    """
+    return {peek.run_id for path in checkpoint_files(folder)
+            if (peek := peek_checkpoint(path)) is not None and peek.run_id}
+
+
+def _provenance(rows: list[dict[str, str]], folder: Path, warn: Warn | None) -> str:
+    """Which checkpoint the evaluation scored; a warning when it belongs to another run than the folder's."""
+    first = rows[0] if rows else {}
+    checkpoint, run_id, epoch = (printable((first.get(key) or "")[:500]) for key in ("checkpoint", "run_id", "epoch"))
+    if not (checkpoint or run_id or epoch):
+        if "checkpoint" in first:
+            return "<p>Weights scored: unknown (the model came from neither a Trainer nor Load Checkpoint).</p>"
+        return "<p>This evaluation.csv does not say which checkpoint it scored (written by an older version).</p>"
+    text = (f"Weights scored: {checkpoint or 'in memory (no checkpoint file)'} "
+            f"(epoch {epoch or '?'}, run {run_id or '?'})")
+    runs = folder_run_ids(folder)
+    if run_id and runs and run_id not in runs:
+        line = (f"{printable(str(folder / EVALUATION_NAME))} scored a checkpoint of another run ({checkpoint or '?'}, "
+                f"run {run_id}, epoch {epoch or '?'}), not of the run(s) whose checkpoints are in this folder "
+                f"({', '.join(sorted(runs))}): its figures are not this run's")
+        if warn is not None:
+            warn(line)
+        return (f'<p class="warning"><strong>Evaluation of another run: {html.escape(line)}.</strong></p>'
+                f"<p>{html.escape(text)}</p>")
+    return f"<p>{html.escape(text)}</p>"
 
 
 def write_report(

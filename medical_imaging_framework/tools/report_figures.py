@@ -57,8 +57,21 @@ def _shown(plane: object) -> np.ndarray:
     return array[::step, ::step]
 
 
+# One colour per class index (matplotlib's tab10 without its grey), the same in the label and the prediction.
+CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf")
+
+
+def class_colour(value: int) -> str:
+    """The outline colour of class ``value`` (1, 2, ...; the palette repeats after 9 classes).
+
+    Args:
+        value: the class index.
+    """
+    return CLASS_COLOURS[(int(value) - 1) % len(CLASS_COLOURS)]
+
+
 def overlay_grid_png(samples: Sequence[Mapping[str, object]]) -> bytes:
-    """One row per case: the image, the label, the prediction (label in green, prediction in red outlines).
+    """One row per plane: the image, the label, the prediction (each class outlined in its own colour).
 
     Args:
         samples: dicts with ``name``, ``prediction`` and optional ``image``/``label`` 2D arrays (x, y).
@@ -76,9 +89,11 @@ def overlay_grid_png(samples: Sequence[Mapping[str, object]]) -> bytes:
             axes = figure.add_subplot(rows, 3, row * 3 + column + 1)
             axes.imshow(image, cmap="gray")
             classes = np.unique(mask) if mask is not None else np.zeros(1)
-            if classes.size > 1:  # one outline between each two neighbouring classes present
-                colour = "lime" if title == "label" else "red"
-                axes.contour(mask, levels=(classes[:-1] + classes[1:]) / 2, colors=colour, linewidths=1.2)
+            for value in classes[classes > 0]:  # each class its own outline and colour
+                if (mask == value).all():
+                    continue  # a plane filled by one class has no outline to draw
+                axes.contour((mask == value).astype(np.float32), levels=(0.5,), colors=class_colour(value),
+                             linewidths=1.2)
             axes.set_title(f"{sample['name']}: {title}" if column == 0 else title, fontsize=9)
             axes.set_axis_off()
     figure.tight_layout()

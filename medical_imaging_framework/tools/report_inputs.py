@@ -59,8 +59,15 @@ def read_metrics_rows(path: Path) -> list[dict[str, float | None]]:
     return rows
 
 
+# evaluation.csv's columns after ``name``, in this order, before the metrics: the grid scored and the weights'
+# checkpoint (absolute path), run id and epoch (nodes/evaluation/files.py writes them)
+PROVENANCE_COLUMNS = ("grid", "checkpoint", "run_id", "epoch")
+TEXT_COLUMNS = PROVENANCE_COLUMNS  # columns that hold words (or may be empty), not metrics
+
+
 def read_evaluation(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """The columns and rows of an ``evaluation.csv`` (``name``, then numbers; the last row is named ``mean``).
+    """The columns and rows of an ``evaluation.csv`` (``name``, `TEXT_COLUMNS`, then numbers; the last row is
+    named ``mean``).
 
     Args:
         path: the file.
@@ -79,7 +86,8 @@ def read_evaluation(path: Path) -> tuple[list[str], list[dict[str, str]]]:
                 if None in row:
                     raise ReportInputError(f"{printable(path)}, line {reader.line_num}: more cells than columns")
                 for column in columns[1:]:
-                    _metric(row[column], path, reader.line_num, column)
+                    if column not in TEXT_COLUMNS:
+                        _metric(row[column], path, reader.line_num, column)
                 rows.append(row)
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise ReportInputError(_reason(path, error)) from None

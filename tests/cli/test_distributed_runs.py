@@ -126,7 +126,8 @@ def test_two_nodes_train_save_once_and_shard_inference(registry: NodeRegistry, t
         assert stderr.count(f"Epoch [{epoch}/2], Loss:") == 1, stderr[-3000:]
 
     # exactly one set of checkpoint files, each loading into a plain MONAI UNet (no "module." prefix)
-    assert {path.name for path in (tmp_path / "ck").iterdir()} == CHECKPOINT_FILES | {"metrics.csv"}
+    evaluation = {"evaluation.csv", "evaluation_samples.npz"}  # beside the scored best_model.pt, by rank 0
+    assert {path.name for path in (tmp_path / "ck").iterdir()} == CHECKPOINT_FILES | {"metrics.csv"} | evaluation
     for name in sorted(CHECKPOINT_FILES):
         checkpoint = read_checkpoint(tmp_path / "ck" / name, map_location="cpu")
         assert not any(key.startswith("module.") for key in checkpoint["model_state_dict"])
@@ -137,7 +138,7 @@ def test_two_nodes_train_save_once_and_shard_inference(registry: NodeRegistry, t
     # inference sharded over both ranks: every case once, the same table as one process
     metrics = [record for record in records if record["type"] == "MetricsReported"]
     assert len(metrics) == 1
-    reference = _reference_metrics(registry, tmp_path / "ck" / "final_model.pt")
+    reference = _reference_metrics(registry, tmp_path / "ck" / "best_model.pt")  # the Trainer's output (best)
     assert [row["name"] for row in metrics[0]["per_case"]] == [row["name"] for row in reference.per_case]
     assert len(reference.per_case) == 16
     for row, expected in zip(metrics[0]["per_case"], reference.per_case, strict=True):

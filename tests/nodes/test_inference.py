@@ -103,9 +103,11 @@ def test_evaluation_dice_hd95_table_and_event(registry: NodeRegistry) -> None:
     assert out["metrics"]["mean"]["dice"] == pytest.approx((1 + 2 / 3) / 2, abs=1e-4)
     reported = next(e for e in events if isinstance(e, MetricsReported))
     assert reported.mean == out["metrics"]["mean"] and len(reported.per_case) == 2
-    lines = [e.text for e in events if isinstance(e, LogLine)]
-    assert lines[0].split() == ["case", "dice", "hd95"]
-    assert lines[2].split() == ["half", "0.6667", "4.0000"]
+    weights, title, *lines = [e.text for e in events if isinstance(e, LogLine)]
+    assert weights.startswith("Weights scored: unknown")
+    assert "original grid" in title and "HD95 in mm" in title
+    assert lines[0].split() == ["case", "dice", "hd95", "missed"]
+    assert lines[2].split() == ["half", "0.6667", "4.0000", "0"]
     assert lines[3].split()[0] == "mean"
 
 
@@ -120,9 +122,13 @@ def test_evaluation_of_empty_masks(registry: NodeRegistry) -> None:
     assert dice["missed"] == 0.0 and dice["false_alarm"] == 0.0 and dice["hit"] == 1.0
     assert np.isnan(dice["both_empty"])
     assert out["metrics"]["mean"]["dice"] == pytest.approx(1 / 3), "n/a is left out of the mean"
-    assert out["metrics"]["mean"]["hd95"] == pytest.approx(0.0)
-    lines = [e.text for e in events if isinstance(e, LogLine)]
-    assert lines[3].split() == ["both_empty", "n/a", "n/a"]
+    hd95 = {row["name"]: row["hd95"] for row in out["metrics"]["per_case"]}
+    assert hd95["missed"] == hd95["false_alarm"] == float("inf") and hd95["hit"] == 0.0
+    assert out["metrics"]["mean"]["hd95"] == float("inf"), "a missed structure is never averaged away"
+    assert out["metrics"]["mean"]["missed"] == 1
+    lines = [e.text for e in events if isinstance(e, LogLine)][2:]  # after the weights and the grid
+    assert lines[1].split() == ["missed", "0.0000", "inf", "1"]
+    assert lines[3].split() == ["both_empty", "n/a", "n/a", "0"]
 
 
 def test_evaluation_multiclass_and_errors(registry: NodeRegistry) -> None:

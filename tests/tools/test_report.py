@@ -96,10 +96,11 @@ def test_report_numbers_equal_metrics_and_evaluation(run_folder: Path, capsys: p
     final = torch.load(run_folder / "final_model.pt")
     assert files_table[-1][1:] == ["3", f"{final['loss']:.4f}", f"{final['val_loss']:.4f}"]
     columns, evaluation = read_evaluation(run_folder / "evaluation.csv")
-    assert evaluation_table[0] == columns == ["name", "dice", "hd95"]
+    assert columns == ["name", "grid", "checkpoint", "run_id", "epoch", "dice", "hd95", "missed"]
+    assert evaluation_table[0] == ["name", "dice", "hd95", "missed"]  # the grid is said above the table
     assert [row[0] for row in evaluation_table[1:]] == ["case_0", "case_1", "case_2", "mean"]
     for shown, row in zip(evaluation_table[1:], evaluation, strict=True):
-        assert shown[1:] == [f"{float(row['dice']):.4f}", f"{float(row['hd95']):.4f}"]
+        assert shown[1:3] == [f"{float(row['dice']):.4f}", f"{float(row['hd95']):.4f}"]
     assert evaluation_table[1][1] == "1.0000"  # case_0's prediction equals its label
     assert ["trainer", "training.Trainer"] in [row[:2] for row in pipeline_table]
 

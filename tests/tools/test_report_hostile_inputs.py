@@ -80,7 +80,7 @@ def test_outlines_are_drawn_between_the_classes_present(monkeypatch: pytest.Monk
     drawn: list[tuple[tuple[int, ...], list[float]]] = []
     monkeypatch.setattr(Axes, "contour", lambda axes, mask, levels, **style: drawn.append((mask.shape, list(levels))))
     prediction = np.zeros((600, 40), dtype=np.float32)
-    prediction[100:300, 10:30] = 3  # classes 0 and 3: one outline at 1.5, not three at 0.5, 1.5 and 2.5
+    prediction[100:300, 10:30] = 3  # classes 0 and 3: one outline (of class 3's mask), not one per level between
     png = overlay_grid_png([{"name": "case", "prediction": prediction, "label": prediction, "image": None}])
     assert png.startswith(b"\x89PNG")
-    assert drawn == [((20, 300), [1.5])] * 2  # label and prediction; (x, y) shown as (y, x), every 2nd pixel
+    assert drawn == [((20, 300), [0.5])] * 2  # label and prediction; (x, y) shown as (y, x), every 2nd pixel

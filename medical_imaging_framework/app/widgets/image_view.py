@@ -12,6 +12,18 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 OVERLAY_COLOURS = {"Label": (255, 60, 60), "Prediction": (60, 220, 90)}
 
 
+def class_rgb(value: int) -> tuple[int, int, int]:
+    """Class ``value``'s overlay colour: the report's colour for it (`report_figures.class_colour`).
+
+    Args:
+        value: the class index (1, 2, ...).
+    """
+    from medical_imaging_framework.tools.report_figures import class_colour
+
+    colour = class_colour(value)
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
 def to_numpy(value: Any) -> np.ndarray | None:
     """A numpy array from a tensor or array (None stays None)."""
     if value is None:
@@ -24,6 +36,20 @@ def to_numpy(value: Any) -> np.ndarray | None:
 def first_channel(array: np.ndarray) -> np.ndarray:
     """(C, *spatial) -> spatial (channel 0); a plain 2-D/3-D array is returned as is."""
     return array[0] if array.ndim in (3, 4) and array.shape[0] <= 4 else array
+
+
+def as_classes(array: np.ndarray) -> np.ndarray | None:
+    """The array as a map of class indices when it holds whole numbers beyond 0/1 (several classes), else None.
+
+    Args:
+        array: a label or prediction (spatial).
+    """
+    if array.dtype == bool or array.size == 0:
+        return None
+    values = np.unique(array)
+    if values.max() <= 1 or values.min() < 0 or not np.all(values == np.round(values)):
+        return None
+    return array.astype(np.int64)
 
 
 def as_mask(array: np.ndarray) -> np.ndarray:
@@ -77,6 +103,8 @@ class ImageViewer(QWidget):
         layout.addLayout(slices)
         self.image: np.ndarray | None = None
         self.masks: dict[str, np.ndarray | None] = {"Label": None, "Prediction": None}
+        self.classes: dict[str, np.ndarray | None] = {"Label": None, "Prediction": None}
+        self.class_names: tuple[str, ...] = ()
         self.overlay_choice.currentTextChanged.connect(self.refresh)
         self.opacity.valueChanged.connect(self.refresh)
         self.slice_slider.valueChanged.connect(self.refresh)
@@ -86,24 +114,31 @@ class ImageViewer(QWidget):
         self.slice_slider.setVisible(visible)
         self.slice_label.setVisible(visible)
 
-    def show_sample(self, image: Any, label: Any = None, prediction: Any = None, title: str = "") -> None:
+    def show_sample(self, image: Any, label: Any = None, prediction: Any = None, title: str = "",
+                    class_names: tuple[str, ...] | list[str] = ()) -> None:
         """Display a sample; arrays are (C, *spatial) numpy arrays or tensors.
+
+        A label or prediction holding several classes is drawn one colour per class (the report's colours),
+        and the caption names each class with its colour.
 
         Args:
             image: the image.
             label: the ground-truth mask, if any.
             prediction: the model output (probabilities or logits), if any.
             title: caption text.
+            class_names: names of the classes, background first (when the data names them).
         """
         if image is None:
             image = prediction if prediction is not None else label
         if image is None:
             return
         self.image = first_channel(to_numpy(image))
-        self.masks = {
-            "Label": None if label is None else as_mask(first_channel(to_numpy(label))),
-            "Prediction": None if prediction is None else as_mask(first_channel(to_numpy(prediction))),
-        }
+        self.masks, self.classes = {}, {}
+        for key, value in (("Label", label), ("Prediction", prediction)):
+            array = None if value is None else first_channel(to_numpy(value))
+            self.classes[key] = None if array is None else as_classes(array)
+            self.masks[key] = None if array is None else as_mask(array)
+        self.class_names = tuple(class_names)
         if self.masks["Prediction"] is not None and self.overlay_choice.currentText() == "Label":
             self.overlay_choice.setCurrentText("Prediction")
         is_volume = self.image.ndim == 3
@@ -113,14 +148,26 @@ class ImageViewer(QWidget):
             self.slice_slider.setRange(0, self.image.shape[-1] - 1)
             self.slice_slider.setValue(self.image.shape[-1] // 2)
             self.slice_slider.blockSignals(False)
-        self.caption.setText(title or f"image {tuple(self.image.shape)}")
+        self.caption.setText((title or f"image {tuple(self.image.shape)}") + self._legend())
         self.refresh()
         self.box.autoRange()
+
+    def _legend(self) -> str:
+        """`` — 1 liver (#1f77b4), 2 lesion (#ff7f0e)`` for the classes drawn in their own colours, else ""."""
+        from medical_imaging_framework.tools.report_figures import class_colour
+
+        present = sorted({int(v) for maps in self.classes.values() if maps is not None for v in np.unique(maps)} - {0})
+        if not present:
+            return ""
+        names = [f"{v} {self.class_names[v] if v < len(self.class_names) else 'class'} ({class_colour(v)})"
+                 for v in present]
+        return " — " + ", ".join(names)
 
     def clear(self) -> None:
         """Show nothing (another pipeline was opened)."""
         self.image = None
         self.masks = {"Label": None, "Prediction": None}
+        self.classes = {"Label": None, "Prediction": None}
         self.image_item.clear()
         self.overlay_item.clear()
         self._show_slices(False)
@@ -141,6 +188,13 @@ class ImageViewer(QWidget):
             return
         plane = self._plane(mask)
         rgba = np.zeros((*plane.shape, 4), dtype=np.uint8)
-        rgba[plane] = (*OVERLAY_COLOURS[choice], 255)
+        classes = self.classes.get(choice)
+        if classes is None:
+            rgba[plane] = (*OVERLAY_COLOURS[choice], 255)
+        else:  # several classes: each its own colour
+            class_plane = self._plane(classes)
+            for value in np.unique(class_plane):
+                if value > 0:
+                    rgba[class_plane == value] = (*class_rgb(int(value)), 255)
         self.overlay_item.setImage(rgba, autoLevels=False, levels=(0, 255))
         self.overlay_item.setOpacity(self.opacity.value() / 100.0)

@@ -432,7 +432,8 @@ class MainWindow(QMainWindow):
             failed = f"Node '{event.node_id}' failed: {event.message}"
             self.statusBar().showMessage(printable(failed, keep_newlines=True))
         elif isinstance(event, SampleAvailable):
-            self.image_viewer.show_sample(event.image, event.label, event.prediction, f"sample from {event.node_id}")
+            self.image_viewer.show_sample(event.image, event.label, event.prediction, f"sample from {event.node_id}",
+                                          class_names=event.class_names)
             self.image_dock.raise_()
         elif isinstance(event, RunFinished):
             self.progress.show_status(FINISH_TEXT.get(event.status, event.status).lower(), event.status == "done")

@@ -9,6 +9,7 @@ MONAI are imported when a node runs.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ import numpy as np
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact, check_model_on_data
+from medical_imaging_framework.nodes.inference.weights import WeightsSource, attach, weights_of
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.events import SampleAvailable
 from medical_imaging_framework.run.executor import NodeContext
@@ -34,8 +36,9 @@ class Case:
 
     ``prediction``, ``label`` and ``affine`` are on the grid the model saw (after padding, resizing...).
     When the image was a MONAI ``MetaTensor`` (read from a file, or through ``transforms.Apply``) the
-    prediction is one too, carrying the image's meta and transform history, which `SavePredictions`
-    inverts (MONAI ``Invertd``) to write it on the grid of the file it was read from.
+    prediction is one too, carrying the image's meta and transform history, which `SavePredictions` and
+    `EvaluateSegmentation` invert (MONAI ``Invertd``) to put it on the grid of the file it was read from; the
+    label then keeps its own history too.
     Only the first `KEPT_IMAGES` cases keep their image (viewer, report), so a large test set does not fill
     the memory.
     """
@@ -55,6 +58,10 @@ class PredictionSet:
     num_classes: int = 2
     sharded: bool = False  # several processes: ``cases`` is this rank's share (every n-th item)
     transform_chains: list[Any] = field(default_factory=list)  # MONAI Compose(s) to invert, last applied first
+    source_label: Callable[[str], Any] | None = None  # a case's label as read from its file (None: not known)
+    source_image: Callable[[str], Any] | None = None  # a case's image as read from its file (None: not known)
+    weights: WeightsSource | None = None  # the checkpoint the predictions come from (None: not known)
+    class_names: list[str] | None = None  # background first, from the data (dataset.json 'labels'), or None
 
     @property
     def spatial_dims(self) -> int:
@@ -81,6 +88,9 @@ def run_load_checkpoint(ctx: NodeContext, inputs: dict[str, Any], config: dict[s
         raise NodeError(str(error)) from None
     model.eval()
     epoch = checkpoint.get("epoch", "?")
+    run_id = checkpoint.get("run_id")
+    attach(model, WeightsSource(str(path.resolve()), run_id if isinstance(run_id, str) and run_id else None,
+                                epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None))
     ctx.log(f"Loaded weights from {path} (epoch {epoch})")
     if config.get("allow_non_finite"):
         ctx.log("warning: allow_non_finite is on: NaN or infinite weights were not refused")
@@ -145,6 +155,18 @@ def _with_history(classes: torch.Tensor, images: list[Any] | None, index: int) -
                       applied_operations=copy.deepcopy(image.applied_operations))
 
 
+def _label_with_history(label: torch.Tensor) -> torch.Tensor:
+    """An int16 class map; a ``MetaTensor`` keeps its meta and transform history (to be inverted when no file)."""
+    import torch
+    from monai.data import MetaTensor
+
+    classes = _plain(label).round().to(torch.int16).cpu()
+    if not isinstance(label, MetaTensor):
+        return classes
+    return MetaTensor(classes, meta=copy.deepcopy(label.meta),
+                      applied_operations=copy.deepcopy(label.applied_operations))
+
+
 def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     import torch
 
@@ -155,10 +177,9 @@ def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, An
 
 
 def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    import torch
     from monai.data import MetaTensor, decollate_batch
 
-    from medical_imaging_framework.nodes.transforms.pipeline import transform_chains
+    from medical_imaging_framework.nodes.transforms.pipeline import source_dataset, transform_chains
     from medical_imaging_framework.training.distributed import (
         all_gather_objects,
         all_reduce_sum,
@@ -168,8 +189,12 @@ def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
     )
     from medical_imaging_framework.training.loop import resolve_device
 
-    result = PredictionSet(sharded=ensure_process_group(),
-                           transform_chains=transform_chains(getattr(inputs["data"], "dataset", None)))
+    dataset = getattr(inputs["data"], "dataset", None)
+    result = PredictionSet(sharded=ensure_process_group(), transform_chains=transform_chains(dataset),
+                           source_label=getattr(source_dataset(dataset), "source_label", None),
+                           source_image=getattr(source_dataset(dataset), "source_image", None),
+                           class_names=getattr(source_dataset(dataset), "class_names", None),
+                           weights=weights_of(inputs["model"]))
     device = rank_device(resolve_device(config["device"]))
     model = inputs["model"].to(device).eval()
     for batch in shard_loader(inputs["data"], training=False):
@@ -180,16 +205,17 @@ def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
         result.num_classes = max(2, logits.shape[1])
         classes = _plain(to_classes(logits, config["threshold"])).cpu()
         images = decollate_batch(batch["image"], detach=True) if isinstance(batch["image"], MetaTensor) else None
+        labels = decollate_batch(batch["label"], detach=True) if isinstance(batch.get("label"), MetaTensor) else None
         for index in range(image.shape[0]):
             affine = _column(batch, "affine", index)
-            label = _column(batch, "label", index)
+            label = labels[index] if labels is not None else _column(batch, "label", index)
             name = _column(batch, "name", index)
             result.cases.append(Case(
                 name=str(name) if name is not None else f"case_{len(result.cases):04d}",
                 image=_plain(image[index]).cpu() if len(result.cases) < KEPT_IMAGES else None,
                 prediction=_with_history(classes, images, index),
                 affine=np.eye(4) if affine is None else np.asarray(affine, dtype=np.float64),
-                label=None if label is None else _plain(label).round().to(torch.int16).cpu(),
+                label=None if label is None else _label_with_history(label),
             ))
         ctx.cancel.raise_if_cancelled()
     total = len(result.cases)
@@ -207,6 +233,7 @@ def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
         image=first.image.numpy() if first.image is not None else None,
         label=None if first.label is None else first.label.numpy(),
         prediction=first.prediction.numpy(),
+        class_names=tuple(result.class_names or ()),
     ))
     mode = "sliding window" if _sliding(config, result.spatial_dims) else "whole image"
     ctx.log(f"Predicted {total} case(s) ({mode}, {result.num_classes} classes)")

@@ -180,6 +180,34 @@ def check_datalist(ctx: CheckContext) -> None:
                               Fact.UNLABELLED_BECAUSE: ctx.known(because, field)})
 
 
+def decathlon_class_names(path: Path) -> tuple[list[str] | None, str]:
+    """Class names from a ``dataset.json``'s ``labels`` (``{"0": "background", "1": "liver", ...}``), background
+    first, and a warning when ``labels`` is there but unusable (its names are then not used).
+
+    Args:
+        path: the JSON file.
+    """
+    import json
+
+    try:
+        labels = json.loads(path.read_text(encoding="utf-8")).get("labels")
+    except (OSError, ValueError, AttributeError):
+        return None, ""
+    if labels is None:
+        return None, ""
+    names: dict[int, str] = {}
+    if isinstance(labels, dict):
+        for key, value in labels.items():
+            if not (isinstance(key, str) and key.strip().isdigit() and isinstance(value, str) and value.strip()):
+                break
+            names[int(key)] = value.strip()
+        else:
+            if sorted(names) == list(range(len(names))) and len(names) >= 2:
+                return [names[index] for index in range(len(names))], ""
+    return None, printable(f"datalist '{path}': 'labels' is not a map of class indices 0..N-1 to names "
+                           "(e.g. {\"0\": \"background\", \"1\": \"liver\"}); classes are shown by number")
+
+
 def run_datalist(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     path = Path(config["path"]).expanduser()
     if not path.is_file():
@@ -190,7 +218,12 @@ def run_datalist(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
         where = "" if path.suffix.lower() == ".csv" else f" under '{config['key']}'"
         raise NodeError(printable(f"datalist '{path}' lists no items{where}"))
     check_files(pairs, path)
-    return {"dataset": open_pairs(ctx, pairs, config, printable(f"Datalist {path.name}"))}
+    dataset = open_pairs(ctx, pairs, config, printable(f"Datalist {path.name}"))
+    if path.suffix.lower() != ".csv":
+        dataset.class_names, warning = decathlon_class_names(path)  # tables, evaluation.csv and the report use them
+        if warning:
+            ctx.log(f"warning: {warning}")
+    return {"dataset": dataset}
 
 
 SPECS = [

@@ -52,6 +52,7 @@ class ImageFolderDataset(Dataset):
         self.notes: list[str] = []
         self.reader = reader or partial(load_image, notes=self.notes, limit=limit or image_limit())
         self.label_mapping = label_mapping
+        self.class_names: list[str] | None = None  # background first (a Datalist sets them from dataset.json)
         self.cache: list[dict[str, Any]] | None = [] if cache else None
         self.spatial_dims = 0
         self.label_classes: dict[int, LabelClasses] = {}
@@ -72,6 +73,34 @@ class ImageFolderDataset(Dataset):
         if self.cache is not None:
             return dict(self.cache[index])
         return self._read(index)
+
+    def source_label(self, name: str) -> MetaTensor | None:
+        """The label of the item named ``name`` as read from its file (label mapping applied), or None.
+
+        The evaluation scores predictions taken back to the source grid against it (`EvaluateSegmentation`).
+
+        Args:
+            name: the item's name.
+        """
+        for index, (item_name, _image, label_path) in enumerate(self.pairs):
+            if item_name == name and label_path is not None:
+                if self.cache is not None:
+                    return self.cache[index].get("label")
+                label = self._load(label_path)
+                classes = map_label(label.numpy(), label_path, self.label_mapping)
+                return MetaTensor(torch.from_numpy(classes), meta=dict(label.meta))
+        return None
+
+    def source_image(self, name: str) -> MetaTensor | None:
+        """The image of the item named ``name`` as read from its file, or None (the report's sample planes).
+
+        Args:
+            name: the item's name.
+        """
+        for index, (item_name, image_path, _label) in enumerate(self.pairs):
+            if item_name == name:
+                return self.cache[index]["image"] if self.cache is not None else self._load(image_path)
+        return None
 
     def _load(self, path: Path) -> MetaTensor:
         try:

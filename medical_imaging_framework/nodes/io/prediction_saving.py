@@ -1,14 +1,13 @@
 """Class maps back on their source image's grid (MONAI ``Invertd``) and written with MONAI ``SaveImage``.
 
 The Predictor works on the grid the transforms produced (padded, resized, cropped). Each prediction is a
-``MetaTensor`` carrying its image's transform history; ``Invertd`` undoes the deterministic steps (nearest
-neighbour for resizing), then ``SaveImage`` with ``resample=True`` writes it on the file's own affine and
-shape: NIfTI through nibabel, NRRD/MetaImage through ITK, PNG through Pillow (transposed back to rows like
-the PNG reader's input).
+``MetaTensor`` carrying its image's transform history; `source_grid.on_source_grid` undoes the deterministic
+steps (``Invertd``, nearest neighbour for resizing), then ``SaveImage`` with ``resample=True`` writes it on
+the file's own affine and shape: NIfTI through nibabel, NRRD/MetaImage through ITK, PNG through Pillow
+(transposed back to rows like the PNG reader's input).
 
 Kept here because MONAI does not do it: the output names (one file per case, named after it, in one
-folder). A history read back from the on-disk cache needs nothing more: MONAI's ``PersistentDataset``
-stores it with the transform ids cleared (``reset_ops_id``), so a later process can invert it.
+folder).
 """
 
 from __future__ import annotations
@@ -18,15 +17,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.data import MetaTensor
 from monai.data.folder_layout import FolderLayoutBase
-from monai.transforms import Invertd, PadListDataCollate, SaveImage
-from monai.utils import ImageMetaKey, MetaKeys
+from monai.transforms import SaveImage
+from monai.utils import ImageMetaKey
 
+from medical_imaging_framework.nodes.inference.source_grid import on_source_grid
 from medical_imaging_framework.nodes.inference.specs import Case
-from medical_imaging_framework.run.control import NodeError
 
-PRED = "pred"
+__all__ = ["NamedFile", "on_source_grid", "save_case"]
 
 
 class NamedFile(FolderLayoutBase):
@@ -37,37 +35,6 @@ class NamedFile(FolderLayoutBase):
 
     def filename(self, subject: Any = "subject", idx: Any = None, **kwargs: Any) -> str:
         return str(self.folder / f"{subject}{self.suffix}")
-
-
-def on_source_grid(case: Case, chains: list[Any]) -> MetaTensor:
-    """The class map with every recorded transform undone: float ``MetaTensor`` (1, *spatial) on the source grid.
-
-    Without a history (data that went through no ``transforms.Apply``) the prediction keeps its grid and
-    ``case.affine``.
-
-    Args:
-        case: the prediction.
-        chains: the MONAI ``Compose`` s that made the model's grid, the last applied first.
-    """
-    prediction = case.prediction
-    if isinstance(prediction, MetaTensor):
-        prediction = prediction.clone().float()
-    else:
-        prediction = MetaTensor(prediction.float(), affine=torch.as_tensor(case.affine, dtype=torch.float64))
-    # a Data Loader with collate 'pad' padded the batch last (MONAI PadListDataCollate): its own inverse crops it off
-    prediction = PadListDataCollate.inverse({PRED: prediction})[PRED]
-    for chain in chains:
-        if not prediction.applied_operations:
-            break
-        invert = Invertd(PRED, transform=chain, orig_keys="image", nearest_interp=True)
-        prediction = invert({PRED: prediction, "image": prediction})[PRED]
-    if prediction.applied_operations:
-        raise NodeError(f"case '{case.name}': {len(prediction.applied_operations)} transform step(s) could not be "
-                        "undone (link the Predictor's loader to the transforms.Apply output it predicts on)")
-    meta = prediction.meta
-    meta.setdefault(MetaKeys.ORIGINAL_AFFINE, prediction.affine.clone())
-    meta.setdefault(MetaKeys.SPATIAL_SHAPE, tuple(prediction.shape[1:]))
-    return prediction
 
 
 def save_case(case: Case, chains: list[Any], folder: Path, suffix: str) -> None:

@@ -24,6 +24,7 @@ from medical_imaging_framework.checkpoints.state import restore_training_state
 from medical_imaging_framework.checkpoints.writer import CheckpointWriter
 from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.nodes.training.label_classes import check_label_classes
+from medical_imaging_framework.nodes.training.output_weights import pass_on_weights
 from medical_imaging_framework.nodes.training.resume_file import resume_file_problem
 from medical_imaging_framework.nodes.training.tracking import tracking_callbacks
 from medical_imaging_framework.run.control import NodeError
@@ -273,6 +274,7 @@ def train(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> d
     finally:
         if lock is not None:
             lock.release()
+    pass_on_weights(ctx, config, state, model, device)
     model.eval()
     return {"model": model}
 

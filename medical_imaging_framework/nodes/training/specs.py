@@ -105,6 +105,10 @@ SPECS = [
             Param("async_checkpoint", ParamKind.CHOICE, "auto", "Async Checkpoint",
                   "Write checkpoints on a background thread; training waits only for a copy to CPU memory. "
                   "auto: on when training on CUDA.", choices=ASYNC_CHOICES),
+            Param("output_weights", ParamKind.CHOICE, "best", "Output Weights",
+                  "The weights the 'model' output carries to a Predictor: best (this run's best_model.pt, "
+                  "the epoch with the lowest validation loss; the final weights when there is none, e.g. "
+                  "checkpoints off) or final (the last epoch's).", choices=("best", "final")),
             *TRACKING_PARAMS,
         ),
         description="Trains the model; saves periodic, best and final checkpoints; can resume.",

@@ -153,6 +153,22 @@ def transform_chains(dataset: Any) -> list[Compose]:
     return chains
 
 
+def source_dataset(dataset: Any) -> Any:
+    """The dataset that read the files behind ``dataset`` (through subsets and transformed datasets), or None.
+
+    Args:
+        dataset: what a data loader reads (or the loader's ``dataset``).
+    """
+    source = None
+    while dataset is not None:
+        source = dataset
+        if isinstance(dataset, (TransformedDataset, DiskCachedDataset)):
+            dataset = dataset.source if isinstance(dataset, DiskCachedDataset) else dataset.data
+        else:
+            dataset = getattr(dataset, "dataset", None)
+    return source
+
+
 def cached_dataset(data: Any, chain: TransformChain, training: bool, config: dict[str, Any],
                    log: Callable[[str], None] | None = None) -> Any:
     """``data`` through ``chain``: no cache, in-memory cache, or on-disk cache when ``cache_dir`` is set.
