@@ -177,16 +177,13 @@ def test_an_odd_image_size_is_named_with_the_padding_fix_before_the_loss(tmp_pat
 
 
 def test_evaluation_names_a_prediction_of_another_size_with_the_fix() -> None:
-    import numpy as np
     import torch
 
-    from medical_imaging_framework.nodes.evaluation.specs import evaluate_case
-    from medical_imaging_framework.nodes.inference.specs import Case
+    from medical_imaging_framework.nodes.evaluation.metrics import evaluate_case
     from medical_imaging_framework.run.control import NodeError
 
-    case = Case("c1", None, torch.zeros(1, 18, 16), np.eye(4), label=torch.zeros(1, 17, 16))
     with pytest.raises(NodeError) as raised:
-        evaluate_case(case, 2)
+        evaluate_case("c1", torch.zeros(1, 18, 16), torch.zeros(1, 17, 16), [1.0, 1.0], 2)
     assert str(raised.value) == (
         "case 'c1': label shape (17, 16) differs from prediction shape (18, 16): the image size must divide by the "
         "product of the network's strides; add transforms.DivisiblePad to the transforms, or set the Predictor's "
