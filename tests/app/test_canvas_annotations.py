@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 
@@ -62,7 +63,8 @@ def test_a_group_frames_the_selected_nodes_and_dragging_it_moves_them_in_one_ste
     drag(window, header, header + QPoint(0, 60))
     nodes = window.canvas.graph.nodes
     moved = nodes["adam"].position[1] - before["adam"][1]
-    assert moved > 20 and nodes["dice_loss"].position[1] - before["dice_loss"][1] == moved
+    # positions are kept to 1/100, so the two moves agree to that, not to the last bit of a float
+    assert moved > 20 and nodes["dice_loss"].position[1] - before["dice_loss"][1] == pytest.approx(moved, abs=0.011)
     assert nodes["trainer"].position == before["trainer"]  # outside the frame: stays
     assert window.canvas.editor.history.index == steps + 1
     window.action_undo.trigger()
