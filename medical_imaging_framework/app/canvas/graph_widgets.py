@@ -41,6 +41,13 @@ class MifViewer(NodeViewer):
         self.setFocus(Qt.FocusReason.MouseFocusReason)
         super().mousePressEvent(event)
 
+    def sceneMousePressEvent(self, event: Any) -> None:
+        """Only the left button drags links: NodeGraphQt starts a link drag from a port on any button, so a
+        right-click on a port hid its link (the model still held it) and the context menu left the drag hanging."""
+        if event.button() != Qt.MouseButton.LeftButton and not self._LIVE_PIPE.isVisible():
+            return
+        super().sceneMousePressEvent(event)
+
     def _validate_reject_connection(self, from_port: Any, to_port: Any) -> bool:
         if super()._validate_reject_connection(from_port, to_port):
             return True
