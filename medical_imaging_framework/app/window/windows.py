@@ -149,8 +149,9 @@ def close_all() -> bool:
 def offer_recoveries(window: MainWindow) -> int:
     """Offer each pipeline a crashed editor left unsaved; returns how many were recovered.
 
-    The first recovered pipeline replaces ``window``'s when that holds no unsaved changes; the others open in
-    new windows. Discard removes the copy; Later keeps it for the next start.
+    The first recovered pipeline replaces ``window``'s when that holds only the start's example or a new
+    pipeline, unchanged; the others (and any beside a file the user opened) open in new windows.
+    Discard removes the copy; Later keeps it for the next start.
 
     Args:
         window: the window just opened at start.
@@ -168,7 +169,8 @@ def offer_recoveries(window: MainWindow) -> int:
                 QMessageBox.critical(window, "Cannot recover pipeline", f"{error}\nThe copy stays in {entry.file}.")
                 entry.release()
                 continue
-            target = window if recovered == 0 and not window.document.modified else new_window(window)
+            spare = not window.document.modified and (window.document.path is None or window.document.bundled)
+            target = window if recovered == 0 and spare else new_window(window)
             target.files.show_recovered(graph, entry.original)
             target.autosave.flush()  # the copy is this editor's now, before the old one goes
             recovered += 1
