@@ -45,7 +45,8 @@ class ClipboardActions:
                 repeated paste at the same place goes one step further down-right.
         """
         try:
-            part = loads(QApplication.clipboard().text(), self.registry, source="clipboard")
+            # placeholders: a copied node whose type is not installed pastes as one, as the file opened it
+            part = loads(QApplication.clipboard().text(), self.registry, source="clipboard", placeholders=True)
         except PipelineFileError:
             return []  # not pipeline text: nothing to paste
         point = at if at is not None else self.mouse_point()
