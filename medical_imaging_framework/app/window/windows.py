@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
@@ -77,8 +77,14 @@ def new_window(beside: MainWindow, path: str | Path | None = None) -> MainWindow
     """
     window = type(beside)(path, registry=beside.registry)
     window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    window.resize(beside.size())
-    window.move(beside.pos().x() + CASCADE, beside.pos().y() + CASCADE)
+    frame = beside.frameGeometry().translated(CASCADE, CASCADE)  # title bar and borders included
+    size, screen = beside.size(), beside.screen().availableGeometry()
+    if not screen.contains(frame):  # cascaded off the screen (e.g. beside a maximised window): its top-left
+        margins = frame.size() - size
+        frame = QRect(screen.topLeft(), frame.size().boundedTo(screen.size()))
+        size = frame.size() - margins
+    window.resize(size)
+    window.move(frame.topLeft())
     window.show()
     window.activateWindow()
     return window
