@@ -176,6 +176,26 @@ def test_an_odd_image_size_is_named_with_the_padding_fix_before_the_loss(tmp_pat
                   "transforms.DivisiblePad with k=2 to the transforms …`")
 
 
+def test_an_image_size_the_network_cannot_take_is_named_with_the_padding_fix(tmp_path: Path) -> None:
+    """Two stride-2 levels: an 18-wide image halves to 9, then 5, and the decoder's 10 cannot meet the skip's 9.
+
+    The network itself fails (torch's ``Sizes of tensors must match``) before any output reaches the size check.
+    """
+    from tests.support.tiny import run_events
+
+    graph = odd_sized_folder_graph(tmp_path, [(16, 16), (18, 16), (16, 16), (16, 16)])  # c1: the validation item
+    graph.nodes["unet"].config.update(channels=[2, 4, 8], strides=[2, 2])
+    result, _ = run_events(graph)
+    assert result.status == "failed" and result.failed_node == "trainer"
+    assert result.error == (
+        "item 'c1': the network cannot take images of size 18x16 (its levels do not line up): the image size must "
+        "divide by the product of the network's strides (4); add transforms.DivisiblePad with k=4 to the "
+        "transforms (saved predictions are cropped back to each scan's size), or crop/resize the images to such "
+        "a size")
+    assert in_doc("`item 'c1': the network cannot take images of size 18x16 (its levels do not line up): … add "
+                  "transforms.DivisiblePad with k=4 to the transforms …`")
+
+
 def test_evaluation_names_a_prediction_of_another_size_with_the_fix() -> None:
     import torch
 
