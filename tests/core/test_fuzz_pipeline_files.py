@@ -28,9 +28,9 @@ NUMBER_WORDS = dict(enumerate(["no", "one", "two", "three", "four", "five", "six
 
 @pytest.mark.timeout(240)  # the hang guard: all cases together take seconds on a quiet machine
 def test_fuzzed_pipeline_files_give_a_graph_or_our_own_error_as_documented() -> None:
-    # The documented command itself, in a fresh interpreter: run inside this pytest process after other tests,
-    # the same seeded generator gave other counts (318/251/31 after tests/core's earlier files, 331/245/24 in
-    # the whole suite, against 324/243/33 alone), so the figures are only comparable from a fresh start.
+    # The documented command itself, in a fresh interpreter. (Before the generator emptied hypothesis's pool of
+    # constants read from our imported modules, the same seed gave other counts after other tests had imported
+    # more modules: 318/251/31, 331/245/24 against 324/243/33 alone.)
     done = subprocess.run([sys.executable, "-m", "tests.support.fuzz_pipelines", str(FUZZ_CASES)], cwd=ROOT,
                           capture_output=True, text=True, timeout=230)
     assert done.returncode == 0, done.stderr[-3000:]  # a case breaking the property ends with its example
