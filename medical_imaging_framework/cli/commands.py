@@ -29,6 +29,7 @@ from medical_imaging_framework.core.params import shown_value
 from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.run.events import Event, NodeFailed, Progress, format_event
 from medical_imaging_framework.run.launch import launch_torchrun
+from medical_imaging_framework.run.process_tree import end_if_still_running, orphaned
 from medical_imaging_framework.run.session import RunSession
 from medical_imaging_framework.run.status import RunStatus, exit_code
 
@@ -153,6 +154,8 @@ def run_command(args: argparse.Namespace) -> int:
     session.sink = cli_run.make_sink(args, ConsolePrinter, sys.stdout)
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        if orphaned():  # a rank whose torchrun agent died: nobody will SIGKILL it if the graceful stop hangs
+            end_if_still_running()
         if session.stop() == "abort":
             raise KeyboardInterrupt
         if distributed.is_main():  # under torchrun every rank gets the signal; one says so

@@ -7,6 +7,7 @@ import ctypes
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 
 
@@ -40,6 +41,10 @@ def kill_tree(pid: int) -> None:
 
 # prctl(2) option: the signal this process gets when the thread that started it ends (Linux only)
 PR_SET_PDEATHSIG = 1
+# How long an orphaned rank may take to stop on its own before it ends itself: torchrun, alive, gives a rank
+# that ignores SIGTERM 30 s before its SIGKILL; a dead torchrun cannot, so the rank does it itself.
+ORPHAN_GRACE_S = 30.0
+_parent_at_start: int | None = None
 
 
 def _prctl() -> Callable[..., int] | None:
@@ -62,15 +67,38 @@ def die_with_parent(signum: int = signal.SIGTERM) -> bool:
     Args:
         signum: the signal to receive (SIGTERM: a rank of ``mif run`` stops after the current batch).
     """
+    global _parent_at_start
     prctl = _prctl()
     if prctl is None:
         return False
-    parent = os.getppid()
+    parent = _parent_at_start = os.getppid()
     if prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0) != 0:
         return False
     if os.getppid() != parent:  # the parent died between the two calls: the kernel will not tell
         os.kill(os.getpid(), signum)
     return True
+
+
+def orphaned() -> bool:
+    """True when `die_with_parent` was called and the parent it saw has died since (this process was adopted)."""
+    return _parent_at_start is not None and os.getppid() != _parent_at_start
+
+
+def end_if_still_running(after_s: float = ORPHAN_GRACE_S, code: int = 128 + signal.SIGTERM) -> threading.Timer:
+    """End this process with ``code`` in ``after_s`` seconds unless it has exited by then.
+
+    An orphaned rank stops gracefully after its batch, but a rank blocked where no stop is checked (a collective
+    whose peer is already gone, a store whose host was the dead agent) would run on for ever: nobody is left to
+    SIGKILL it. The timer thread is a daemon, so a rank that ends in time is not held up.
+
+    Args:
+        after_s: the grace period.
+        code: the exit status (143: ended by SIGTERM).
+    """
+    timer = threading.Timer(after_s, os._exit, args=(code,))
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def parent_death_signal(signum: int = signal.SIGTERM) -> Callable[[], None] | None:

@@ -67,3 +67,41 @@ def test_a_child_ends_when_its_parent_is_killed(preexec: str, child_code: str) -
             middle.kill()
         if child and not _gone(child):
             os.kill(child, signal.SIGKILL)
+
+
+CHILD_STUCK_IN_ITS_STOP = """
+import signal, sys, time
+from medical_imaging_framework.run.process_tree import die_with_parent, end_if_still_running, orphaned
+def on_term(signum, frame):  # what a rank does (cli/commands.py), then a graceful stop that never comes
+    print("orphaned", orphaned(), flush=True)
+    if orphaned():
+        end_if_still_running(1.0)
+signal.signal(signal.SIGTERM, on_term)
+assert die_with_parent(signal.SIGTERM)
+print("ready", "orphaned", orphaned(), flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_an_orphaned_child_whose_stop_hangs_ends_itself_after_its_grace_period() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    middle = subprocess.Popen([sys.executable, "-c", MIDDLE_STARTS.format(preexec="None"), CHILD_STUCK_IN_ITS_STOP],
+                              env=env, stdout=subprocess.PIPE, text=True)
+    child = 0
+    try:
+        assert middle.stdout is not None
+        child = int(middle.stdout.readline())
+        assert middle.stdout.readline() == "ready orphaned False\n"
+        middle.kill()
+        middle.wait(timeout=30)
+        assert middle.stdout.readline() == "orphaned True\n"  # the SIGTERM came, and the child knows why
+        deadline = time.monotonic() + 60
+        while not _gone(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _gone(child), "an orphan that ignored its SIGTERM ran on"
+    finally:
+        if middle.poll() is None:
+            middle.kill()
+        if child and not _gone(child):
+            os.kill(child, signal.SIGKILL)
