@@ -35,6 +35,8 @@ from medical_imaging_framework.run.launch import VALIDATED_FLAG
 from medical_imaging_framework.run.recorder import RunRecorder
 from medical_imaging_framework.run.status import RunStatus, exit_code
 
+RECORDS_SWITCH = "MIF_RUN_RECORDS"  # "0": no run record is written (tests; a read-only working folder)
+
 
 class RunSession:
     """One launch of a pipeline (see the module docstring).
@@ -112,8 +114,9 @@ class RunSession:
         return self._completed(result)
 
     def _recorder(self) -> RunRecorder | None:
-        """The run's recorder when a record was asked for, on rank 0 only (the one that writes)."""
-        if not self.record_mode or os.environ.get("RANK", "0") != "0":
+        """The run's recorder when a record was asked for, on rank 0 only (the one that writes), unless
+        ``MIF_RUN_RECORDS=0``."""
+        if not self.record_mode or os.environ.get("RANK", "0") != "0" or os.environ.get(RECORDS_SWITCH) == "0":
             return None
         return RunRecorder(graph_to_dict(self.graph), self.record_mode, self.record_overrides, warn=self.observe)
 

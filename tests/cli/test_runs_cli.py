@@ -23,8 +23,9 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A working folder with run ``ck_a`` (adam.lr 0.001, then resumed to epoch 2) and ``ck_b`` (lr 0.01)."""
     NodeRegistry()  # the node library is loaded before the runs
     folder = tmp_path_factory.mktemp("working")
-    before = os.getcwd()
+    before, switch = os.getcwd(), os.environ.get("MIF_RUN_RECORDS")
     os.chdir(folder)
+    os.environ["MIF_RUN_RECORDS"] = "1"  # tests/conftest.py switches records off elsewhere
     try:
         for name, lr in (("ck_a", "0.001"), ("ck_b", "0.01")):
             assert main(["run", str(PIPELINE), *set_arguments(name, num_epochs=1), "--set", f"adam.lr={lr}"]) == 0
@@ -33,6 +34,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield folder
     finally:
         os.chdir(before)
+        os.environ.pop("MIF_RUN_RECORDS") if switch is None else os.environ.update(MIF_RUN_RECORDS=switch)
 
 
 def runs_output(capsys: pytest.CaptureFixture[str], *words: str) -> str:
