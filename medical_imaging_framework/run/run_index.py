@@ -20,7 +20,7 @@ STATE_FOLDER = ".mif"
 INDEX_NAME = "runs.json"
 TRASH_NAME = "trash"
 INDEX_FORMAT = "mif-runs-index"
-SCAN_DEPTH = 6  # a record is rarely deeper than working/experiments/name/checkpoints/run.json
+SCAN_DEPTH = 4  # working/experiments/name/checkpoints/run.json; deeper would make a scan of a home folder slow
 
 
 class RunLookupError(LookupError):
