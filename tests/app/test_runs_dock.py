@@ -151,3 +151,13 @@ def test_a_run_in_the_editor_is_recorded_and_listed_when_it_ends(
     [record] = panel.records
     assert (record.status, record.mode, record.epochs) == ("done", "editor", 1)
     assert record.folder == tmp_path / "ck" and record.metrics_csv == [str(tmp_path / "ck" / "metrics.csv")]
+
+
+def test_a_moved_run_folder_still_overlays_its_curves(qtbot: Any, window: Any, two_runs: Path) -> None:
+    (two_runs / "old").mkdir()
+    (two_runs / "run_a").rename(two_runs / "old" / "run_a")
+    panel = shown_dock(qtbot, window)
+    panel.select_ids(["run_a"])
+    panel.buttons["overlay"].click()
+    assert [(item.name(), list(item.yData)) for item in window.loss_plot.overlay] == [
+        ("run_a training", [0.9, 0.7, 0.6]), ("run_a validation", [0.8, 0.75, 0.7])]

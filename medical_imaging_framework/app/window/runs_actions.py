@@ -111,7 +111,7 @@ class RunsActions(QObject):
 
     def overlay(self, records: list[RunRecord]) -> None:
         """Draw each run's loss curves from its ``metrics.csv`` in the Loss dock."""
-        runs = [(record.run_id, Path(record.metrics_csv[0])) for record in records if record.metrics_csv]
+        runs = [(record.run_id, metrics_file(record)) for record in records if record.metrics_csv]
         left_out = self.window.loss_plot.overlay_runs(runs)
         left_out += [record.run_id for record in records if not record.metrics_csv]
         self.window.plot_dock.raise_()
@@ -180,6 +180,14 @@ class RunsActions(QObject):
         self._say(f"Run {record.run_id} moved to {target}")
         self.mark_stale()
         self.refresh_if_stale()
+
+
+def metrics_file(record: RunRecord) -> Path:
+    """The run's first ``metrics.csv``: where the record says, or beside the record when its folder has moved."""
+    path = Path(record.metrics_csv[0])
+    if not path.is_file() and record.folder is not None and (record.folder / path.name).is_file():
+        return record.folder / path.name
+    return path
 
 
 def resume_trainers(graph: Graph, record: RunRecord) -> list[str]:
