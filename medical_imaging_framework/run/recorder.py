@@ -183,6 +183,31 @@ class RunRecorder:
                     self.files.append(path)
 
 
+def close_unfinished(folders: list[str], status: str) -> list[Path]:
+    """End the records still ``running`` in ``folders``: their run's process ended without writing the end (a
+    child process killed by an abort, or that crashed). Returns the records closed.
+
+    Args:
+        folders: the run's checkpoint folders (absolute).
+        status: how the run ended (``failed``, ``cancelled``).
+    """
+    closed = []
+    for folder in folders:
+        try:
+            record = read_record(folder)
+        except RecordError:
+            continue
+        if record.status != "running" or not record.segments or record.segments[-1].status != "running":
+            continue
+        record.status = record.segments[-1].status = FINAL_STATUS.get(status, status)
+        record.ended = record.segments[-1].ended = now_text()
+        try:
+            closed.append(write_record(record, folder))
+        except OSError:
+            continue  # the folder went read-only or away: the record stays as the child left it
+    return closed
+
+
 def _provenance(evaluation: Evaluation) -> None:
     """Fill the scored checkpoint, its run and epoch from the ``evaluation.csv`` provenance columns."""
     if not evaluation.csv:
@@ -199,4 +224,4 @@ def _provenance(evaluation: Evaluation) -> None:
         evaluation.weights_epoch = int(epoch) if epoch.isdigit() else None
 
 
-__all__ = ["RUNS_FOLDER", "RunRecorder", "now_text"]
+__all__ = ["RUNS_FOLDER", "RunRecorder", "close_unfinished", "now_text"]

@@ -32,7 +32,7 @@ from medical_imaging_framework.run.events import (
 )
 from medical_imaging_framework.run.executor import Executor, RunResult
 from medical_imaging_framework.run.launch import VALIDATED_FLAG
-from medical_imaging_framework.run.recorder import RunRecorder
+from medical_imaging_framework.run.recorder import RunRecorder, close_unfinished
 from medical_imaging_framework.run.status import RunStatus, exit_code
 
 RECORDS_SWITCH = "MIF_RUN_RECORDS"  # "0": no run record is written (tests; a read-only working folder)
@@ -197,11 +197,13 @@ class RunSession:
         if self._finished_status:
             return self._completed(RunResult(status=RunStatus(self._finished_status)))
         if self.stops.count or code == exit_code(RunStatus.CANCELLED):
+            close_unfinished(self._folders, RunStatus.CANCELLED)  # an aborted child could not end its record
             return self._completed(RunResult(status=RunStatus.CANCELLED))
         tail = stderr_tail.strip()
         detail = tail.splitlines()[-1] if tail else f"exit code {code}"
         result = RunResult(status=RunStatus.FAILED, error=f"the run process ended: {detail}")
         self.observe(LogLine(f"✗ {result.error}\n{tail}", level="error"))
+        close_unfinished(self._folders, RunStatus.FAILED)  # the child crashed before it could end its record
         return self._completed(result)
 
     # -- both ---------------------------------------------------------------------------------------

@@ -100,3 +100,19 @@ def test_the_diff_names_changed_params_nodes_and_links() -> None:
                          "+ link adam.optimizer -> trainer.optimizer", "trainer.checkpoint_dir: 'ck' -> 'ck2'"]
     assert [change.describe() for change in diff_pipelines(b, a)][1:3] == ["- node adam (optim.Adam)",
                                                                           "- link adam.optimizer -> trainer.optimizer"]
+
+
+def test_a_child_process_that_dies_mid_run_has_its_record_closed_by_the_parent(tmp_path: Path) -> None:
+    from medical_imaging_framework.core import Graph
+    from medical_imaging_framework.run.session import RunSession
+
+    child = RunRecorder(TRAINING, "separate process", working_folder=tmp_path)  # what the child wrote
+    child.observe(CheckpointsConfigured("trainer", "ck", run_id="deadbeef0001"))
+    parent = RunSession(Graph(name="train"), validated=True, separate_process=True)
+    parent.take_line('{"format": "mif-events", "version": 1, "type": "CheckpointsConfigured", "time": 0, '
+                     f'"node_id": "trainer", "directory": "{tmp_path / "ck"}", "run_id": "deadbeef0001"}}')
+    assert read_record(tmp_path / "ck").status == "running"
+    result = parent.child_result(-9, "Killed")
+    record = read_record(tmp_path / "ck")
+    assert (result.status, record.status, record.segments[-1].status) == ("failed", "failed", "failed")
+    assert record.ended
