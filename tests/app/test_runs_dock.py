@@ -161,3 +161,14 @@ def test_a_moved_run_folder_still_overlays_its_curves(qtbot: Any, window: Any, t
     panel.buttons["overlay"].click()
     assert [(item.name(), list(item.yData)) for item in window.loss_plot.overlay] == [
         ("run_a training", [0.9, 0.7, 0.6]), ("run_a validation", [0.8, 0.75, 0.7])]
+
+
+def test_open_report_hands_the_run_folder_to_the_report_action(
+    qtbot: Any, window: Any, two_runs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[list[Path]] = []
+    monkeypatch.setattr(window.report, "write", lambda: written.append(list(window.report.folders)))
+    panel = shown_dock(qtbot, window)
+    panel.select_ids(["run_b"])
+    panel.buttons["report"].click()
+    assert written == [[two_runs / "run_b"]]
