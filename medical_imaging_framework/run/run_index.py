@@ -162,9 +162,12 @@ def trash_run(record: RunRecord, working_folder: str | os.PathLike[str]) -> Path
     if record.folder is None:
         raise RecordError(f"run {record.run_id}: its record was not read from a file, there is nothing to move")
     root = Path(working_folder).resolve()
+    folder = record.folder.resolve()
+    if folder == root or folder in root.parents:  # checkpoint_dir "." : the trash would be inside what it moves
+        raise OSError(f"run {record.run_id}: its folder {folder} holds the working folder {root}; move its files "
+                      "by hand")
     target = root / STATE_FOLDER / TRASH_NAME / f"{record.run_id}-{time.strftime('%Y%m%d-%H%M%S')}"
     target.mkdir(parents=True, exist_ok=True)
-    folder = record.folder
     try:
         shutil.move(str(folder), str(target / folder.name))
     except OSError as error:

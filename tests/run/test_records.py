@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from medical_imaging_framework.run.events import (
     CheckpointsConfigured,
     EpochEnded,
@@ -87,6 +89,16 @@ def test_trash_moves_the_run_folder_and_deletes_nothing(tmp_path: Path) -> None:
     assert target.parent == tmp_path / ".mif" / "trash" and target.name.startswith("c0ffeec0ffee-")
     assert (target / "ck" / "best_model.pt").read_bytes() == b"weights"
     assert not (tmp_path / "ck").exists() and list_runs(tmp_path) == []
+
+
+def test_trash_refuses_a_run_whose_folder_is_the_working_folder(tmp_path: Path) -> None:
+    recorder = RunRecorder(TRAINING, "mif run", working_folder=tmp_path)
+    recorder.observe(CheckpointsConfigured("trainer", ".", run_id="0000aaaa0000"))
+    recorder.observe(RunFinished("done", 1.0))
+    [record] = list_runs(tmp_path)
+    with pytest.raises(OSError, match=f"its folder {tmp_path} holds the working folder"):
+        trash_run(record, tmp_path)
+    assert (tmp_path / "run.json").is_file() and not (tmp_path / ".mif" / "trash").exists()
 
 
 def test_the_diff_names_changed_params_nodes_and_links() -> None:
