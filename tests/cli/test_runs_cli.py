@@ -112,3 +112,19 @@ def test_unknown_ids_and_folders_are_named(two_runs: Path, capsys: pytest.Captur
     assert f"no run 'nosuchrun' in {two_runs}" in capsys.readouterr().err
     assert main(["runs", str(two_runs / "absent")]) == 2
     assert "absent' is not a folder" in capsys.readouterr().err
+
+
+def test_the_record_names_how_mif_run_ran(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from medical_imaging_framework.cli.run_options import record_mode
+    from medical_imaging_framework.run.launch import TORCHRUN_VARIABLES
+
+    for name in TORCHRUN_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert record_mode(argparse.Namespace(validated=False, events="text")) == "mif run"
+    assert record_mode(argparse.Namespace(validated=True, events="jsonl")) == "separate process"  # the editor's child
+    for name in TORCHRUN_VARIABLES:
+        monkeypatch.setenv(name, "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert record_mode(argparse.Namespace(validated=True, events="jsonl")) == "torchrun, 2 processes"
