@@ -11,6 +11,7 @@ Torch- and Qt-free: the CLI (`mif runs`) and the editor's Runs dock read records
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -235,6 +236,41 @@ def read_record(path: str | os.PathLike[str]) -> RunRecord:
     return record
 
 
+def read_loss_curve(path: str | os.PathLike[str]) -> dict[int, tuple[float, float | None]]:
+    """Epoch -> (training loss, validation loss or None) from a ``metrics.csv`` (a diverged epoch's ``nan``/``inf``
+    loss is left out); raises `RecordError` naming the file, the line and the column of a cell that is not a
+    number.
+
+    Ours, not ``training.metrics_log.read_metrics``: that module imports torch, and the editor's Runs dock
+    overlays curves on the GUI thread, also before torch has loaded.
+
+    Args:
+        path: the file.
+    """
+    rows: dict[int, tuple[float, float | None]] = {}
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if not {"epoch", "train_loss"} <= set(reader.fieldnames or []):
+                raise RecordError(f"{path}: no 'epoch' and 'train_loss' columns")
+            for row in reader:
+                cells = {}
+                for column in ("epoch", "train_loss", "val_loss"):
+                    text = (row.get(column) or "").strip()
+                    try:
+                        value = float(text) if text else None
+                    except ValueError:
+                        raise ValueError(f"line {reader.line_num}: column '{column}' holds {text[:40]!r}") from None
+                    cells[column] = value if value is not None and math.isfinite(value) else None  # nan: no point
+                if cells["epoch"] is not None and cells["train_loss"] is not None:
+                    rows[int(cells["epoch"])] = (cells["train_loss"], cells["val_loss"])
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise RecordError(f"{path}: cannot be read ({getattr(error, 'strerror', None) or error})") from None
+    except ValueError as error:
+        raise RecordError(f"{path}: {error}, not a number") from None
+    return rows
+
+
 def write_record(record: RunRecord, folder: str | os.PathLike[str]) -> Path:
     """Write ``record`` as ``folder/run.json`` atomically (the folder is created); returns the file.
 
@@ -259,5 +295,5 @@ def write_record(record: RunRecord, folder: str | os.PathLike[str]) -> Path:
     return path
 
 
-__all__ = ["RECORD_NAME", "Evaluation", "RecordError", "RunRecord", "Segment", "read_record", "record_from_dict",
-           "write_record"]
+__all__ = ["RECORD_NAME", "Evaluation", "RecordError", "RunRecord", "Segment", "read_loss_curve", "read_record",
+           "record_from_dict", "write_record"]

@@ -128,3 +128,15 @@ def test_a_child_process_that_dies_mid_run_has_its_record_closed_by_the_parent(t
     record = read_record(tmp_path / "ck")
     assert (result.status, record.status, record.segments[-1].status) == ("failed", "failed", "failed")
     assert record.ended
+
+
+def test_loss_curves_are_read_without_torch_and_a_bad_cell_is_named(tmp_path: Path) -> None:
+    from medical_imaging_framework.run.records import RecordError, read_loss_curve
+
+    path = tmp_path / "metrics.csv"
+    path.write_text("epoch,train_loss,val_loss,lr,seconds\n1,0.9,,0.001,1\n2,0.8,0.7,0.001,1\n3,nan,inf,0.001,1\n",
+                    encoding="utf-8")  # epoch 3 diverged: no point
+    assert read_loss_curve(path) == {1: (0.9, None), 2: (0.8, 0.7)}
+    path.write_text("epoch,train_loss,val_loss\n1,0.9,0.8\n2,lots,0.7\n", encoding="utf-8")
+    with pytest.raises(RecordError, match=r"metrics.csv: line 3: column 'train_loss' holds 'lots', not a number"):
+        read_loss_curve(path)

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from medical_imaging_framework.run.events import CheckpointsConfigured, EpochEnded
+from medical_imaging_framework.run.records import RecordError, read_loss_curve
 
 
 class EpochAxis(pg.AxisItem):
@@ -91,8 +92,10 @@ class LossPlot(pg.PlotWidget):
             self.plotItem.legend.removeItem(curve)
         left_out = []
         for index, (run_id, path) in enumerate(runs):
-            self.metrics_path = path
-            rows = self._read_rows()
+            try:
+                rows = read_loss_curve(path)  # torch-free: the dock may be used before torch has loaded
+            except RecordError:
+                rows = {}
             if not rows:
                 left_out.append(run_id)
                 continue
@@ -104,7 +107,6 @@ class LossPlot(pg.PlotWidget):
             self.overlay.append(self.plot(val_epochs, [rows[epoch][1] for epoch in val_epochs], symbol="s",
                                           symbolSize=5, symbolBrush=colour, name=f"{run_id} validation",
                                           pen=pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine)))
-        self.metrics_path, self._from_file = None, None
         self.enableAutoRange()
         return left_out
 
