@@ -138,6 +138,9 @@ class RunRecorder:
         if earlier is not None and earlier.run_id == self.record.run_id:
             for name in ("started", "best_val_loss", "epochs", "segments", "evaluations"):
                 setattr(self.record, name, getattr(earlier, name))
+            for segment in self.record.segments:
+                if segment.status == "running":  # its process died without ending it (kill, elastic restart)
+                    segment.status = "failed"
         else:
             self.record.started = self.segment.started
         self.record.segments.append(self.segment)

@@ -61,6 +61,17 @@ def test_a_trainer_run_uses_the_trainer_run_id_and_an_abort_leaves_it_stopped(tm
     assert (record.run_id, record.status, record.epochs, record.best_val_loss) == ("feedc0ffee12", "stopped", 2, 0.8)
 
 
+def test_a_resume_after_a_killed_segment_marks_that_segment_failed(tmp_path: Path) -> None:
+    killed = RunRecorder(TRAINING, "torchrun, 2 processes", working_folder=tmp_path)
+    killed.observe(CheckpointsConfigured("trainer", "ck", run_id="e1a571c00001"))
+    killed.observe(EpochEnded("trainer", 1, 2, loss=0.9, val_loss=0.8))  # then the process is killed
+    restarted = RunRecorder(TRAINING, "torchrun, 2 processes", working_folder=tmp_path)
+    restarted.observe(CheckpointsConfigured("trainer", "ck", run_id="e1a571c00001"))
+    restarted.observe(RunFinished("done", 1.0))
+    record = read_record(tmp_path / "ck")
+    assert [segment.status for segment in record.segments] == ["failed", "done"] and record.status == "done"
+
+
 def test_a_trainer_run_that_fails_before_its_folder_is_still_recorded(tmp_path: Path) -> None:
     recorder = RunRecorder(TRAINING, "mif run", working_folder=tmp_path)
     recorder.observe(RunStarted("train", 1))
