@@ -4,8 +4,9 @@ Writes ``main_window.png`` (the default pipeline during a short run: canvas with
 loss plot, checkpoints) and ``trainer_dialog.png`` / ``trainer_dialog_invalid.png`` (the Trainer's
 parameter dialog, then refusing an invalid value) and ``trainer_dialog_three_errors.png`` (three refused
 values at once, each message in full under its field), ``canvas_notes.png`` (a group and a note on the
-canvas) and ``link_drop_search.png`` (the node search opened by a link dropped in empty space). Works
-offscreen (``QT_QPA_PLATFORM=offscreen``).
+canvas), ``link_drop_search.png`` (the node search opened by a link dropped in empty space) and
+``runs_dock.png`` (two recorded runs of different learning rates in the Runs dock, their curves overlaid).
+Works offscreen (``QT_QPA_PLATFORM=offscreen``).
 """
 
 from __future__ import annotations
@@ -69,6 +70,53 @@ def canvas_shots(app: object, window: object, folder: Path) -> list[Path]:
     return written
 
 
+def runs_dock_shot(app: object, registry: object, folder: Path) -> Path:
+    """Render ``runs_dock.png``: two short recorded runs (Adam lr 0.001 and 0.01) in the Runs dock, both selected
+    and their loss curves overlaid in the Loss dock.
+
+    Args:
+        app: the QApplication.
+        registry: node types.
+        folder: output folder.
+    """
+    from medical_imaging_framework.app.window.main_window import MainWindow
+    from medical_imaging_framework.core import load_pipeline, save_pipeline
+    from medical_imaging_framework.core.examples import resolve_pipeline_path
+    from medical_imaging_framework.run.session import RunSession
+
+    before = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="mif-runs-shot-") as scratch:
+        os.chdir(scratch)  # the working folder of the runs
+        try:
+            graph = load_pipeline(resolve_pipeline_path("segmentation_train.json"), registry)  # type: ignore[arg-type]
+            for node_id, settings in {**RUN_SETTINGS, "phantoms": {"count": 16, "size": 32}}.items():
+                graph.nodes[node_id].config.update(settings)
+            for lr, name in ((0.001, "lr_0.001"), (0.01, "lr_0.01")):
+                graph.nodes["adam"].config["lr"] = lr
+                graph.nodes["trainer"].config.update({"checkpoint_dir": name, "num_epochs": 8})
+                session = RunSession(graph, registry)  # type: ignore[arg-type]
+                session.record_mode = "mif run"
+                session.run_here()
+            save_pipeline(graph, Path(scratch) / "segmentation_train.json")
+            window = MainWindow(Path(scratch) / "segmentation_train.json", registry=registry)  # type: ignore[arg-type]
+            window.resize(1600, 1000)
+            window.show()
+            window.runs.dock.raise_()
+            _wait(app, lambda: not window.runs.stale, 10)
+            window.runs.panel.select_ids([record.run_id for record in window.runs.panel.records])
+            window.runs.panel.buttons["overlay"].click()
+            window.plot_dock.raise_()
+            window.runs.dock.raise_()
+            _wait(app, lambda: False, 0.5)
+            path = folder / "runs_dock.png"
+            window.grab().save(str(path))
+            window.canvas.editor.history.set_clean()
+            window.close()
+        finally:
+            os.chdir(before)
+    return path
+
+
 def render(folder: Path) -> list[Path]:
     """Render the screenshots into ``folder``; returns the files written.
 
@@ -128,6 +176,7 @@ def render(folder: Path) -> list[Path]:
         written += canvas_shots(app, window, folder)
         window.canvas.editor.history.set_clean()
         window.close()
+    written.append(runs_dock_shot(app, registry, folder))
     return written
 
 

@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# no run leaves a run record (run.json, .mif/runs.json) in the folder the tests run in; the tests of the records
+# switch them on (MIF_RUN_RECORDS=1) and run in a temporary working folder
+os.environ["MIF_RUN_RECORDS"] = "0"
 
 import pytest
 

@@ -104,7 +104,7 @@ class CheckpointPolicy(Callback):
         """Announce the folder, create it, and remove temp files left by an interrupted save."""
         if not self.enabled:
             return
-        self.emit(CheckpointsConfigured(self.node_id, self.directory.strip()))
+        self.emit(CheckpointsConfigured(self.node_id, self.directory.strip(), state.run_id))
         try:
             ensure_directory(self.folder)
         except CheckpointWriteError as error:

@@ -152,6 +152,7 @@ def run_command(args: argparse.Namespace) -> int:
     for used in used_checkpoint_folders(graph) if distributed.is_main() else ():  # another run's folder: say so
         print(printable(fresh_run_warning(used)), file=sys.stderr, flush=True)
     session.sink = cli_run.make_sink(args, ConsolePrinter, sys.stdout)
+    session.record_mode, session.record_overrides = cli_run.record_mode(args), list(args.overrides)
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
         if orphaned():  # a rank whose torchrun agent died: nobody will SIGKILL it if the graceful stop hangs

@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("file")
     add_field_commands(commands, common)
+    runs = commands.add_parser("runs", parents=[common], help="list, show and compare the recorded runs of a folder",
+                               description="mif runs [FOLDER] | mif runs show ID | mif runs diff ID1 ID2")
+    runs.add_argument("words", nargs="*", metavar="FOLDER | show ID | diff ID1 ID2")
+    runs.add_argument("-C", "--folder", default="", help="the working folder of show/diff (default: here)")
     return parser
 
 
@@ -139,9 +143,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _field_handlers() -> dict[str, Any]:
     from medical_imaging_framework.cli import field_commands as cli_extra
+    from medical_imaging_framework.cli.runs_commands import runs_command
 
     return {"export": cli_extra.export_command, "report": cli_extra.report_command,
-            "make-demo-data": cli_extra.demo_data_command}
+            "make-demo-data": cli_extra.demo_data_command, "runs": runs_command}
 
 
 def resolve_pipeline_path(name: str) -> Path:

@@ -59,6 +59,20 @@ def wants_launcher(args: argparse.Namespace) -> bool:
     return getattr(args, "nproc", 1) > 1 and not launched_by_torchrun()
 
 
+def record_mode(args: argparse.Namespace) -> str:
+    """How this ``mif run`` runs, as its run record says: ``torchrun, N processes``, ``separate process`` (the
+    editor's child: ``--events jsonl --validated``) or ``mif run``.
+
+    Args:
+        args: the parsed ``mif run`` arguments.
+    """
+    if launched_by_torchrun():
+        return f"torchrun, {os.environ.get('WORLD_SIZE', '?')} processes"
+    if getattr(args, "validated", False) and args.events == "jsonl":
+        return "separate process"
+    return "mif run"
+
+
 def launch_command(args: argparse.Namespace) -> list[str]:
     """The torchrun command line that runs the same ``mif run`` in ``args.nproc`` processes.
 

@@ -111,10 +111,12 @@ class CheckpointFailed(Event):
 
 @dataclass(frozen=True)
 class CheckpointsConfigured(Event):
-    """Training starts with checkpoints going to ``directory`` (as the user typed it)."""
+    """Training starts with checkpoints going to ``directory`` (as the user typed it), for run ``run_id`` (the
+    Trainer's; a resumed run keeps its id; "" when not known)."""
 
     node_id: str
     directory: str
+    run_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,10 @@ from medical_imaging_framework.run.events import (
 )
 from medical_imaging_framework.run.executor import Executor, RunResult
 from medical_imaging_framework.run.launch import VALIDATED_FLAG
+from medical_imaging_framework.run.recorder import RunRecorder, close_unfinished
 from medical_imaging_framework.run.status import RunStatus, exit_code
+
+RECORDS_SWITCH = "MIF_RUN_RECORDS"  # "0": no run record is written (tests; a read-only working folder)
 
 
 class RunSession:
@@ -71,6 +74,9 @@ class RunSession:
         self._folders: list[str] = []
         self._metrics: dict[str, dict[str, float]] = {}
         self._finished_status: str = ""
+        # a run record (`run.recorder`) for runs executed here: its mode ("" = none) and the --set overrides
+        self.record_mode = ""
+        self.record_overrides: list[str] = []
 
     @property
     def problems(self) -> list[Problem]:
@@ -93,8 +99,26 @@ class RunSession:
         """Execute the pipeline in the calling thread (``mif run``, each torchrun rank, the editor's run thread)."""
         if self.problems:
             return RunResult(status=RunStatus.INVALID, problems=list(self.problems))
-        result = Executor(self.graph, self.observe, self.cancel, validated=True).run()
+        recorder = self._recorder()
+        if recorder is None:
+            return self._completed(Executor(self.graph, self.observe, self.cancel, validated=True).run())
+
+        def observe(event: Event) -> None:
+            recorder.observe(event)
+            self.observe(event)
+
+        try:
+            result = Executor(self.graph, observe, self.cancel, validated=True).run()
+        finally:
+            recorder.finish("cancelled")  # an abort (KeyboardInterrupt) ends without RunFinished; else a no-op
         return self._completed(result)
+
+    def _recorder(self) -> RunRecorder | None:
+        """The run's recorder when a record was asked for, on rank 0 only (the one that writes), unless
+        ``MIF_RUN_RECORDS=0``."""
+        if not self.record_mode or os.environ.get("RANK", "0") != "0" or os.environ.get(RECORDS_SWITCH) == "0":
+            return None
+        return RunRecorder(graph_to_dict(self.graph), self.record_mode, self.record_overrides, warn=self.observe)
 
     def observe(self, event: Event) -> None:
         """Note what the result needs from ``event``, then pass it to the sink (unless throttled away)."""
@@ -173,11 +197,13 @@ class RunSession:
         if self._finished_status:
             return self._completed(RunResult(status=RunStatus(self._finished_status)))
         if self.stops.count or code == exit_code(RunStatus.CANCELLED):
+            close_unfinished(self._folders, RunStatus.CANCELLED)  # an aborted child could not end its record
             return self._completed(RunResult(status=RunStatus.CANCELLED))
         tail = stderr_tail.strip()
         detail = tail.splitlines()[-1] if tail else f"exit code {code}"
         result = RunResult(status=RunStatus.FAILED, error=f"the run process ended: {detail}")
         self.observe(LogLine(f"✗ {result.error}\n{tail}", level="error"))
+        close_unfinished(self._folders, RunStatus.FAILED)  # the child crashed before it could end its record
         return self._completed(result)
 
     # -- both ---------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ def _readme_outputs() -> set[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     patterns = (r" -o (\S+)", r"make-demo-data (\S+)", r"checkpoint_dir=(\S+)", r"mif report (\S+)")
     found = {match for pattern in patterns for match in re.findall(pattern, text)}
-    return {name.rstrip("/") for name in found} | {"checkpoints", "runs"}
+    return {name.rstrip("/") for name in found} | {"checkpoints", "runs", ".mif"}  # .mif: the runs' index
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")

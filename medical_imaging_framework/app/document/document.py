@@ -76,6 +76,7 @@ class Document(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._path: Path | None = None
+        self._untitled = UNTITLED  # the name shown while never saved (a run's pipeline: ``run-<id>.json``)
         self._modified = False
 
     @property
@@ -96,7 +97,7 @@ class Document(QObject):
     @property
     def file_name(self) -> str:
         """``name.json`` (``untitled.json`` when never saved)."""
-        return self._path.name if self._path else UNTITLED
+        return self._path.name if self._path else self._untitled
 
     @property
     def title(self) -> str:
@@ -104,16 +105,17 @@ class Document(QObject):
         suffix = " (example)" if self.bundled else ""
         return f"{self.file_name}{suffix}[*] — {APP_NAME}"
 
-    def set_path(self, path: str | Path | None) -> None:
+    def set_path(self, path: str | Path | None, untitled: str = UNTITLED) -> None:
         """Make ``path`` the document's file.
 
         Args:
             path: the file, or None for a pipeline never saved.
+            untitled: the name shown while it is never saved.
         """
         new = Path(path) if path is not None else None
-        if new == self._path:
+        if new == self._path and untitled == self._untitled:
             return
-        self._path = new
+        self._path, self._untitled = new, untitled
         self.pathChanged.emit(new)
         self.titleChanged.emit(self.title)
 

@@ -110,6 +110,7 @@ class RunController(QObject):
             return
         self.session = RunSession(graph, self.registry, processes=self.processes,
                                   separate_process=self.separate_process, validated=True, throttle_progress=True)
+        self.session.record_mode = "editor"  # a run record (run.json); a child process records its own
         if self.session.in_child_processes:
             self._start_process(self.session)
             return

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from medical_imaging_framework.run.events import CheckpointsConfigured, EpochEnded
+from medical_imaging_framework.run.records import RecordError, read_loss_curve
 
 
 class EpochAxis(pg.AxisItem):
@@ -55,12 +57,58 @@ class LossPlot(pg.PlotWidget):
         self.losses: list[float] = []
         self.val_epochs: list[int] = []
         self.val_losses: list[float] = []
+        self.overlay: list[pg.PlotDataItem] = []  # other runs' curves (`overlay_runs`): training, validation, ...
 
     def reset(self) -> None:
         """Forget the curves and the run's folder, and let the axes fit the next data (a new run or document)."""
         self.metrics_path, self._seen, self._from_file = None, {}, None
+        self.clear_overlay()
         self._draw({})
         self.enableAutoRange()
+
+    def clear_overlay(self) -> None:
+        """Remove the curves `overlay_runs` drew (and their legend entries)."""
+        if not self.overlay and self.train_curve.isVisible():
+            return
+        for item in self.overlay:
+            self.removeItem(item)
+        self.overlay = []
+        legend = self.plotItem.legend
+        for curve, name in ((self.train_curve, "training loss"), (self.val_curve, "validation loss")):
+            curve.show()
+            legend.addItem(curve, name)
+
+    def overlay_runs(self, runs: list[tuple[str, Path]]) -> list[str]:
+        """Draw several runs' training (solid) and validation (dashed) loss from their ``metrics.csv``, one colour
+        per run, named by run id in the legend; the live curves are hidden meanwhile. Returns the runs whose file
+        could not be read (left out).
+
+        Args:
+            runs: (run id, its ``metrics.csv``) pairs.
+        """
+        self.reset()
+        for curve in (self.train_curve, self.val_curve):  # the live curves leave the plot and its legend
+            curve.hide()
+            self.plotItem.legend.removeItem(curve)
+        left_out = []
+        for index, (run_id, path) in enumerate(runs):
+            try:
+                rows = read_loss_curve(path)  # torch-free: the dock may be used before torch has loaded
+            except RecordError:
+                rows = {}
+            if not rows:
+                left_out.append(run_id)
+                continue
+            colour = pg.intColor(index, hues=max(len(runs), 3), values=1, maxValue=200)
+            epochs = sorted(rows)
+            val_epochs = [epoch for epoch in epochs if rows[epoch][1] is not None]
+            self.overlay.append(self.plot(epochs, [rows[epoch][0] for epoch in epochs], symbol="o", symbolSize=5,
+                                          pen=pg.mkPen(colour, width=2), symbolBrush=colour, name=f"{run_id} training"))
+            self.overlay.append(self.plot(val_epochs, [rows[epoch][1] for epoch in val_epochs], symbol="s",
+                                          symbolSize=5, symbolBrush=colour, name=f"{run_id} validation",
+                                          pen=pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine)))
+        self.enableAutoRange()
+        return left_out
 
     def follow(self, event: CheckpointsConfigured) -> None:
         """The run's Trainer writes checkpoints, and ``metrics.csv``, into ``event.directory``: plot that file.

@@ -35,6 +35,7 @@ from medical_imaging_framework.app.window.layout import (
     retire_viewer_undo_actions,
     set_tooltip,
 )
+from medical_imaging_framework.app.window.runs_actions import RunsActions
 from medical_imaging_framework.core import Graph, NodeRegistry, Problem
 from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.run.events import (
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.node_graph.widget.setMinimumSize(480, 300)  # the canvas stays usable however the docks grow
         self._build_docks()
         self._build_actions()
+        self.runs = RunsActions(self)  # the Runs dock (app/window/runs_actions.py)
         self._wire()
         self.context_menu = CanvasContextMenu(self)
         self.queued_run = QueuedRun(self.run_pipeline, torch_preload(), self.action_run, self.action_stop,
