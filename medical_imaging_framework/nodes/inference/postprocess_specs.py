@@ -1,6 +1,6 @@
-"""Post-processing of predictions: keep the largest connected component of each class (MONAI
-``KeepLargestConnectedComponent``). Sits between the Predictor and Save Predictions / Evaluate Segmentation
-(``Predictions`` in, ``Predictions`` out); plain data here, MONAI runs when the node runs.
+"""Post-processing of predictions: keep the largest connected component of each class (what MONAI
+``KeepLargestConnectedComponent`` does, with SciPy). Sits between the Predictor and Save Predictions /
+Evaluate Segmentation (``Predictions`` in, ``Predictions`` out); plain data here, SciPy runs when it runs.
 """
 
 from __future__ import annotations
@@ -14,8 +14,34 @@ from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.executor import NodeContext
 
 
+def largest_components(classes: Any, labels: list[int], connectivity: int) -> Any:
+    """``classes`` (1, *spatial class indices) with every region of each class in ``labels`` but its largest
+    set to background (0).
+
+    MONAI ``KeepLargestConnectedComponent`` needs scikit-image (or cuCIM), which this project does not depend
+    on; SciPy's ``ndimage.label`` (a dependency) finds the same components.
+
+    Args:
+        classes: a class map (tensor or array); not changed.
+        labels: the classes to clean.
+        connectivity: 1 (faces) .. spatial dims (faces, edges and corners); 0 means spatial dims.
+    """
+    import numpy as np
+    from scipy import ndimage
+
+    values = np.asarray(classes)[0]
+    kept = values.copy()
+    structure = ndimage.generate_binary_structure(values.ndim, min(connectivity or values.ndim, values.ndim))
+    for label in labels:
+        regions, count = ndimage.label(values == label, structure=structure)
+        if count > 1:
+            largest = 1 + int(np.argmax(np.bincount(regions.ravel())[1:]))
+            kept[(regions > 0) & (regions != largest)] = 0
+    return kept[None]
+
+
 def run_keep_largest(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    from monai.transforms import KeepLargestConnectedComponent
+    import torch
 
     predictions = inputs["predictions"]
     chosen = list(config["applied_labels"])
@@ -24,14 +50,12 @@ def run_keep_largest(ctx: NodeContext, inputs: dict[str, Any], config: dict[str,
     if beyond:
         raise NodeError(f"applied_labels {beyond} are not classes of these predictions "
                         f"(0..{predictions.num_classes - 1})")
-    # independent: each class keeps its own largest component (nnU-Net's per-class post-processing)
-    keep = KeepLargestConnectedComponent(applied_labels=labels, is_onehot=False, independent=True,
-                                         connectivity=config["connectivity"] or None)
     cases = []
     removed = 0
     for case in predictions.cases:
         kept = case.prediction.clone()  # a MetaTensor keeps its meta and transform history (for saving)
-        kept[...] = keep(case.prediction)
+        cleaned = largest_components(case.prediction.detach().cpu(), labels, config["connectivity"])
+        kept[...] = torch.as_tensor(cleaned, dtype=kept.dtype)
         removed += int((kept != case.prediction).sum())
         cases.append(dataclasses.replace(case, prediction=kept))
     ctx.log(f"Kept the largest component of class(es) {', '.join(map(str, labels))}: {removed} voxel(s) removed "
@@ -62,7 +86,7 @@ SPECS = [
                   "all of them.", minimum=0, maximum=3),
         ),
         description="Removes small islands: keeps only the largest connected region of each class "
-                    "(MONAI KeepLargestConnectedComponent); removed voxels become background.",
+                    "(as MONAI KeepLargestConnectedComponent); removed voxels become background.",
         check=check_keep_largest,
     ),
 ]

@@ -90,7 +90,9 @@ def _real_data_step(type_id: str, config: dict[str, Any], keys: Sequence[str]) -
     image = keys[0]
     spatial = {"keys": list(keys), "allow_missing_keys": True}
     if type_id == "transforms.Orientation":
-        return {"transform": "Orientationd", **spatial, "axcodes": str(config["axcodes"]).strip().upper()}
+        # axis codes name directions in the RAS world that every reader's affine is in (MONAI's labels default)
+        return {"transform": "Orientationd", **spatial, "axcodes": str(config["axcodes"]).strip().upper(),
+                "labels": [["L", "R"], ["P", "A"], ["I", "S"]]}
     if type_id == "transforms.Spacing":
         modes = ["bilinear", "nearest"][: len(keys)]  # MONAI Resample: bilinear is trilinear on volumes
         return {"transform": "Spacingd", **spatial, "pixdim": [float(v) for v in config["pixdim"]], "mode": modes}
