@@ -76,7 +76,8 @@ def run_class_crop(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, A
 
 def _samples() -> Param:
     return Param("num_samples", ParamKind.INT, 1, "Samples per image",
-                 "Patches cut from each training image per epoch (each one item of a batch).", minimum=1, maximum=64)
+                 "Patches cut from each training image per epoch (a batch of n images holds n x this many).",
+                 minimum=1, maximum=64)
 
 
 SPECS = [
