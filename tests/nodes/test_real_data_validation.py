@@ -57,6 +57,10 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (["zoom.min_zoom=1.5"], "node 'zoom', field 'min_zoom'", "must not be above max_zoom"),
     (["kfold.fold=3"], "node 'kfold', field 'fold'", "does not exist with 3 folds"),
     (["largest.applied_labels=0,1"], "node 'largest', field 'applied_labels'", "0 is the background"),
+    (["folder.labels_dir=", "foreground.source=label"], "node 'foreground', field 'source'",
+     "reads the label, but the data on 'train' of node 'apply' has no labels"),
+    (["folder.labels_dir="], "node 'patches'",
+     "reads the label, but the data on 'train' of node 'apply' has no labels"),
     (["predictor.blend_mode=linear"], "node 'predictor', field 'blend_mode'", "must be one of: gaussian, constant"),
 ], ids=lambda value: value[0] if isinstance(value, list) else None)
 def test_validate_refuses_each_bad_value_naming_node_and_field(pipeline: Path, capsys: pytest.CaptureFixture[str],

@@ -172,7 +172,21 @@ def check_apply(ctx: CheckContext) -> None:
         outcome = _followed(chain.value if chain else None, training, facts)
         for node_id, field, message in outcome.problems:
             ctx.problem_at(node_id, field, message)
+        labels = facts.get(Fact.HAS_LABELS)
+        if chain and labels is not None and labels.value is False:  # only then: a long chain is not walked twice
+            _label_needs(ctx, chain.value, port, training, labels)
         ctx.outputs[port] = _after(facts, outcome) if outcome.fits else {}
+
+
+def _label_needs(ctx: CheckContext, chain: StepChain, port: str, training: bool, labels: Known) -> None:
+    """Report each step that reads the label (label crops, a foreground crop of the label) on unlabelled data."""
+    because = ctx.fact(port, Fact.UNLABELLED_BECAUSE)
+    why = f": {because.value}" if because else ""
+    for step in chain.steps():
+        if (step.op == "label_crop" and training) or (step.op == "crop_foreground" and step.value == "label"):
+            field = "source" if step.op == "crop_foreground" else ""
+            ctx.problem_at(step.node_id, field, f"reads the label, but the data on '{port}' of node '{ctx.node_id}' "
+                           f"has no labels{why} (set by {labels.where()})")
 
 
 class _Outcome(NamedTuple):
