@@ -96,17 +96,16 @@ def test_augmentations_keep_shape_and_labels_whole(registry: NodeRegistry) -> No
     torch.testing.assert_close(first["image"].as_tensor(), again["image"].as_tensor(), msg="seeded: reproducible")
 
 
-def test_clip_zscore_clips_then_standardises(registry: NodeRegistry) -> None:
+def test_ct_clip_zscore_and_mr_non_zero_zscore_give_the_expected_values(registry: NodeRegistry) -> None:
+    """CT: the new node clips then standardises with fixed values; MR: the existing Normalize Intensity with
+    nonzero on is a per-image z-score over the non-zero voxels (checked here, not changed)."""
     image = torch.tensor([-2000.0, -1000.0, 100.0, 600.0, 3000.0]).reshape(1, 5, 1, 1)
     data = applied(registry, [("transforms.ClipZScore", {"clip_min": -1000, "clip_max": 1000, "mean": 100,
                                                          "std": 50})], [{"image": image}])
     expected = (np.clip([-2000.0, -1000.0, 100.0, 600.0, 3000.0], -1000, 1000) - 100) / 50
     np.testing.assert_allclose(data[0]["image"].numpy().ravel(), expected, rtol=1e-6)
-
-
-def test_mr_normalisation_is_a_z_score_over_non_zero_voxels(registry: NodeRegistry) -> None:
-    image = torch.tensor([0.0, 0.0, 2.0, 4.0, 6.0, 0.0]).reshape(1, 6, 1, 1)
-    data = applied(registry, [("transforms.NormalizeIntensity", {"nonzero": True})], [{"image": image}])
+    mr = torch.tensor([0.0, 0.0, 2.0, 4.0, 6.0, 0.0]).reshape(1, 6, 1, 1)
+    data = applied(registry, [("transforms.NormalizeIntensity", {"nonzero": True})], [{"image": mr}])
     values = data[0]["image"].numpy().ravel()
     np.testing.assert_allclose(values, [0.0, 0.0, -1.2247449, 0.0, 1.2247449, 0.0], rtol=1e-5)
 

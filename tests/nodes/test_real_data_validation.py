@@ -41,7 +41,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "real.json"
 
 
-@pytest.mark.parametrize(("settings", "where", "rule"), [
+BAD_VALUES = [
     (["orient.axcodes=RAX"], "node 'orient', field 'axcodes'", "one of L/R, A/P and S/I each"),
     (["orient.axcodes=RA"], "node 'orient', field 'axcodes'", "the images are 2D but node 'spacing' is set for"),
     (["spacing.pixdim=1.5,0,2"], "node 'spacing', field 'pixdim'", "numbers above 0"),
@@ -62,7 +62,10 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (["folder.labels_dir="], "node 'patches'",
      "reads the label, but the data on 'train' of node 'apply' has no labels"),
     (["predictor.blend_mode=linear"], "node 'predictor', field 'blend_mode'", "must be one of: gaussian, constant"),
-], ids=lambda value: value[0] if isinstance(value, list) else None)
+]
+
+
+@pytest.mark.parametrize(("settings", "where", "rule"), BAD_VALUES, ids=[" ".join(case[0]) for case in BAD_VALUES])
 def test_validate_refuses_each_bad_value_naming_node_and_field(pipeline: Path, capsys: pytest.CaptureFixture[str],
                                                                settings: list[str], where: str, rule: str) -> None:
     arguments = [item for setting in settings for item in ("--set", setting)]
