@@ -28,13 +28,14 @@ LABEL = "label"
 
 
 def run_orientation(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    return _described(inputs, "transforms.Orientation", config)
+    config = {**config, "axcodes": str(config["axcodes"]).strip().upper()}
+    return _described(inputs, "transforms.Orientation", config, "axcodes")  # one letter per axis, checked
 
 
 def run_spacing(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     if len(config["pixdim"]) not in (2, 3):
         raise NodeError(f"pixdim needs 2 (2D) or 3 (3D) values, got {len(config['pixdim'])}")
-    return _described(inputs, "transforms.Spacing", config)
+    return _described(inputs, "transforms.Spacing", config, "pixdim")  # one spacing per axis, checked
 
 
 def run_crop_foreground(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
