@@ -126,3 +126,26 @@ def test_orientation_and_spacing_predictions_land_on_each_source_grid(registry: 
         else:
             for got, expected in zip(itk_geometry(saved), itk_geometry(source), strict=True):
                 np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_reoriented_and_cropped_predictions_come_back_on_the_same_voxels(registry: NodeRegistry,
+                                                                         tmp_path: Path) -> None:
+    """A model that segments exactly the bright voxels: after LPS -> RAS, resampling at the file's own spacing
+    and a foreground crop, every saved mask equals its source, voxel for voxel (not mirrored, not shifted)."""
+    from tests.nodes.test_prediction_grid import _predict_and_save
+
+    (tmp_path / "images").mkdir()
+    masks = []
+    for index in range(2):
+        mask = np.zeros(SHAPES[0], np.float32)
+        mask[2:9, 3:7 + index, 1:3] = 1.0  # an asymmetric box (a flip left undone would move it); one crop box
+        mask[14:17, 12:16, 4:6] = 1.0
+        nib.save(nib.Nifti1Image(mask, lps_affine(index)), tmp_path / "images" / f"case{index}.nii.gz")
+        masks.append(mask)
+    _predict_and_save(registry, tmp_path / "images", tmp_path / "out", [
+        ("transforms.Orientation", {"axcodes": "RAS"}), ("transforms.Spacing", {"pixdim": list(SPACING)}),
+        ("transforms.CropForeground", {"margin": 1}), ("transforms.DivisiblePad", {"k": 4})])
+    for index, mask in enumerate(masks):
+        saved = nib.load(tmp_path / "out" / f"case{index}.nii.gz")
+        np.testing.assert_allclose(saved.affine, lps_affine(index), atol=1e-5)
+        np.testing.assert_array_equal(np.asarray(saved.dataobj), mask.astype(np.uint8))
