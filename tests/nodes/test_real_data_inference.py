@@ -12,6 +12,9 @@ from monai.data import MetaTensor
 from medical_imaging_framework.core import NodeRegistry
 from medical_imaging_framework.nodes.inference.forward import forward
 from medical_imaging_framework.nodes.inference.specs import Case, PredictionSet
+from medical_imaging_framework.run.control import CancelToken
+from medical_imaging_framework.run.events import LogLine
+from medical_imaging_framework.run.executor import NodeContext
 from tests.nodes.test_real_data_transforms import call
 
 SLIDING = {"sliding_window": "on", "roi_size": [8, 8, 4], "overlap": 0.5, "sw_batch_size": 2}
@@ -40,9 +43,16 @@ def loader_of(images: list[torch.Tensor]) -> Any:
 def test_blending_and_flips_give_a_prediction_of_the_image_shape(registry: NodeRegistry, blend_mode: str,
                                                                  tta_flips: bool) -> None:
     images = [torch.rand(1, 13, 11, 6, generator=torch.Generator().manual_seed(1))]
-    out = call(registry, "inference.Predictor", {"model": pointwise(0), "data": loader_of(images)}, device="cpu",
-               blend_mode=blend_mode, tta_flips=tta_flips, **SLIDING)["predictions"]
+    events: list[Any] = []
+    spec = registry.get("inference.Predictor")
+    settings = {p.name: p.parse({"device": "cpu", "blend_mode": blend_mode, "tta_flips": tta_flips,
+                                 **SLIDING}.get(p.name, p.default)) for p in spec.params}
+    out = spec.run(NodeContext(node_id="predictor", emit=events.append, cancel=CancelToken()),
+                   {"model": pointwise(0), "data": loader_of(images)}, settings)["predictions"]
     assert out.cases[0].prediction.shape == (1, 13, 11, 6) and out.num_classes == 3
+    said = [e.text for e in events if isinstance(e, LogLine) and e.text.startswith("Predicted")]
+    assert said == ["Predicted 1 case(s) (sliding window" + (", test-time flips" if tta_flips else "") +
+                    ", 3 classes)"], "the log says when flips ran; unchanged without them"
 
 
 def test_flips_of_a_flip_equivariant_model_change_nothing() -> None:

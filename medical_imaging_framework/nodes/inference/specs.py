@@ -224,6 +224,7 @@ def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
         class_names=tuple(result.class_names or ()),
     ))
     mode = "sliding window" if sliding(config, result.spatial_dims) else "whole image"
+    mode += ", test-time flips" if config.get("tta_flips") else ""
     ctx.log(f"Predicted {total} case(s) ({mode}, {result.num_classes} classes)")
     return {"predictions": result}
 
