@@ -52,6 +52,7 @@ BAD_VALUES = [
     (["clip.std=0"], "node 'clip', field 'std'", "above 0"),
     (["classes.ratios=0,0,0"], "node 'classes', field 'ratios'", "at least one class must be sampled"),
     (["classes.ratios=1,2", "classes.num_classes=3"], "node 'classes', field 'ratios'", "one ratio per class"),
+    (["classes.num_classes=1"], "node 'classes', field 'num_classes'", "or at least 2 (background and one class)"),
     (["smooth.sigma_min=2"], "node 'smooth', field 'sigma_min'", "must not be above sigma_max"),
     (["contrast.gamma_min=0"], "node 'contrast', field 'gamma_min'", "above 0"),
     (["zoom.min_zoom=1.5"], "node 'zoom', field 'min_zoom'", "must not be above max_zoom"),

@@ -118,8 +118,9 @@ def check_class_crop(ctx: CheckContext) -> None:
     if ratios and classes and len(ratios) != classes:
         message = f"has {len(ratios)} values but num_classes is {classes}: give one ratio per class, background first"
         ctx.problem("ratios", message)
-    if not ratios and classes == 1:
-        ctx.problem("num_classes", "must be 0 (from each label) or at least 2 (background and one class)")
+    if classes == 1:
+        ctx.problem("num_classes", "must be 0 (from the ratios or each label) or at least 2 (background and one "
+                                   "class)")
     _sized(ctx, "label_crop", "spatial_size", random=True)
 
 
