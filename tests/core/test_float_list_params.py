@@ -3,6 +3,7 @@ files share; an empty list only where the parameter says it means something."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,15 @@ def test_float_lists_survive_a_pipeline_file(registry: NodeRegistry, tmp_path: P
     loaded = load_pipeline(tmp_path / "p.json", registry)
     assert loaded.nodes["spacing"].config["pixdim"] == [0.8, 0.8, 2.5]
     assert loaded.nodes["crop"].config["ratios"] == []
+
+
+def test_a_bad_float_list_in_a_pipeline_file_is_named(registry: NodeRegistry, tmp_path: Path) -> None:
+    graph = Graph(name="spacing")
+    graph.add_node(registry.create("transforms.Spacing", "spacing"))
+    save_pipeline(graph, tmp_path / "p.json")
+    document = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))
+    document["nodes"][0]["params"]["pixdim"] = [1.0, -1.0, 1.0]
+    (tmp_path / "p.json").write_text(json.dumps(document), encoding="utf-8")
+    problems = [str(problem) for problem in load_pipeline(tmp_path / "p.json", registry).validate()]
+    assert problems == ["node 'spacing', field 'pixdim': must be a comma-separated list of numbers above 0 "
+                        "(got '[1.0, -1.0, 1.0]')"]
