@@ -212,7 +212,9 @@ def param_range(param: Param) -> str:
         return "choice: " + " | ".join(param.choices)
     low, high = param.minimum, param.maximum
     text = param.kind.value
-    if low is not None and high is not None:
+    if param.above is not None:
+        text += f", > {param.above:g}" + (f" and <= {high:g}" if high is not None else "")
+    elif low is not None and high is not None:
         text += f", {low:g} to {high:g}"
     elif low is not None:
         text += f", >= {low:g}"
@@ -220,6 +222,8 @@ def param_range(param: Param) -> str:
         text += f", <= {high:g}"
     if param.kind in (ParamKind.STR, ParamKind.PATH) and not param.allow_empty:
         text += ", required"
+    if param.empty_list:
+        text += ", or empty"
     return text
 
 

@@ -59,9 +59,10 @@ class TransformStep:
     """One step of a transform chain, as known to validation.
 
     Args:
-        op: ``resize``, ``pad_crop``, ``divisible_pad``, ``random_crop``, ``flip``, ``rotate90`` or
-            ``intensity`` (no change of shape).
-        value: the step's size (resize/pad_crop/random_crop), multiple (divisible_pad) or axis (flip).
+        op: ``resize``, ``pad_crop``, ``divisible_pad``, ``random_crop``, ``label_crop``, ``reorient``,
+            ``resample``, ``crop_foreground``, ``flip``, ``rotate90`` or ``intensity`` (no change of shape).
+        value: the step's size (resize/pad_crop/random_crop/label_crop), axis codes (reorient), spacing
+            (resample), foreground source (crop_foreground), multiple (divisible_pad) or axis (flip).
         node_id: the transform node.
         field: the parameter holding ``value``.
         random: the step runs on training data only.

@@ -36,6 +36,7 @@ class ParamKind(StrEnum):
     CHOICE = "choice"
     PATH = "path"
     INT_LIST = "int_list"
+    FLOAT_LIST = "float_list"
 
 
 class ParamError(ValueError):
@@ -69,10 +70,13 @@ class Param:
         default: the value a new node starts with.
         label: human title, shown in the parameter dialog.
         help: one sentence shown as a tooltip and by ``mif nodes``.
-        minimum: smallest allowed number (inclusive), for INT/FLOAT/INT_LIST.
+        minimum: smallest allowed number (inclusive), for INT/FLOAT/INT_LIST/FLOAT_LIST (each item of a list).
         maximum: largest allowed number (inclusive).
         choices: allowed values for CHOICE.
         allow_empty: for STR/PATH, whether "" is a legal value.
+        empty_list: for INT_LIST/FLOAT_LIST, whether an empty list (text "") is a legal value (it then means
+            a default the help text states, e.g. "every class").
+        above: for FLOAT/FLOAT_LIST, a number each value must lie strictly above (e.g. 0 for a spacing).
         fills: for CHOICE, values other fields of the node take when a choice is picked in the editor, as
             ``((choice, ((field, value), ...)), ...)`` (e.g. a CT window preset shows its window).
     """
@@ -87,6 +91,8 @@ class Param:
     choices: tuple[str, ...] = field(default_factory=tuple)
     allow_empty: bool = True
     fills: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    empty_list: bool = False
+    above: float | None = None
 
     @property
     def title(self) -> str:
@@ -104,12 +110,19 @@ class Param:
         if self.kind is ParamKind.CHOICE:
             return "must be one of: " + ", ".join(self.choices)
         if self.kind is ParamKind.INT_LIST:
-            return "must be a comma-separated list of whole numbers" + self._bounds_text()
+            return "must be a comma-separated list of whole numbers" + self._bounds_text() + self._empty_text()
+        if self.kind is ParamKind.FLOAT_LIST:
+            return "must be a comma-separated list of numbers" + self._bounds_text() + self._empty_text()
         return "must be text" if self.allow_empty else "must not be empty"
+
+    def _empty_text(self) -> str:
+        return " (or empty)" if self.empty_list else ""
 
     def _bounds_text(self) -> str:
         low, high = self.minimum, self.maximum
         fmt = _format_number
+        if self.above is not None:
+            return f" above {fmt(self.above)}" + (f" and <= {fmt(high)}" if high is not None else "")
         if low is not None and high is not None:
             return f" between {fmt(low)} and {fmt(high)}"
         if low is not None:
@@ -134,6 +147,7 @@ class Param:
             ParamKind.BOOL: self._parse_bool,
             ParamKind.CHOICE: self._parse_choice,
             ParamKind.INT_LIST: self._parse_int_list,
+            ParamKind.FLOAT_LIST: self._parse_float_list,
         }.get(self.kind, self._parse_text)
         try:
             return parser(value)
@@ -146,16 +160,18 @@ class Param:
         """Format a value the way a user would type it."""
         if self.kind is ParamKind.BOOL:
             return "true" if value else "false"
-        if self.kind is ParamKind.INT_LIST and isinstance(value, (list, tuple)):
+        if self.kind in (ParamKind.INT_LIST, ParamKind.FLOAT_LIST) and isinstance(value, (list, tuple)):
             return ", ".join(str(v) for v in value)
         return "" if value is None else str(value)
 
     def _check_bounds(self, number: float) -> None:
+        if self.above is not None and number <= self.above:
+            raise ValueError
         if self.minimum is not None and number < self.minimum:
             raise ValueError
         if self.maximum is not None and number > self.maximum:
             raise ValueError
-        if abs(number) > INT_LIMIT and self.kind is not ParamKind.FLOAT:
+        if abs(number) > INT_LIMIT and self.kind not in (ParamKind.FLOAT, ParamKind.FLOAT_LIST):
             raise _Refused(f"is too large: whole numbers here must lie between {-INT_LIMIT} and {INT_LIMIT}")
 
     def _parse_int(self, value: Any) -> int:
@@ -205,7 +221,7 @@ class Param:
             items = [self._parse_list_item(v) for v in value]
         else:
             raise TypeError
-        if not items:
+        if not items and not self.empty_list:
             raise ValueError
         for item in items:
             self._check_bounds(item)
@@ -216,6 +232,27 @@ class Param:
         if isinstance(item, bool) or not isinstance(item, int):
             raise TypeError
         return item
+
+    def _parse_float_list(self, value: Any) -> list[float]:
+        if isinstance(value, str):
+            items = [_parse_decimal(p) for p in value.replace(" ", "").split(",") if p]
+        elif isinstance(value, (list, tuple)):
+            items = [self._parse_float_item(v) for v in value]
+        else:
+            raise TypeError
+        if not items and not self.empty_list:
+            raise ValueError
+        for item in items:
+            if not math.isfinite(item):
+                raise ValueError
+            self._check_bounds(item)
+        return items
+
+    @staticmethod
+    def _parse_float_item(item: Any) -> float:
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            raise TypeError
+        return float(item)
 
     def _parse_text(self, value: Any) -> str:
         if not isinstance(value, str):

@@ -1,4 +1,4 @@
-"""Data nodes: the bundled synthetic-phantom dataset, train/validation split, data loader.
+"""Data nodes: the bundled synthetic-phantom dataset, train/validation and K-fold splits, data loader.
 
 The specs are plain data; the run functions import torch and MONAI when they run (see `nodes.datasets`)."""
 
@@ -36,6 +36,41 @@ def run_split(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) 
         )
     order = torch.randperm(total, generator=torch.Generator().manual_seed(config["seed"])).tolist()
     return {"train": Subset(dataset, sorted(order[val_count:])), "val": Subset(dataset, sorted(order[:val_count]))}
+
+
+def kfold_indices(total: int, folds: int, fold: int, seed: int) -> tuple[list[int], list[int]]:
+    """``(train, val)`` item indices of fold ``fold`` of ``folds``: a seeded shuffle cut into ``folds`` parts
+    (sizes differing by at most one, as scikit-learn's ``KFold``); part ``fold`` is held out.
+
+    Written here rather than taken from scikit-learn (not a dependency) or MONAI ``partition_dataset`` (which
+    drops or repeats items to even the parts): every case lands in exactly one validation fold.
+
+    Args:
+        total: items in the dataset.
+        folds: number of folds (2..total).
+        fold: the held-out fold (0..folds-1).
+        seed: seed of the shuffle (the same seed gives the same folds).
+    """
+    import torch
+
+    order = torch.randperm(total, generator=torch.Generator().manual_seed(seed)).tolist()
+    start = fold * (total // folds) + min(fold, total % folds)
+    stop = start + total // folds + (1 if fold < total % folds else 0)
+    return sorted(order[:start] + order[stop:]), sorted(order[start:stop])
+
+
+def run_kfold(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from torch.utils.data import Subset
+
+    dataset = inputs["dataset"]
+    total, folds, fold = len(dataset), config["folds"], config["fold"]
+    if fold >= folds:
+        raise NodeError(f"fold {fold} does not exist: folds are numbered 0..{folds - 1}")
+    if folds > total:
+        raise NodeError(f"{folds} folds of {total} items leave an empty fold: use at most {total} folds")
+    train, val = kfold_indices(total, folds, fold, config["seed"])
+    ctx.log(f"Fold {fold} of {folds}: {len(train)} training, {len(val)} validation item(s)")
+    return {"train": Subset(dataset, train), "val": Subset(dataset, val)}
 
 
 def run_loader(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -95,6 +130,25 @@ def check_split(ctx: CheckContext) -> None:
     ctx.provide("val", **{Fact.NUM_ITEMS: ctx.known(val_count, "val_fraction")})
 
 
+def check_kfold(ctx: CheckContext) -> None:
+    """fold below folds; no more folds than items; state each subset's item count."""
+    folds, fold = ctx.config["folds"], ctx.config["fold"]
+    if fold >= folds:
+        message = f"fold {fold} does not exist with {folds} folds (folds are numbered 0..{folds - 1})"
+        ctx.problem("fold", message)
+        return
+    total = ctx.fact("dataset", Fact.NUM_ITEMS)
+    if total is None:
+        return
+    if folds > total.value:
+        ctx.conflict("folds", f"{folds} folds of {total.value} items leave an empty fold: use at most "
+                     f"{total.value}", total)
+        return
+    held = total.value // folds + (1 if fold < total.value % folds else 0)
+    ctx.provide("train", **{Fact.NUM_ITEMS: ctx.known(total.value - held, "folds")})
+    ctx.provide("val", **{Fact.NUM_ITEMS: ctx.known(held, "folds")})
+
+
 def check_loader(ctx: CheckContext) -> None:
     """The linked dataset must exist."""
     check_no_data(ctx, "dataset")
@@ -133,6 +187,24 @@ SPECS = [
         ),
         description="Splits a dataset at random into training and validation subsets.",
         check=check_split,
+    ),
+    NodeSpec(
+        type_id="data.KFoldSplit",
+        title="K-Fold Split",
+        category="Data",
+        run=run_kfold,
+        inputs=(Port("dataset", PortKind.DATASET),),
+        outputs=(Port("train", PortKind.DATASET), Port("val", PortKind.DATASET)),
+        params=(
+            Param("folds", ParamKind.INT, 5, "Folds", "Number of folds K (the cases are cut into K parts).",
+                  minimum=2),
+            Param("fold", ParamKind.INT, 0, "Fold", "The part held out for validation, 0..K-1.", minimum=0),
+            Param("seed", ParamKind.INT, 0, "Seed", "Seed of the shuffle: keep it to get the same K parts for "
+                  "every fold.", minimum=0, maximum=MAX_SEED),
+        ),
+        description="Cross-validation: shuffles the cases (seeded) into K parts and holds out part k; the K "
+                    "validation parts are disjoint and together hold every case.",
+        check=check_kfold,
     ),
     NodeSpec(
         type_id="data.DataLoader",

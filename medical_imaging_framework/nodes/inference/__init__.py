@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-from medical_imaging_framework.nodes.inference.specs import SPECS
+from medical_imaging_framework.nodes.inference import postprocess_specs, specs
+
+SPECS = (*specs.SPECS, *postprocess_specs.SPECS)
 
 __all__ = ["SPECS"]

@@ -97,26 +97,6 @@ def run_load_checkpoint(ctx: NodeContext, inputs: dict[str, Any], config: dict[s
     return {"model": model}
 
 
-def _sliding(config: dict[str, Any], spatial_dims: int) -> bool:
-    choice = config["sliding_window"]
-    return choice == "on" or (choice == "auto" and spatial_dims == 3)
-
-
-def _forward(model: torch.nn.Module, image: torch.Tensor, config: dict[str, Any]) -> torch.Tensor:
-    from monai.inferers import sliding_window_inference
-
-    spatial_dims = image.ndim - 2
-    if not _sliding(config, spatial_dims):
-        return model(image)
-    roi = config["roi_size"]
-    if len(roi) != spatial_dims:
-        raise NodeError(f"roi_size has {len(roi)} values but the images are {spatial_dims}D: give {spatial_dims}")
-    return sliding_window_inference(
-        image, roi_size=roi, sw_batch_size=config["sw_batch_size"], predictor=model, overlap=config["overlap"],
-        mode="gaussian",
-    )
-
-
 def to_classes(logits: torch.Tensor, threshold: float) -> torch.Tensor:
     """Class maps (B, 1, *spatial) from logits (B, C, *spatial): sigmoid > threshold for C == 1, else argmax.
 
@@ -179,6 +159,7 @@ def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, An
 def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     from monai.data import MetaTensor, decollate_batch
 
+    from medical_imaging_framework.nodes.inference.forward import forward, sliding
     from medical_imaging_framework.nodes.transforms.pipeline import source_dataset, transform_chains
     from medical_imaging_framework.training.distributed import (
         all_gather_objects,
@@ -203,7 +184,7 @@ def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
             raise NodeError("the data loader must yield dict batches with an 'image' entry")
         image = _plain(batch["image"]).to(device).float()  # the model needs no meta
         try:
-            logits = _forward(model, image, config)
+            logits = forward(model, image, config)
         except RuntimeError as error:  # a size the network's levels cannot halve: name the item and the fix
             problem = indivisible_input_problem(image, batch, model)
             if problem:
@@ -242,7 +223,8 @@ def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
         prediction=first.prediction.numpy(),
         class_names=tuple(result.class_names or ()),
     ))
-    mode = "sliding window" if _sliding(config, result.spatial_dims) else "whole image"
+    mode = "sliding window" if sliding(config, result.spatial_dims) else "whole image"
+    mode += ", test-time flips" if config.get("tta_flips") else ""
     ctx.log(f"Predicted {total} case(s) ({mode}, {result.num_classes} classes)")
     return {"predictions": result}
 
@@ -310,8 +292,15 @@ SPECS = [
                   minimum=1),
             Param("device", ParamKind.CHOICE, "auto", "Device", "auto uses CUDA when available.",
                   choices=("auto", "cpu", "cuda")),
+            Param("blend_mode", ParamKind.CHOICE, "gaussian", "Window blending",
+                  "How overlapping sliding windows are combined: gaussian weights each window's centre most "
+                  "(less seam at window edges), constant averages them equally.", choices=("gaussian", "constant")),
+            Param("tta_flips", ParamKind.BOOL, False, "Test-time flips",
+                  "Also predict the image flipped along each spatial axis and average the class probabilities "
+                  "(1 + dims passes: slower, usually a little more accurate)."),
         ),
-        description="Segments every image: sigmoid + threshold (binary) or softmax + argmax (classes).",
+        description="Segments every image: sigmoid + threshold (binary) or softmax + argmax (classes); sliding "
+                    "windows with Gaussian or constant blending, optional test-time flips.",
         check=check_predictor,
     ),
 ]

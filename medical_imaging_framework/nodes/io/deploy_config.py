@@ -7,7 +7,8 @@ those from the pipeline and writes them beside the model as plain JSON:
 - ``preprocessing``: MONAI dictionary transforms by name with their arguments (``LoadImaged`` first, then
   the deterministic steps of the chain that fed the Predictor, or the Trainer's validation data), the
   same descriptions the transform nodes build their steps from (`nodes.transforms.steps`);
-- ``inference``: whole image or sliding window (``roi_size``, ``sw_batch_size``, ``overlap``, ``mode``);
+- ``inference``: whole image or sliding window (``roi_size``, ``sw_batch_size``, ``overlap``, ``mode``), and
+  ``tta_flips`` when the Predictor averages over flips;
 - ``output``: ``sigmoid`` + ``threshold`` (one channel) or ``softmax`` + ``argmax``;
 - ``classes`` (names from a Decathlon ``dataset.json`` when the pipeline reads one) and the label mapping.
 
@@ -28,8 +29,9 @@ from medical_imaging_framework.nodes.transforms.steps import step_description
 FORMAT, VERSION = "mif-deploy", 1
 LOAD_IMAGE = {"transform": "LoadImaged", "keys": ["image"], "image_only": True, "ensure_channel_first": True,
               "dtype": "float32"}
+# the Predictor's own defaults, for a pipeline without one
 PREDICTOR_DEFAULTS = {"sliding_window": "auto", "roi_size": [64, 64, 64], "sw_batch_size": 4, "overlap": 0.25,
-                      "threshold": 0.5}  # the Predictor's own defaults, for a pipeline without one
+                      "threshold": 0.5, "blend_mode": "gaussian", "tta_flips": False}
 
 
 def config_path(model_file: str | Path) -> Path:
@@ -84,7 +86,9 @@ def deploy_config(graph: Graph, model_id: str | None, *, model_file: str | Path,
     inference: dict[str, Any] = {"sliding_window": sliding}
     if sliding:
         inference.update(roi_size=list(settings["roi_size"]), sw_batch_size=settings["sw_batch_size"],
-                         overlap=settings["overlap"], mode="gaussian")
+                         overlap=settings["overlap"], mode=settings["blend_mode"])
+    if settings["tta_flips"]:  # only when on: files of pipelines without it stay as they were
+        inference["tta_flips"] = True
     if output_channels == 1:
         output: dict[str, Any] = {"channels": 1, "activation": "sigmoid", "threshold": settings["threshold"]}
     else:

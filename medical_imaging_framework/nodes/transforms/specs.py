@@ -45,7 +45,10 @@ from medical_imaging_framework.run.executor import NodeContext
 if TYPE_CHECKING:
     from monai.transforms import MapTransform
 
-SPATIAL = ("transforms.Resize", "transforms.PadOrCrop", "transforms.DivisiblePad")
+SPATIAL = (
+    "transforms.Resize", "transforms.PadOrCrop", "transforms.DivisiblePad", "transforms.Orientation",
+    "transforms.Spacing", "transforms.CropForeground",
+)
 # the editor shows a preset's window in the window_min/max fields once it is picked
 CT_PRESET_FILLS = tuple(
     (name, (("window_min", level - width / 2), ("window_max", level + width / 2)))

@@ -2,8 +2,9 @@
 
 One description serves two readers: the node's ``run`` builds its MONAI transform from it (`build_step`),
 and an export writes it into the model's deployment file (``nodes.io.deploy_config``), so the steps a
-deployed model is given are the very steps its pipeline ran. Random steps (crop, flip, rotate, noise) run
-on training data only and have no description. Torch-free: MONAI is imported by `build_step` only.
+deployed model is given are the very steps its pipeline ran. Random steps (crops, flips, rotations, noise,
+affine, zoom, intensity augmentations) run on training data only and have no description. Torch-free: MONAI
+is imported by `build_step` only.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ CT_PRESETS = {"soft_tissue": (400.0, 40.0), "lung": (1500.0, -600.0), "bone": (1
 CT_PRESET_CHOICES = ("custom", *CT_PRESETS)
 DETERMINISTIC = (
     "transforms.NormalizeIntensity", "transforms.CTWindow", "transforms.Resize", "transforms.PadOrCrop",
-    "transforms.DivisiblePad",
+    "transforms.DivisiblePad", "transforms.Orientation", "transforms.Spacing", "transforms.CropForeground",
+    "transforms.ClipZScore",
 )
 
 
@@ -80,6 +82,34 @@ def step_description(type_id: str, config: dict[str, Any], keys: Sequence[str]) 
         return {"transform": "ResizeWithPadOrCropd", **spatial, "spatial_size": size}
     if type_id == "transforms.DivisiblePad":
         return {"transform": "DivisiblePadd", **spatial, "k": config["k"], "method": "end"}
+    return _real_data_step(type_id, config, keys)
+
+
+def _real_data_step(type_id: str, config: dict[str, Any], keys: Sequence[str]) -> dict[str, Any] | None:
+    """The steps real CT/MR data needs: reorientation, resampling, foreground crop, CT intensity z-score."""
+    image = keys[0]
+    spatial = {"keys": list(keys), "allow_missing_keys": True}
+    if type_id == "transforms.Orientation":
+        # axis codes name directions in the RAS world that every reader's affine is in (MONAI's labels default)
+        return {"transform": "Orientationd", **spatial, "axcodes": str(config["axcodes"]).strip().upper(),
+                "labels": [["L", "R"], ["P", "A"], ["I", "S"]]}
+    if type_id == "transforms.Spacing":
+        modes = ["bilinear", "nearest"][: len(keys)]  # MONAI Resample: bilinear is trilinear on volumes
+        return {"transform": "Spacingd", **spatial, "pixdim": [float(v) for v in config["pixdim"]], "mode": modes}
+    if type_id == "transforms.CropForeground":
+        # the image's own foreground (> 0), or the label's; without allow_smaller a margin past the edge pads
+        source = image if config["source"] == "image" else "label"
+        return {"transform": "CropForegroundd", **spatial, "source_key": source, "margin": config["margin"],
+                "allow_smaller": True}
+    if type_id == "transforms.ClipZScore":
+        # clip to [clip_min, clip_max] then (x - mean) / std is one linear map of the clipped range: MONAI
+        # ScaleIntensityRange from [clip_min, clip_max] to [(clip_min - mean) / std, (clip_max - mean) / std]
+        low, high = float(config["clip_min"]), float(config["clip_max"])
+        mean, std = float(config["mean"]), float(config["std"])
+        if low >= high or std <= 0:
+            raise NodeError(f"clip_min ({low}) must be below clip_max ({high}) and std ({std}) above 0")
+        return {"transform": "ScaleIntensityRanged", "keys": [image], "a_min": low, "a_max": high,
+                "b_min": (low - mean) / std, "b_max": (high - mean) / std, "clip": True}
     return None
 
 
