@@ -90,7 +90,8 @@ def _chain(*types: str) -> Graph:
     return graph
 
 
-def _run(graph: Graph, cache: ResultCache | None, cancel: CancelToken | None = None) -> tuple[Any, list[str], list[str]]:
+def _run(graph: Graph, cache: ResultCache | None,
+         cancel: CancelToken | None = None) -> tuple[Any, list[str], list[str]]:
     """Run; returns the result, the nodes that ran, and the "reused:" lines."""
     CALLS.runs.clear()
     events: list[Event] = []
