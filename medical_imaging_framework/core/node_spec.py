@@ -33,6 +33,8 @@ class CachePolicy:
         reference: ``reference(outputs)`` -> the JSON-ready reference of a finished run's outputs, or None.
         restore: ``restore(ctx, inputs, config, reference)`` -> the outputs again, or None when the reference
             no longer holds (then the node runs).
+        refresh: ``refresh(outputs)``, called before outputs kept in memory go on to a later run (e.g. random
+            transforms back to their seed, so that a reused data set gives what a fresh one would).
     """
 
     mode: str = MEMORY
@@ -40,6 +42,10 @@ class CachePolicy:
     products: Callable[[dict[str, Any]], list[str]] | None = None
     reference: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
     restore: Callable[..., dict[str, Any] | None] | None = None
+    refresh: Callable[[dict[str, Any]], None] | None = None
+
+
+RUN_EVERY_TIME = CachePolicy(mode=NEVER)
 
 
 @dataclass(frozen=True)

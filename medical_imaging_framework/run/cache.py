@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from medical_imaging_framework.core.atomic_file import write_atomically
-from medical_imaging_framework.core.node_spec import MEMORY, NEVER, CachePolicy
+from medical_imaging_framework.core.graph import Graph
+from medical_imaging_framework.core.node_spec import MEMORY, NEVER, REFERENCE, CachePolicy
 
 KEY_FORMAT = 1  # part of every key: a change of what a key covers makes every old entry a miss
 CACHE_FOLDER = Path(".mif") / "cache"
+NO_CACHE_FLAG = "--no-cache"  # `mif run`'s switch; the editor passes it to a child run when Reuse results is off
 
 
 def file_fingerprint(path: str) -> list[Any]:
@@ -72,6 +74,51 @@ def node_key(type_id: str, config: dict[str, Any], inputs: dict[str, tuple[str, 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def graph_keys(graph: Graph) -> dict[str, str | None]:
+    """Every node's key, in dependency order; None for a node that is not reusable this time (its spec's
+    ``watch`` said so, or a node it reads from is not).
+
+    Computed when a run starts, from the files as they are then: a file that a node of the same run writes
+    and a later node reads counts as changed at the next run (that node runs once more, then is reused).
+
+    Args:
+        graph: a validated pipeline.
+    """
+    keys: dict[str, str | None] = {}
+    for node_id in graph.topological_order():
+        node = graph.nodes[node_id]
+        inputs: dict[str, tuple[str, str]] = {}
+        for port, link in graph.inputs_of(node_id).items():
+            upstream = keys.get(link.source)
+            if upstream is None:
+                break
+            inputs[port] = (upstream, link.source_port)
+        else:
+            config = node.parsed_config()
+            watched = node.spec.cache.watch(config) if node.spec.cache.watch is not None else []
+            keys[node_id] = None if watched is None else node_key(node.type_id, config, inputs, watched)
+            continue
+        keys[node_id] = None
+    return keys
+
+
+def reused_nodes(graph: Graph, cache: ResultCache | None) -> set[str]:
+    """The nodes whose outputs a run of ``graph`` would take from ``cache``, as far as can be told before it
+    starts (a reference's own last checks happen in the run). Empty without a cache.
+
+    Args:
+        graph: a validated pipeline.
+        cache: the cache the run would use.
+    """
+    if cache is None:
+        return set()
+    try:
+        keys = graph_keys(graph)
+    except Exception:  # the run says why (see `Executor.run`)
+        return set()
+    return {node_id for node_id, key in keys.items() if cache.holds(node_id, key, graph.nodes[node_id].spec.cache)}
+
+
 def products_present(policy: CachePolicy, config: dict[str, Any]) -> bool:
     """Whether every file or folder the node writes (`CachePolicy.products`) is still there."""
     if policy.products is None:
@@ -108,12 +155,34 @@ class ResultCache:
         self._memory.pop(node_id, None)
 
     def reference(self, key: str) -> dict[str, Any] | None:
-        """The reference entry stored under ``key``, or None (missing or unreadable: a miss, never an error)."""
+        """The reference entry stored under ``key``, or None: missing, unreadable (a miss, never an error), or
+        one of the files it names under ``"files"`` (path -> [size, mtime_ns]) changed or gone."""
         try:
             entry = json.loads((self._index() / f"{key}.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        return entry.get("reference") if isinstance(entry, dict) and isinstance(entry.get("reference"), dict) else None
+        reference = entry.get("reference") if isinstance(entry, dict) else None
+        if not isinstance(reference, dict):
+            return None
+        files = reference.get("files", {})
+        if not isinstance(files, dict) or any(file_fingerprint(path)[1:] != list(stamp)
+                                              for path, stamp in files.items()):
+            return None
+        return reference
+
+    def holds(self, node_id: str, key: str | None, policy: CachePolicy) -> bool:
+        """Whether a run would find ``node_id``'s outputs under ``key`` (before its spec's last checks).
+
+        Args:
+            node_id: the node.
+            key: its key in the coming run (`graph_keys`).
+            policy: its spec's cache policy.
+        """
+        if key is None or not reusable(policy):
+            return False
+        if policy.mode == REFERENCE:
+            return self.reference(key) is not None
+        return self.recall(node_id, key) is not None
 
     def store_reference(self, key: str, node_id: str, type_id: str, reference: dict[str, Any]) -> str:
         """Write the reference entry of ``key``; returns "" or why it could not be written.
@@ -138,4 +207,5 @@ def reusable(policy: CachePolicy) -> bool:
     return policy.mode != NEVER
 
 
-__all__ = ["CACHE_FOLDER", "MEMORY", "ResultCache", "file_fingerprint", "node_key", "products_present", "reusable"]
+__all__ = ["CACHE_FOLDER", "MEMORY", "NO_CACHE_FLAG", "ResultCache", "file_fingerprint", "node_key", "products_present",
+           "reusable", "reused_nodes"]

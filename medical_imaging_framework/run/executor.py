@@ -10,7 +10,7 @@ from typing import Any
 from medical_imaging_framework.core.graph import Graph, Problem
 from medical_imaging_framework.core.node_spec import REFERENCE
 from medical_imaging_framework.core.pipeline_file import graph_to_dict
-from medical_imaging_framework.run.cache import ResultCache, node_key, products_present, reusable
+from medical_imaging_framework.run.cache import ResultCache, graph_keys, products_present, reusable
 from medical_imaging_framework.run.control import Cancelled, CancelToken, NodeError, worker_message
 from medical_imaging_framework.run.events import (
     Event,
@@ -102,6 +102,12 @@ class Executor:
         self._emit(RunStarted(pipeline=self.graph.name, node_count=len(order)))
         result = RunResult(status=RunStatus.DONE)
         pipeline = graph_to_dict(self.graph)
+        if self.cache is not None:
+            try:
+                self.keys = graph_keys(self.graph)
+            except Exception as error:  # e.g. a watched folder that cannot be listed: this run reuses nothing
+                self._emit(LogLine(f"warning: results of earlier runs are not reused this time: {error}",
+                                   level="warning"))
         for node_id in order:
             status = self._run_node(node_id, result, pipeline)
             if status != RunStatus.DONE:
@@ -122,7 +128,7 @@ class Executor:
         try:
             self.cancel.raise_if_cancelled()
             config = node.parsed_config()
-            key = self._key(node_id, config)
+            key = self.keys.get(node_id)
             reused = self._reuse(context, inputs, config, key)
             if reused is not None:
                 result.outputs[node_id] = reused
@@ -144,23 +150,6 @@ class Executor:
         self._emit(NodeFinished(node_id=node_id, seconds=time.perf_counter() - node_started))
         return RunStatus.DONE
 
-    def _key(self, node_id: str, config: dict[str, Any]) -> str | None:
-        """The node's key (`run.cache.node_key`), or None when it or a node upstream is not reusable this time."""
-        if self.cache is None:
-            return None
-        node = self.graph.nodes[node_id]
-        inputs: dict[str, tuple[str, str]] = {}
-        for port, link in self.graph.inputs_of(node_id).items():
-            upstream = self.keys.get(link.source)
-            if upstream is None:
-                self.keys[node_id] = None
-                return None
-            inputs[port] = (upstream, link.source_port)
-        watched = node.spec.cache.watch(config) if node.spec.cache.watch is not None else []
-        key = None if watched is None else node_key(node.type_id, config, inputs, watched)
-        self.keys[node_id] = key
-        return key
-
     def _reuse(self, context: NodeContext, inputs: dict[str, Any], config: dict[str, Any],
                key: str | None) -> dict[str, Any] | None:
         """The node's outputs from the cache (and a "reused:" line), or None: the node runs."""
@@ -178,6 +167,8 @@ class Executor:
             how = str(reference.get("label", "from the cache")) if reference is not None else ""
         else:
             outputs, how = self.cache.recall(context.node_id, key), "in memory"
+            if outputs is not None and policy.refresh is not None:
+                policy.refresh(outputs)
         if outputs is not None:
             context.log(f"reused: {context.node_id} ({how})")
         return outputs
