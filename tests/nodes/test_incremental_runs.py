@@ -79,7 +79,8 @@ def test_changing_only_the_predictor_reuses_the_training_and_the_data(registry: 
     reused = [line for line in lines if line.startswith("reused: ")]
     run_id = next(line for line in lines if line.startswith("Weights scored:")).rsplit("run ", 1)[1].rstrip(")")
     assert f"reused: trainer (run {run_id}, epoch 3)" in reused
-    assert {"reused: phantoms (in memory)", "reused: split (in memory)", "reused: transforms (in memory)"} <= set(reused)
+    data = {"reused: phantoms (in memory)", "reused: split (in memory)", "reused: transforms (in memory)"}
+    assert data <= set(reused)
     assert not any(line.startswith(("reused: predictor", "reused: evaluate")) for line in lines)
     assert any(line.startswith("mean ") for line in lines) and any(line.startswith("Mean Dice:") for line in lines)
     assert second < 0.2 * first, (first, second)
