@@ -13,6 +13,8 @@ import pytest
 from medical_imaging_framework.core import Graph, NodeRegistry, load_pipeline
 from medical_imaging_framework.core.examples import BUNDLED_PIPELINES
 from medical_imaging_framework.nodes import RUNTIME_MODULES
+from medical_imaging_framework.run import cache as cache_module
+from medical_imaging_framework.run.cache import CACHE_FOLDER as DEFAULT_CACHE_FOLDER
 from medical_imaging_framework.run.cache import ResultCache, reused_nodes
 from medical_imaging_framework.run.events import format_event
 from medical_imaging_framework.run.session import RunSession
@@ -60,11 +62,12 @@ def _epochs(lines: list[str]) -> list[str]:
 
 @pytest.fixture
 def working_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The test's working folder (``ck`` and ``.mif/cache`` go there); torch and MONAI imported beforehand, so
-    that the first run's time is that of the run, not of the imports."""
+    """The test's working folder (``ck`` and ``.mif/cache`` go there, as in a user's); torch and MONAI imported
+    beforehand, so that the first run's time is that of the run, not of the imports."""
     for module in RUNTIME_MODULES:
         importlib.import_module(module)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cache_module, "CACHE_FOLDER", DEFAULT_CACHE_FOLDER)
     return tmp_path
 
 
