@@ -55,7 +55,8 @@ def file_fingerprint(path: str) -> list[Any]:
 
 def node_key(type_id: str, config: dict[str, Any], inputs: dict[str, tuple[str, str]],
              watched: list[str]) -> str:
-    """The key of one node: sha256 of its type, parameters, input keys and watched files (canonical JSON).
+    """The key of one node: sha256 of the working folder, its type, parameters, input keys and watched files
+    (canonical JSON).
 
     Args:
         type_id: the node's type.
@@ -65,6 +66,7 @@ def node_key(type_id: str, config: dict[str, Any], inputs: dict[str, tuple[str, 
     """
     document = {
         "format": KEY_FORMAT,
+        "folder": os.getcwd(),  # relative paths in parameters (checkpoint_dir: ck) mean another file elsewhere
         "type": type_id,
         "params": config,
         "inputs": sorted([port, key, source_port] for port, (key, source_port) in inputs.items()),

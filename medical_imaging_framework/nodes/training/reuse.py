@@ -16,19 +16,21 @@ from typing import Any
 
 from medical_imaging_framework.nodes.inference.weights import WeightsSource, attach, weights_of
 from medical_imaging_framework.run.executor import NodeContext
+from medical_imaging_framework.run.launch import restart_count
 
 
 def watched_files(config: dict[str, Any]) -> list[str] | None:
-    """The file the Trainer resumes from (its size and time enter the key); None for ``last``/``auto``.
+    """The file the Trainer resumes from (its size and time enter the key); None for ``last``/``auto`` and
+    after an elastic restart.
 
     ``last`` and ``auto`` pick a file when the run starts, from a folder the training itself writes into, so a
-    Trainer set to them is never reused.
+    Trainer set to them is never reused; nor is one in a worker group torchrun restarted (it resumes ``auto``).
 
     Args:
         config: the Trainer's parsed parameters.
     """
     choice = str(config.get("resume_from", "")).strip()
-    if choice in ("last", "auto"):
+    if choice in ("last", "auto") or restart_count() > 0:
         return None
     return [choice] if choice else []
 
