@@ -200,3 +200,23 @@ def test_keys_are_canonical_and_cover_type_params_inputs_and_files(tmp_path: Pat
     assert base != node_key("t.A", {"a": 1, "b": [1, 2]}, {"x": ("k1", "val"), "y": ("k2", "out")}, [])
     assert base != node_key("t.A", {"a": 1, "b": [1, 2]}, {"x": ("k1", "out"), "y": ("k2", "out")},
                             [str(tmp_path / "missing")])
+
+
+def test_a_reference_naming_a_changed_file_is_a_miss_and_reused_nodes_says_so_before_a_run(tmp_path: Path) -> None:
+    from medical_imaging_framework.run.cache import reused_nodes
+
+    result = tmp_path / "weights.bin"
+    result.write_bytes(b"1234")
+    stat = result.stat()
+    cache = ResultCache(tmp_path / "index")
+    stamp = {"files": {str(result): [stat.st_size, stat.st_mtime_ns]}}
+    assert cache.store_reference("k", "n1", "toy.Train", stamp) == ""
+    assert cache.reference("k") is not None
+    result.write_bytes(b"12345")
+    assert cache.reference("k") is None and cache.reference("other") is None
+    graph = _chain("toy.Source", "toy.Scale")
+    assert reused_nodes(graph, cache) == set()
+    _run(graph, cache)
+    assert reused_nodes(graph, cache) == {"n0", "n1"} and reused_nodes(graph, None) == set()
+    graph.nodes["n1"].config["factor"] = 7
+    assert reused_nodes(graph, cache) == {"n0"}
