@@ -28,3 +28,14 @@ def tiny_graph(registry: NodeRegistry, tmp_path: Path) -> Graph:
     return make_tiny_graph(registry, tmp_path / "checkpoints")
 
 
+
+
+@pytest.fixture(autouse=True)
+def isolated_result_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Runs with reuse on (the editor, ``mif run`` in this process) keep their cache index in a fresh temporary
+    folder, never in the working folder the tests run from (`run.cache.CACHE_FOLDER`, absolute here)."""
+    from medical_imaging_framework.run import cache
+
+    folder = tmp_path_factory.mktemp("mif-cache")
+    monkeypatch.setattr(cache, "CACHE_FOLDER", folder)
+    return folder

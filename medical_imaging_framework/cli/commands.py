@@ -27,6 +27,7 @@ from medical_imaging_framework.core import (
 from medical_imaging_framework.core.examples import resolve_pipeline_path
 from medical_imaging_framework.core.params import shown_value
 from medical_imaging_framework.core.text import printable
+from medical_imaging_framework.run.cache import reused_nodes
 from medical_imaging_framework.run.events import Event, NodeFailed, Progress, format_event
 from medical_imaging_framework.run.launch import launch_torchrun
 from medical_imaging_framework.run.process_tree import end_if_still_running, orphaned
@@ -138,7 +139,7 @@ class ConsolePrinter:
 def run_command(args: argparse.Namespace) -> int:
     """`mif run`: exit 0 done, 1 a node failed, 2 invalid, 130 stopped by Ctrl-C (see `run.status`)."""
     path, graph = load_with_overrides(args.pipeline, args.overrides)
-    session = RunSession(graph, validated=getattr(args, "validated", False))
+    session = RunSession(graph, validated=getattr(args, "validated", False), cache=cli_run.result_cache(args))
     problem = _invalid(path, session.problems)
     if problem:
         raise problem
@@ -149,8 +150,10 @@ def run_command(args: argparse.Namespace) -> int:
     from medical_imaging_framework.nodes.training.folders import fresh_run_warning, used_checkpoint_folders
     from medical_imaging_framework.training import distributed  # torch: only when a run starts
 
+    reused = reused_nodes(graph, session.cache)  # a reused Trainer writes nothing into its folder
     for used in used_checkpoint_folders(graph) if distributed.is_main() else ():  # another run's folder: say so
-        print(printable(fresh_run_warning(used)), file=sys.stderr, flush=True)
+        if used.node_id not in reused:
+            print(printable(fresh_run_warning(used)), file=sys.stderr, flush=True)
     session.sink = cli_run.make_sink(args, ConsolePrinter, sys.stdout)
     session.record_mode, session.record_overrides = cli_run.record_mode(args), list(args.overrides)
 

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from medical_imaging_framework.run.cache import NO_CACHE_FLAG, ResultCache
 from medical_imaging_framework.run.launch import VALIDATED_FLAG, launched_by_torchrun, torchrun_command
 
 EVENT_FORMATS = ("text", "jsonl")
@@ -30,6 +31,11 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--nproc", type=_whole_number(1), default=1, metavar="N",
         help="train/infer with N processes on this machine (starts torchrun; docs/training/DISTRIBUTED.md)",
+    )
+    run.add_argument(
+        NO_CACHE_FLAG, dest="no_cache", action="store_true",
+        help="run every node again; by default a node whose parameters, inputs and files did not change since an "
+             "earlier run is reused, e.g. a finished training (docs/gui/RUNS.md)",
     )
     # set by a launching `mif` (torchrun, the editor) that validated the pipeline already: validation once per launch
     run.add_argument(VALIDATED_FLAG, action="store_true", help=argparse.SUPPRESS)
@@ -52,6 +58,18 @@ def _whole_number(minimum: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def result_cache(args: argparse.Namespace) -> ResultCache | None:
+    """The cache ``mif run`` reuses results from: None with ``--no-cache`` and under torchrun (every rank would
+    decide alone; docs/gui/RUNS.md), else the working folder's ``.mif/cache``.
+
+    Args:
+        args: the parsed ``mif run`` arguments.
+    """
+    if getattr(args, "no_cache", False) or launched_by_torchrun() or getattr(args, "nproc", 1) > 1:
+        return None
+    return ResultCache()
 
 
 def wants_launcher(args: argparse.Namespace) -> bool:

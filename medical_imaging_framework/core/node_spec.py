@@ -16,6 +16,37 @@ from medical_imaging_framework.core.ports import Port
 
 RunFunction = Callable[..., dict[str, Any]]
 
+MEMORY, REFERENCE, NEVER = "memory", "reference", "never"
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """How a node's outputs may be reused by a later run (`run.cache`; docs/gui/RUNS.md).
+
+    Args:
+        mode: ``memory`` (the outputs kept in this process, the default), ``reference`` (a small JSON reference
+            kept in the working folder's ``.mif/cache``, e.g. a Trainer's checkpoint, from which ``restore``
+            rebuilds the outputs in any later process), or ``never`` (runs every time).
+        watch: ``watch(config)`` -> the files or folders the node reads, whose size and modification time
+            enter its key; None from it: not reusable with this config (e.g. ``resume_from: last``).
+        products: ``products(config)`` -> files or folders the node writes; it runs again when one is missing.
+        reference: ``reference(outputs)`` -> the JSON-ready reference of a finished run's outputs, or None.
+        restore: ``restore(ctx, inputs, config, reference)`` -> the outputs again, or None when the reference
+            no longer holds (then the node runs).
+        refresh: ``refresh(outputs)``, called before outputs kept in memory go on to a later run (e.g. random
+            transforms back to their seed, so that a reused data set gives what a fresh one would).
+    """
+
+    mode: str = MEMORY
+    watch: Callable[[dict[str, Any]], list[str] | None] | None = None
+    products: Callable[[dict[str, Any]], list[str]] | None = None
+    reference: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
+    restore: Callable[..., dict[str, Any] | None] | None = None
+    refresh: Callable[[dict[str, Any]], None] | None = None
+
+
+RUN_EVERY_TIME = CachePolicy(mode=NEVER)
+
 
 @dataclass(frozen=True)
 class NodeSpec:
@@ -34,6 +65,7 @@ class NodeSpec:
             `Graph.validate` calls it once the node's parameters each passed their own rule.
         placeholder: stands for a node of a type no installed plugin provides (`core.missing_node`): it keeps
             the node's parameters as the file had them and never runs.
+        cache: how a later run may reuse its outputs (`CachePolicy`; default: in memory, in this process).
     """
 
     type_id: str
@@ -46,6 +78,7 @@ class NodeSpec:
     description: str = ""
     check: CheckFunction | None = None
     placeholder: bool = False
+    cache: CachePolicy = field(default_factory=CachePolicy)
     _params_by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

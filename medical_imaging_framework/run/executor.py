@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medical_imaging_framework.core.graph import Graph, Problem
+from medical_imaging_framework.core.node_spec import REFERENCE
 from medical_imaging_framework.core.pipeline_file import graph_to_dict
+from medical_imaging_framework.run.cache import ResultCache, graph_keys, products_present, reusable
 from medical_imaging_framework.run.control import Cancelled, CancelToken, NodeError, worker_message
 from medical_imaging_framework.run.events import (
     Event,
@@ -76,15 +78,19 @@ class Executor:
         sink: receives every event, from the thread that calls `run`.
         cancel: stop flag; a new one is made when omitted.
         validated: the caller has validated ``graph`` already (a `RunSession` validates once per launch).
+        cache: reuse the outputs of nodes whose key did not change (`run.cache`); None runs every node.
     """
 
     def __init__(
-        self, graph: Graph, sink: EventSink | None = None, cancel: CancelToken | None = None, validated: bool = False
+        self, graph: Graph, sink: EventSink | None = None, cancel: CancelToken | None = None, validated: bool = False,
+        cache: ResultCache | None = None,
     ) -> None:
         self.graph = graph
         self.sink: EventSink = sink or (lambda event: None)
         self.cancel = cancel or CancelToken()
         self.validated = validated
+        self.cache = cache
+        self.keys: dict[str, str | None] = {}  # each node's key in this run (None: not reusable this time)
 
     def run(self) -> RunResult:
         """Validate (unless done already) then execute; never raises for a node's failure (see `RunResult`)."""
@@ -96,6 +102,12 @@ class Executor:
         self._emit(RunStarted(pipeline=self.graph.name, node_count=len(order)))
         result = RunResult(status=RunStatus.DONE)
         pipeline = graph_to_dict(self.graph)
+        if self.cache is not None:
+            try:
+                self.keys = graph_keys(self.graph)
+            except Exception as error:  # e.g. a watched folder that cannot be listed: this run reuses nothing
+                self._emit(LogLine(f"warning: results of earlier runs are not reused this time: {error}",
+                                   level="warning"))
         for node_id in order:
             status = self._run_node(node_id, result, pipeline)
             if status != RunStatus.DONE:
@@ -115,10 +127,18 @@ class Executor:
         node_started = time.perf_counter()
         try:
             self.cancel.raise_if_cancelled()
-            outputs = node.spec.run(context, inputs, node.parsed_config()) or {}
+            config = node.parsed_config()
+            key = self.keys.get(node_id)
+            reused = self._reuse(context, inputs, config, key)
+            if reused is not None:
+                result.outputs[node_id] = reused
+                self._emit(NodeFinished(node_id=node_id, seconds=time.perf_counter() - node_started))
+                return RunStatus.DONE
+            outputs = node.spec.run(context, inputs, config) or {}
             missing = [p.name for p in node.spec.outputs if p.name not in outputs]
             if missing:
                 raise NodeError(f"{node.type_id} produced no value for output(s): {', '.join(missing)}")
+            self._remember(context, key, outputs)
         except Cancelled:
             return RunStatus.CANCELLED
         except Exception as error:  # a node's failure ends the run cleanly, never the program
@@ -129,6 +149,46 @@ class Executor:
         result.outputs[node_id] = outputs
         self._emit(NodeFinished(node_id=node_id, seconds=time.perf_counter() - node_started))
         return RunStatus.DONE
+
+    def _reuse(self, context: NodeContext, inputs: dict[str, Any], config: dict[str, Any],
+               key: str | None) -> dict[str, Any] | None:
+        """The node's outputs from the cache (and a "reused:" line), or None: the node runs."""
+        policy = self.graph.nodes[context.node_id].spec.cache
+        if self.cache is None or key is None or not reusable(policy) or not products_present(policy, config):
+            return None
+        if policy.mode == REFERENCE:
+            reference = self.cache.reference(key)
+            outputs = None
+            if reference is not None and policy.restore is not None:
+                try:
+                    outputs = policy.restore(context, inputs, config, reference)
+                except Exception:  # a reference that no longer holds (a damaged file): the node runs instead
+                    outputs = None
+            how = str(reference.get("label", "from the cache")) if reference is not None else ""
+        else:
+            outputs, how = self.cache.recall(context.node_id, key), "in memory"
+            if outputs is not None and policy.refresh is not None:
+                policy.refresh(outputs)
+        if outputs is not None:
+            context.log(f"reused: {context.node_id} ({how})")
+        return outputs
+
+    def _remember(self, context: NodeContext, key: str | None, outputs: dict[str, Any]) -> None:
+        """Keep a finished node's outputs for a later run, as its spec's `CachePolicy` says."""
+        if self.cache is None:
+            return
+        node = self.graph.nodes[context.node_id]
+        policy = node.spec.cache
+        if key is None or not reusable(policy):
+            self.cache.forget(context.node_id)
+        elif policy.mode == REFERENCE:
+            reference = policy.reference(outputs) if policy.reference is not None else None
+            problem = self.cache.store_reference(key, context.node_id, node.type_id, reference) if reference else ""
+            if problem:
+                self._emit(LogLine(f"warning: the result cache cannot be written ({problem}): a later run "
+                                   f"will not reuse '{context.node_id}'", context.node_id, "warning"))
+        else:
+            self.cache.keep(context.node_id, key, outputs)
 
     def _emit(self, event: Event) -> None:
         self.sink(event)

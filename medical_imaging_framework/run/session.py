@@ -18,6 +18,7 @@ from pathlib import Path
 
 from medical_imaging_framework.core import Graph, NodeRegistry, Problem
 from medical_imaging_framework.core.pipeline_file import graph_from_dict, graph_to_dict
+from medical_imaging_framework.run.cache import NO_CACHE_FLAG, ResultCache
 from medical_imaging_framework.run.control import CancelToken, ProgressThrottle, StopEscalation, StopRequest
 from medical_imaging_framework.run.event_stream import event_from_dict
 from medical_imaging_framework.run.events import (
@@ -51,6 +52,8 @@ class RunSession:
         separate_process: run in a child ``mif run`` process even for one process.
         validated: the pipeline was validated by whoever launched this process (``--validated``).
         throttle_progress: coalesce `Progress` events (`ProgressThrottle`); the editor does, the CLI does not.
+        cache: reuse what earlier runs computed (`run.cache`); None runs every node. A child process gets
+            ``--no-cache`` when it is None, and otherwise its own cache (references in ``.mif/cache`` only).
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class RunSession:
         separate_process: bool = False,
         validated: bool = False,
         throttle_progress: bool = False,
+        cache: ResultCache | None = None,
     ) -> None:
         self.graph = graph if registry is None else graph_from_dict(graph_to_dict(graph), registry, source=graph.name)
         self.sink: EventSink = sink or _ignore
@@ -70,6 +74,7 @@ class RunSession:
         self.cancel = CancelToken()
         self.stops = StopEscalation()
         self.throttle = ProgressThrottle() if throttle_progress else None
+        self.cache = cache
         self._problems: list[Problem] | None = [] if validated else None
         self._folders: list[str] = []
         self._metrics: dict[str, dict[str, float]] = {}
@@ -101,14 +106,14 @@ class RunSession:
             return RunResult(status=RunStatus.INVALID, problems=list(self.problems))
         recorder = self._recorder()
         if recorder is None:
-            return self._completed(Executor(self.graph, self.observe, self.cancel, validated=True).run())
+            return self._completed(Executor(self.graph, self.observe, self.cancel, validated=True, cache=self.cache).run())
 
         def observe(event: Event) -> None:
             recorder.observe(event)
             self.observe(event)
 
         try:
-            result = Executor(self.graph, observe, self.cancel, validated=True).run()
+            result = Executor(self.graph, observe, self.cancel, validated=True, cache=self.cache).run()
         finally:
             recorder.finish("cancelled")  # an abort (KeyboardInterrupt) ends without RunFinished; else a no-op
         return self._completed(result)
@@ -147,12 +152,14 @@ class RunSession:
     # -- in child processes -------------------------------------------------------------------------
     def child_arguments(self, pipeline_file: str | os.PathLike[str]) -> list[str]:
         """The arguments after ``python`` of the child that runs this session: ``mif run --events jsonl``,
-        with ``--nproc N`` for several processes.
+        with ``--no-cache`` when the session reuses nothing and ``--nproc N`` for several processes.
 
         Args:
             pipeline_file: where `write_pipeline` put the pipeline.
         """
         arguments = ["-m", "medical_imaging_framework", "run", str(pipeline_file), "--events", "jsonl", VALIDATED_FLAG]
+        if self.cache is None:
+            arguments.append(NO_CACHE_FLAG)
         if self.processes > 1:
             arguments += ["--nproc", str(self.processes)]
         return arguments

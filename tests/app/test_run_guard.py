@@ -106,6 +106,7 @@ def test_overwrite_moves_the_whole_earlier_run_and_its_report_builds_there(
     metrics = (folder / "metrics.csv").read_text()
     assert len(metrics.splitlines()) == 3  # the header and 2 epochs
     first_files = {p.name for p in folder.iterdir()} - {".mif-run.lock"}
+    window.action_reuse.setChecked(False)  # a fresh run (with Reuse Results the training would be reused)
     window.action_run.trigger()
     wait_for_run(qtbot, window)
     assert window.runner.last_result.status == "done" and len(checkpoint_folder_questions) == 1

@@ -28,7 +28,7 @@ def test_fresh_run_into_a_used_folder_warns_and_run_ids_tell_runs_apart(
     first = run_id(folder / "final_model.pt")
     assert len(first) >= 8 and run_id(folder / "checkpoint_epoch_1.pt") == first
 
-    assert main(["run", str(pipeline)]) == 0
+    assert main(["run", str(pipeline), "--no-cache"]) == 0  # a fresh run (without it the training is reused)
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     assert warnings == [
         f"warning: checkpoint folder '{folder}' already holds 3 checkpoint file(s) of an earlier run "

@@ -51,7 +51,8 @@ def test_a_hostile_checkpoint_dir_is_printed_escaped(registry: NodeRegistry, tmp
     assert "Checkpoints will be saved to:" in out and "Training complete." in out
     assert (folder / "final_model.pt").is_file()
 
-    assert main(["run", str(path), "--events", "jsonl"]) == 0  # a used folder now: the warning quotes it too
+    # a used folder now: the warning quotes it too (--no-cache: a fresh run, not the first one's training reused)
+    assert main(["run", str(path), "--events", "jsonl", "--no-cache"]) == 0
     out, err = capsys.readouterr()
     assert not _raw_controls(out + err), (out + err)[-2000:]
     assert "warning: checkpoint folder '" in err and "\\x1b]0;pwned" in err

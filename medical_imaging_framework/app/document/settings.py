@@ -1,5 +1,5 @@
 """The editor's remembered settings (QSettings): the last folder used, the recent pipeline files, where runs go
-(Run ▸ Run Where) and the window's size, place and dock layout.
+(Run ▸ Run Where, Reuse Results) and the window's size, place and dock layout.
 
 Tests point QSettings at a temporary folder (`QSettings.setPath`) so they never touch the user's settings.
 """
@@ -16,6 +16,7 @@ MAX_RECENT = 10
 LAST_FOLDER_KEY = "files/last_folder"
 RECENT_KEY = "files/recent"
 RUN_WHERE_KEY = "run/where"
+REUSE_KEY = "run/reuse_results"
 GEOMETRY_KEY = "window/geometry"
 LAYOUT_KEY = "window/state"
 

@@ -15,6 +15,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 from medical_imaging_framework.app.qt.gc_guard import collector
 from medical_imaging_framework.core import Graph, NodeRegistry
 from medical_imaging_framework.nodes import RUNTIME_MODULES
+from medical_imaging_framework.run.cache import ResultCache, reused_nodes
 from medical_imaging_framework.run.events import Event
 from medical_imaging_framework.run.executor import RunResult
 from medical_imaging_framework.run.session import RunSession
@@ -94,6 +95,9 @@ class RunController(QObject):
         self.processes = 1
         self.separate_process = False
         self.process_run: Any = None
+        # Reuse results (Run menu, toolbar): the results of earlier runs of this window, kept between its runs
+        self.reuse = True
+        self.cache = ResultCache()
 
     @property
     def running(self) -> bool:
@@ -109,7 +113,8 @@ class RunController(QObject):
         if self.running:
             return
         self.session = RunSession(graph, self.registry, processes=self.processes,
-                                  separate_process=self.separate_process, validated=True, throttle_progress=True)
+                                  separate_process=self.separate_process, validated=True, throttle_progress=True,
+                                  cache=self.cache if self.reuse else None)
         self.session.record_mode = "editor"  # a run record (run.json); a child process records its own
         if self.session.in_child_processes:
             self._start_process(self.session)
@@ -127,6 +132,14 @@ class RunController(QObject):
         collector().hold()  # while the run thread runs Python, only the GUI thread collects garbage
         self.thread.start()
         self.started.emit()
+
+    def reused_nodes(self, graph: Graph) -> set[str]:
+        """The nodes of ``graph`` the next run would reuse (none with Reuse results off; `run.cache.reused_nodes`).
+
+        Args:
+            graph: the validated pipeline about to run.
+        """
+        return reused_nodes(graph, self.cache) if self.reuse else set()
 
     def stop(self) -> None:
         """Ask the run to stop after the current batch; a second Stop aborts a run in child processes at once."""

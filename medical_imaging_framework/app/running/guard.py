@@ -9,6 +9,7 @@ this run only, the pipeline is not changed), **Overwrite** (the earlier run's fi
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from enum import Enum
 
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -98,18 +99,20 @@ def ask(parent: QWidget, used: list[UsedCheckpointFolder], complete: bool = Fals
     return Choice.CANCEL
 
 
-def graph_to_run(parent: QWidget, graph: Graph, registry: NodeRegistry) -> tuple[Graph | None, str]:
+def graph_to_run(parent: QWidget, graph: Graph, registry: NodeRegistry,
+                 reused: Collection[str] = ()) -> tuple[Graph | None, str]:
     """The graph to run after asking about used checkpoint folders, and a note for the status bar.
 
     Args:
         parent: the window (parent of the question and of error boxes).
         graph: the validated pipeline.
         registry: node types (to copy the graph for a resumed run).
+        reused: the nodes the run will reuse (`RunController.reused_nodes`): a reused Trainer writes nothing.
 
     Returns:
         ``(graph, note)``; graph is None when the user cancelled or a file could not be moved.
     """
-    used = used_checkpoint_folders(graph)
+    used = [folder for folder in used_checkpoint_folders(graph) if folder.node_id not in reused]
     if not used:
         return graph, ""
     choice = ask(parent, used, complete=all(finished(graph, folder) for folder in used))

@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QWidget
 
 from medical_imaging_framework.app.running.modes import add_run_mode_menu
+from medical_imaging_framework.app.window.reuse_action import make_reuse_action
 
 if TYPE_CHECKING:
     from medical_imaging_framework.app.canvas.graph_widgets import MifNodeGraph
@@ -83,6 +84,8 @@ def add_menus_and_toolbar(window: MainWindow) -> None:
     run_menu.addActions([window.action_run, window.action_stop, window.action_report])
     run_menu.addSeparator()
     window.run_modes = add_run_mode_menu(run_menu, window.runner)
+    window.action_reuse = make_reuse_action(window, window.runner)
+    run_menu.addAction(window.action_reuse)
     menus.addMenu("&Help").addAction(window.action_help)
     toolbar = window.addToolBar("Main")
     toolbar.setObjectName("main_toolbar")
@@ -90,7 +93,7 @@ def add_menus_and_toolbar(window: MainWindow) -> None:
     toolbar.addSeparator()
     toolbar.addActions([window.action_undo, window.action_redo])
     toolbar.addSeparator()
-    toolbar.addActions([window.action_run, window.action_stop, window.action_report])
+    toolbar.addActions([window.action_run, window.action_stop, window.action_report, window.action_reuse])
     toolbar.addSeparator()
     toolbar.addAction(window.action_fit)
     for action in toolbar.actions():

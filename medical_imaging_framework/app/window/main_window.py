@@ -389,7 +389,7 @@ class MainWindow(QMainWindow):
             return True
         from medical_imaging_framework.app.running.guard import graph_to_run  # imports torch: once it has loaded
 
-        graph, note = graph_to_run(self, self.canvas.graph, self.registry)
+        graph, note = graph_to_run(self, self.canvas.graph, self.registry, self.runner.reused_nodes(self.canvas.graph))
         if note:  # a question was asked: the keyboard goes back to the canvas
             self.restore_focus()
         if graph is None:  # Cancel changes nothing: the last run's node states stay

@@ -8,6 +8,7 @@ from typing import Any
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact, check_no_data
+from medical_imaging_framework.core.node_spec import RUN_EVERY_TIME
 from medical_imaging_framework.core.params import MAX_SEED
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.executor import NodeContext
@@ -229,5 +230,6 @@ SPECS = [
         ),
         description="Batches a dataset for training, validation or inference.",
         check=check_loader,
+        cache=RUN_EVERY_TIME,  # built in a moment; a kept loader would keep its worker processes between runs
     ),
 ]

@@ -18,6 +18,7 @@ from typing import Any
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact, check_labels
+from medical_imaging_framework.core.node_spec import RUN_EVERY_TIME
 from medical_imaging_framework.nodes.inference.specs import PredictionSet
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.events import LogLine, MetricsReported
@@ -184,5 +185,6 @@ SPECS = [
         ),
         description="Dice and 95% Hausdorff distance (mm) per case and on average; prints a table.",
         check=check_evaluate,
+        cache=RUN_EVERY_TIME,  # its table and evaluation.csv are what a re-run is for; cheap on reused predictions
     ),
 ]

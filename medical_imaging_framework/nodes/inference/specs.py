@@ -18,6 +18,7 @@ import numpy as np
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact, check_model_on_data
+from medical_imaging_framework.core.node_spec import CachePolicy
 from medical_imaging_framework.nodes.inference.weights import WeightsSource, attach, weights_of
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.events import SampleAvailable
@@ -268,6 +269,7 @@ SPECS = [
                   "from them are meaningless)."),
         ),
         description="Loads trained weights (weights only, no code) into the linked model's architecture.",
+        cache=CachePolicy(watch=lambda config: [config["path"]]),  # a replaced checkpoint is loaded again
     ),
     NodeSpec(
         type_id="inference.Predictor",

@@ -14,6 +14,7 @@ from typing import Any
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact
+from medical_imaging_framework.core.node_spec import CachePolicy
 from medical_imaging_framework.core.params import path_unreachable
 from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.nodes.io import readers
@@ -208,6 +209,20 @@ def decathlon_class_names(path: Path) -> tuple[list[str] | None, str]:
                            "(e.g. {\"0\": \"background\", \"1\": \"liver\"}); classes are shown by number")
 
 
+def watched_files(config: dict[str, Any]) -> list[str]:
+    """The datalist file and every image and label it lists (`run.cache`): a change to any re-reads the data.
+
+    Args:
+        config: the node's parsed parameters.
+    """
+    path = Path(config["path"]).expanduser()
+    try:
+        pairs = csv_pairs(path) if path.suffix.lower() == ".csv" else decathlon_pairs(path, config["key"])
+    except (NodeError, OSError, ValueError):  # the run says what is wrong with the file
+        return [str(path)]
+    return [str(path)] + [str(file) for _, image, label in pairs for file in (image, label) if file is not None]
+
+
 def run_datalist(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     path = Path(config["path"]).expanduser()
     if not path.is_file():
@@ -245,5 +260,6 @@ SPECS = [
         ),
         description="Images and labels listed in a Decathlon dataset.json (MONAI) or a CSV file.",
         check=check_datalist,
+        cache=CachePolicy(watch=watched_files),
     ),
 ]

@@ -19,6 +19,7 @@ from medical_imaging_framework.core import (
     PortKind,
 )
 from medical_imaging_framework.core.checks import CheckContext, Fact, input_size_problem
+from medical_imaging_framework.core.node_spec import CachePolicy
 from medical_imaging_framework.core.option_values import EXPORT_FORMATS
 from medical_imaging_framework.core.pipeline_file import graph_from_dict
 from medical_imaging_framework.nodes.io.deploy_config import deploy_config, model_node_of, write_deploy_config
@@ -88,5 +89,6 @@ SPECS = [
         ),
         description="Writes the trained model as ONNX or TorchScript and checks it reproduces the model's output.",
         check=check_export,
+        cache=CachePolicy(products=lambda config: [config["path"]]),  # runs again when its file is gone
     ),
 ]

@@ -10,6 +10,7 @@ from typing import Any
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact
+from medical_imaging_framework.core.node_spec import CachePolicy
 from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.nodes.io import readers
 from medical_imaging_framework.nodes.io.labels import LABEL_MAPPING
@@ -122,6 +123,11 @@ def run_image_folder(ctx: NodeContext, inputs: dict[str, Any], config: dict[str,
     return {"dataset": open_pairs(ctx, pair_entries(images, labels), config, "Image folder")}
 
 
+def watched_folders(config: dict[str, Any]) -> list[str]:
+    """The images and labels folders: a file added, removed or changed in them re-reads the data (`run.cache`)."""
+    return [folder for folder in (config["images_dir"], config["labels_dir"]) if folder.strip()]
+
+
 def check_image_folder(ctx: CheckContext) -> None:
     """Without a labels folder the items carry no labels (the files are read only at run time)."""
     ctx.provide("dataset", **{Fact.HAS_LABELS: ctx.known(bool(ctx.config["labels_dir"].strip()), "labels_dir")})
@@ -146,5 +152,6 @@ SPECS = [
         ),
         description="Images and labels from two folders, paired by file name; each image keeps its affine.",
         check=check_image_folder,
+        cache=CachePolicy(watch=watched_folders),
     ),
 ]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact
+from medical_imaging_framework.core.node_spec import CachePolicy
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.executor import NodeContext
 
@@ -103,5 +104,6 @@ SPECS = [
         ),
         description="Writes one class-map file per case on its source image's grid, named after the image.",
         check=check_save,
+        cache=CachePolicy(products=lambda config: [config["output_dir"]]),  # runs again when its folder is gone
     ),
 ]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact, Known
+from medical_imaging_framework.core.node_spec import RUN_EVERY_TIME
 from medical_imaging_framework.core.params import MAX_SEED
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.executor import NodeContext
@@ -168,6 +169,7 @@ SPECS = [
         ),
         description="MONAI UNet with residual units.",
         check=check_levels,
+        cache=RUN_EVERY_TIME,  # built in a moment; a Trainer trains the very model it is given
     ),
     NodeSpec(
         type_id="models.SegResNet",
@@ -188,6 +190,7 @@ SPECS = [
         ),
         description="MONAI SegResNet: residual encoder-decoder with group normalisation (Myronenko 2018).",
         check=check_segresnet,
+        cache=RUN_EVERY_TIME,  # built in a moment; a Trainer trains the very model it is given
     ),
     NodeSpec(
         type_id="models.AttentionUnet",
@@ -206,5 +209,6 @@ SPECS = [
         ),
         description="MONAI Attention UNet: attention gates on the skip connections (Oktay 2018).",
         check=check_levels,
+        cache=RUN_EVERY_TIME,  # built in a moment; a Trainer trains the very model it is given
     ),
 ]

@@ -10,9 +10,11 @@ from typing import Any
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact, check_labels, check_model_on_data
+from medical_imaging_framework.core.node_spec import REFERENCE, CachePolicy
 from medical_imaging_framework.core.option_values import ASYNC_CHOICES, checkpoints_enabled
 from medical_imaging_framework.core.params import MAX_SEED, path_problem
 from medical_imaging_framework.nodes.training.resume_file import resume_file_problem
+from medical_imaging_framework.nodes.training.reuse import reference, restore, watched_files
 from medical_imaging_framework.nodes.training.tracking import TRACKING_PARAMS, tensorboard_dir_problem
 from medical_imaging_framework.run.executor import NodeContext
 from medical_imaging_framework.training.devices import cuda_available
@@ -113,5 +115,6 @@ SPECS = [
         ),
         description="Trains the model; saves periodic, best and final checkpoints; can resume.",
         check=check_trainer,
+        cache=CachePolicy(mode=REFERENCE, watch=watched_files, reference=reference, restore=restore),
     ),
 ]

@@ -87,11 +87,26 @@ def build_compose(chain: Sequence[MapTransform], training: bool) -> Compose:
     """
     steps = [t for t in chain if training or not is_random(t)]
     compose = Compose([ToMetaTensor(), *steps, SyncAffine()])
-    for step in steps:  # Compose re-seeds every random step; give each back its own seed
+    _seed(steps)  # Compose re-seeds every random step; give each back its own seed
+    return compose
+
+
+def _seed(steps: Sequence[Any]) -> None:
+    for step in steps:
         seed = getattr(step, "mif_seed", None)
         if seed is not None:
             step.set_random_state(seed=seed)
-    return compose
+
+
+def reseed(dataset: Any) -> None:
+    """Every random step behind ``dataset`` back to its seed: a data set reused by a later run (`run.cache`)
+    then gives the items a freshly built one would.
+
+    Args:
+        dataset: a transformed dataset (or what wraps one).
+    """
+    for compose in transform_chains(dataset):
+        _seed(compose.transforms)
 
 
 class TransformedDataset(CacheDataset):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext
+from medical_imaging_framework.core.node_spec import CachePolicy
 from medical_imaging_framework.core.params import MAX_SEED
 from medical_imaging_framework.nodes.transforms.checks import (
     check_apply,
@@ -155,6 +156,15 @@ def run_apply(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) 
     return outputs
 
 
+def reseed_outputs(outputs: dict[str, Any]) -> None:
+    """Before reused datasets go on to a later run: their random steps back to their seeds (`pipeline.reseed`)."""
+    from medical_imaging_framework.nodes.transforms.pipeline import reseed
+
+    for dataset in outputs.values():
+        if dataset is not None:
+            reseed(dataset)
+
+
 PREVIOUS = Port("transform", PortKind.TRANSFORM, required=False, help="The chain so far (optional).")
 NEXT = Port("transform", PortKind.TRANSFORM)
 SEED = Param("seed", ParamKind.INT, 0, "Seed", "Seed of this random transform.", minimum=0, maximum=MAX_SEED)
@@ -239,5 +249,6 @@ SPECS = [
                       "(~/.config/medical-imaging-framework/cache-key); a damaged or foreign entry is rebuilt."),),
         description="Runs a transform chain on datasets; random steps touch the training data only.",
         check=check_apply,
+        cache=CachePolicy(refresh=reseed_outputs),
     ),
 ]
