@@ -106,7 +106,8 @@ class RunSession:
             return RunResult(status=RunStatus.INVALID, problems=list(self.problems))
         recorder = self._recorder()
         if recorder is None:
-            return self._completed(Executor(self.graph, self.observe, self.cancel, validated=True, cache=self.cache).run())
+            executor = Executor(self.graph, self.observe, self.cancel, validated=True, cache=self.cache)
+            return self._completed(executor.run())
 
         def observe(event: Event) -> None:
             recorder.observe(event)
