@@ -14,6 +14,7 @@ from typing import Any
 
 from medical_imaging_framework import __version__
 from medical_imaging_framework.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, UsageError
+from medical_imaging_framework.cli.plan_commands import add_plan_commands
 from medical_imaging_framework.cli.run_options import add_run_options
 from medical_imaging_framework.run.launch import launched_by_torchrun
 from medical_imaging_framework.run.process_tree import die_with_parent
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("file")
     add_field_commands(commands, common)
+    add_plan_commands(commands, common)
     return parser
 
 
@@ -141,7 +143,17 @@ def _field_handlers() -> dict[str, Any]:
     from medical_imaging_framework.cli import field_commands as cli_extra
 
     return {"export": cli_extra.export_command, "report": cli_extra.report_command,
-            "make-demo-data": cli_extra.demo_data_command}
+            "make-demo-data": cli_extra.demo_data_command, "fingerprint": _plan_handler("fingerprint_command"),
+            "plan": _plan_handler("plan_command")}
+
+
+def _plan_handler(name: str) -> Any:
+    def handler(args: argparse.Namespace) -> int:
+        from medical_imaging_framework.cli import plan_commands
+
+        return int(getattr(plan_commands, name)(args))
+
+    return handler
 
 
 def resolve_pipeline_path(name: str) -> Path:
