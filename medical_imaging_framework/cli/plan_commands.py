@@ -126,3 +126,35 @@ def fingerprint_command(args: argparse.Namespace) -> int:
     if not fingerprint["read_count"]:
         raise UsageError(f"{args.dataset}: no case could be read (see the problems above)")
     return EXIT_OK
+
+
+def plan_command(args: argparse.Namespace) -> int:
+    """`mif plan DATASET [--memory-gb N] [--device cpu|cuda] [--time-budget MIN] [--out FOLDER] [--explain]`.
+
+    Writes ``fingerprint.json``, ``plan_train.json`` and ``plan_infer.json`` into the output folder; exit 2 when
+    the dataset cannot be planned (the rule it breaks is named).
+
+    Args:
+        args: the parsed arguments.
+    """
+    from medical_imaging_framework.nodes.io.fingerprint import write_fingerprint
+    from medical_imaging_framework.tools.plan_pipelines import write_pipelines
+    from medical_imaging_framework.tools.plan_probe import plan_with_probe
+    from medical_imaging_framework.tools.planning import PlanError
+
+    out = Path(args.out).expanduser().resolve()
+    fingerprint = _fingerprint(args, out / "fingerprint.json")
+    _print_summary(fingerprint, write_fingerprint(fingerprint, out / "fingerprint.json"))
+    print("Measuring training steps to fit the memory and time budgets...", file=sys.stderr, flush=True)
+    try:
+        plan = plan_with_probe(fingerprint, args.memory_gb, args.device, args.time_budget)
+    except PlanError as error:
+        raise UsageError(str(error)) from None
+    train, infer = write_pipelines(plan, fingerprint, out)
+    for choice in plan.choices:
+        print(f"  {choice.name}: {choice.value}")
+        if args.explain:
+            print(f"      because {printable(choice.reason)}")
+    print(f"Wrote {printable(train)} and {printable(infer)}")
+    print(f"Next: mif run {printable(train)}   then: mif run {printable(infer)}")
+    return EXIT_OK
