@@ -81,8 +81,8 @@ class Probe:
         return int(self._ask({**self.args, "patch": patch, "depth": depth, "steps": 0})["bytes"])
 
     def seconds(self, patch: list[int], depth: int) -> float:
-        """Seconds of one training step at ``patch``: the mean of 3 steps after a first one."""
-        return float(self._ask({**self.args, "patch": patch, "depth": depth, "steps": 3})["seconds"])
+        """Seconds of one training step at ``patch``: the mean of 2 steps after a first one."""
+        return float(self._ask({**self.args, "patch": patch, "depth": depth, "steps": 2})["seconds"])
 
 
 def plan_with_probe(fingerprint: dict[str, Any], memory_gb: float = 0.0, device: str = "", minutes: float = 60.0,
