@@ -13,6 +13,7 @@ import contextlib
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,16 @@ class Probe:
 
     def __init__(self, device: str, in_channels: int, out_channels: int, threads: int = 0) -> None:
         self.args = {"in_channels": in_channels, "out_channels": out_channels}
+        # stderr into a file, not a pipe: the child's warnings can never fill a pipe nobody reads and block it
+        self.errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - open as long as the child; close() ends it
         self.process = subprocess.Popen([sys.executable, "-m", "medical_imaging_framework.tools.plan_probe"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors,
                                         text=True)
-        info = self._ask({"info": True, "device": device, "threads": threads})
+        try:
+            info = self._ask({"info": True, "device": device, "threads": threads})
+        except PlanError:
+            self.close()  # `with` was not entered yet: the child ends here
+            raise
         self.device: str = info["device"]
         self.available: int = int(info["available"])
 
@@ -55,6 +62,7 @@ class Probe:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.errors.close()
 
     def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -66,14 +74,17 @@ class Probe:
             line = ""
         if not line:
             self.process.kill()
-            error = (self.process.stderr.read() if self.process.stderr else "").strip().splitlines()
+            self.process.wait()
+            self.errors.seek(0)
+            error = [line for line in self.errors.read().strip().splitlines() if line.strip()]
             patch = request.get("patch")
             what = f"measuring a training step at patch {patch}" if patch else "starting"
             raise PlanError(f"the memory probe died {what} (out of memory?): "
                             f"{error[-1] if error else 'no message'}; lower --memory-gb")
         answer: dict[str, Any] = json.loads(line)
         if "error" in answer:
-            raise PlanError(f"the memory probe failed at patch {request.get('patch')}: {answer['error']}")
+            where = f" at patch {request['patch']}" if "patch" in request else ""
+            raise PlanError(f"the memory probe failed{where}: {answer['error']}")
         return answer
 
     def memory(self, patch: list[int], depth: int) -> int:
