@@ -81,3 +81,20 @@ def test_the_planned_pipelines_validate_train_and_predict_on_each_source_grid(
     assert len(predictions) == 1
     saved = nib.load(str(predictions[0]))
     assert saved.shape[:3] == source.shape and np.allclose(saved.affine, source.affine, atol=1e-4)
+
+
+def test_a_2d_dataset_is_refused_in_one_line_naming_the_rule(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import nibabel as nib
+    import numpy as np
+
+    for folder in ("imagesTr", "labelsTr"):
+        (tmp_path / "ds" / folder).mkdir(parents=True)
+    for index in range(2):
+        for folder, values in (("imagesTr", np.ones((16, 16), np.float32)), ("labelsTr", np.eye(16, dtype=np.uint8))):
+            nib.save(nib.Nifti1Image(values, np.eye(4)), tmp_path / "ds" / folder / f"c{index}.nii.gz")
+
+    assert main(["plan", str(tmp_path / "ds"), "--out", str(tmp_path / "plan")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == f"error: dataset '{tmp_path / 'ds'}' holds 2D images; mif plan plans 3D datasets"
+    assert (tmp_path / "plan" / "fingerprint.json").is_file() and not (tmp_path / "plan" / "plan_train.json").exists()
