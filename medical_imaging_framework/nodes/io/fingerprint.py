@@ -64,12 +64,20 @@ def fingerprint_dataset(dataset: str | Path | DatasetSource, cache_dir: Path | N
         return case
 
     cases: list[dict[str, Any]] = []
+
+    def add(case: dict[str, Any]) -> None:
+        nonlocal done
+        cases.append(case)  # in the dataset's order
+        done += 1
+        if progress:
+            progress(done, total)
+
+    # the first case in this thread: MONAI's loaders are built once (under warnings.catch_warnings, which threads
+    # must not enter at the same time), then the pool reads the others
+    add(one(source.pairs[0]))
     with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
-        for case in pool.map(one, source.pairs):  # in the dataset's order
-            cases.append(case)
-            done += 1
-            if progress:
-                progress(done, total)
+        for case in pool.map(one, source.pairs[1:]):
+            add(case)
     return summarise(source, cases, modality)
 
 
