@@ -1,4 +1,5 @@
-"""`mif fingerprint DATASET` and `mif plan DATASET`. Imported only once one of them runs."""
+"""`mif fingerprint DATASET` and `mif plan DATASET`: their parsers (imported by `cli.main`, so this module imports
+no core, torch or node module at its top: `mif --help` stays instant) and the commands."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from medical_imaging_framework.cli.errors import EXIT_OK, UsageError
-from medical_imaging_framework.core.text import printable
 
 
 def add_plan_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -91,6 +91,7 @@ def _fingerprint(args: argparse.Namespace, output: Path) -> dict[str, Any]:
 
 
 def _print_summary(fingerprint: dict[str, Any], path: Path) -> None:
+    from medical_imaging_framework.core.text import printable
     from medical_imaging_framework.nodes.io.fingerprint import problem_lines
 
     read, total = fingerprint["read_count"], fingerprint["case_count"]
@@ -137,6 +138,7 @@ def plan_command(args: argparse.Namespace) -> int:
     Args:
         args: the parsed arguments.
     """
+    from medical_imaging_framework.core.text import printable
     from medical_imaging_framework.nodes.io.fingerprint import write_fingerprint
     from medical_imaging_framework.tools.plan_pipelines import write_pipelines
     from medical_imaging_framework.tools.plan_probe import plan_with_probe
