@@ -4,13 +4,16 @@ time budget, and the planned train pipeline opened as the document."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.support.plan_data import write_dataset
 
 SHAPES = [(24, 20, 8), (20, 24, 8), (24, 24, 6), (28, 20, 8)]
-PLAN_TIMEOUT_MS = 300_000  # a probe process imports torch and MONAI: slow on a loaded machine, never a hang
+PLAN_TIMEOUT_MS = 300_000  # the job imports MONAI to read the cases: slow on a loaded machine, never a hang
 
 
 def _choice(dialog: Any, name: str) -> tuple[str, str]:
@@ -19,9 +22,21 @@ def _choice(dialog: Any, name: str) -> tuple[str, str]:
     return dialog.choices.item(row, 1).text(), dialog.choices.item(row, 2).text()
 
 
+def _measured_by_rule(fingerprint: dict[str, Any], memory_gb: float, device: str, minutes: float) -> Any:
+    """The plan with a stand-in for the probe process (tests/cli/test_plan.py runs the real one): memory linear
+    in the patch's voxels, half a second per step."""
+    from medical_imaging_framework.tools.planning import make_plan
+
+    return make_plan(fingerprint, lambda patch, depth: 1000 * math.prod(patch), int(memory_gb * 2**30),
+                     lambda patch, depth: 0.5, minutes, device)
+
+
 def test_new_from_dataset_shows_the_fingerprint_and_reasons_replans_and_opens_the_train_pipeline(
-        qtbot: Any, window: Any, tmp_path: Path) -> None:
+        qtbot: Any, window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from medical_imaging_framework.app.window.new_from_dataset import open_dialog
+    from medical_imaging_framework.tools import plan_probe
+
+    monkeypatch.setattr(plan_probe, "plan_with_probe", _measured_by_rule)
 
     dataset = write_dataset(tmp_path / "ds", SHAPES, label_spacing={1: (0.8, 0.8, 3.0)})
     file_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
