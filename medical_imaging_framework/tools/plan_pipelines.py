@@ -82,11 +82,14 @@ def _preprocessing(plan: Plan) -> list[tuple[str, str, dict[str, Any], str, str]
 def _source(fingerprint: dict[str, Any], for_inference: bool) -> tuple[str, dict[str, Any], str]:
     """The source node's type, parameters and reason."""
     common = {"cache": True, "label_mapping": "none", "max_image_gb": 0.0}
+    if fingerprint["source"] == "folders" and for_inference:
+        test = fingerprint.get("test_dir") or ""
+        why = ("the imagesTs folder: every test image is predicted" if test else
+               "the training images, without labels: every image is predicted (no imagesTs folder)")
+        return "io.ImageFolder", {"images_dir": test or fingerprint["images_dir"], "labels_dir": "", **common}, why
     if fingerprint["source"] == "folders":
-        labels = "" if for_inference else fingerprint["labels_dir"]
-        why = "the images folder, without labels: every image is predicted" if for_inference else \
-            "the dataset's images and labels folders"
-        return "io.ImageFolder", {"images_dir": fingerprint["images_dir"], "labels_dir": labels, **common}, why
+        return "io.ImageFolder", {"images_dir": fingerprint["images_dir"], "labels_dir": fingerprint["labels_dir"],
+                                  **common}, "the dataset's images and labels folders"
     if fingerprint["source"] == "decathlon" and for_inference:
         key = "test" if fingerprint.get("has_test") else "training"
         why = ("the dataset.json's test list" if key == "test" else

@@ -41,6 +41,7 @@ class DatasetSource:
         images_dir: for ``folders``: the images folder.
         labels_dir: for ``folders``: the labels folder.
         has_test: for ``decathlon``: whether the file has a ``test`` list.
+        test_dir: for ``folders``: an ``imagesTs`` folder beside the images folder, if there is one.
     """
 
     path: Path
@@ -51,6 +52,7 @@ class DatasetSource:
     images_dir: Path | None = None
     labels_dir: Path | None = None
     has_test: bool = False
+    test_dir: Path | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -109,6 +111,8 @@ def _folders(folder: Path) -> DatasetSource:
         images, labels = folder / images_name, folder / labels_name
         if images.is_dir() and labels.is_dir():
             pairs = pair_entries(list_entries(images, "images"), list_entries(labels, "labels"))
-            return DatasetSource(folder, "folders", pairs, images_dir=images, labels_dir=labels)
+            test = folder / "imagesTs"
+            return DatasetSource(folder, "folders", pairs, images_dir=images, labels_dir=labels,
+                                 test_dir=test if test.is_dir() else None)
     expected = " or ".join(f"'{a}' and '{b}'" for a, b in FOLDER_PAIRS)
     raise DatasetError(f"dataset folder '{folder}' holds no dataset.json and no {expected} folders")

@@ -98,7 +98,7 @@ def summarise(source: DatasetSource, cases: list[dict[str, Any]], modality: str 
         "modality_from": "--modality" if modality else ("dataset.json" if source.modality else "default"),
         "class_names": source.class_names, "case_count": len(cases), "read_count": len(read),
         "images_dir": str(source.images_dir or ""), "labels_dir": str(source.labels_dir or ""),
-        "has_test": source.has_test,
+        "has_test": source.has_test, "test_dir": str(source.test_dir or ""),
     }
     if not read:
         return {**result, "cases": [_public(c) for c in cases], "problems": problems}
