@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from PySide6.QtGui import QAction
 
 from medical_imaging_framework.app.widgets.dataset_plan_dialog import DatasetPlanDialog
 
-if TYPE_CHECKING:
-    from medical_imaging_framework.app.window.main_window import MainWindow
+MainWindow = Any  # main_window imports this module; importing it back (even for types) would be a cycle
 
 
 def install(window: MainWindow) -> None:
