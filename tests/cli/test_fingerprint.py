@@ -36,11 +36,11 @@ def test_a_label_on_another_grid_is_named_and_the_medians_are_in_ras_order(
     assert 60 < case["intensity"]["p00_5"] < case["intensity"]["mean"] < case["intensity"]["p99_5"] < 200
 
 
-def test_a_label_of_another_shape_and_stray_values_are_problems(tmp_path: Path) -> None:
+def test_a_label_of_another_shape_stray_values_and_a_case_far_from_the_median_are_problems(tmp_path: Path) -> None:
     import nibabel as nib
     import numpy as np
 
-    dataset = write_dataset(tmp_path / "ds", SHAPES[:3])
+    dataset = write_dataset(tmp_path / "ds", [*SHAPES[:3], (24, 20, 30)])  # 30 slices: over 3x the median 8
     label = tmp_path / "ds" / "labelsTr" / "case_02.nii.gz"
     nib.save(nib.Nifti1Image(np.full((10, 10, 4), 7, dtype=np.uint8), np.diag([-0.8, -0.8, 2.5, 1])), label)
 
@@ -49,6 +49,8 @@ def test_a_label_of_another_shape_and_stray_values_are_problems(tmp_path: Path) 
     kinds = {p["kind"]: p for p in json.loads((tmp_path / "fp.json").read_text())["problems"]}
     assert kinds["geometry"]["file"] == str(label) and "[10, 10, 4]" in kinds["geometry"]["message"]
     assert kinds["label values"]["file"] == str(label) and "7" in kinds["label values"]["message"]
+    far = kinds["far from the median shape"]
+    assert far["file"] == str(tmp_path / "ds" / "imagesTr" / "case_03.nii.gz") and "axis 2" in far["message"]
 
 
 def test_a_second_fingerprint_reads_only_changed_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
