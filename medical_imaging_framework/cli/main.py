@@ -14,6 +14,7 @@ from typing import Any
 
 from medical_imaging_framework import __version__
 from medical_imaging_framework.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, UsageError
+from medical_imaging_framework.cli.plan_commands import add_plan_commands
 from medical_imaging_framework.cli.run_options import add_run_options
 from medical_imaging_framework.run.launch import launched_by_torchrun
 from medical_imaging_framework.run.process_tree import die_with_parent
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                                description="mif runs [FOLDER] | mif runs show ID | mif runs diff ID1 ID2")
     runs.add_argument("words", nargs="*", metavar="FOLDER | show ID | diff ID1 ID2")
     runs.add_argument("-C", "--folder", default="", help="the working folder of show/diff (default: here)")
+    add_plan_commands(commands, common)
     return parser
 
 
@@ -146,7 +148,17 @@ def _field_handlers() -> dict[str, Any]:
     from medical_imaging_framework.cli.runs_commands import runs_command
 
     return {"export": cli_extra.export_command, "report": cli_extra.report_command,
-            "make-demo-data": cli_extra.demo_data_command, "runs": runs_command}
+            "make-demo-data": cli_extra.demo_data_command, "runs": runs_command,
+            "fingerprint": _plan_handler("fingerprint_command"), "plan": _plan_handler("plan_command")}
+
+
+def _plan_handler(name: str) -> Any:
+    def handler(args: argparse.Namespace) -> int:
+        from medical_imaging_framework.cli import plan_commands
+
+        return int(getattr(plan_commands, name)(args))
+
+    return handler
 
 
 def resolve_pipeline_path(name: str) -> Path:

@@ -287,3 +287,15 @@ def test_the_predictor_names_an_image_size_the_network_cannot_take() -> None:
         "must divide by the product of the network's strides (4); add transforms.DivisiblePad with k=4 to the "
         "transforms (saved predictions are cropped back to each scan's size), or crop/resize the images to such "
         "a size")
+
+
+def test_pad_collate_pads_crops_that_come_as_lists_of_items() -> None:
+    import torch
+    from monai.data import MetaTensor
+
+    from medical_imaging_framework.nodes.data.collate import make_collate
+
+    # RandCropByPosNegLabel gives each item as a list of crops, smaller than the patch where the image is smaller
+    crops = [[{"image": MetaTensor(torch.ones(1, *size), affine=torch.eye(4))}] for size in ((20, 22, 8), (24, 20, 8))]
+    batch = make_collate("pad", "train_loader", 2)(crops)
+    assert tuple(batch["image"].shape) == (2, 1, 24, 22, 8)

@@ -26,7 +26,7 @@ from medical_imaging_framework.app.widgets.loss_plot import LossPlot
 from medical_imaging_framework.app.widgets.node_help import show_node_help
 from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, RunProgress
 from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
-from medical_imaging_framework.app.window import window_state, windows
+from medical_imaging_framework.app.window import new_from_dataset, window_state, windows
 from medical_imaging_framework.app.window.annotation_actions import edit_annotation, group_selection
 from medical_imaging_framework.app.window.context_menu import CanvasContextMenu
 from medical_imaging_framework.app.window.layout import (
@@ -182,6 +182,7 @@ class MainWindow(QMainWindow):
                                           "Search node types by name (Tab)", canvas_only=True)
         add_menus_and_toolbar(self)
         windows.install(self)  # New Window, Open in New Window…, the Window menu
+        new_from_dataset.install(self)  # File ▸ New from Dataset…
 
     def _sync_undo_actions(self, *_: Any) -> None:
         """Undo/redo follow the model's history, and are off while a run goes (an undo could change a parameter)."""

@@ -64,4 +64,15 @@ def make_collate(choice: str, node_id: str, batch_size: int) -> Any:
         batch_size: its batch size.
     """
     # pad: MONAI pads every item to the batch's largest size (the padding joins each tensor's transform history)
-    return pad_list_data_collate if choice == "pad" else StackCollate(node_id, batch_size)
+    return pad_collate if choice == "pad" else StackCollate(node_id, batch_size)
+
+
+def pad_collate(batch: Sequence[Any]) -> Any:
+    """``pad_list_data_collate`` of the batch's items, lists of items (several crops of one image, as
+    ``RandCropByPosNegLabel`` gives, even for one sample) flattened first: MONAI's pad collate looks for tensors
+    in each element and pads nothing when the elements are lists, and its stack then fails.
+
+    Args:
+        batch: the loader's items.
+    """
+    return pad_list_data_collate(_items(batch))
