@@ -66,7 +66,7 @@ class CaseView(QWidget):
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setObjectName("case_opacity")
         self.opacity.setRange(0, 100)
-        self.opacity.setValue(50)
+        self.opacity.setValue(35)  # a light fill: the solid outline of the label stays clear over it
         self.opacity.setToolTip("Opacity of the prediction's fill (the label's outline stays opaque)")
         self.slice_slider = QSlider(Qt.Orientation.Horizontal)
         self.slice_slider.setObjectName("case_slice_slider")

@@ -23,6 +23,7 @@ CHILD_TEXT = ("This run ran in other processes: its cases' images stayed there. 
               "(Run ▸ Run Where ▸ In the editor) to look at each case.")
 WAIT_TEXT = "The case's images can be looked at once the run has ended."
 MINIMUM_SIZE = (210, 110)
+SPLIT_SIZES = [170, 510]  # first heights of the table (with its buttons) and of the case viewer
 NEXT_KEYS, PREVIOUS_KEYS = (Qt.Key.Key_N,), (Qt.Key.Key_P,)
 
 
@@ -57,7 +58,8 @@ class ResultsPanel(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
         self.splitter.addWidget(self.viewer)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setSizes(SPLIT_SIZES)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.splitter)
