@@ -69,10 +69,10 @@ def thumbnail(value: Any) -> np.ndarray | None:
 
 def _item_text(item: Any) -> str:
     if isinstance(item, dict):
-        parts = [f"{key}: {describe_array(value) if _array(value) is not None else type(value).__name__}"
+        parts = [f"  {key}: {describe_array(value) if _array(value) is not None else type(value).__name__}"
                  for key, value in list(item.items())[:MAX_KEYS]]
-        more = f"; {len(item) - MAX_KEYS} more" if len(item) > MAX_KEYS else ""
-        return "; ".join(parts) + more
+        more = [f"  ({len(item) - MAX_KEYS} more)"] if len(item) > MAX_KEYS else []
+        return "\n" + "\n".join([*parts, *more])
     return describe_array(item)
 
 

@@ -18,6 +18,7 @@ from PySide6.QtGui import QImage
 from medical_imaging_framework.app.canvas.items import port_tooltip
 
 PREFIX = "Last run: "
+MIN_PICTURE = 64  # a sample image smaller than this many pixels is shown enlarged
 
 
 def png_uri(picture: np.ndarray) -> str:
@@ -45,8 +46,13 @@ def summary_tooltip(base: str, summary: Any) -> str:
     """
     lines = [html.escape(line) for line in base.splitlines()]
     lines.append(f"<b>{PREFIX.strip()}</b> " + "<br>".join(html.escape(line) for line in summary.text.splitlines()))
-    picture = "" if summary.thumbnail is None else f'<br><img src="{png_uri(summary.thumbnail)}">'
-    return "<qt>" + "<br>".join(lines) + picture + "</qt>"
+    picture = ""
+    if summary.thumbnail is not None:  # a small image is drawn larger (whole pixels), to be seen at all
+        scale = max(1, MIN_PICTURE // max(summary.thumbnail.shape))
+        rows, columns = summary.thumbnail.shape
+        picture = (f'<br><img src="{png_uri(summary.thumbnail)}" width="{columns * scale}" '
+                   f'height="{rows * scale}">')
+    return '<qt><p style="white-space:pre">' + "<br>".join(lines) + picture + "</p></qt>"
 
 
 def show_summaries(canvas: Any, summaries: dict[tuple[str, str], Any]) -> int:
