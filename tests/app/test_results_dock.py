@@ -117,3 +117,27 @@ def test_3d_case_has_a_slice_slider_that_changes_the_shown_slice(qtbot: Any, mak
         assert viewer.slice_label.text() == f"slice {index + 1} of {truth.label.shape[2]}"
     qtbot.keyClick(table.table, Qt.Key.Key_P)
     assert table.table.currentRow() == 1
+
+
+def test_a_run_in_other_processes_fills_the_table_and_says_why_no_image(qtbot: Any) -> None:
+    """Its outputs stayed in the child processes: the rows (from the event stream) show, n/a sorts last."""
+    from medical_imaging_framework.app.window.results_dock import CHILD_TEXT, ResultsPanel
+    from medical_imaging_framework.run.events import MetricsReported
+    from medical_imaging_framework.run.executor import RunResult
+    from medical_imaging_framework.run.status import RunStatus
+
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    rows = ({"name": "a", "dice": 0.5, "hd95": math.inf, "missed": 1},
+            {"name": "b", "dice": math.nan, "hd95": math.nan, "missed": 0},
+            {"name": "c", "dice": 0.9, "hd95": 2.0, "missed": 0})
+    panel.on_event(MetricsReported("evaluate", {"dice": 0.7, "hd95": math.inf, "missed": 1}, rows))
+    panel.run_finished(RunResult(status=RunStatus.DONE))
+    table = panel.cases
+    assert table.current_name() == "a" and panel.viewer.caption.text() == CHILD_TEXT
+    assert [table.table.item(row, 2).text() for row in range(3)] == ["inf", "n/a", "2.0000"]
+    table.table.sortItems(1, Qt.SortOrder.AscendingOrder)
+    assert table.names() == ["a", "c", "b"], "by Dice, n/a after every number"
+    table.table.sortItems(2, Qt.SortOrder.AscendingOrder)
+    assert table.names() == ["c", "a", "b"], "by HD95: 2 < inf, then n/a"
+    assert table.mean.text() == "evaluate: mean over 3 case(s): mean Dice 0.7000, HD95 (mm) inf, missed 1"
