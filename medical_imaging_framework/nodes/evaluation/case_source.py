@@ -73,8 +73,10 @@ class CaseSource:
         image = None
         if self.grid == "original" and self.predictions.source_image is not None:
             image = self.predictions.source_image(case.name)
-        if image is None and case.image is not None:  # in-memory data: the image the model saw
+        if image is None:  # in-memory data: the image the model saw, kept or read again from the data
             image = case.image
+            if image is None and self.predictions.item_image is not None:
+                image = self.predictions.item_image(self.names.index(name))
         picture = None if image is None else _array(image)[0].astype(np.float32)
         if picture is not None and picture.shape != label_map.shape:
             picture = None  # an image on another grid than the maps would mislead
