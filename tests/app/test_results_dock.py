@@ -52,7 +52,7 @@ def test_2d_table_equals_evaluation_csv_sorts_and_shows_each_case(qtbot: Any, ma
     for row, name in enumerate(table.names()):
         for key in ("dice_disc", "dice_ring", "dice", "hd95_disc", "hd95", "missed"):
             assert _same(table.value(row, key), written[name][key]), (name, key)
-    assert "mean over 3 case(s)" in table.mean.text()
+    assert "3 case(s) · mean: Dice disc " in table.mean.text()
     column = 1 + table.columns.index("dice")
     table.table.sortItems(column, Qt.SortOrder.DescendingOrder)
     shown = [table.value(row, "dice") for row in range(3)]
@@ -140,4 +140,4 @@ def test_a_run_in_other_processes_fills_the_table_and_says_why_no_image(qtbot: A
     assert table.names() == ["a", "c", "b"], "by Dice, n/a after every number"
     table.table.sortItems(2, Qt.SortOrder.AscendingOrder)
     assert table.names() == ["c", "a", "b"], "by HD95: 2 < inf, then n/a"
-    assert table.mean.text() == "evaluate: mean over 3 case(s): mean Dice 0.7000, HD95 (mm) inf, missed 1"
+    assert table.mean.text() == "evaluate · 3 case(s) · mean: Dice 0.7000, HD95 inf, missed 1"

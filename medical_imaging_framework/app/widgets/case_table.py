@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QTableWidget,
@@ -99,7 +100,9 @@ class CaseTable(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table, 1)
-        layout.addWidget(self.mean)
+        self.footer = QHBoxLayout()  # the mean, and room for buttons before it (next/previous case)
+        self.footer.addWidget(self.mean, 1)
+        layout.addLayout(self.footer)
         self.columns: list[str] = []
 
     def show_rows(self, rows: list[dict[str, Any]], mean: dict[str, Any], title: str = "") -> None:
@@ -127,8 +130,9 @@ class CaseTable(QWidget):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(index, column, item)
         self.table.setSortingEnabled(True)
-        parts = [f"{column_title(key)} {cell_text(key, mean[key])}" for key in self.columns if key in mean]
-        self.mean.setText(f"{title}: " * bool(title) + f"mean over {len(rows)} case(s): " + ", ".join(parts))
+        parts = [f"{column_title(key).removeprefix('mean ').removesuffix(' (mm)')} {cell_text(key, mean[key])}"
+                 for key in self.columns if key in mean]
+        self.mean.setText(f"{title} · " * bool(title) + f"{len(rows)} case(s) · mean: " + ", ".join(parts))
 
     def clear(self) -> None:
         """No evaluation shown."""

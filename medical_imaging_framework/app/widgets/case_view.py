@@ -109,7 +109,7 @@ class CaseView(QWidget):
             label: the reference class map.
             prediction: the predicted class map (same shape).
             class_names: names of the classes, background first.
-            note: a line added to the caption (e.g. which grid).
+            note: a word on the case after its shape (e.g. which grid).
         """
         self.label, self.prediction = label, prediction
         self.image = image if image is not None else np.zeros(label.shape, np.float32)
@@ -125,9 +125,10 @@ class CaseView(QWidget):
         legend = ", ".join(f'<span style="color:#{"".join(f"{c:02x}" for c in class_rgb(v))}">■</span> '
                            + html.escape(class_names[v] if v < len(class_names) else f"class {v}") for v in present)
         shape = "×".join(str(size) for size in label.shape)
-        text = f"<b>{html.escape(name)}</b> ({shape}{'' if image is not None else ', no image'})"
+        details = ", ".join([shape, *([note] if note else []), *([] if image is not None else ["no image"])])
         self.caption.setTextFormat(Qt.TextFormat.RichText)
-        self.caption.setText(text + (f" — {legend}" if legend else "") + (f"<br>{html.escape(note)}" if note else ""))
+        text = f"<b>{html.escape(name)}</b> ({html.escape(details)})"
+        self.caption.setText(text + (f" — {legend}" if legend else ""))
         self.refresh()
         self.box.autoRange()
 

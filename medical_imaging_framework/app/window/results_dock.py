@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from medical_imaging_framework.app.widgets.case_table import CaseTable
 from medical_imaging_framework.app.widgets.case_view import EMPTY_TEXT, CaseView
@@ -23,7 +23,7 @@ CHILD_TEXT = ("This run ran in other processes: its cases' images stayed there. 
               "(Run ▸ Run Where ▸ In the editor) to look at each case.")
 WAIT_TEXT = "The case's images can be looked at once the run has ended."
 MINIMUM_SIZE = (210, 110)
-SPLIT_SIZES = [170, 510]  # first heights of the table (with its buttons) and of the case viewer
+SPLIT_SIZES = [150, 530]  # first heights of the table (with its buttons) and of the case viewer
 NEXT_KEYS, PREVIOUS_KEYS = (Qt.Key.Key_N,), (Qt.Key.Key_P,)
 
 
@@ -39,24 +39,18 @@ class ResultsPanel(QWidget):
         self.setObjectName("results_panel")
         self.cases = CaseTable()
         self.viewer = CaseView()
-        self.previous = QPushButton("◀ Previous case")
+        self.previous = QPushButton("◀ Previous")
         self.previous.setObjectName("case_previous")
         self.previous.setToolTip("The case above in the table (P)")
-        self.next = QPushButton("Next case ▶")
+        self.next = QPushButton("Next ▶")
         self.next.setObjectName("case_next")
         self.next.setToolTip("The case below in the table (N)")
         self.previous.clicked.connect(lambda: self.cases.step(-1))
         self.next.clicked.connect(lambda: self.cases.step(1))
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.previous)
-        buttons.addWidget(self.next)
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self.cases, 1)
-        top_layout.addLayout(buttons)
+        self.cases.footer.insertWidget(0, self.previous)
+        self.cases.footer.insertWidget(1, self.next)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.addWidget(top)
+        self.splitter.addWidget(self.cases)
         self.splitter.addWidget(self.viewer)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setSizes(SPLIT_SIZES)
@@ -119,7 +113,7 @@ class ResultsPanel(QWidget):
         except Exception as error:  # a file moved or unreadable since the run: said in the viewer, not raised
             self.viewer.show_message(f"case '{name}' cannot be shown: {type(error).__name__}: {error}")
             return
-        note = f"scored on the {self.source.grid} grid; label: outline, prediction: fill"
+        note = f"{self.source.grid} grid"
         self.viewer.show_case(case.name, case.image, case.label, case.prediction, self.source.class_names, note)
 
 
