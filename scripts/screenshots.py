@@ -1,7 +1,9 @@
 """Render the documentation screenshots: ``python scripts/screenshots.py docs/images``.
 
 Writes ``main_window.png`` (the default pipeline during a short run: canvas with node states, log,
-loss plot, checkpoints) and ``trainer_dialog.png`` / ``trainer_dialog_invalid.png`` (the Trainer's
+loss plot, checkpoints), ``case_viewer_2d.png`` / ``case_viewer_3d.png`` (the Results dock after a short
+train + evaluate run: the per-case table and one case with its label outlined and its prediction filled) and
+``trainer_dialog.png`` / ``trainer_dialog_invalid.png`` (the Trainer's
 parameter dialog, then refusing an invalid value) and ``trainer_dialog_three_errors.png`` (three refused
 values at once, each message in full under its field), ``canvas_notes.png`` (a group and a note on the
 canvas), ``link_drop_search.png`` (the node search opened by a link dropped in empty space) and
@@ -27,6 +29,13 @@ RUN_SETTINGS = {
     "trainer": {"num_epochs": 12, "save_every_n_epochs": 2, "device": "cpu"},
 }
 EPOCHS_SHOWN = 5
+RESULTS_SETTINGS = {  # a short 2D or 3D train + evaluate run whose predictions already look like the phantoms
+    "phantoms": {"count": 16, "size": 48},
+    "split": {"val_fraction": 0.25},
+    "unet": {"channels": [8, 16], "strides": [2], "num_res_units": 1},
+    "trainer": {"num_epochs": 12, "device": "cpu", "save_every_n_epochs": 12},
+    "predictor": {"device": "cpu", "sliding_window": "off"},
+}
 THREE_ERRORS = {"num_epochs": "0", "save_every_n_epochs": "every few epochs", "keep_last_n": "-3"}
 
 
@@ -117,11 +126,51 @@ def runs_dock_shot(app: object, registry: object, folder: Path) -> Path:
     return path
 
 
-def render(folder: Path) -> list[Path]:
+def results_shots(app: object, folder: Path, scratch: str) -> list[Path]:
+    """Render ``case_viewer_2d.png`` and ``case_viewer_3d.png``: the Results dock after a 2D and a 3D run.
+
+    Args:
+        app: the QApplication.
+        folder: output folder.
+        scratch: a temporary folder for the runs' checkpoints.
+    """
+    from medical_imaging_framework.app.window.main_window import MainWindow
+    from medical_imaging_framework.core import NodeRegistry, load_pipeline
+    from medical_imaging_framework.core.examples import resolve_pipeline_path
+
+    registry, written = NodeRegistry(), []
+    for dims in (2, 3):
+        graph = load_pipeline(resolve_pipeline_path("segmentation_train_3d.json"), registry)
+        for node_id, settings in RESULTS_SETTINGS.items():
+            graph.nodes[node_id].config.update(settings)
+        graph.nodes["phantoms"].config["spatial_dims"] = graph.nodes["unet"].config["spatial_dims"] = str(dims)
+        graph.nodes["phantoms"].config["size"] = 48 if dims == 2 else 32
+        graph.nodes["predictor"].config["roi_size"] = [graph.nodes["phantoms"].config["size"]] * dims
+        graph.nodes["cosine_lr"].config["t_max"] = RESULTS_SETTINGS["trainer"]["num_epochs"]
+        graph.nodes["trainer"].config["checkpoint_dir"] = str(Path(scratch) / f"results_{dims}d")
+        window = MainWindow(registry=registry)
+        window.show_graph(graph, Path(f"phantoms_{dims}d.json"))
+        window.resize(1400, 900)
+        window.show()
+        window.run_pipeline()
+        _wait(app, lambda w=window: not w.runner.running, 600)
+        window.results_dock.setFloating(True)  # the dock alone, at a size that shows the case large enough
+        window.results_dock.resize(560, 820)
+        window.results.cases.select_row(1)
+        _wait(app, lambda: False, 0.5)
+        written.append(folder / f"case_viewer_{dims}d.png")
+        window.results_dock.grab().save(str(written[-1]))
+        window.canvas.editor.history.set_clean()
+        window.close()
+    return written
+
+
+def render(folder: Path, only: str = "") -> list[Path]:
     """Render the screenshots into ``folder``; returns the files written.
 
     Args:
         folder: output folder (created when missing).
+        only: ``results``: only the case viewer's screenshots.
     """
     from PySide6.QtWidgets import QApplication
 
@@ -135,6 +184,9 @@ def render(folder: Path) -> list[Path]:
     pipeline = resolve_pipeline_path("segmentation_train.json")
     written = []
     with tempfile.TemporaryDirectory(prefix="mif-screenshots-") as scratch:
+        written += results_shots(app, folder, scratch)
+        if only == "results":
+            return written
         graph = load_pipeline(pipeline, registry)
         for node_id, settings in RUN_SETTINGS.items():
             graph.nodes[node_id].config.update(settings)
@@ -188,11 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(description="Render the GUI screenshots used by the docs.")
     parser.add_argument("folder", nargs="?", default="docs/images", help="output folder (default docs/images)")
+    parser.add_argument("--only", choices=("results",), default="", help="render only these screenshots")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     scratch = tempfile.mkdtemp(prefix="mif-screenshots-")  # the user's remembered layout and autosaves stay out
     os.environ["XDG_CONFIG_HOME"], os.environ["XDG_DATA_HOME"] = f"{scratch}/config", f"{scratch}/data"
-    for path in render(Path(args.folder)):
+    for path in render(Path(args.folder), args.only):
         print(f"wrote {path}")
     return 0
 

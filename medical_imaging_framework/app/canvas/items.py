@@ -13,7 +13,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from medical_imaging_framework.core import NodeSpec, PortKind
+from medical_imaging_framework.core import NodeSpec, Port, PortKind
 from medical_imaging_framework.run.events import Event, NodeFailed, NodeFinished, NodeStarted, Progress
 
 IDENTIFIER_PREFIX = "mif"
@@ -104,6 +104,15 @@ def state_of_event(event: Event) -> tuple[str, NodeState, str, float | None] | N
     return None
 
 
+def port_tooltip(port: Port) -> str:
+    """An output port's own tooltip: its name, kind and help (a run adds its summary: `port_summaries`).
+
+    Args:
+        port: the output port of a node type.
+    """
+    return f"{port.name}: {port.kind}\n{port.help}".strip()
+
+
 def make_node_class(spec: NodeSpec, class_name: str = "") -> type[BaseNode]:
     """A NodeGraphQt node class for ``spec``: its ports coloured by kind, its category colour.
 
@@ -120,7 +129,7 @@ def make_node_class(spec: NodeSpec, class_name: str = "") -> type[BaseNode]:
             item.view.setToolTip(f"{port.name}: {port.kind}{optional}\n{port.help}".strip())
         for port in spec.outputs:
             item = self.add_output(port.name, multi_output=True, color=port_colour(port.kind))
-            item.view.setToolTip(f"{port.name}: {port.kind}\n{port.help}".strip())
+            item.view.setToolTip(port_tooltip(port))
         self.set_color(*category_colour(spec.category))
 
     name = class_name or spec.type_id.replace(".", "_")

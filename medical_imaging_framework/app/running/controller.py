@@ -20,6 +20,7 @@ from medical_imaging_framework.run.events import Event
 from medical_imaging_framework.run.executor import RunResult
 from medical_imaging_framework.run.session import RunSession
 from medical_imaging_framework.run.status import RunStatus
+from medical_imaging_framework.tools.port_summary import summarize_outputs
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class RunWorker(QObject):
     """
 
     event = Signal(object)
+    summarized = Signal(object)  # {(node id, port): PortSummary}, before `done`
     done = Signal(object)
 
     def __init__(self, session: RunSession) -> None:
@@ -63,11 +65,13 @@ class RunWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        """Execute the pipeline; emits `done` with the `RunResult` (also when a node fails)."""
+        """Execute the pipeline; emits `summarized` with its outputs' summaries (computed here, off the GUI
+        thread), then `done` with the `RunResult` (also when a node fails)."""
         try:
             result = self.session.run_here()
         except Exception as error:  # the executor catches node failures; this guards the thread itself
             result = RunResult(status=RunStatus.FAILED, error=f"{type(error).__name__}: {error}")
+        self.summarized.emit(summarize_outputs(result.outputs))
         self.done.emit(result)
 
 
@@ -81,6 +85,7 @@ class RunController(QObject):
 
     event = Signal(object)
     started = Signal()
+    summarized = Signal(object)  # the last run's output summaries (runs in this process), before `finished`
     finished = Signal(object)
 
     def __init__(self, registry: NodeRegistry, parent: QObject | None = None) -> None:
@@ -90,6 +95,7 @@ class RunController(QObject):
         self.worker: RunWorker | None = None
         self.session: RunSession | None = None  # the current or last run
         self.last_result: RunResult | None = None
+        self.port_summaries: dict[tuple[str, str], Any] = {}  # the last run's (node, port) -> PortSummary
         # processes > 1 (or separate_process): run `mif run --events jsonl` in child processes (`process_runner`)
         # and follow its events; 1 and not separate: in this process, in a QThread
         self.processes = 1
@@ -112,6 +118,7 @@ class RunController(QObject):
         """
         if self.running:
             return
+        self.port_summaries = {}
         self.session = RunSession(graph, self.registry, processes=self.processes,
                                   separate_process=self.separate_process, validated=True, throttle_progress=True,
                                   cache=self.cache if self.reuse else None)
@@ -125,6 +132,7 @@ class RunController(QObject):
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.event.connect(self._forward)
+        self.worker.summarized.connect(self._on_summarized)
         self.worker.done.connect(self._on_done)
         # direct: the thread must end even while the GUI thread is blocked in `wait`
         self.worker.done.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
@@ -190,6 +198,11 @@ class RunController(QObject):
     @Slot(object)
     def _forward(self, event: Event) -> None:
         self.event.emit(event)
+
+    @Slot(object)
+    def _on_summarized(self, summaries: dict[tuple[str, str], Any]) -> None:
+        self.port_summaries = summaries
+        self.summarized.emit(summaries)
 
     @Slot(object)
     def _on_done(self, result: Any) -> None:

@@ -35,6 +35,8 @@ from medical_imaging_framework.app.window.layout import (
     retire_viewer_undo_actions,
     set_tooltip,
 )
+from medical_imaging_framework.app.window.port_inspection import install_port_inspection
+from medical_imaging_framework.app.window.results_dock import install_results
 from medical_imaging_framework.app.window.runs_actions import RunsActions
 from medical_imaging_framework.core import Graph, NodeRegistry, Problem
 from medical_imaging_framework.core.text import printable
@@ -86,6 +88,8 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self.runs = RunsActions(self)  # the Runs dock (app/window/runs_actions.py)
         self._wire()
+        self.results = install_results(self)  # the per-case table and viewer of an evaluation (Results dock)
+        install_port_inspection(self)  # after a run, an output port's tooltip summarises what it held
         self.context_menu = CanvasContextMenu(self)
         self.queued_run = QueuedRun(self.run_pipeline, torch_preload(), self.action_run, self.action_stop,
                                     self.statusBar())  # a Run pressed while torch still loads waits for it

@@ -141,7 +141,12 @@ def run_evaluate(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any
     if folder is not None:
         written = write_evaluation(folder, rows, mean, planes, grid, weights)
         ctx.log(f"Evaluation written: {written}")
-    return {"metrics": {"mean": mean, "per_case": rows}}
+    metrics: dict[str, Any] = {"mean": mean, "per_case": rows}
+    if not predictions.sharded:  # the editor's per-case viewer reads each case from here, on demand
+        from medical_imaging_framework.nodes.evaluation.case_source import CaseSource
+
+        metrics["cases"] = CaseSource(predictions, grid, names)
+    return {"metrics": metrics}
 
 
 def check_evaluate(ctx: CheckContext) -> None:

@@ -63,6 +63,9 @@ class PredictionSet:
     source_image: Callable[[str], Any] | None = None  # a case's image as read from its file (None: not known)
     weights: WeightsSource | None = None  # the checkpoint the predictions come from (None: not known)
     class_names: list[str] | None = None  # background first, from the data (dataset.json 'labels'), or None
+    # case i's image read again from the data (the cases past `KEPT_IMAGES` keep none); None: the loader's order
+    # is not the data's (shuffled, sharded), so case i is not item i
+    item_image: Callable[[int], Any] | None = None
 
     @property
     def spatial_dims(self) -> int:
@@ -148,6 +151,26 @@ def _label_with_history(label: torch.Tensor) -> torch.Tensor:
                       applied_operations=copy.deepcopy(label.applied_operations))
 
 
+def _item_image(loader: Any, sharded: bool) -> Callable[[int], Any] | None:
+    """Item i's image of a loader that reads its dataset in order (case i is item i), else None.
+
+    Args:
+        loader: the Predictor's data input.
+        sharded: several processes share the items out (this rank's case i is not item i).
+    """
+    from torch.utils.data import DataLoader, SequentialSampler
+
+    if sharded or not isinstance(loader, DataLoader) or not isinstance(loader.sampler, SequentialSampler):
+        return None
+    dataset = loader.dataset
+
+    def image(index: int) -> Any:
+        item = dataset[index]
+        return item.get("image") if isinstance(item, dict) else None
+
+    return image
+
+
 def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     import torch
 
@@ -178,6 +201,7 @@ def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
                            source_image=getattr(source_dataset(dataset), "source_image", None),
                            class_names=getattr(source_dataset(dataset), "class_names", None),
                            weights=weights_of(inputs["model"]))
+    result.item_image = _item_image(inputs["data"], result.sharded)
     device = rank_device(resolve_device(config["device"]))
     model = inputs["model"].to(device).eval()
     for batch in shard_loader(inputs["data"], training=False):

@@ -1,0 +1,19 @@
+"""Wires the run's output summaries to the canvas: after a run in the editor, an output port's tooltip says
+what it held (`app/canvas/port_summaries.py`); a new run or another pipeline clears them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medical_imaging_framework.app.canvas.port_summaries import clear_summaries, show_summaries
+
+
+def install_port_inspection(window: Any) -> None:
+    """Connect ``window``'s runner to its canvas's output-port tooltips.
+
+    Args:
+        window: the main window (its ``runner`` and ``canvas`` exist).
+    """
+    canvas = window.canvas
+    window.runner.summarized.connect(lambda summaries: show_summaries(canvas, summaries))
+    window.runner.started.connect(lambda: clear_summaries(canvas))
