@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from nnunet_side import children_cpu_s
+
 MIF = [sys.executable, "-m", "medical_imaging_framework"]
 
 
@@ -86,9 +88,14 @@ def _values(config: Any, key: str) -> Iterator[Any]:
 
 def _first(pipeline_nodes: list[dict[str, Any]], key: str, default: str = "-") -> str:
     for node in pipeline_nodes:
-        for value in _values(node.get("config", {}), key):
+        for value in _values(_params(node), key):
             return str(value)
     return default
+
+
+def _params(node: dict[str, Any]) -> dict[str, Any]:
+    """A node's parameter values (``params`` in a version-2 pipeline file, ``config`` before)."""
+    return node.get("params", node.get("config", {}))
 
 
 def _type_of(node: dict[str, Any]) -> str:
@@ -111,16 +118,20 @@ def plan_rows(train: Path, infer: Path) -> dict[str, str]:
         norm = next((t for t in types if "ormal" in t or "ZScore" in t), "-")
     channels = _first(found, "channels")
     strides = _first(found, "strides")
+    fingerprint = train.parent / "fingerprint.json"
+    median = json.loads(fingerprint.read_text(encoding="utf-8")).get("median_shape", "-") \
+        if fingerprint.exists() else "-"
+    loss = next((n for n in found if _type_of(n).startswith("losses.")), None)
     return {
-        "median shape (voxels)": "(see mif plan --explain)",
+        "median shape (voxels)": str(median),
         "target spacing (mm)": _first(found, "pixdim"),
         "patch size": _first(found, "spatial_size", _first(found, "roi_size")),
         "batch size": _first(found, "batch_size"),
         "stages / depth": f"{len(json.loads(channels)) if channels.startswith('[') else '?'} levels, "
-                          f"strides {strides}",
+                          f"strides {strides} (every axis)",
         "features": channels,
         "normalisation": norm,
-        "loss": _first(found, "loss", next((t for t in types if t.startswith("losses.")), "-")),
+        "loss": f"{_type_of(loss)} ({_params(loss).get('mode', '')})" if loss else "-",
         "epochs": _first(found, "num_epochs"),
         "inference": f"window {_first(nodes(infer), 'roi_size')}, {_first(nodes(infer), 'blend_mode')}, "
                      f"overlap {_first(nodes(infer), 'overlap')}, flips {_first(nodes(infer), 'tta_flips')}",
@@ -135,13 +146,26 @@ def kfold(train: Path) -> dict[str, int] | None:
     """
     for node in nodes(train):
         if _type_of(node).endswith("KFoldSplit"):
-            config = node["config"]
+            config = _params(node)
             return {"folds": int(config["folds"]), "fold": int(config["fold"]), "seed": int(config["seed"])}
     return None
 
 
-def run(pipeline: Path, cwd: Path, log: Path) -> float:
-    """``mif run PIPELINE`` in ``cwd``, its output in ``log``; returns the seconds it took.
+def predictions_folder(infer: Path, cwd: Path) -> Path:
+    """Where the inference pipeline's SavePredictions node writes (relative paths from the run's folder).
+
+    Args:
+        infer: the inference pipeline.
+        cwd: the current folder of the run.
+    """
+    for node in nodes(infer):
+        if _type_of(node).endswith("SavePredictions"):
+            return cwd / _params(node).get("output_dir", "predictions")
+    raise SystemExit(f"{infer}: no io.SavePredictions node: nothing to score")
+
+
+def run(pipeline: Path, cwd: Path, log: Path) -> tuple[float, float]:
+    """``mif run PIPELINE`` in ``cwd``, its output in ``log``; returns its (wall-clock, CPU) seconds.
 
     Args:
         pipeline: the pipeline file.
@@ -149,10 +173,10 @@ def run(pipeline: Path, cwd: Path, log: Path) -> float:
         log: file for the run's output.
     """
     cwd.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu_s()
     with log.open("w", encoding="utf-8") as out:
         code = subprocess.run([*MIF, "run", str(pipeline)], cwd=cwd, stdout=out, stderr=subprocess.STDOUT).returncode
     if code != 0:
         tail = "\n".join(log.read_text(encoding="utf-8").splitlines()[-15:])
         raise SystemExit(f"`mif run {pipeline.name}` failed (exit {code}); the end of {log}:\n{tail}")
-    return time.perf_counter() - start
+    return time.perf_counter() - start, children_cpu_s() - cpu

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -56,10 +57,16 @@ def _install(python: Path) -> None:
 
 
 def _install_trainer(python: Path) -> None:
-    """Copy the budget trainer into the venv's nnunetv2 trainer package (``-tr`` finds trainers there)."""
+    """Copy the budget trainer into the venv's nnunetv2 trainer package (``-tr`` finds trainers there).
+
+    At the package's top, not under ``variants/``: nnU-Net's lookup imports the top's modules before any
+    sub-package, and its ``primus`` sub-package imports timm -> torchvision, whose only build pinned to torch
+    2.13.0 on this index fails to load its operators with the CPU torch ("operator torchvision::nms does not
+    exist"). Found at the top, the lookup never gets there.
+    """
     package = subprocess.run([str(python), "-c", "import nnunetv2, os; print(os.path.dirname(nnunetv2.__file__))"],
                              check=True, capture_output=True, text=True).stdout.strip()
-    target = Path(package) / "training" / "nnUNetTrainer" / "variants" / "benchmarking" / f"{TRAINER}.py"
+    target = Path(package) / "training" / "nnUNetTrainer" / f"{TRAINER}.py"
     shutil.copyfile(ROOT / "bench" / "nnunet_budget_trainer.py", target)
 
 
@@ -76,6 +83,12 @@ def environment(work: Path, budget_min: float | None = None) -> dict[str, str]:
     if budget_min is not None:
         env["NNUNET_BENCH_BUDGET_MIN"] = str(budget_min)
     return env
+
+
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of the finished child processes of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _tool(python: Path, name: str) -> str:
@@ -144,8 +157,8 @@ def write_split(work: Path, dataset_id: int, folds: list[dict[str, list[str]]]) 
     (folder / "splits_final.json").write_text(json.dumps(folds, indent=2) + "\n", encoding="utf-8")
 
 
-def train(python: Path, work: Path, dataset_id: int, budget_min: float) -> float:
-    """Train fold 0 on the CPU with the budget trainer; returns the wall-clock seconds of the command.
+def train(python: Path, work: Path, dataset_id: int, budget_min: float) -> tuple[float, float]:
+    """Train fold 0 on the CPU with the budget trainer; returns the command's (wall-clock, CPU) seconds.
 
     Args:
         python: the venv's interpreter.
@@ -153,17 +166,19 @@ def train(python: Path, work: Path, dataset_id: int, budget_min: float) -> float
         dataset_id: nnU-Net's dataset number.
         budget_min: minutes of training.
     """
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu_s()
     log = work / "nnunet_train.log"
     with log.open("w", encoding="utf-8") as out:
         subprocess.run([_tool(python, "nnUNetv2_train"), str(dataset_id), "3d_fullres", "0", "-tr", TRAINER,
                         "-device", "cpu"], check=True, env=environment(work, budget_min), stdout=out,
                        stderr=subprocess.STDOUT)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, children_cpu_s() - cpu
 
 
 def predict(python: Path, work: Path, dataset_id: int, images: Path, out: Path) -> float:
     """Predict ``images`` (``<case>_0000.nii.gz``) with fold 0's final checkpoint; returns seconds.
+
+    Without test-time mirroring (``--disable_tta``), as mif's plan chooses on a CPU (8 passes per window there).
 
     Args:
         python: the venv's interpreter.
@@ -176,6 +191,6 @@ def predict(python: Path, work: Path, dataset_id: int, images: Path, out: Path) 
     with (work / "nnunet_predict.log").open("w", encoding="utf-8") as log:
         subprocess.run([_tool(python, "nnUNetv2_predict"), "-i", str(images), "-o", str(out), "-d", str(dataset_id),
                         "-c", "3d_fullres", "-f", "0", "-tr", TRAINER, "-chk", "checkpoint_final.pth",
-                        "-device", "cpu", "-npp", "1", "-nps", "1"], check=True, env=environment(work),
+                        "-device", "cpu", "-npp", "1", "-nps", "1", "--disable_tta"], check=True, env=environment(work),
                        stdout=log, stderr=subprocess.STDOUT)
     return time.perf_counter() - start

@@ -102,10 +102,11 @@ def _train_and_score(args: argparse.Namespace, work: Path, dataset: Path, python
     nnunet_side.write_split(work, DATASET_ID, _same_split(train_pipeline, splits["train"]))
     print(f"\nload average before training: {os.getloadavg()[0]:.1f} (2 cores shared)", flush=True)
     print(f"nnU-Net: training fold 0 for {args.train:g} min (-device cpu) ...", flush=True)
-    seconds = nnunet_side.train(python, work, DATASET_ID, args.train)
+    seconds, cpu = nnunet_side.train(python, work, DATASET_ID, args.train)
     budget_line = [line for line in (work / "nnunet_train.log").read_text(encoding="utf-8").splitlines()
                    if "budget:" in line]
-    print(f"nnU-Net: trained, command {seconds:.0f} s; {budget_line[-1].strip() if budget_line else ''}")
+    print(f"nnU-Net: trained, command {seconds:.0f} s wall, {cpu:.0f} s CPU; "
+          f"{budget_line[-1].strip() if budget_line else ''}")
     nnunet_predictions = work / "predictions_nnunet"
     shutil.rmtree(nnunet_predictions, ignore_errors=True)
     images = work / "nnUNet_raw" / f"Dataset{DATASET_ID:03d}_{NAME}" / "imagesTs"
@@ -114,13 +115,15 @@ def _train_and_score(args: argparse.Namespace, work: Path, dataset: Path, python
     print(f"load average before mif: {os.getloadavg()[0]:.1f}", flush=True)
     run_folder = work / "mif_run"
     shutil.rmtree(run_folder, ignore_errors=True)
-    seconds = mif_side.run(train_pipeline, run_folder, work / "mif_train.log")
-    print(f"mif: trained in {seconds:.0f} s (`mif run {train_pipeline.name}`, whole command)", flush=True)
-    seconds = mif_side.run(infer_pipeline, run_folder, work / "mif_predict.log")
+    seconds, cpu = mif_side.run(train_pipeline, run_folder, work / "mif_train.log")
+    print(f"mif: trained, command {seconds:.0f} s wall, {cpu:.0f} s CPU (`mif run {train_pipeline.name}`)",
+          flush=True)
+    seconds, _ = mif_side.run(infer_pipeline, run_folder, work / "mif_predict.log")
     print(f"mif: predicted in {seconds:.0f} s", flush=True)
     description = json.loads((dataset / "dataset.json").read_text(encoding="utf-8"))
     names = [description["labels"][str(k)] for k in range(1, len(description["labels"]))]
-    _print_dice(run_folder, nnunet_predictions, dataset / "labelsTs", splits["test"], names)
+    mif_predictions = mif_side.predictions_folder(infer_pipeline, run_folder)
+    _print_dice(mif_predictions, nnunet_predictions, dataset / "labelsTs", splits["test"], names)
 
 
 def _print_dice(mif_folder: Path, nnunet_folder: Path, labels: Path, cases: list[str], names: list[str]) -> None:
@@ -154,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     python = nnunet_side.venv_python()
     nnunet_plans = _nnunet_plan(python, work, dataset)
     budget = args.train if args.train else 8.0
+    shutil.rmtree(work / "mif_plan", ignore_errors=True)  # its checkpoint folder too: each run trains afresh
     explanation, seconds = mif_side.plan(dataset / "dataset.json", work / "mif_plan", budget, args.memory_gb)
     print(f"mif: planned in {seconds:.0f} s (--time-budget {budget:g}); its reasons:\n{explanation.rstrip()}")
     train_pipeline, infer_pipeline = mif_side.pipelines(work / "mif_plan")

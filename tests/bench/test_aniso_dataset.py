@@ -86,3 +86,26 @@ def test_nnunets_fold_trains_on_every_training_case_and_never_sees_the_test_case
     fold = nnunet_splits(splits["train"], validation_count=1)
     assert fold == [{"train": ["case_000", "case_001", "case_002"], "val": ["case_002"]}]
     assert not set(fold[0]["train"] + fold[0]["val"]) & set(splits["test"])
+
+
+def test_the_bench_scores_predictions_on_the_source_grid_only(dataset: Path, tmp_path: Path) -> None:
+    from bench.seg_dice import dice_per_class
+
+    labels = dataset / "labelsTr"
+    exact = tmp_path / "exact"
+    exact.mkdir()
+    source = nib.load(labels / "case_000.nii.gz")
+    values = np.asarray(source.dataobj).copy()
+    nib.save(nib.Nifti1Image(values, source.affine), exact / "case_000.nii.gz")
+    missed = values.copy()
+    missed[missed == 2] = 0  # the lesion missed: class 2's Dice is 0, class 1's still 1
+    nib.save(nib.Nifti1Image(missed, source.affine), exact / "case_001_seg.nii.gz")
+    (tmp_path / "ref").mkdir()
+    for case in ("case_000", "case_001"):
+        (tmp_path / "ref" / f"{case}.nii.gz").write_bytes((labels / "case_000.nii.gz").read_bytes())
+    np.testing.assert_allclose(dice_per_class(exact, tmp_path / "ref", ["case_000", "case_001"], 3), [[1, 1], [1, 0]])
+    shifted = tmp_path / "shifted"
+    shifted.mkdir()
+    nib.save(nib.Nifti1Image(values, source.affine @ np.diag([1, 1, 2, 1])), shifted / "case_000.nii.gz")
+    with pytest.raises(SystemExit, match="source image's grid"):
+        dice_per_class(shifted, tmp_path / "ref", ["case_000"], 3)
