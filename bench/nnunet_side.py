@@ -142,6 +142,8 @@ def plan_rows(plans: dict[str, Any]) -> dict[str, str]:
         "features": str(arch["features_per_stage"]),
         "normalisation": norm,
         "loss": "Dice + CE, deep supervision",
+        "epochs": "1000 x 250 iterations (here: until the --train budget)",
+        "inference": f"window {axes(config['patch_size'])}, gaussian, overlap 0.5, mirroring (off here: --disable_tta)",
     }
 
 
