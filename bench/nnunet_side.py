@@ -95,6 +95,16 @@ def _tool(python: Path, name: str) -> str:
     return str(python.parent / name)
 
 
+def _logged(command: list[str], env: dict[str, str], log: Path) -> None:
+    """Run an nnU-Net command with its output in ``log``; a failure names the command and shows the log's end."""
+    with log.open("w", encoding="utf-8") as out:
+        code = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+    if code != 0:
+        tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:])
+        raise SystemExit(f"`{Path(command[0]).name} {' '.join(command[1:])}` failed (exit {code}); the end of "
+                         f"{log}:\n{tail}")
+
+
 def plan(python: Path, work: Path, dataset_id: int) -> tuple[dict[str, Any], float]:
     """nnU-Net's fingerprint, planner and preprocessing for 3d_fullres; returns (its plans, seconds).
 
@@ -104,9 +114,8 @@ def plan(python: Path, work: Path, dataset_id: int) -> tuple[dict[str, Any], flo
         dataset_id: nnU-Net's dataset number.
     """
     start = time.perf_counter()
-    subprocess.run([_tool(python, "nnUNetv2_plan_and_preprocess"), "-d", str(dataset_id), "-c", "3d_fullres",
-                    "--verify_dataset_integrity", "-npfp", "2", "-np", "2"],
-                   check=True, env=environment(work))
+    _logged([_tool(python, "nnUNetv2_plan_and_preprocess"), "-d", str(dataset_id), "-c", "3d_fullres",
+             "--verify_dataset_integrity", "-npfp", "2", "-np", "2"], environment(work), work / "nnunet_plan.log")
     seconds = time.perf_counter() - start
     folder = next((work / "nnUNet_preprocessed").glob(f"Dataset{dataset_id:03d}_*"))
     return json.loads((folder / "nnUNetPlans.json").read_text(encoding="utf-8")), seconds
@@ -169,11 +178,8 @@ def train(python: Path, work: Path, dataset_id: int, budget_min: float) -> tuple
         budget_min: minutes of training.
     """
     start, cpu = time.perf_counter(), children_cpu_s()
-    log = work / "nnunet_train.log"
-    with log.open("w", encoding="utf-8") as out:
-        subprocess.run([_tool(python, "nnUNetv2_train"), str(dataset_id), "3d_fullres", "0", "-tr", TRAINER,
-                        "-device", "cpu"], check=True, env=environment(work, budget_min), stdout=out,
-                       stderr=subprocess.STDOUT)
+    _logged([_tool(python, "nnUNetv2_train"), str(dataset_id), "3d_fullres", "0", "-tr", TRAINER, "-device", "cpu"],
+            environment(work, budget_min), work / "nnunet_train.log")
     return time.perf_counter() - start, children_cpu_s() - cpu
 
 
@@ -190,9 +196,7 @@ def predict(python: Path, work: Path, dataset_id: int, images: Path, out: Path) 
         out: where the predictions go (``<case>.nii.gz``, on each source image's grid).
     """
     start = time.perf_counter()
-    with (work / "nnunet_predict.log").open("w", encoding="utf-8") as log:
-        subprocess.run([_tool(python, "nnUNetv2_predict"), "-i", str(images), "-o", str(out), "-d", str(dataset_id),
-                        "-c", "3d_fullres", "-f", "0", "-tr", TRAINER, "-chk", "checkpoint_final.pth",
-                        "-device", "cpu", "-npp", "1", "-nps", "1", "--disable_tta"], check=True, env=environment(work),
-                       stdout=log, stderr=subprocess.STDOUT)
+    _logged([_tool(python, "nnUNetv2_predict"), "-i", str(images), "-o", str(out), "-d", str(dataset_id),
+             "-c", "3d_fullres", "-f", "0", "-tr", TRAINER, "-chk", "checkpoint_final.pth", "-device", "cpu",
+             "-npp", "1", "-nps", "1", "--disable_tta"], environment(work), work / "nnunet_predict.log")
     return time.perf_counter() - start

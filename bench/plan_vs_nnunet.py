@@ -60,15 +60,7 @@ def _nnunet_plan(python: Path, work: Path, dataset: Path) -> dict:
         return json.loads(plans.read_text(encoding="utf-8"))
     raw = nnunet_layout.convert(dataset, work / "nnUNet_raw", DATASET_ID, NAME)
     print(f"nnU-Net: raw layout in {raw}; fingerprint, plan and preprocessing (3d_fullres) ...", flush=True)
-    with (work / "nnunet_plan.log").open("w", encoding="utf-8") as log:
-        sys.stdout.flush()
-        saved = os.dup(1)
-        os.dup2(log.fileno(), 1)  # nnU-Net prints its whole plan dict: keep it in the log
-        try:
-            result, seconds = nnunet_side.plan(python, work, DATASET_ID)
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
+    result, seconds = nnunet_side.plan(python, work, DATASET_ID)
     print(f"nnU-Net: planned and preprocessed in {seconds:.0f} s (log: {work / 'nnunet_plan.log'})")
     return result
 
