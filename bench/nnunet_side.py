@@ -31,11 +31,15 @@ def venv_python(venv: Path = VENV) -> Path:
         venv: the venv folder.
     """
     python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    if subprocess.run([str(python), "-c", "import nnunetv2"], capture_output=True).returncode != 0:
-        _install(python)
-    _install_trainer(python)
+    try:
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        if subprocess.run([str(python), "-c", "import nnunetv2"], capture_output=True).returncode != 0:
+            _install(python)
+        _install_trainer(python)
+    except subprocess.CalledProcessError as error:
+        raise SystemExit(f"setting up nnU-Net in {venv} failed: `{' '.join(map(str, error.cmd))}` exited "
+                         f"{error.returncode}{': ' + error.stderr.strip() if error.stderr else ''}") from None
     return python
 
 
