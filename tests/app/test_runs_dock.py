@@ -172,3 +172,56 @@ def test_open_report_hands_the_run_folder_to_the_report_action(
     panel.select_ids(["run_b"])
     panel.buttons["report"].click()
     assert written == [[two_runs / "run_b"]]
+
+
+def started_at(folder: Path, when: str) -> None:
+    """Set the start time of the run recorded in ``folder``."""
+    from medical_imaging_framework.run.records import read_record, write_record
+
+    record = read_record(folder)
+    record.started = record.segments[0].started = when
+    write_record(record, folder)
+
+
+def test_the_diff_goes_from_the_earlier_run_to_the_later_whatever_the_table_order(
+    qtbot: Any, window: Any, two_runs: Path
+) -> None:
+    """Found driving the dock under X: the table lists the newest run first, and Diff took the rows' order, so
+    "old" showed the newer run's value."""
+    from PySide6.QtCore import Qt
+
+    started_at(two_runs / "run_a", "2026-01-01 10:00:00")
+    started_at(two_runs / "run_b", "2026-01-01 11:00:00")
+    panel = shown_dock(qtbot, window)
+    panel.refresh()
+    panel.table.sortItems(0, Qt.SortOrder.DescendingOrder)  # newest first, as the dock opens
+    panel.select_ids(["run_a", "run_b"])
+    assert [record.run_id for record in panel.selected()] == ["run_b", "run_a"]
+    panel.buttons["diff"].click()
+    dialog = window.runs.diff_dialog
+    assert [row for row in dialog.rows() if row[0] != "output"] == [("param", "adam", "lr", "0.001", "0.01")]
+    assert dialog.windowTitle() == "Runs run_a → run_b"
+    dialog.close()
+
+
+def test_resume_after_open_asks_nothing_unless_the_opened_run_was_edited(
+    qtbot: Any, window: Any, two_runs: Path, message_boxes: MessageBoxes
+) -> None:
+    """Found driving the dock under X: Open pipeline, then Resume asked "Save the changes to this pipeline?"
+    though nothing was changed (the run's record keeps its pipeline)."""
+    panel = shown_dock(qtbot, window)
+    panel.select_ids(["run_b"])
+    panel.buttons["open"].click()
+    assert window.document.modified and window.windowTitle().startswith("run-run_b.json")
+    panel.select_ids(["run_a"])
+    panel.buttons["resume"].click()
+    assert message_boxes.kinds() == []
+    trainer = window.current_graph().nodes["trainer"].config
+    assert (trainer["checkpoint_dir"], trainer["resume_from"]) == (str(two_runs / "run_a"), "last")
+
+    config = dict(window.current_graph().nodes["adam"].config, lr=0.5)  # an edit: now there is something to lose
+    window.canvas.set_config("adam", config)
+    message_boxes.answer = QMessageBox.StandardButton.Cancel
+    panel.select_ids(["run_b"])
+    panel.buttons["open"].click()
+    assert message_boxes.kinds() == ["question"] and window.current_graph().nodes["adam"].config["lr"] == 0.5

@@ -97,7 +97,8 @@ class RunsActions(QObject):
         if name == "overlay":
             self.overlay(records)
         elif name == "diff" and len(records) == 2:
-            self.diff_dialog = RunsDiffDialog(records[0], records[1], self.window)
+            older, newer = sorted(records, key=lambda record: record.started)  # "old" is the earlier run's value
+            self.diff_dialog = RunsDiffDialog(older, newer, self.window)
             self.diff_dialog.open()
         elif name in ("open", "resume"):
             self.open_run(records[0], resume=name == "resume")
@@ -131,7 +132,7 @@ class RunsActions(QObject):
         if window.runner.running:
             self._say("A run is in progress: open a run's pipeline once it has ended")
             return None
-        if not window.files.maybe_discard():
+        if not self.untouched_run_document() and not window.files.maybe_discard():
             return None
         try:
             graph = graph_from_dict(record.pipeline, window.registry, source=str(record.path), placeholders=True)
@@ -151,6 +152,13 @@ class RunsActions(QObject):
         else:
             self._say(f"Opened the pipeline of run {record.run_id} (not saved)")
         return graph
+
+    def untouched_run_document(self) -> bool:
+        """Whether the open document is a run's pipeline opened from the dock and not edited since: it is marked
+        unsaved (no file holds it), but its record keeps it, so opening another run loses nothing and asks nothing."""
+        document = self.window.document
+        return (document.path is None and self.opened is not None and document.file_name == self.opened[0]
+                and self.window.canvas.editor.history.index == 0)
 
     def report(self, record: RunRecord) -> None:
         """Write and open the report of the run's checkpoint folder (the Report action)."""
