@@ -137,7 +137,7 @@ class RunRecorder:
             except RecordError:
                 earlier = None
         if earlier is not None and earlier.run_id == self.record.run_id:
-            for name in ("started", "best_val_loss", "epochs", "segments", "evaluations"):
+            for name in ("started", "best_val_loss", "epochs", "num_epochs", "segments", "evaluations"):
                 setattr(self.record, name, getattr(earlier, name))
             for segment in self.record.segments:
                 if segment.status == "running":  # its process died without ending it (kill, elastic restart)

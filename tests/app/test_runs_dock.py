@@ -225,3 +225,21 @@ def test_resume_after_open_asks_nothing_unless_the_opened_run_was_edited(
     panel.select_ids(["run_b"])
     panel.buttons["open"].click()
     assert message_boxes.kinds() == ["question"] and window.current_graph().nodes["adam"].config["lr"] == 0.5
+
+
+def test_a_run_opened_from_a_moved_working_folder_keeps_the_dock_on_that_folder(
+    qtbot: Any, window: Any, two_runs: Path
+) -> None:
+    """Found driving the dock under X in a copy of a working folder: Open pipeline switched the dock (and
+    Remove's trash) to the folder the record was written in, not the one it was listed in."""
+    from medical_imaging_framework.run.records import read_record, write_record
+
+    record = read_record(two_runs / "run_b")
+    record.working_folder = str(two_runs.parent / "where-it-ran-before-the-move")
+    write_record(record, two_runs / "run_b")
+    panel = shown_dock(qtbot, window)
+    panel.select_ids(["run_b"])
+    panel.buttons["open"].click()
+    assert window.runs.working_folder() == two_runs
+    qtbot.waitUntil(lambda: not window.runs.stale)
+    assert panel.folder == two_runs and sorted(r.run_id for r in panel.records) == ["run_a", "run_b"]

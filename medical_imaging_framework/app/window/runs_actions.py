@@ -129,6 +129,9 @@ class RunsActions(QObject):
             resume: set the Trainer up to continue the run.
         """
         window = self.window
+        # the folder the dock listed the run in, not the one its record names: a working folder moved or copied
+        # since keeps showing its own runs (and its own trash), not those of the folder it came from
+        listed_in = self.panel.folder
         if window.runner.running:
             self._say("A run is in progress: open a run's pipeline once it has ended")
             return None
@@ -141,7 +144,7 @@ class RunsActions(QObject):
             return None
         trainers = resume_trainers(graph, record) if resume else []
         window.files.show_graph(graph, None)
-        self.opened = (f"run-{record.run_id}.json", Path(record.working_folder or Path.cwd()))
+        self.opened = (f"run-{record.run_id}.json", listed_in)
         window.document.set_path(None, self.opened[0])
         window.mark_unsaved()
         if resume and not trainers:
