@@ -243,3 +243,26 @@ def test_a_run_opened_from_a_moved_working_folder_keeps_the_dock_on_that_folder(
     assert window.runs.working_folder() == two_runs
     qtbot.waitUntil(lambda: not window.runs.stale)
     assert panel.folder == two_runs and sorted(r.run_id for r in panel.records) == ["run_a", "run_b"]
+
+
+def test_a_running_record_whose_process_is_gone_is_listed_killed(qtbot: Any, window: Any, two_runs: Path) -> None:
+    """A `kill -9` left run_b's record "running": the dock lists it killed, in its colour, and says why."""
+    import subprocess
+    import sys
+
+    from medical_imaging_framework.run.process_identity import ProcessIdentity, current_process
+    from medical_imaging_framework.run.records import read_record, write_record
+
+    me = current_process()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # reaped: its pid names no process now
+    record = read_record(two_runs / "run_b")
+    record.status = record.segments[-1].status = "running"
+    record.process = ProcessIdentity(gone.pid, me.host, 1, me.boot_id)
+    write_record(record, two_runs / "run_b")
+    panel = shown_dock(qtbot, window)
+    [row] = [row for row in range(panel.table.rowCount()) if panel.table.item(row, 1).text() == "run_b"]
+    status = panel.table.item(row, 2)
+    assert status.text() == "killed" and status.foreground().color().name() == "#6a1b9a"
+    assert f"pid {gone.pid}" in status.toolTip() and "metrics.csv" in status.toolTip()
+    assert panel.table.item(row, 3).text() == "2/2"  # its epochs, from metrics.csv
