@@ -12,6 +12,7 @@ EXIT_OK = exit_code(RunStatus.DONE)
 EXIT_FAILED = exit_code(RunStatus.FAILED)
 EXIT_INVALID = exit_code(RunStatus.INVALID)
 EXIT_INTERRUPTED = exit_code(RunStatus.CANCELLED)
+EXIT_READER_GONE = 141  # the reader of stdout left (`mif runs | head -1`): what the shell reports for git then
 
 
 class UsageError(Exception):

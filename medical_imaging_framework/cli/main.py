@@ -13,14 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from medical_imaging_framework import __version__
-from medical_imaging_framework.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, UsageError
+from medical_imaging_framework.cli.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_READER_GONE,
+    UsageError,
+)
 from medical_imaging_framework.cli.plan_commands import add_plan_commands
-from medical_imaging_framework.cli.run_options import add_run_options
+from medical_imaging_framework.cli.run_options import add_run_options, point_at_devnull
 from medical_imaging_framework.run.launch import launched_by_torchrun
 from medical_imaging_framework.run.process_tree import die_with_parent
 
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_INVALID", "EXIT_OK", "UsageError", "build_parser", "main",
-           "resolve_pipeline_path"]
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_INVALID", "EXIT_OK", "EXIT_READER_GONE", "UsageError",
+           "build_parser", "main", "resolve_pipeline_path"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,7 +99,26 @@ def add_field_commands(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `mif` console script; returns the exit code."""
+    """Entry point of the `mif` console script; returns the exit code.
+
+    ``mif runs | head -1``: when the reader of stdout leaves before the output ends, the command stops quietly
+    with `EXIT_READER_GONE` (git's 141, 128 + SIGPIPE), no traceback and no error line (``mif run`` goes on
+    training instead: `run_options.ReaderGone`).
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+    """
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # the last lines of a buffered stdout: meet a closed pipe here, not at exit
+    except BrokenPipeError:
+        point_at_devnull(sys.stdout)
+        return EXIT_READER_GONE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -105,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         _print_error(str(error))
         return EXIT_INVALID
+    except BrokenPipeError:
+        raise  # the reader of stdout is gone: `main` stops quietly
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -147,15 +147,25 @@ class ReaderGone:
             self._quiet()
 
     def _quiet(self) -> None:
-        try:
-            descriptor = self.stdout.fileno()
-        except (AttributeError, OSError, ValueError):
-            return  # not a file (a test's buffer): nothing to point elsewhere
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, descriptor)
-        finally:
-            os.close(devnull)
+        point_at_devnull(self.stdout)
+
+
+def point_at_devnull(stream: TextIO) -> None:
+    """Point ``stream``'s file descriptor at ``/dev/null`` (its reader is gone): later writes, and the
+    interpreter's last flush, go nowhere instead of raising ``BrokenPipeError``.
+
+    Args:
+        stream: the standard output (a stream with no file descriptor, a test's buffer, is left alone).
+    """
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a file (a test's buffer): nothing to point elsewhere
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, descriptor)
+    finally:
+        os.close(devnull)
 
 
 def make_sink(args: argparse.Namespace, printer_type: Callable[..., Any], stdout: TextIO) -> Callable[[Any], None]:

@@ -11,6 +11,7 @@ from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.run.pipeline_diff import diff_pipelines
 from medical_imaging_framework.run.records import RunRecord
 from medical_imaging_framework.run.run_index import RunLookupError, find_run, list_runs
+from medical_imaging_framework.run.run_liveness import KILLED, last_metrics_epoch
 
 COLUMNS = ("id", "pipeline", "status", "epochs", "best val loss", "mean Dice", "started", "folder")
 
@@ -73,6 +74,7 @@ def print_runs(folder: Path) -> None:
 def print_record(record: RunRecord) -> None:
     """One run: its facts, segments, evaluations and overrides."""
     lines = [f"Run {record.run_id}: {record.pipeline_name or '-'} ({record.status})",
+             *killed_lines(record),
              f"  record:        {record.path}",
              f"  started/ended: {record.started} / {record.ended or '-'}",
              f"  mode, device:  {record.mode or '-'}, {record.device or '-'}",
@@ -96,6 +98,15 @@ def print_record(record: RunRecord) -> None:
     print(printable("\n".join(lines), keep_newlines=True))
 
 
+def killed_lines(record: RunRecord) -> list[str]:
+    """What ``show`` says of a killed run: its process is gone, and the last epoch its ``metrics.csv`` holds."""
+    if record.status != KILLED or record.process is None:
+        return []
+    last, _ = last_metrics_epoch(record)
+    return [f"  killed:        its process ({record.process.describe()}) is gone and never wrote the run's end; "
+            f"last epoch in metrics.csv: {'none' if last is None else last}"]
+
+
 def print_diff(a: RunRecord, b: RunRecord) -> None:
     """The changed parameters, nodes and links from run ``a``'s pipeline to ``b``'s."""
     changes = diff_pipelines(a.pipeline, b.pipeline)
@@ -110,4 +121,4 @@ def print_diff(a: RunRecord, b: RunRecord) -> None:
             print(printable(f"  {change.describe()}"))
 
 
-__all__ = ["COLUMNS", "number", "print_diff", "print_record", "print_runs", "run_row", "runs_command"]
+__all__ = ["COLUMNS", "killed_lines", "number", "print_diff", "print_record", "print_runs", "run_row", "runs_command"]

@@ -33,6 +33,7 @@ from medical_imaging_framework.run.events import (
     RunStarted,
     TrainingResumed,
 )
+from medical_imaging_framework.run.process_identity import current_process
 from medical_imaging_framework.run.records import Evaluation, RecordError, RunRecord, Segment, read_record, write_record
 from medical_imaging_framework.run.run_index import add_to_index
 
@@ -70,7 +71,7 @@ class RunRecorder:
         self.working_folder = Path(working_folder or os.getcwd()).resolve()
         self.record = RunRecord(run_id=uuid.uuid4().hex[:12], pipeline_name=str(pipeline.get("name", "")),
                                 mode=mode, working_folder=str(self.working_folder), pipeline=pipeline,
-                                overrides=list(overrides or []))
+                                overrides=list(overrides or []), process=current_process())
         self.segment = Segment(started=now_text(), overrides=list(overrides or []))
         self.folders: list[Path] = []  # where the record is written (empty: not yet)
         self.files: list[Path] = []
@@ -136,7 +137,7 @@ class RunRecorder:
             except RecordError:
                 earlier = None
         if earlier is not None and earlier.run_id == self.record.run_id:
-            for name in ("started", "best_val_loss", "epochs", "segments", "evaluations"):
+            for name in ("started", "best_val_loss", "epochs", "num_epochs", "segments", "evaluations"):
                 setattr(self.record, name, getattr(earlier, name))
             for segment in self.record.segments:
                 if segment.status == "running":  # its process died without ending it (kill, elastic restart)

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from medical_imaging_framework.core.atomic_file import write_atomically
+from medical_imaging_framework.run.process_identity import ProcessIdentity, identity_from_dict
 
 RECORD_NAME = "run.json"
 RECORD_FORMAT = "mif-run"
 RECORD_VERSION = 1
-STATUSES = ("running", "done", "failed", "stopped")
+STATUSES = ("running", "done", "failed", "stopped", "killed")  # killed: read only, never written (run_liveness)
 
 
 class RecordError(ValueError):
@@ -100,6 +101,7 @@ class RunRecord:
         epochs: the last epoch trained; num_epochs: the epochs asked for.
         best_val_loss: the lowest validation loss over every segment (None without validation).
         segments: the first launch and each resume.
+        process: the process that writes it (its last segment's; None in a record of an older mif).
     """
 
     run_id: str
@@ -119,6 +121,7 @@ class RunRecord:
     num_epochs: int = 0
     best_val_loss: float | None = None
     segments: list[Segment] = field(default_factory=list)
+    process: ProcessIdentity | None = None
     path: Path | None = None
 
     @property
@@ -148,6 +151,7 @@ class RunRecord:
                              "checkpoint": e.checkpoint, "weights_run_id": e.weights_run_id,
                              "weights_epoch": e.weights_epoch} for e in self.evaluations],
             "segments": [{**vars(segment), "overrides": list(segment.overrides)} for segment in self.segments],
+            "process": None if self.process is None else self.process.to_dict(),
             "overrides": list(self.overrides), "pipeline": self.pipeline,
         }
 
@@ -210,7 +214,8 @@ def record_from_dict(data: Any, source: str | os.PathLike[str] = "<data>") -> Ru
         metrics_csv=[str(item) for item in data.get("metrics_csv", []) or []],
         evaluations=evaluations, epochs=int(_number(data.get("epochs")) or 0),
         num_epochs=int(_number(data.get("num_epochs")) or 0), best_val_loss=_number(data.get("best_val_loss")),
-        segments=segments, path=Path(source) if source != "<data>" else None,
+        segments=segments, process=identity_from_dict(data.get("process")),
+        path=Path(source) if source != "<data>" else None,
     )
 
 

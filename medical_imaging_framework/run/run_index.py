@@ -15,6 +15,7 @@ from pathlib import Path
 
 from medical_imaging_framework.core.atomic_file import write_atomically
 from medical_imaging_framework.run.records import RECORD_NAME, RecordError, RunRecord, read_record
+from medical_imaging_framework.run.run_liveness import mark_killed
 
 STATE_FOLDER = ".mif"
 INDEX_NAME = "runs.json"
@@ -108,7 +109,8 @@ def add_to_index(working_folder: str | os.PathLike[str], *record_files: str | os
 
 
 def list_runs(working_folder: str | os.PathLike[str]) -> list[RunRecord]:
-    """The runs of ``working_folder``, newest first (one per run id; unreadable records are skipped).
+    """The runs of ``working_folder``, newest first (one per run id; unreadable records are skipped); one still
+    ``running`` whose process is gone reads ``killed`` (`run.run_liveness`).
 
     Args:
         working_folder: the folder relative checkpoint folders resolve against.
@@ -124,7 +126,7 @@ def list_runs(working_folder: str | os.PathLike[str]) -> list[RunRecord]:
         except RecordError:
             continue
         records.setdefault(record.run_id, record)
-    return sorted(records.values(), key=lambda record: record.started, reverse=True)
+    return sorted((mark_killed(record) for record in records.values()), key=lambda record: record.started, reverse=True)
 
 
 def find_run(working_folder: str | os.PathLike[str], run_id: str) -> RunRecord:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,30 @@ def test_a_run_from_the_editor_validates_the_pipeline_once(
     window.action_run.trigger()
     wait_for_run(qtbot, window)
     assert window.runner.last_result.status == "done" and len(calls) == 1, calls
+
+
+def test_a_separate_process_run_stopped_in_the_editor_is_recorded_stopped_with_its_mode(
+    qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run ▸ Run Where ▸ separate process, Stop after the first epoch: the child's record says how it ran and
+    that it was stopped (issue 21); the Runs dock lists it so."""
+    from medical_imaging_framework.run.records import read_record
+
+    monkeypatch.setenv("MIF_RUN_RECORDS", "1")  # tests/conftest.py switches records off elsewhere; the child inherits
+    monkeypatch.chdir(tmp_path)
+    window = make_window(write_tiny_pipeline(registry, tmp_path, num_epochs=50, checkpoint_dir="ck"))
+    epochs: list[int] = []
+    window.runner.event.connect(lambda e: epochs.append(e.epoch) if isinstance(e, EpochEnded) else None)
+    mode_action(window, "process").trigger()
+    window.action_run.trigger()
+    assert window.runner.separate_process and window.runner.running
+    qtbot.waitUntil(lambda: bool(epochs), timeout=240_000)
+    assert read_record(tmp_path / "ck").status == "running"
+    window.action_stop.trigger()  # one Stop: SIGTERM, the child stops after the current batch and ends its record
+    wait_for_run(qtbot, window, timeout=120_000)
+    assert window.runner.last_result.status == "cancelled", window.log.lines()[-5:]
+    record = read_record(tmp_path / "ck")
+    assert (record.mode, record.status, record.run_id) == ("separate process", "stopped", record.run_id)
+    assert [segment.status for segment in record.segments] == ["stopped"] and 1 <= record.epochs < 50
+    assert record.process is not None and record.process.pid != os.getpid()  # the child wrote it, not the editor
+    assert record.checkpoint_folders == [str(tmp_path / "ck")]

@@ -172,3 +172,97 @@ def test_open_report_hands_the_run_folder_to_the_report_action(
     panel.select_ids(["run_b"])
     panel.buttons["report"].click()
     assert written == [[two_runs / "run_b"]]
+
+
+def started_at(folder: Path, when: str) -> None:
+    """Set the start time of the run recorded in ``folder``."""
+    from medical_imaging_framework.run.records import read_record, write_record
+
+    record = read_record(folder)
+    record.started = record.segments[0].started = when
+    write_record(record, folder)
+
+
+def test_the_diff_goes_from_the_earlier_run_to_the_later_whatever_the_table_order(
+    qtbot: Any, window: Any, two_runs: Path
+) -> None:
+    """Found driving the dock under X: the table lists the newest run first, and Diff took the rows' order, so
+    "old" showed the newer run's value."""
+    from PySide6.QtCore import Qt
+
+    started_at(two_runs / "run_a", "2026-01-01 10:00:00")
+    started_at(two_runs / "run_b", "2026-01-01 11:00:00")
+    panel = shown_dock(qtbot, window)
+    panel.refresh()
+    panel.table.sortItems(0, Qt.SortOrder.DescendingOrder)  # newest first, as the dock opens
+    panel.select_ids(["run_a", "run_b"])
+    assert [record.run_id for record in panel.selected()] == ["run_b", "run_a"]
+    panel.buttons["diff"].click()
+    dialog = window.runs.diff_dialog
+    assert [row for row in dialog.rows() if row[0] != "output"] == [("param", "adam", "lr", "0.001", "0.01")]
+    assert dialog.windowTitle() == "Runs run_a → run_b"
+    dialog.close()
+
+
+def test_resume_after_open_asks_nothing_unless_the_opened_run_was_edited(
+    qtbot: Any, window: Any, two_runs: Path, message_boxes: MessageBoxes
+) -> None:
+    """Found driving the dock under X: Open pipeline, then Resume asked "Save the changes to this pipeline?"
+    though nothing was changed (the run's record keeps its pipeline)."""
+    panel = shown_dock(qtbot, window)
+    panel.select_ids(["run_b"])
+    panel.buttons["open"].click()
+    assert window.document.modified and window.windowTitle().startswith("run-run_b.json")
+    panel.select_ids(["run_a"])
+    panel.buttons["resume"].click()
+    assert message_boxes.kinds() == []
+    trainer = window.current_graph().nodes["trainer"].config
+    assert (trainer["checkpoint_dir"], trainer["resume_from"]) == (str(two_runs / "run_a"), "last")
+
+    config = dict(window.current_graph().nodes["adam"].config, lr=0.5)  # an edit: now there is something to lose
+    window.canvas.set_config("adam", config)
+    message_boxes.answer = QMessageBox.StandardButton.Cancel
+    panel.select_ids(["run_b"])
+    panel.buttons["open"].click()
+    assert message_boxes.kinds() == ["question"] and window.current_graph().nodes["adam"].config["lr"] == 0.5
+
+
+def test_a_run_opened_from_a_moved_working_folder_keeps_the_dock_on_that_folder(
+    qtbot: Any, window: Any, two_runs: Path
+) -> None:
+    """Found driving the dock under X in a copy of a working folder: Open pipeline switched the dock (and
+    Remove's trash) to the folder the record was written in, not the one it was listed in."""
+    from medical_imaging_framework.run.records import read_record, write_record
+
+    record = read_record(two_runs / "run_b")
+    record.working_folder = str(two_runs.parent / "where-it-ran-before-the-move")
+    write_record(record, two_runs / "run_b")
+    panel = shown_dock(qtbot, window)
+    panel.select_ids(["run_b"])
+    panel.buttons["open"].click()
+    assert window.runs.working_folder() == two_runs
+    qtbot.waitUntil(lambda: not window.runs.stale)
+    assert panel.folder == two_runs and sorted(r.run_id for r in panel.records) == ["run_a", "run_b"]
+
+
+def test_a_running_record_whose_process_is_gone_is_listed_killed(qtbot: Any, window: Any, two_runs: Path) -> None:
+    """A `kill -9` left run_b's record "running": the dock lists it killed, in its colour, and says why."""
+    import subprocess
+    import sys
+
+    from medical_imaging_framework.run.process_identity import ProcessIdentity, current_process
+    from medical_imaging_framework.run.records import read_record, write_record
+
+    me = current_process()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # reaped: its pid names no process now
+    record = read_record(two_runs / "run_b")
+    record.status = record.segments[-1].status = "running"
+    record.process = ProcessIdentity(gone.pid, me.host, 1, me.boot_id)
+    write_record(record, two_runs / "run_b")
+    panel = shown_dock(qtbot, window)
+    [row] = [row for row in range(panel.table.rowCount()) if panel.table.item(row, 1).text() == "run_b"]
+    status = panel.table.item(row, 2)
+    assert status.text() == "killed" and status.foreground().color().name() == "#6a1b9a"
+    assert f"pid {gone.pid}" in status.toolTip() and "metrics.csv" in status.toolTip()
+    assert panel.table.item(row, 3).text() == "2/2"  # its epochs, from metrics.csv

@@ -72,6 +72,19 @@ def test_a_resume_after_a_killed_segment_marks_that_segment_failed(tmp_path: Pat
     assert [segment.status for segment in record.segments] == ["failed", "done"] and record.status == "done"
 
 
+def test_a_resume_with_no_epoch_left_keeps_the_epochs_asked_for(tmp_path: Path) -> None:
+    """Found driving the Runs dock: Resume then Run of a run that had trained all its epochs listed it as 2/0."""
+    first = RunRecorder(TRAINING, "editor", working_folder=tmp_path)
+    first.observe(CheckpointsConfigured("trainer", "ck", run_id="a11d0e000001"))
+    first.observe(EpochEnded("trainer", 2, 2, loss=0.9, val_loss=0.8))
+    first.observe(RunFinished("done", 1.0))
+    resumed = RunRecorder(TRAINING, "editor", working_folder=tmp_path)
+    resumed.observe(CheckpointsConfigured("trainer", "ck", run_id="a11d0e000001"))
+    resumed.observe(RunFinished("done", 1.0))  # "already holds epoch 2 of num_epochs 2": no epoch trained
+    record = read_record(tmp_path / "ck")
+    assert (record.epochs, record.num_epochs, len(record.segments)) == (2, 2, 2)
+
+
 def test_a_trainer_run_that_fails_before_its_folder_is_still_recorded(tmp_path: Path) -> None:
     recorder = RunRecorder(TRAINING, "mif run", working_folder=tmp_path)
     recorder.observe(RunStarted("train", 1))

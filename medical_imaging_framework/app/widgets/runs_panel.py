@@ -25,7 +25,8 @@ from medical_imaging_framework.run.records import RunRecord
 from medical_imaging_framework.run.run_index import list_runs
 
 COLUMNS = ("started", "run", "status", "epochs", "best val loss", "mean Dice", "pipeline")
-STATUS_COLOURS = {"done": "#2e7d32", "failed": "#c62828", "stopped": "#ef6c00", "running": "#1565c0"}
+STATUS_COLOURS = {"done": "#2e7d32", "failed": "#c62828", "stopped": "#ef6c00", "running": "#1565c0",
+                  "killed": "#6a1b9a"}
 BUTTONS = (("overlay", "Overlay curves", "Draw the selected runs' training and validation loss in the Loss dock"),
            ("diff", "Diff", "The parameters and links that differ between two selected runs"),
            ("open", "Open pipeline", "Open the run's pipeline as a new, unsaved document"),
@@ -127,6 +128,9 @@ class RunsPanel(QWidget):
                      SortItem(loss, loss_key), SortItem(dice, -math.inf if dice == "-" else dice_key),
                      SortItem(printable(record.pipeline_name), record.pipeline_name)]
             cells[2].setForeground(QColor(STATUS_COLOURS.get(record.status, "#000000")))
+            if record.status == "killed" and record.process is not None:
+                cells[2].setToolTip(f"Its process ({record.process.describe()}) is gone and never wrote the "
+                                    "run's end (kill -9, power cut); epochs and loss are read from metrics.csv")
             cells[1].setData(Qt.ItemDataRole.UserRole, record.run_id)
             cells[1].setToolTip(str(record.path))
             for column, cell in enumerate(cells):

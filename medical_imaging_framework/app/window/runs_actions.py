@@ -97,7 +97,8 @@ class RunsActions(QObject):
         if name == "overlay":
             self.overlay(records)
         elif name == "diff" and len(records) == 2:
-            self.diff_dialog = RunsDiffDialog(records[0], records[1], self.window)
+            older, newer = sorted(records, key=lambda record: record.started)  # "old" is the earlier run's value
+            self.diff_dialog = RunsDiffDialog(older, newer, self.window)
             self.diff_dialog.open()
         elif name in ("open", "resume"):
             self.open_run(records[0], resume=name == "resume")
@@ -128,10 +129,13 @@ class RunsActions(QObject):
             resume: set the Trainer up to continue the run.
         """
         window = self.window
+        # the folder the dock listed the run in, not the one its record names: a working folder moved or copied
+        # since keeps showing its own runs (and its own trash), not those of the folder it came from
+        listed_in = self.panel.folder
         if window.runner.running:
             self._say("A run is in progress: open a run's pipeline once it has ended")
             return None
-        if not window.files.maybe_discard():
+        if not self.untouched_run_document() and not window.files.maybe_discard():
             return None
         try:
             graph = graph_from_dict(record.pipeline, window.registry, source=str(record.path), placeholders=True)
@@ -140,7 +144,7 @@ class RunsActions(QObject):
             return None
         trainers = resume_trainers(graph, record) if resume else []
         window.files.show_graph(graph, None)
-        self.opened = (f"run-{record.run_id}.json", Path(record.working_folder or Path.cwd()))
+        self.opened = (f"run-{record.run_id}.json", listed_in)
         window.document.set_path(None, self.opened[0])
         window.mark_unsaved()
         if resume and not trainers:
@@ -151,6 +155,13 @@ class RunsActions(QObject):
         else:
             self._say(f"Opened the pipeline of run {record.run_id} (not saved)")
         return graph
+
+    def untouched_run_document(self) -> bool:
+        """Whether the open document is a run's pipeline opened from the dock and not edited since: it is marked
+        unsaved (no file holds it), but its record keeps it, so opening another run loses nothing and asks nothing."""
+        document = self.window.document
+        return (document.path is None and self.opened is not None and document.file_name == self.opened[0]
+                and self.window.canvas.editor.history.index == 0)
 
     def report(self, record: RunRecord) -> None:
         """Write and open the report of the run's checkpoint folder (the Report action)."""
