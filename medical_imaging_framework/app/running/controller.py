@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from medical_imaging_framework.app.qt.gc_guard import collector
+from medical_imaging_framework.app.running import worker_priority
 from medical_imaging_framework.core import Graph, NodeRegistry
 from medical_imaging_framework.nodes import RUNTIME_MODULES
 from medical_imaging_framework.run.events import Event
@@ -58,11 +59,18 @@ class RunWorker(QObject):
     def __init__(self, session: RunSession) -> None:
         super().__init__()
         self.session = session
-        session.sink = self.event.emit
+        session.sink = self._emit
+
+    def _emit(self, event: Event) -> None:
+        self.event.emit(event)
+        # hand the GIL over at once: the GUI thread is about to take this event off its queue, and would
+        # otherwise wait for the interpreter's switch interval (and for this thread to be scheduled)
+        time.sleep(0)
 
     @Slot()
     def run(self) -> None:
-        """Execute the pipeline; emits `done` with the `RunResult` (also when a node fails)."""
+        """Execute the pipeline at a lower CPU priority; emits `done` with the `RunResult` (also when a node fails)."""
+        worker_priority.lower_this_thread_priority()  # this thread and the torch threads it starts
         try:
             result = self.session.run_here()
         except Exception as error:  # the executor catches node failures; this guards the thread itself
