@@ -15,8 +15,7 @@ from typing import Any
 from medical_imaging_framework import __version__
 from medical_imaging_framework.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, UsageError
 from medical_imaging_framework.cli.run_options import add_run_options
-from medical_imaging_framework.run.launch import launched_by_torchrun
-from medical_imaging_framework.run.process_tree import die_with_parent
+from medical_imaging_framework.run.launch_env import launched_by_torchrun
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_INVALID", "EXIT_OK", "UsageError", "build_parser", "main",
            "resolve_pipeline_path"]
@@ -93,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_INVALID
     if args.command == "run" and launched_by_torchrun():  # a rank: it stops when its torchrun agent dies
+        from medical_imaging_framework.run.process_tree import die_with_parent  # ctypes: not for `mif --help`
+
         die_with_parent(signal.SIGTERM)
     try:
         return _dispatch(args)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from medical_imaging_framework.run.launch import VALIDATED_FLAG, launched_by_torchrun, torchrun_command
+from medical_imaging_framework.run.launch_env import VALIDATED_FLAG, launched_by_torchrun
 
 EVENT_FORMATS = ("text", "jsonl")
 
@@ -65,6 +65,8 @@ def launch_command(args: argparse.Namespace) -> list[str]:
     Args:
         args: the parsed ``mif run`` arguments.
     """
+    from medical_imaging_framework.run.launch import torchrun_command  # subprocess, ctypes: not for `mif --help`
+
     return torchrun_command(args.pipeline, args.nproc, getattr(args, "max_restarts", 0), args.events, args.overrides,
                             getattr(args, "debug", False))
 
