@@ -31,6 +31,7 @@ from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QApplication
 
 from medical_imaging_framework.app.running import controller as run_controller
+from medical_imaging_framework.app.running import worker_priority
 from medical_imaging_framework.app.window.main_window import MainWindow
 from medical_imaging_framework.core import NodeRegistry
 from medical_imaging_framework.core.examples import resolve_pipeline_path
@@ -106,8 +107,11 @@ def main() -> int:
     parser.add_argument("--cold", action="store_true",
                         help="editor first: the idle phase then includes the launch-time preload of torch's imports")
     parser.add_argument("--no-coalesce", action="store_true", help="emit every Progress event to the GUI")
+    parser.add_argument("--nice", type=int, default=worker_priority.RUN_THREAD_NICE,
+                        help=f"nice step of the run thread (default {worker_priority.RUN_THREAD_NICE}; 0: none)")
     add_busy_option(parser)
     args = parser.parse_args()
+    worker_priority.RUN_THREAD_NICE = args.nice
     if args.threads:  # the Trainer's thread policy, in both runs
         threads_module.policy_threads = lambda cores, ranks=1: args.threads
     if args.no_coalesce:
@@ -171,7 +175,7 @@ def report(args: argparse.Namespace, idle: list[float], busy: list[float], idle_
            gui_seconds: float, plain_seconds: float, status: str, load: str) -> int:
     """Print the figures; 0 when the targets are met (idle and run), else 1."""
     print(f"cores: {os.cpu_count()}, busy processes: {args.busy}, load average (1 min) at the end: {load}, "
-          f"worker torch threads: {args.threads or 'policy'}, "
+          f"run thread nice step: {args.nice}, worker torch threads: {args.threads or 'policy'}, "
           f"progress coalescing: {ProgressThrottle.DEFAULT_INTERVAL * 1000:.0f} ms, epochs: {args.epochs}, "
           f"run status: {status}")
     print(f"timer lateness idle        : {summary(idle)}   (while preloading; ticks > 100 ms: {idle_spikes})")
