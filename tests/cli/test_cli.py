@@ -153,8 +153,9 @@ def test_help_does_not_import_torch() -> None:
 
 
 def test_help_imports_nothing_it_does_not_print() -> None:
-    """`mif --help` builds the parser only: no torch, Qt or numpy, and not the launcher (subprocess, ctypes)."""
-    heavy = ("torch", "PySide6", "NodeGraphQt", "numpy", "monai", "subprocess", "ctypes", "threading",
+    """`mif --help` builds the parser only: no torch, Qt or numpy, not the launcher (subprocess, ctypes), and not
+    shutil (with bz2 and lzma), which argparse would import for the terminal's width."""
+    heavy = ("torch", "PySide6", "NodeGraphQt", "numpy", "monai", "subprocess", "ctypes", "threading", "shutil",
              "medical_imaging_framework.run.launch", "medical_imaging_framework.run.process_tree",
              "medical_imaging_framework.core")
     code = ("import contextlib, io, sys\nfrom medical_imaging_framework.cli.main import main\n"
