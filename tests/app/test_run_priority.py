@@ -1,4 +1,4 @@
-"""The editor's run thread yields the CPU to the GUI thread: it runs niced (Linux), the GUI thread does not."""
+"""The run thread's priority step (`worker_priority`, off by default): it renices that thread only (Linux)."""
 
 from __future__ import annotations
 
@@ -45,19 +45,20 @@ class RecordingSession:
         """Nothing to stop."""
 
 
+@pytest.mark.parametrize("step", [0, 5])
 def test_the_run_thread_and_the_threads_it_starts_run_niced_while_the_gui_thread_does_not(
-    qtbot: Any, registry: NodeRegistry, monkeypatch: pytest.MonkeyPatch
+    qtbot: Any, registry: NodeRegistry, monkeypatch: pytest.MonkeyPatch, step: int
 ) -> None:
     gui_nice = nice_of(threading.get_native_id())
     if gui_nice >= 19:
         pytest.skip("the test process already runs at the lowest priority")
+    monkeypatch.setattr(worker_priority, "RUN_THREAD_NICE", step)
     monkeypatch.setattr(run_controller, "RunSession", RecordingSession)
     RecordingSession.seen = {}
     runner = run_controller.RunController(registry)
     with qtbot.waitSignal(runner.finished, timeout=20000):
         runner.start(Graph())
-    expected = min(19, gui_nice + worker_priority.RUN_THREAD_NICE)
-    assert worker_priority.RUN_THREAD_NICE > 0
+    expected = min(19, gui_nice + step)
     assert RecordingSession.seen == {"run thread": expected, "started": expected}
     assert nice_of(threading.get_native_id()) == gui_nice  # only that thread: the editor keeps its priority
     assert runner.last_result is not None and runner.last_result.status == RunStatus.DONE

@@ -69,8 +69,8 @@ class RunWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        """Execute the pipeline at a lower CPU priority; emits `done` with the `RunResult` (also when a node fails)."""
-        worker_priority.lower_this_thread_priority()  # this thread and the torch threads it starts
+        """Execute the pipeline; emits `done` with the `RunResult` (also when a node fails)."""
+        worker_priority.lower_this_thread_priority()  # this thread and the torch threads it starts (off by default)
         try:
             result = self.session.run_here()
         except Exception as error:  # the executor catches node failures; this guards the thread itself

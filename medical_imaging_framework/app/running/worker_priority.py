@@ -1,5 +1,4 @@
-"""The editor's run thread runs at a lower CPU priority than the GUI thread, so a busy machine starves the run
-before it starves the window.
+"""Optionally, the editor's run thread runs at a lower CPU priority than the GUI thread (per-thread nice).
 
 On Linux a nice value belongs to a thread, not to the process: ``setpriority(PRIO_PROCESS, tid, n)`` with a
 thread id (``threading.get_native_id``) changes that one thread (man 2 setpriority, "BUGS": the call acts
@@ -8,9 +7,12 @@ threads are created by the thread that first computes in parallel -- the run thr
 run -- so they get the same nice value without being named here. Elsewhere (macOS, Windows) the call would
 renice the whole process, editor included, so it is not made there.
 
-How far: a nice thread still holds the GIL at times (Python between torch calls), and the GUI thread waits
-for it to be scheduled to hand the GIL over; a large nice value (19: 1.5% of a core against one normal
-process) makes those waits long. `RUN_THREAD_NICE` is a moderate step (bench/ui_latency.py --busy 2).
+Off by default (`RUN_THREAD_NICE` = 0), as measured: a niced thread still holds the GIL at times (Python
+between torch calls), and the GUI thread then waits for it to be scheduled to hand the GIL over, which a
+lower priority makes rarer against other busy processes. bench/ui_latency.py --busy 2, two runs each, load
+average 10-14 on 2 cores: nice +5 gave GUI lateness p99 58 / 68 ms, max 166 / 222 ms and made the editor's
+training 2.1-2.2x slower than headless; nice 0 gave p99 42 / 46 ms, max 82 / 101 ms at 0.94-1.09x. What helps
+the GUI thread is handing the GIL over at once after each event (`controller.RunWorker`) and coalescing.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ import threading
 
 log = logging.getLogger(__name__)
 
-# Added to the run thread's nice value (0..19; a higher value is a lower priority). Unprivileged, so one-way.
-RUN_THREAD_NICE = 5
+# Added to the run thread's nice value (0..19; a higher value is a lower priority; unprivileged, so one-way).
+# 0: the run thread keeps the editor's priority (see above); bench/ui_latency.py --nice N tries another step.
+RUN_THREAD_NICE = 0
 
 
 def lower_this_thread_priority(step: int | None = None) -> int | None:
