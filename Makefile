@@ -33,11 +33,11 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/checkpoint_bench.py --quick
-	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/ui_latency.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/ui_latency.py --busy 2
 	$(BIN)/python bench/train_overhead.py --quick
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/executor_scale.py --quick
 	$(BIN)/python bench/data_bench.py --quick
-	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/startup.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/startup.py --busy 2
 	$(BIN)/python bench/gpu_check.py
 
 screenshots: $(STAMP)

@@ -1,12 +1,16 @@
 """GUI responsiveness while the default pipeline trains in the editor's worker thread.
 
 A 10 ms QTimer runs on the GUI thread; each tick records how late it fired. Printed: the lateness
-p50/p99/max while idle (baseline) and while training, and the training time in the editor against a
-plain headless run of the same pipeline (same process, same settings) as a ratio.
+p50/p99/max while idle (baseline) and over a whole toolbar run -- the Run action triggered as a click does
+(validation, the run's start, the training epochs, the run's end and what the window refreshes then: the
+checkpoints table, the Report action, the log), until the window is idle again -- and the training time in
+the editor against a plain headless run of the same pipeline (same process, same settings) as a ratio.
+``--busy N`` keeps N `while True` processes spinning for the whole benchmark (the load average is printed).
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/ui_latency.py [--epochs 2] [--threads N] [--no-coalesce]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/ui_latency.py [--epochs 2] [--busy 2] [--threads N]
+        [--no-coalesce]
 
-Targets (issue 4): p99 < 50 ms and max < 200 ms on a 2-core machine.
+Targets (issue 23): p99 < 50 ms and max < 250 ms on a 2-core machine, with --busy 2.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from busy import add_busy_option, busy_processes, load_average
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QApplication
 
 from medical_imaging_framework.app.running import controller as run_controller
+from medical_imaging_framework.app.running import worker_priority
 from medical_imaging_framework.app.window.main_window import MainWindow
 from medical_imaging_framework.core import NodeRegistry
 from medical_imaging_framework.core.examples import resolve_pipeline_path
@@ -34,6 +40,10 @@ from medical_imaging_framework.run.executor import Executor
 from medical_imaging_framework.training import threads as threads_module
 
 INTERVAL_MS = 10
+# After the run's `finished` signal the window still refreshes (checkpoints table, report action): keep
+# measuring this long after it, so that work is inside the figures.
+TAIL_MS = 1000
+TARGET_P99_MS, TARGET_MAX_MS = 50, 250
 
 
 class LatencyProbe:
@@ -93,15 +103,26 @@ def headless_run(registry: NodeRegistry, epochs: int, folder: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2, help="epochs of the default pipeline (default 2)")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads in the worker (default: cores - 1)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads in the worker (default: the policy's)")
     parser.add_argument("--cold", action="store_true",
                         help="editor first: the idle phase then includes the launch-time preload of torch's imports")
     parser.add_argument("--no-coalesce", action="store_true", help="emit every Progress event to the GUI")
+    parser.add_argument("--nice", type=int, default=worker_priority.RUN_THREAD_NICE,
+                        help=f"nice step of the run thread (default {worker_priority.RUN_THREAD_NICE}; 0: none)")
+    add_busy_option(parser)
     args = parser.parse_args()
+    worker_priority.RUN_THREAD_NICE = args.nice
     if args.threads:  # the Trainer's thread policy, in both runs
         threads_module.policy_threads = lambda cores, ranks=1: args.threads
     if args.no_coalesce:
         ProgressThrottle.DEFAULT_INTERVAL = 0.0
+    with busy_processes(args.busy):
+        figures = measure(args)
+    return report(args, *figures)
+
+
+def measure(args: argparse.Namespace) -> tuple[list[float], list[float], list, list, float, float, str, str]:
+    """Idle and toolbar-run lateness, their spikes, editor and headless seconds, the run status, the load seen."""
     app = QApplication.instance() or QApplication([])
     registry = NodeRegistry()
     probe = LatencyProbe()
@@ -112,6 +133,13 @@ def main() -> int:
         window = MainWindow(registry=registry)
         window.show_graph(shortened_graph(registry, args.epochs, str(Path(folder) / "gui")), None)
         window.show()
+        # start-up: the loss plot and image view are built on the GUI thread after the first paint (pyqtgraph's
+        # import, a one-off stall bench/startup.py accounts for): timed on its own, the idle phase starts after it
+        shown = time.perf_counter()
+        while not (window.loss_plot.built and window.image_viewer.built):
+            QTimer.singleShot(20, app.quit)
+            app.exec()
+        panels_ms = (time.perf_counter() - shown) * 1000
         probe.start()
         # as `mif gui` does at launch: torch's first-use imports load in the background (a no-op when warm)
         preload = run_controller.preload_in_background()
@@ -120,33 +148,53 @@ def main() -> int:
         while preload.is_alive():
             QTimer.singleShot(200, app.quit)
             app.exec()
-        idle = list(probe.delays)
-        idle_spikes = list(probe.spikes)
+        idle, idle_spikes = list(probe.delays), list(probe.spikes)
         probe.start()
         started = time.perf_counter()
-        window.runner.finished.connect(lambda result: app.quit())
-        window.run_pipeline()
+        ended: list[float] = []
+
+        def on_finished(_result: object) -> None:
+            ended.append(time.perf_counter())
+            QTimer.singleShot(TAIL_MS, app.quit)  # the window's own end-of-run work is measured too
+
+        window.runner.finished.connect(on_finished)
+        QTimer.singleShot(0, window.action_run.trigger)  # the toolbar's Run, from the event loop as a click
         app.exec()
-        gui_seconds = time.perf_counter() - started
         probe.stop()
-        busy = list(probe.delays)
+        gui_seconds = (ended[0] if ended else time.perf_counter()) - started
+        busy, busy_spikes = list(probe.delays), list(probe.spikes)
+        load = load_average()
         status = window.runner.last_result.status if window.runner.last_result else "?"
         window.canvas.editor.history.set_clean()
         window.close()
         if args.cold:
             plain_seconds = headless_run(registry, args.epochs, folder)
-    print(f"cores: {os.cpu_count()}, worker torch threads: {run_controller.training_threads()}, "
-          f"progress coalescing: {run_controller.PROGRESS_INTERVAL_S * 1000:.0f} ms, epochs: {args.epochs}, "
+    print(f"start-up: the panels were built {panels_ms:.0f} ms after the window was shown (first paint, then "
+          f"pyqtgraph's import on the GUI thread); not in the idle figures")
+    return idle, busy, idle_spikes, busy_spikes, gui_seconds, plain_seconds, str(status), load
+
+
+def percentile_99(delays: list[float]) -> float:
+    """The 99th percentile of ``delays``."""
+    ordered = sorted(delays)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
+def report(args: argparse.Namespace, idle: list[float], busy: list[float], idle_spikes: list, busy_spikes: list,
+           gui_seconds: float, plain_seconds: float, status: str, load: str) -> int:
+    """Print the figures; 0 when the targets are met (idle and run), else 1."""
+    print(f"cores: {os.cpu_count()}, busy processes: {args.busy}, load average (1 min) at the end: {load}, "
+          f"run thread nice step: {args.nice}, worker torch threads: {args.threads or 'policy'}, "
+          f"progress coalescing: {ProgressThrottle.DEFAULT_INTERVAL * 1000:.0f} ms, epochs: {args.epochs}, "
           f"run status: {status}")
-    print(f"timer lateness idle     : {summary(idle)}   (while preloading; ticks > 100 ms: {idle_spikes})")
-    print(f"timer lateness training : {summary(busy)}")
-    print(f"ticks later than 100 ms while training (s since start, ms late): {probe.spikes}")
+    print(f"timer lateness idle        : {summary(idle)}   (while preloading; ticks > 100 ms: {idle_spikes})")
+    print(f"timer lateness toolbar run : {summary(busy)}")
+    print(f"ticks later than 100 ms during the run (s since Run, ms late): {busy_spikes}")
     print(f"training wall time: editor {gui_seconds:.1f} s, headless {plain_seconds:.1f} s, "
           f"ratio {gui_seconds / plain_seconds:.2f}x")
-    ordered = sorted(busy)
-    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
-    ok = p99 < 50 and ordered[-1] < 200
-    print(f"targets p99 < 50 ms and max < 200 ms: {'met' if ok else 'NOT met'}")
+    ok = all(percentile_99(d) < TARGET_P99_MS and max(d) < TARGET_MAX_MS for d in (idle, busy))
+    print(f"targets p99 < {TARGET_P99_MS} ms and max < {TARGET_MAX_MS} ms (idle and run): "
+          f"{'met' if ok else 'NOT met'}")
     return 0 if ok else 1
 
 

@@ -6,6 +6,8 @@ Heavy imports (torch, the node library, Qt) happen inside the commands, so `mif 
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -23,11 +25,31 @@ from medical_imaging_framework.cli.errors import (
 )
 from medical_imaging_framework.cli.plan_commands import add_plan_commands
 from medical_imaging_framework.cli.run_options import add_run_options, point_at_devnull
-from medical_imaging_framework.run.launch import launched_by_torchrun
-from medical_imaging_framework.run.process_tree import die_with_parent
+from medical_imaging_framework.run.launch_env import launched_by_torchrun
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_INVALID", "EXIT_OK", "EXIT_READER_GONE", "UsageError",
            "build_parser", "main", "resolve_pipeline_path"]
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help layout, with the terminal width read here: argparse asks `shutil` for it, and importing
+    shutil (which imports bz2 and lzma for its archives) is a sixth of what `mif --help` imports."""
+
+    def __init__(self, prog: str, **options: Any) -> None:
+        options.setdefault("width", _terminal_columns() - 2)  # argparse's own margin
+        super().__init__(prog, **options)
+
+
+def _terminal_columns() -> int:
+    """``$COLUMNS``, else the width of the terminal on stdout, else 80 (as `shutil.get_terminal_size`)."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 80
+    except (AttributeError, ValueError, OSError):
+        return 80
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,13 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mif",
         description="Medical Imaging Framework: build, run and inspect deep-learning pipelines.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mif {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # every parser formats with `HelpFormatter` (add_argument makes a formatter to check each argument)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                     parser_class=functools.partial(argparse.ArgumentParser,
+                                                                    formatter_class=HelpFormatter))
     # `--debug` is accepted after the sub-command too (`mif run p.json --debug`); SUPPRESS keeps the
     # value given before it when it is not repeated after.
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, formatter_class=HelpFormatter)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
 
     gui = commands.add_parser("gui", parents=[common], help="open the pipeline editor")
@@ -125,6 +151,8 @@ def _main(argv: Sequence[str] | None) -> int:
         parser.print_help()
         return EXIT_INVALID
     if args.command == "run" and launched_by_torchrun():  # a rank: it stops when its torchrun agent dies
+        from medical_imaging_framework.run.process_tree import die_with_parent  # ctypes: not for `mif --help`
+
         die_with_parent(signal.SIGTERM)
     try:
         return _dispatch(args)

@@ -10,10 +10,12 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from medical_imaging_framework.run.cache import NO_CACHE_FLAG, ResultCache
-from medical_imaging_framework.run.launch import VALIDATED_FLAG, launched_by_torchrun, torchrun_command
+from medical_imaging_framework.run.launch_env import NO_CACHE_FLAG, VALIDATED_FLAG, launched_by_torchrun
+
+if TYPE_CHECKING:  # run.cache imports the document model: not for `mif --help`
+    from medical_imaging_framework.run.cache import ResultCache
 
 EVENT_FORMATS = ("text", "jsonl")
 
@@ -69,6 +71,8 @@ def result_cache(args: argparse.Namespace) -> ResultCache | None:
     """
     if getattr(args, "no_cache", False) or launched_by_torchrun() or getattr(args, "nproc", 1) > 1:
         return None
+    from medical_imaging_framework.run.cache import ResultCache
+
     return ResultCache()
 
 
@@ -97,6 +101,8 @@ def launch_command(args: argparse.Namespace) -> list[str]:
     Args:
         args: the parsed ``mif run`` arguments.
     """
+    from medical_imaging_framework.run.launch import torchrun_command  # subprocess, ctypes: not for `mif --help`
+
     return torchrun_command(args.pipeline, args.nproc, getattr(args, "max_restarts", 0), args.events, args.overrides,
                             getattr(args, "debug", False))
 

@@ -19,10 +19,10 @@ from typing import Any
 from medical_imaging_framework.core.atomic_file import write_atomically
 from medical_imaging_framework.core.graph import Graph
 from medical_imaging_framework.core.node_spec import MEMORY, NEVER, REFERENCE, CachePolicy
+from medical_imaging_framework.run.launch_env import NO_CACHE_FLAG  # in launch_env: `mif --help` imports no core
 
 KEY_FORMAT = 1  # part of every key: a change of what a key covers makes every old entry a miss
 CACHE_FOLDER = Path(".mif") / "cache"
-NO_CACHE_FLAG = "--no-cache"  # `mif run`'s switch; the editor passes it to a child run when Reuse results is off
 
 
 def file_fingerprint(path: str) -> list[Any]:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any, TextIO
-
-import numpy as np
 
 from medical_imaging_framework.core.text import unsafe_char
 from medical_imaging_framework.run.events import Event
@@ -80,9 +79,12 @@ def _jsonable(value: Any) -> Any:
         return int(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, np.generic):
+    # a numpy value exists only once numpy was imported: looked up, not imported here, so the editor's first
+    # paint (which imports this module) needs no numpy
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.generic):
         return _jsonable(value.item())
-    if isinstance(value, np.ndarray) or _is_tensor(value):
+    if (np is not None and isinstance(value, np.ndarray)) or _is_tensor(value):
         return summarise_array(value)
     if isinstance(value, Mapping):
         return {str(key): _jsonable(item) for key, item in value.items()}
@@ -101,6 +103,8 @@ def summarise_array(value: Any) -> dict[str, Any]:
     Args:
         value: a numpy array or torch tensor.
     """
+    import numpy as np
+
     array = value.detach().cpu().numpy() if _is_tensor(value) else np.asarray(value)
     finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
     return {

@@ -13,19 +13,12 @@ from collections.abc import Sequence
 from types import FrameType
 
 from medical_imaging_framework.run.control import StopEscalation
+from medical_imaging_framework.run.launch_env import TORCHRUN_VARIABLES, VALIDATED_FLAG, launched_by_torchrun
 from medical_imaging_framework.run.process_tree import kill_tree, parent_death_signal
 from medical_imaging_framework.run.status import RunStatus, exit_code
 
-TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 # torchrun, quiet about a stop the user asked for (`training/torchrun_main.py`); named, not imported (no torch)
 TORCHRUN_MODULE = "medical_imaging_framework.training.torchrun_main"
-# Hidden `mif run` flag: whoever launched this process validated the pipeline already (validation once per launch).
-VALIDATED_FLAG = "--validated"
-
-
-def launched_by_torchrun() -> bool:
-    """Whether torchrun (or another launcher) set the variables of a process group."""
-    return all(name in os.environ for name in TORCHRUN_VARIABLES)
 
 
 def restart_count() -> int:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,3 +57,35 @@ def test_launch_opens_the_default_pipeline_and_returns_the_exit_code(
     assert seen["visible"] and seen["title"].startswith("segmentation_train.json")
     assert "trainer" in seen["nodes"] and "unet" in seen["nodes"]
     assert preloads == [True]
+
+
+# `mif gui` in a fresh process: at the window's first paint, which heavy modules were imported (then exit at once).
+FIRST_PAINT_CHILD = r"""
+import os, sys
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication
+
+app = QApplication(sys.argv[:1])
+
+class FirstPaint(QObject):
+    def eventFilter(self, watched, event):
+        if event.type() == QEvent.Type.Paint:
+            heavy = ("torch", "monai", "numpy", "pyqtgraph", "scipy")
+            print("loaded at first paint:", sorted(name for name in heavy if name in sys.modules), flush=True)
+            os._exit(0)
+        return False
+
+probe = FirstPaint()
+app.installEventFilter(probe)
+from medical_imaging_framework.cli.main import main
+main(["gui"])
+"""
+
+
+def test_the_first_paint_needs_no_torch_numpy_or_pyqtgraph(tmp_path: Path) -> None:
+    """What `mif gui` imports before it paints is what its first paint waits for: the plots come after."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data")}
+    done = subprocess.run([sys.executable, "-c", FIRST_PAINT_CHILD], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=300, check=False)
+    assert "loaded at first paint: []" in done.stdout, (done.stdout, done.stderr[-2000:])

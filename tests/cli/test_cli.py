@@ -152,6 +152,20 @@ def test_help_does_not_import_torch() -> None:
     assert "usage: mif" in out and out.strip().endswith("False")
 
 
+def test_help_imports_nothing_it_does_not_print() -> None:
+    """`mif --help` builds the parser only: no torch, Qt or numpy, not the launcher (subprocess, ctypes), and not
+    shutil (with bz2 and lzma), which argparse would import for the terminal's width."""
+    heavy = ("torch", "PySide6", "NodeGraphQt", "numpy", "monai", "subprocess", "ctypes", "threading", "shutil",
+             "medical_imaging_framework.run.launch", "medical_imaging_framework.run.process_tree",
+             "medical_imaging_framework.core")
+    code = ("import contextlib, io, sys\nfrom medical_imaging_framework.cli.main import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as text:\n    try:\n        main(['--help'])\n"
+            "    except SystemExit:\n        pass\n"
+            f"print('usage: mif' in text.getvalue(), sorted(m for m in {heavy!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True []"
+
+
 def test_ctrl_c_stops_cleanly_with_exit_130(registry: NodeRegistry, tmp_path: Path) -> None:
     path = tmp_path / "long.json"
     save_pipeline(make_tiny_graph(registry, "", num_epochs=500), path)

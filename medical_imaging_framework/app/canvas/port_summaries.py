@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import base64
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 from PySide6.QtGui import QImage
 
 from medical_imaging_framework.app.canvas.items import port_tooltip
+
+if TYPE_CHECKING:  # numpy is imported where a picture is encoded: not before the window's first paint
+    import numpy as np
 
 PREFIX = "Last run: "
 MIN_PICTURE = 64  # a sample image smaller than this many pixels is shown enlarged
@@ -27,6 +29,8 @@ def png_uri(picture: np.ndarray) -> str:
     Args:
         picture: (H, W) uint8.
     """
+    import numpy as np
+
     rows, columns = picture.shape
     data = np.ascontiguousarray(picture, dtype=np.uint8)
     image = QImage(data.data, columns, rows, columns, QImage.Format.Format_Grayscale8).copy()

@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from medical_imaging_framework.app.qt.gc_guard import collector
+from medical_imaging_framework.app.running import worker_priority
 from medical_imaging_framework.core import Graph, NodeRegistry
 from medical_imaging_framework.nodes import RUNTIME_MODULES
 from medical_imaging_framework.run.cache import ResultCache, reused_nodes
@@ -20,7 +21,6 @@ from medical_imaging_framework.run.events import Event
 from medical_imaging_framework.run.executor import RunResult
 from medical_imaging_framework.run.session import RunSession
 from medical_imaging_framework.run.status import RunStatus
-from medical_imaging_framework.tools.port_summary import summarize_outputs
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +61,25 @@ class RunWorker(QObject):
     def __init__(self, session: RunSession) -> None:
         super().__init__()
         self.session = session
-        session.sink = self.event.emit
+        session.sink = self._emit
+
+    def _emit(self, event: Event) -> None:
+        self.event.emit(event)
+        # hand the GIL over at once: the GUI thread is about to take this event off its queue, and would
+        # otherwise wait for the interpreter's switch interval (and for this thread to be scheduled)
+        time.sleep(0)
 
     @Slot()
     def run(self) -> None:
         """Execute the pipeline; emits `summarized` with its outputs' summaries (computed here, off the GUI
         thread), then `done` with the `RunResult` (also when a node fails)."""
+        worker_priority.lower_this_thread_priority()  # this thread and the torch threads it starts (off by default)
         try:
             result = self.session.run_here()
         except Exception as error:  # the executor catches node failures; this guards the thread itself
             result = RunResult(status=RunStatus.FAILED, error=f"{type(error).__name__}: {error}")
+        from medical_imaging_framework.tools.port_summary import summarize_outputs  # numpy: not before the paint
+
         self.summarized.emit(summarize_outputs(result.outputs))
         self.done.emit(result)
 

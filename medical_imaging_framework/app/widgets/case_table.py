@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
 
 VALUE_ROLE = Qt.ItemDataRole.UserRole + 1
 
+EMPTY_TEXT = "Run a pipeline with an Evaluate Segmentation node, then select a case in the table."
+
 
 def column_title(key: str) -> str:
     """The header of a metric column: ``dice_liver`` -> ``Dice liver``, ``dice`` -> ``mean Dice``, ...

@@ -15,9 +15,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from medical_imaging_framework.app.widgets.case_table import EMPTY_TEXT
 from medical_imaging_framework.app.widgets.image_view import class_rgb
-
-EMPTY_TEXT = "Run a pipeline with an Evaluate Segmentation node, then select a case in the table."
 
 
 def class_rgba(classes: np.ndarray, outline: bool = False) -> np.ndarray:

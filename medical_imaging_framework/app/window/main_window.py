@@ -20,9 +20,8 @@ from medical_imaging_framework.app.running.controller import RunController
 from medical_imaging_framework.app.running.data_outputs import DataOutputs
 from medical_imaging_framework.app.running.modes import run_mode_text
 from medical_imaging_framework.app.running.report_action import ReportAction
-from medical_imaging_framework.app.running.torch_preload import QueuedRun, torch_preload
-from medical_imaging_framework.app.widgets.image_view import ImageViewer
-from medical_imaging_framework.app.widgets.loss_plot import LossPlot
+from medical_imaging_framework.app.running.torch_preload import QueuedRun, after_first_paint, torch_preload
+from medical_imaging_framework.app.widgets.deferred import deferred_panels
 from medical_imaging_framework.app.widgets.node_help import show_node_help
 from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, RunProgress
 from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
@@ -113,9 +112,10 @@ class MainWindow(QMainWindow):
         self.palette.setObjectName("node_palette")
         self.log = LogPane()
         self.log_pane = self.log.text
-        self.loss_plot = LossPlot()
+        self.loss_plot, self.image_viewer = deferred_panels()  # pyqtgraph: built once the window has painted
+        after_first_paint(self, lambda: (self.loss_plot.build(), self.image_viewer.build(),
+                                         self.results.viewer.build()))
         self.checkpoints = CheckpointsPanel()
-        self.image_viewer = ImageViewer()
         self.progress = RunProgress()
         add_docks(self)
         self.statusBar().addPermanentWidget(self.progress)

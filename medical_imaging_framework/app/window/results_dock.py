@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QDockWidget, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from medical_imaging_framework.app.widgets.case_table import CaseTable
-from medical_imaging_framework.app.widgets.case_view import EMPTY_TEXT, CaseView
+from medical_imaging_framework.app.widgets.case_table import EMPTY_TEXT, CaseTable
+from medical_imaging_framework.app.widgets.deferred import DeferredWidget
 from medical_imaging_framework.run.events import Event, MetricsReported
 from medical_imaging_framework.run.executor import RunResult
 
@@ -25,6 +25,13 @@ WAIT_TEXT = "The case's images can be looked at once the run has ended."
 MINIMUM_SIZE = (210, 110)
 SPLIT_SIZES = [150, 530]  # first heights of the table (with its buttons) and of the case viewer
 NEXT_KEYS, PREVIOUS_KEYS = (Qt.Key.Key_N,), (Qt.Key.Key_P,)
+
+
+def _make_case_view() -> QWidget:
+    """The case viewer (imports pyqtgraph and numpy), built once the window has painted or on first use."""
+    from medical_imaging_framework.app.widgets.case_view import CaseView
+
+    return CaseView()
 
 
 class ResultsPanel(QWidget):
@@ -38,7 +45,7 @@ class ResultsPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("results_panel")
         self.cases = CaseTable()
-        self.viewer = CaseView()
+        self.viewer = DeferredWidget(_make_case_view, QSize(400, SPLIT_SIZES[1]))  # pyqtgraph: after the paint
         self.previous = QPushButton("◀ Previous")
         self.previous.setObjectName("case_previous")
         self.previous.setToolTip("The case above in the table (P)")
@@ -79,7 +86,8 @@ class ResultsPanel(QWidget):
         """Forget the last evaluation (a new run, another pipeline)."""
         self.node_id, self.source, self.run_ended = "", None, False
         self.cases.clear()
-        self.viewer.show_message(EMPTY_TEXT)
+        if self.viewer.built:  # one not built yet starts with this text
+            self.viewer.show_message(EMPTY_TEXT)
 
     def on_event(self, event: Event) -> None:
         """Fill the table from an evaluation's metrics (the last evaluation node of a run is shown)."""

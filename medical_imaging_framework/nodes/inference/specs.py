@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from medical_imaging_framework.core import NodeSpec, Param, ParamKind, Port, PortKind
 from medical_imaging_framework.core.checks import CheckContext, Fact, check_model_on_data
 from medical_imaging_framework.core.node_spec import CachePolicy
@@ -25,7 +23,8 @@ from medical_imaging_framework.run.events import SampleAvailable
 from medical_imaging_framework.run.executor import NodeContext
 from medical_imaging_framework.training.devices import cuda_available
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy imported where used: the editor paints before numpy (the specs are imported then)
+    import numpy as np
     import torch
 
 KEPT_IMAGES = 8  # images kept for the viewer and the report's overlays
@@ -181,6 +180,7 @@ def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, An
 
 
 def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
     from monai.data import MetaTensor, decollate_batch
 
     from medical_imaging_framework.nodes.inference.forward import forward, sliding

@@ -8,13 +8,15 @@ to 1 instead. Kept by hand: MONAI's readers load any values, and its losses and 
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from medical_imaging_framework.core import Param, ParamKind
 from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.nodes.transforms.item_checks import MAX_CLASS, are_class_indices, shown_values
 from medical_imaging_framework.run.control import NodeError
+
+if TYPE_CHECKING:  # imported where used: the node specs import this module, and the editor paints before numpy
+    import numpy as np
 
 LABEL_MAPPINGS = ("none", "binarize")
 LABEL_MAPPING = Param(
@@ -35,6 +37,8 @@ def map_label(label: np.ndarray, path: Path, mapping: str = "none") -> tuple[np.
         path: the file, named in the error.
         mapping: ``none`` (values must already be classes) or ``binarize`` (> 0 -> 1).
     """
+    import numpy as np
+
     if mapping == "binarize":
         mask = label > 0
         found = (0,) * bool(not mask.all()) + (1,) * bool(mask.any())

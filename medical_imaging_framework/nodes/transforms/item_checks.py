@@ -8,9 +8,10 @@ the tensors are only asked for their shapes and values.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
+if TYPE_CHECKING:  # imported where used: the node specs import this module, and the editor paints before numpy
+    import numpy as np
 
 from medical_imaging_framework.nodes.transforms.item_keys import IMAGE, LABEL
 
@@ -35,6 +36,8 @@ def are_class_indices(values: np.ndarray) -> bool:
     Args:
         values: the distinct values of a label (``np.unique``).
     """
+    import numpy as np
+
     whole = np.all(np.isclose(values, np.rint(values), atol=1e-3))
     return bool(whole and values.min() >= 0 and values.max() <= MAX_CLASS)
 
@@ -78,6 +81,8 @@ def item_problem(item: Any, name: str, spatial_dims: int | None) -> str | None:
     if image is not None and tuple(label.shape[1:]) != tuple(image.shape[1:]):
         return (f"its label has shape {tuple(label.shape[1:])} but its image has {tuple(image.shape[1:])}: "
                 "image and label must have the same size")
+    import numpy as np
+
     values = np.unique(np.asarray(label.detach().cpu() if hasattr(label, "detach") else label))
     if values.size and not are_class_indices(values):
         return f"its label holds values {shown_values(values)}; labels must be class indices 0..{MAX_CLASS}"

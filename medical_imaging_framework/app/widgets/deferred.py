@@ -1,0 +1,86 @@
+"""Panels built after the window's first paint: the loss plot and the image view need pyqtgraph (and numpy),
+a third of what the editor imports before it can show itself (``python -X importtime``, bench/startup.py).
+
+A `DeferredWidget` stands in the panel's dock from the start and builds the real widget into itself when the
+window has painted (the window calls `build`), or earlier the first time anything of it is asked for:
+``window.loss_plot.add_epoch(...)`` reaches the real `LossPlot`, built then if need be. Qt has no lazy
+widget of its own, hence this small proxy. Emptying calls (``reset``, ``clear``) before the build do nothing:
+the real widget starts empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QSize
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+
+class DeferredWidget(QWidget):
+    """A container that builds its one child with ``factory`` on first use; other attributes reach the child.
+
+    Args:
+        factory: makes the real widget (imports its heavy modules itself).
+        hint: the size the dock layout gives the panel before it is built (the real widget's own hint after).
+        empties: methods that empty the panel: no-ops before the build, which makes an empty panel anyway.
+        parent: owning widget.
+    """
+
+    def __init__(self, factory: Callable[[], QWidget], hint: QSize, empties: tuple[str, ...] = (),
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._factory, self._hint, self._empties = factory, hint, empties
+        self._real: QWidget | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+
+    @property
+    def built(self) -> bool:
+        """Whether the real widget exists yet."""
+        return self._real is not None
+
+    def build(self) -> QWidget:
+        """The real widget, made and laid into this container on the first call."""
+        if self._real is None:
+            self._real = self._factory()
+            self.layout().addWidget(self._real)
+        return self._real
+
+    def sizeHint(self) -> QSize:
+        return self._real.sizeHint() if self._real is not None else self._hint
+
+    def __getattr__(self, name: str) -> Any:
+        # only names the container lacks arrive here: the panel's own methods and fields
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._real is None and name in self._empties:
+            return _nothing
+        return getattr(self.build(), name)
+
+
+def _nothing(*_args: Any, **_kwargs: Any) -> None:
+    """An emptying call on a panel not built yet."""
+
+
+def make_loss_plot() -> QWidget:
+    """The loss plot (imports pyqtgraph)."""
+    from medical_imaging_framework.app.widgets.loss_plot import LossPlot
+
+    return LossPlot()
+
+
+def make_image_viewer() -> QWidget:
+    """The image view (imports pyqtgraph and numpy)."""
+    from medical_imaging_framework.app.widgets.image_view import ImageViewer
+
+    return ImageViewer()
+
+
+def deferred_panels() -> tuple[DeferredWidget, DeferredWidget]:
+    """The loss plot and the image view, each built on first use (`DeferredWidget`)."""
+    return (DeferredWidget(make_loss_plot, QSize(400, 250), ("reset",)),
+            DeferredWidget(make_image_viewer, QSize(400, 300), ("clear",)))
+
+
+__all__ = ["DeferredWidget", "deferred_panels", "make_image_viewer", "make_loss_plot"]
