@@ -1,4 +1,5 @@
-"""How many intra-op threads torch uses while a node computes: one policy for every way to run.
+"""How many intra-op threads torch uses while the Predictor computes (and the Trainer on a GPU): one policy
+for every way to run. The Trainer on a CPU measures its count instead (`training.thread_tuner`).
 
 The editor thread, ``mif run``, a separate process and each torchrun rank apply the same rule, so the
 same pipeline and seed give the same numbers everywhere (the order of a parallel sum depends on the
