@@ -73,6 +73,9 @@ def thread_candidates(cores: int, ranks: int = 1, loader_workers: int = 0, cap: 
     return sorted({1, between, share})
 
 
+GIVE_UP = 2.0  # a candidate whose steps all take this many times the best figure yet is timed no longer
+
+
 def _threads_text(count: int) -> str:
     return f"{count} torch thread" + ("" if count == 1 else "s")
 
@@ -86,7 +89,9 @@ class ThreadTuner:
         set_threads: sets the thread count (``torch.set_num_threads``); called only on a change.
         log: receives the choice line (once at each choice that changes the count).
         clock: seconds, monotonic (``time.perf_counter``).
-        steps_per_candidate: steps timed per candidate, after one warm-up step.
+        steps_per_candidate: steps timed per candidate, after one warm-up step (fewer for a candidate
+            whose every step so far took over `GIVE_UP` times the fastest figure yet: on a busy machine a
+            slow candidate costs seconds a step, and more of them would not change the choice).
         drift: re-measure when the moving median is this many times above or below the chosen figure.
         window: steps in the moving median.
         cooldown: steps after a choice before the drift is looked at; doubled after each re-check that
@@ -96,7 +101,7 @@ class ThreadTuner:
 
     def __init__(
         self, candidates: Sequence[int], set_threads: Callable[[int], None], log: Callable[[str], None],
-        clock: Callable[[], float] = time.perf_counter, steps_per_candidate: int = 2, drift: float = 1.5,
+        clock: Callable[[], float] = time.perf_counter, steps_per_candidate: int = 3, drift: float = 1.5,
         window: int = 5, cooldown: int = 20, reason: str = "the only candidate on the cores this process may use",
     ) -> None:
         self.candidates = sorted(set(candidates)) or [1]
@@ -152,7 +157,10 @@ class ThreadTuner:
     def _record_candidate(self, seconds: float) -> None:
         samples = self._samples[self._queue[0]]
         samples.append(seconds)
-        if len(samples) < self._per_candidate:
+        done = [statistics.median(times) for count, times in self._samples.items()
+                if times and count not in self._queue]
+        clearly_slower = bool(done) and min(samples) > GIVE_UP * min(done)
+        if len(samples) < self._per_candidate and not clearly_slower:
             return
         self._queue.pop(0)
         if self._queue:

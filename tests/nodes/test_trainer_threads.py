@@ -28,8 +28,8 @@ def test_auto_times_one_and_two_threads_in_a_real_run_and_logs_its_choice(
 ) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(trainer_run, "process_cores", lambda: 2)  # candidates 1 and 2 on any machine
-    graph = tiniest_graph(registry, tmp_path / "ck")
-    graph.nodes["train_loader"].config["batch_size"] = 1  # 3 steps an epoch: 2 x (warm-up + 2 timed) in 2 epochs
+    graph = tiniest_graph(registry, tmp_path / "ck", num_epochs=3)
+    graph.nodes["train_loader"].config["batch_size"] = 1  # 3 steps an epoch: 2 x (warm-up + 3 timed) in 3 epochs
     before = torch.get_num_threads()
     _, events = run_events(graph)
     lines = thread_lines(lines_of(events))

@@ -145,3 +145,14 @@ def test_a_cgroup_cpu_quota_caps_the_cores(tmp_path: Path, files: dict[str, str]
     monkeypatch.setattr(thread_tuner, "CGROUP_ROOT", tmp_path)
     monkeypatch.setattr(thread_tuner.os, "sched_getaffinity", lambda _pid: set(range(8)))
     assert thread_tuner.process_cores() == (expected or 8)
+
+
+def test_a_clearly_slower_candidate_is_timed_no_longer() -> None:
+    machine = FakeMachine({1: 0.20, 2: 1.00})  # a busy machine: the second thread costs seconds a step
+    tuner = machine.tuner([1, 2], steps_per_candidate=3)
+    tuner.begin()
+    machine.steps(tuner, 4)  # 1: warm-up + 3 timed
+    assert tuner.measuring and machine.threads == 2
+    machine.steps(tuner, 2)  # 2: warm-up + 1 timed step over 2x the best figure: enough
+    assert not tuner.measuring and machine.threads == 1
+    assert machine.lines == ["Using 1 torch thread: 0.20 s/step against 1.00 s/step with 2"]
