@@ -103,14 +103,17 @@ def inspect_folder(node_id: str, directory: str, also: tuple[str, ...] = ()) -> 
     files = checkpoint_files(folder)
     if not files:
         return None
-    epochs: list[int] = []
+    periodic = {path: int(match.group(1)) for path in files if (match := PERIODIC_PATTERN.match(path.name))}
+    # reading a file costs a torch.load (tens of ms): a folder of 200 checkpoints froze the editor's F5 for
+    # seconds. The periodic files name their epoch; only best/final, the oldest and the newest periodic file
+    # are read (the run ids of a folder two runs wrote into lie at its oldest and newest files)
+    ends = {min(periodic, key=periodic.__getitem__), max(periodic, key=periodic.__getitem__)} if periodic else set()
+    epochs: list[int] = list(periodic.values())
     run_ids: list[str] = []
-    for path in files:
-        match = PERIODIC_PATTERN.match(path.name)
+    for path in [p for p in files if p not in periodic or p in ends]:
         peek = peek_checkpoint(path)  # an unreadable or hostile file still counts as a file; it tells nothing
-        epoch = int(match.group(1)) if match else peek.epoch if peek else None
-        if epoch is not None:
-            epochs.append(epoch)
+        if path not in periodic and peek is not None and peek.epoch is not None:
+            epochs.append(peek.epoch)
         run_id = peek.run_id if peek else None
         if run_id and run_id not in run_ids:
             run_ids.append(run_id)

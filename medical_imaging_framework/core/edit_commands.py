@@ -11,10 +11,11 @@ observes; nothing here knows that a GUI exists.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from medical_imaging_framework.core.annotation_edits import AnnotationEdits
+from medical_imaging_framework.core.annotation_edits import AnnotationEdits, _AddAnnotation
 from medical_imaging_framework.core.annotations import Annotation
 from medical_imaging_framework.core.edit_history import Command, CompositeCommand, EditHistory
 from medical_imaging_framework.core.graph import Graph, Link, LinkError, Node
@@ -224,8 +225,9 @@ class GraphEditor(NodeEdits, AnnotationEdits):
         commands += self.annotation_moves(annotations or {})
         self._push("move " + ", ".join(f"'{i}'" for i in moves), commands)
 
-    def insert(self, nodes: Sequence[Node], links: Sequence[Link], text: str = "paste") -> None:
-        """Add ``nodes`` and the ``links`` among (or to) them as one undo step (paste, templates).
+    def insert(self, nodes: Sequence[Node], links: Sequence[Link], text: str = "paste",
+               annotations: Sequence[Annotation] = ()) -> None:
+        """Add ``nodes``, the ``links`` among (or to) them and ``annotations`` as one undo step (paste, templates).
 
         Raises:
             LinkError: a link that cannot be made; nothing is added then.
@@ -243,12 +245,13 @@ class GraphEditor(NodeEdits, AnnotationEdits):
             probe.connect(link.source, link.source_port, link.target, link.target_port)
         commands: list[Command] = [_AddNode(self, node) for node in nodes]
         commands += [_AddLink(self, link) for link in links]
+        commands += [_AddAnnotation(self, annotation) for annotation in annotations]
         self._push(text, commands)
 
     def paste_graph(self, part: Graph, offset: Position = (0.0, 0.0)) -> list[str]:
-        """Add copies of the nodes and links of ``part`` under new readable ids, shifted by ``offset``
-        (positions rounded to 1/100, as every canvas position), as one undo step; returns the new ids
-        (links to nodes outside ``part`` are dropped).
+        """Add copies of the nodes, links and annotations (notes, groups) of ``part``, the nodes under new
+        readable ids, shifted by ``offset`` (positions rounded to 1/100, as every canvas position), as one
+        undo step; returns the new node ids (links to nodes outside ``part`` are dropped).
 
         Args:
             part: e.g. the copied nodes read back from the clipboard.
@@ -262,7 +265,9 @@ class GraphEditor(NodeEdits, AnnotationEdits):
             nodes.append(Node(renamed[node.id], node.spec, copy.deepcopy(node.config), position))
         links = [Link(renamed[ln.source], ln.source_port, renamed[ln.target], ln.target_port)
                  for ln in part.links if ln.source in renamed and ln.target in renamed]
-        self.insert(nodes, links)
+        annotations = [dataclasses.replace(a, x=round(a.x + offset[0], 2), y=round(a.y + offset[1], 2))
+                       for a in part.annotations]
+        self.insert(nodes, links, annotations=annotations)
         return [node.id for node in nodes]
 
     def undo(self) -> bool:

@@ -2,7 +2,8 @@
 
 Each export is checked before it is reported done: the written file is loaded back with its own runtime,
 run on a sample input, and its output compared with the PyTorch model's (max abs difference
-<= `TOLERANCE`). ``onnx``/``onnxruntime`` are imported only when ONNX is asked for.
+<= `TOLERANCE` times the largest output, at least `TOLERANCE`). ``onnx``/``onnxruntime`` are imported only
+when ONNX is asked for.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def export_model(
         example: a sample input, batch first.
 
     Raises:
-        ExportError: unknown format, export failure, or outputs that differ by more than `TOLERANCE`.
+        ExportError: unknown format, export failure, or outputs that differ by more than `TOLERANCE`
+            (times the largest output, if above 1).
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format '{fmt}' (use {' or '.join(FORMATS)})")
@@ -118,10 +120,15 @@ def export_model(
     except Exception as error:  # exporters raise many types; the user needs the cause in one line
         raise ExportError(f"{fmt} export to '{target}' failed: {type(error).__name__}: {_first_line(error)}") from None
     difference = float((torch.as_tensor(actual) - expected).abs().max())
-    if not difference <= TOLERANCE:
+    # float32 rounding grows with the outputs (ONNX Runtime's 3D UNet logits near 10 at 100³ differ by ~1e-4):
+    # the allowance is relative to the largest output, and absolute below 1
+    scale = float(expected.abs().max())
+    allowed = TOLERANCE * max(1.0, scale)
+    if not difference <= allowed:
         raise ExportError(
-            f"{fmt} file '{target}' gives outputs up to {difference:.3g} away from the PyTorch model "
-            f"(allowed {TOLERANCE:g}): the export is not faithful"
+            f"{fmt} file '{target}' gives outputs up to {difference:.2e} away from the PyTorch model's "
+            f"(allowed {allowed:.2e}: {TOLERANCE:.0e} of its largest output, {scale:.2g}, and at least "
+            f"{TOLERANCE:.0e}): the export is not faithful"
         )
     return ExportResult(target, fmt, tuple(example.shape), difference, int(expected.shape[1]))
 

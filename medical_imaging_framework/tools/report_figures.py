@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 SHOWN_EDGE = 512  # pixels a side of a sample plane in the overlay grid (larger ones are strided down)
+TITLE_CHARACTERS = 30  # a line of a plane's title at 9 pt fits its panel (2.5 in) with this many characters
 
 
 def _png(figure: object) -> bytes:
@@ -94,7 +96,9 @@ def overlay_grid_png(samples: Sequence[Mapping[str, object]]) -> bytes:
                     continue  # a plane filled by one class has no outline to draw
                 axes.contour((mask == value).astype(np.float32), levels=(0.5,), colors=class_colour(value),
                              linewidths=1.2)
-            axes.set_title(f"{sample['name']}: {title}" if column == 0 else title, fontsize=9)
+            if column == 0:  # case, class and slice: wrapped to the panel, or it runs off the picture's edge
+                title = textwrap.fill(f"{sample['name']}: {title}", TITLE_CHARACTERS, break_on_hyphens=False)
+            axes.set_title(title, fontsize=9)
             axes.set_axis_off()
     figure.tight_layout()
     return _png(figure)

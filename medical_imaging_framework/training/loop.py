@@ -15,7 +15,7 @@ from torch import nn
 
 from medical_imaging_framework.run.control import Cancelled, CancelToken, NodeError
 from medical_imaging_framework.run.events import EpochEnded, EventSink, Progress, TrainingStopped
-from medical_imaging_framework.training.shapes import output_size_problem
+from medical_imaging_framework.training.shapes import indivisible_input_problem, output_size_problem
 from medical_imaging_framework.training.thread_tuner import ThreadTuner
 
 
@@ -223,7 +223,13 @@ class Trainer:
             return self._loss(model, image, label, batch)
 
     def _loss(self, model: nn.Module, image: torch.Tensor, label: torch.Tensor, batch: Any) -> torch.Tensor:
-        prediction = model(image)
+        try:
+            prediction = model(image)
+        except RuntimeError as error:  # a skip connection that cannot meet its decoder level: name the fix
+            problem = indivisible_input_problem(image, batch, model)
+            if problem:
+                raise NodeError(problem) from error
+            raise
         problem = output_size_problem(prediction, label, batch, model)  # shapes only: no device sync
         if problem:
             raise NodeError(problem)

@@ -42,13 +42,42 @@ def output_size_problem(prediction: torch.Tensor, label: torch.Tensor, batch: An
     """
     if prediction.shape[2:] == label.shape[2:]:
         return ""
+    return (f"{_which(batch)}: the model outputs size {_size(prediction.shape[2:])} for images and labels of size "
+            f"{_size(label.shape[2:])}: {_padding_fix(model)}")
+
+
+def indivisible_input_problem(image: torch.Tensor, batch: Any, model: nn.Module) -> str:
+    """Why a UNet-like ``model`` failed on ``image`` (its size does not divide by the strides' product); or empty.
+
+    With several stride-2 levels the network itself fails (torch's ``Sizes of tensors must match`` where a
+    decoder level meets its skip connection) before there is an output to compare with the label.
+
+    Args:
+        image: the batch's image (B, C, *spatial).
+        batch: the batch (its item names are shown).
+        model: the network (a MONAI UNet's ``strides`` give the multiple).
+    """
+    multiple = _multiple(model)
+    if not multiple or all(edge % multiple == 0 for edge in image.shape[2:]):
+        return ""
+    return (f"{_which(batch)}: the network cannot take images of size {_size(image.shape[2:])} (its levels do not "
+            f"line up): {_padding_fix(model)}")
+
+
+def _which(batch: Any) -> str:
     names = batch_names(batch)
     items = ", ".join(f"'{name}'" for name in names[:MAX_NAMES]) + (", ..." if len(names) > MAX_NAMES else "")
-    which = f"item {items}" if len(names) == 1 else (f"items {items}" if names else "a batch")
+    return f"item {items}" if len(names) == 1 else (f"items {items}" if names else "a batch")
+
+
+def _multiple(model: nn.Module) -> int:
     strides = getattr(getattr(model, "module", model), "strides", None)  # DistributedDataParallel wraps it
-    multiple = math.prod(int(s) for s in strides) if isinstance(strides, (list, tuple)) and strides else 0
+    return math.prod(int(s) for s in strides) if isinstance(strides, (list, tuple)) and strides else 0
+
+
+def _padding_fix(model: nn.Module) -> str:
+    multiple = _multiple(model)
     pad = f"transforms.DivisiblePad with k={multiple}" if multiple else "transforms.DivisiblePad (k = that product)"
-    return (f"{which}: the model outputs size {_size(prediction.shape[2:])} for images and labels of size "
-            f"{_size(label.shape[2:])}: the image size must divide by the product of the network's strides"
+    return (f"the image size must divide by the product of the network's strides"
             f"{f' ({multiple})' if multiple else ''}; add {pad} to the transforms (saved predictions are cropped "
             "back to each scan's size), or crop/resize the images to such a size")

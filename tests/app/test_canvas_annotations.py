@@ -74,3 +74,29 @@ def test_a_group_frames_the_selected_nodes_and_dragging_it_moves_them_in_one_ste
     assert nodes["adam"].position[1] - before["adam"][1] == moved
     QTest.keyClick(viewer, Qt.Key.Key_Delete)
     assert window.canvas.graph.annotations == [] and "adam" in nodes  # the frame goes, its nodes stay
+
+
+def test_copy_of_a_group_pastes_the_frame_with_its_nodes_and_one_undo_removes_them(qtbot: Any, window: Any) -> None:
+    """Copy with a group (and a note) selected copied nothing: paste now brings the frame, the nodes inside it and
+    their links, at the paste point, as one undo step."""
+    canvas = window.canvas
+    group = canvas.group_nodes(["adam", "dice_loss"], title="Optim")
+    note = canvas.add_note((group.x + group.w + 50, group.y), title="Why", text="lr 1e-3")
+    canvas.select([])
+    for frame in (canvas.frame_of(group), canvas.frame_of(note)):
+        frame.set_selected(True)
+    nodes_before, annotations_before = set(canvas.graph.nodes), len(canvas.graph.annotations)
+    assert canvas.copy_selected()
+    ids = canvas.paste(QPointF(group.x + 2000, group.y + 1000))
+    assert sorted(canvas.graph.nodes[i].type_id for i in ids) == sorted(
+        canvas.graph.nodes[i].type_id for i in ("adam", "dice_loss"))
+    pasted_group, pasted_note = canvas.graph.annotations[annotations_before:]
+    assert (pasted_group.kind, pasted_group.title, pasted_note.text) == ("group", "Optim", "lr 1e-3")
+    assert (pasted_group.x, pasted_group.y) == (group.x + 2000, group.y + 1000)
+    assert (pasted_note.x - pasted_group.x, pasted_note.y - pasted_group.y) == (note.x - group.x, note.y - group.y)
+    for node_id in ids:  # inside the pasted frame, where the originals are in theirs
+        x, y = canvas.graph.nodes[node_id].position
+        assert pasted_group.x <= x <= pasted_group.x + pasted_group.w
+        assert pasted_group.y <= y <= pasted_group.y + pasted_group.h
+    window.action_undo.trigger()
+    assert set(canvas.graph.nodes) == nodes_before and len(canvas.graph.annotations) == annotations_before

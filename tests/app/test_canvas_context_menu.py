@@ -105,3 +105,18 @@ def test_link_menu_disconnects_the_link_and_canvas_menu_adds_and_pastes_here(qtb
     paste_at = viewer.mapToScene(empty_point(window, QPoint(40, 40)))
     names["menu_paste_here"].trigger()
     assert window.canvas.graph.nodes["sgd_2"].position == (round(paste_at.x(), 2), round(paste_at.y(), 2))
+
+
+def test_right_click_on_a_port_starts_no_link_drag_and_keeps_its_links(qtbot: Any, window: Any) -> None:
+    """A right-click on a linked input port opens the menu only: NodeGraphQt began a link drag on any button,
+    hid the port's link (the model still held it) and left the drag's arrow on the canvas after the menu."""
+    window.canvas.fit()
+    viewer = window.node_graph.viewer()
+    port = window.canvas.canvas_node("trainer").inputs()["loss"].view
+    point = viewer.mapFromScene(port.mapToScene(port.boundingRect().center()))
+    link = next(ln for ln in window.canvas.graph.links if (ln.target, ln.target_port) == ("trainer", "loss"))
+    menu = right_click(window, point)
+    menu.close()
+    assert not viewer._LIVE_PIPE.isVisible()
+    assert [pipe.output_port.name for pipe in port.connected_pipes] == ["loss"]
+    assert link in window.canvas.graph.links

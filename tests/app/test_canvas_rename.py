@@ -83,3 +83,20 @@ def test_a_refused_name_says_why_and_the_title_shows_the_old_id(qtbot: Any, wind
     qtbot.waitUntil(lambda: "(no spaces)" in window.statusBar().currentMessage())
     assert "adam" in window.canvas.graph.nodes and not window.canvas.editor.history.can_undo()
 
+
+
+def test_a_single_click_on_a_title_selects_the_node_without_a_dotted_edit_frame(qtbot: Any, window: Any) -> None:
+    """A click on a title gave the title item the keyboard focus, and Qt drew its dotted focus frame around the
+    title as if it were being edited (until another title was clicked); a double-click still starts the edit."""
+    viewer = window.node_graph.viewer()
+    window.canvas.fit()
+    text_item = window.canvas.canvas_node("adam").view.text_item
+    QTest.mouseClick(viewer.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     title_point(window, "adam"))
+    assert window.canvas.selected_ids() == ["adam"]
+    assert not text_item.hasFocus() and window.canvas.renamer.editing() == ""
+    QTest.mouseDClick(viewer.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                      title_point(window, "adam"))
+    qtbot.waitUntil(lambda: window.canvas.renamer.editing() == "adam")
+    QTest.keyClick(viewer.viewport(), Qt.Key.Key_Escape)
+    assert "adam" in window.canvas.graph.nodes

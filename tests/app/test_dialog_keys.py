@@ -22,14 +22,7 @@ def box(widget: QWidget, dialog: ParamDialog) -> QRect:
 
 
 def test_three_errors_are_laid_out_in_full_under_their_fields(qtbot: Any, registry: NodeRegistry) -> None:
-    dialog = ParamDialog(registry.create("training.Trainer"))
-    qtbot.addWidget(dialog)
-    dialog.show()
-    qtbot.waitExposed(dialog)
-    for name, text in BAD.items():
-        set_text(qtbot, dialog.fields[name], text)
-    qtbot.mouseClick(dialog.button_box.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
-    QApplication.processEvents()
+    dialog = _trainer_dialog_with_three_errors(qtbot, registry)
     errors = [dialog.errors[name] for name in BAD]
     assert all(label.isVisible() for label in errors) and dialog.isVisible()
     assert "(got 'every few epochs please')" in dialog.error_text("save_every_n_epochs")

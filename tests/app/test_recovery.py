@@ -128,3 +128,30 @@ def test_discard_removes_the_copy_and_later_keeps_it(
     assert offer_recoveries(window) == 0
     assert len(asked) == 2 and "untitled.json" in asked[0]  # no "recovery" entry: a pipeline never saved
     assert sorted(p.name for p in folder.glob("*.json")) == ["2-1.json"]
+
+
+def test_a_recovered_pipeline_keeps_the_file_opened_at_start_and_an_example_is_saved_as_a_copy(
+    qtbot: Any, make_window: Any, tiny_file: Path, registry: NodeRegistry
+) -> None:
+    """`mif gui tiny.json` with a recovery pending: tiny.json stays in its window and the recovered pipeline opens
+    in another (it replaced tiny.json before); a recovered bundled example says Save asks where (Save As)."""
+    import json
+
+    from medical_imaging_framework.app.window.windows import offer_recoveries, open_windows
+    from medical_imaging_framework.core.examples import resolve_pipeline_path
+
+    example = resolve_pipeline_path("segmentation_train.json")
+    folder = recovery.recovery_folder()
+    folder.mkdir(parents=True)
+    data = json.loads(example.read_text(encoding="utf-8"))
+    data[recovery.RECOVERY_KEY] = {"path": str(example), "pid": 0, "saved_at": 1.0}
+    (folder / "1-1.json").write_text(json.dumps(data), encoding="utf-8")
+    window = make_window(tiny_file, show=True)
+    asked: list[str] = []
+    QTimer.singleShot(0, lambda: answer_when_asked(["Recover"], asked))
+    assert offer_recoveries(window) == 1
+    assert window.document.path == tiny_file and not window.document.modified
+    recovered = next(w for w in open_windows() if w is not window)
+    assert recovered.document.path == example and recovered.document.modified and recovered.document.bundled
+    assert "Save asks where to keep them" in recovered.statusBar().currentMessage()
+    recovered.close()  # Discard (conftest)

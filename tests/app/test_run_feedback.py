@@ -62,3 +62,25 @@ def test_a_file_with_an_unknown_node_type_opens_with_a_placeholder_that_saves_ba
         window.log.lines())
     assert window.files.write_file(path)
     assert json.loads(path.read_text(encoding="utf-8")) == data
+
+
+def test_a_placeholder_node_is_copied_and_pasted_like_any_node(
+    qtbot: Any, make_window: Any, registry: Any, tmp_path: Path
+) -> None:
+    """Ctrl+C, Ctrl+V of a placeholder pasted nothing and said nothing (the clipboard text was read without
+    placeholders); the copy keeps its type and parameters, so Save writes it as the file gave it."""
+    from PySide6.QtCore import QPointF
+
+    data = file_with_a_missing_type(registry)
+    path = tmp_path / "missing.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    window = make_window(path)
+    window.canvas.select(["unet"])
+    assert window.canvas.copy_selected()
+    (pasted,) = window.canvas.paste(QPointF(900.0, 900.0))
+    node = window.canvas.graph.nodes[pasted]
+    assert node.spec.placeholder and node.position == (900.0, 900.0)
+    assert window.files.write_file(path)
+    saved = {n["id"]: n for n in json.loads(path.read_text(encoding="utf-8"))["nodes"]}
+    original = next(n for n in data["nodes"] if n["id"] == "unet")
+    assert saved[pasted]["type"] == original["type"] and saved[pasted]["params"] == original["params"]

@@ -145,3 +145,16 @@ def test_return_overwrites_a_complete_run_and_resumes_an_unfinished_one(
     assert ("That run is complete" in shown[0][1]) is (default == "Overwrite")
     resumed = started[0].nodes["trainer"].config["resume_from"] == "last"
     assert resumed is (default == "Resume from Last")
+
+
+def test_cancel_of_the_question_leaves_the_last_run_s_node_states(qtbot: Any, window: Any, started: list[Any]) -> None:
+    """Cancel says "change nothing", but the outlines and labels of the run before (here a stopped Trainer) were
+    cleared before the question was asked."""
+    folder = Path(window.canvas.graph.nodes["trainer"].config["checkpoint_dir"])
+    fake_checkpoints(folder, run="earlier")
+    window.canvas.set_state("trainer", "stopped", "epoch 3/9")
+    window.canvas.set_state("adam", "done", "0.0 s")
+    answer_prompt(qtbot, "Cancel", [])
+    assert not window.run_pipeline()
+    assert window.canvas.state_visible("trainer") == "stopped" and window.canvas.state_detail("trainer") == "epoch 3/9"
+    assert window.canvas.state_visible("adam") == "done"

@@ -123,3 +123,15 @@ def test_quit_closes_every_window_and_the_program_ends_with_the_last(
     QTimer.singleShot(100, open_two_then_quit)
     assert launch(None) == 0
     assert seen[-1] == 0 and seen[0] >= 2
+
+
+def test_a_new_window_beside_a_window_filling_the_screen_stays_on_the_screen(qtbot: Any, window: Any,
+                                                                              adopt: Any) -> None:
+    """New Window beside a window as large as the screen opened it one cascade step below, its status bar (and the
+    run's progress bar) off the bottom of the screen."""
+    screen = window.screen().availableGeometry()
+    window.resize(screen.size())
+    window.move(screen.topLeft())
+    window.action_new_window.trigger()
+    other = adopt(windows.open_windows()[-1])
+    assert screen.contains(other.frameGeometry()), (screen, other.frameGeometry())

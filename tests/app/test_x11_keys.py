@@ -16,7 +16,6 @@ import pytest
 from medical_imaging_framework.core import NodeRegistry
 from tests.support.gui import write_tiny_pipeline
 
-SCRIPT = Path(__file__).resolve().parents[1] / "support" / "x11_keys_script.py"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -52,8 +51,8 @@ def test_f5_after_closing_the_trainer_dialog_with_return_under_x(registry: NodeR
     try:
         env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb",
                "XDG_CONFIG_HOME": str(tmp_path / "config")}  # the script's QSettings stay in tmp_path
-        done = subprocess.run([sys.executable, str(SCRIPT), str(pipeline), str(ROUNDS)], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=180)
+        done = subprocess.run([sys.executable, "-m", "tests.support.x11_keys_script", str(pipeline), str(ROUNDS)],
+                              env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
     finally:
         server.terminate()
         server.wait(timeout=10)

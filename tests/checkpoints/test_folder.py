@@ -117,3 +117,25 @@ def test_set_aside_moves_everything_the_run_wrote_with_its_checkpoints(registry:
     fake_checkpoints(folder)
     again = inspect_folder("trainer", str(folder), (str(outside), str(folder / PREVIOUS_RUNS)))
     assert again is not None and again.run_files == (), "a folder outside, or previous_runs/, is never moved"
+
+
+def test_a_folder_of_many_checkpoints_is_inspected_from_a_few_files(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """F5 into a folder of 194 checkpoints froze the editor for about 7 s (every file was torch.loaded on the GUI
+    thread): the epochs come from the periodic names; only the oldest and newest periodic file, best and final are
+    read for their run ids, so two runs mixed in one folder are still both named."""
+    from medical_imaging_framework.checkpoints import folder as folder_module
+
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    for epoch in range(1, 41):
+        torch.save({"epoch": epoch, "run_id": "old" if epoch > 30 else "new"}, folder / f"checkpoint_epoch_{epoch}.pt")
+    torch.save({"epoch": 30, "run_id": "new"}, folder / "best_model.pt")
+    peeked: list[str] = []
+    real_peek = folder_module.peek_checkpoint
+    monkeypatch.setattr(folder_module, "peek_checkpoint",
+                        lambda path: peeked.append(Path(path).name) or real_peek(path))
+    used = inspect_folder("trainer", str(folder))
+    assert used is not None and len(used.files) == 41 and used.last_epoch == 40
+    assert sorted(used.run_ids) == ["new", "old"]
+    assert len(peeked) <= 4

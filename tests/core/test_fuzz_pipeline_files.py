@@ -4,8 +4,11 @@ plausible edits that validate also runs, with tiny settings, without a failure v
 
 from __future__ import annotations
 
+import ast
 import random
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,24 +16,31 @@ import pytest
 
 from medical_imaging_framework.core import NodeRegistry
 from medical_imaging_framework.run.executor import Executor
-from tests.support.fuzz_pipelines import EXAMPLES, outcome_counts
+from tests.support.fuzz_pipelines import EXAMPLES
 from tests.support.pipelines import make_tiny_graph
 
 FUZZ_CASES = 600
-RELIABILITY = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
+ROOT = Path(__file__).resolve().parents[2]
+RELIABILITY = ROOT / "docs" / "reliability.md"
 DOC_ROWS = {"file error": "`PipelineFileError`", "problems": "graph with problems", "valid": "valid graph"}
 NUMBER_WORDS = dict(enumerate(["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]))
 
 
 @pytest.mark.timeout(240)  # the hang guard: all cases together take seconds on a quiet machine
-def test_fuzzed_pipeline_files_give_a_graph_or_our_own_error_as_documented(registry: NodeRegistry) -> None:
-    counts = outcome_counts(FUZZ_CASES, registry)  # the same seeded cases on every run: CI stays deterministic
+def test_fuzzed_pipeline_files_give_a_graph_or_our_own_error_as_documented() -> None:
+    # The documented command itself, in a fresh interpreter: run inside this pytest process after other tests,
+    # the same seeded generator gave other counts (318/251/31 after tests/core's earlier files, 331/245/24 in
+    # the whole suite, against 324/243/33 alone), so the figures are only comparable from a fresh start.
+    done = subprocess.run([sys.executable, "-m", "tests.support.fuzz_pipelines", str(FUZZ_CASES)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=230)
+    assert done.returncode == 0, done.stderr[-3000:]  # a case breaking the property ends with its example
+    counts = ast.literal_eval(done.stdout.strip().rsplit("\n", 1)[-1].rsplit(" ", 1)[0])
     assert set(counts) <= {"valid", "problems", "file error"}
     # docs/reliability.md gives the outcome counts of this very generator (`python -m tests.support.fuzz_pipelines`)
     section = RELIABILITY.read_text(encoding="utf-8").split("## Fuzzed pipeline files", 1)[1].split("\n## ", 1)[0]
     documented = {name: int(re.search(rf"^\| {re.escape(row)}[^|]*\| (\d+) \|$", section, re.M)[1])
                   for name, row in DOC_ROWS.items()}
-    assert dict(counts) == documented
+    assert counts == documented
     assert f"{FUZZ_CASES} cases built from the {NUMBER_WORDS[len(EXAMPLES)]} bundled example pipelines" in section
 
 

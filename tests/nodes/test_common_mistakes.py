@@ -176,6 +176,26 @@ def test_an_odd_image_size_is_named_with_the_padding_fix_before_the_loss(tmp_pat
                   "transforms.DivisiblePad with k=2 to the transforms …`")
 
 
+def test_an_image_size_the_network_cannot_take_is_named_with_the_padding_fix(tmp_path: Path) -> None:
+    """Two stride-2 levels: an 18-wide image halves to 9, then 5, and the decoder's 10 cannot meet the skip's 9.
+
+    The network itself fails (torch's ``Sizes of tensors must match``) before any output reaches the size check.
+    """
+    from tests.support.tiny import run_events
+
+    graph = odd_sized_folder_graph(tmp_path, [(16, 16), (18, 16), (16, 16), (16, 16)])  # c1: the validation item
+    graph.nodes["unet"].config.update(channels=[2, 4, 8], strides=[2, 2])
+    result, _ = run_events(graph)
+    assert result.status == "failed" and result.failed_node == "trainer"
+    assert result.error == (
+        "item 'c1': the network cannot take images of size 18x16 (its levels do not line up): the image size must "
+        "divide by the product of the network's strides (4); add transforms.DivisiblePad with k=4 to the "
+        "transforms (saved predictions are cropped back to each scan's size), or crop/resize the images to such "
+        "a size")
+    assert in_doc("`item 'c1': the network cannot take images of size 18x16 (its levels do not line up): … add "
+                  "transforms.DivisiblePad with k=4 to the transforms …`")
+
+
 def test_evaluation_names_a_prediction_of_another_size_with_the_fix() -> None:
     import torch
 
@@ -243,3 +263,27 @@ def test_a_refusal_raised_in_a_loader_worker_reaches_the_user_as_its_one_line() 
         "set val_loader.collate to 'pad' (each batch padded to its largest item), set val_loader.batch_size to 1, "
         "or give the items one size (Pad or Crop, Resize, Random Crop)")
     assert worker_message("plain") == "plain"
+
+
+def test_the_predictor_names_an_image_size_the_network_cannot_take() -> None:
+    """Inference without sliding windows (2D) on a scan of a size the UNet cannot halve twice: one line, the fix."""
+    import torch
+    from monai.networks.nets import UNet
+
+    from medical_imaging_framework.nodes.inference.specs import run_predictor
+    from medical_imaging_framework.run.control import CancelToken, NodeError
+    from medical_imaging_framework.run.executor import NodeContext
+
+    torch.manual_seed(0)
+    model = UNet(spatial_dims=2, in_channels=1, out_channels=2, channels=(2, 4, 8), strides=(2, 2), num_res_units=0)
+    loader = torch.utils.data.DataLoader([{"image": torch.rand(1, 18, 16), "name": "scan_7"}], batch_size=1)
+    ctx = NodeContext("predictor", lambda event: None, CancelToken())
+    config = {"threshold": 0.5, "sliding_window": "off", "roi_size": [16, 16], "overlap": 0.25, "sw_batch_size": 1,
+              "device": "cpu"}
+    with pytest.raises(NodeError) as caught:
+        run_predictor(ctx, {"model": model, "data": loader}, config)
+    assert str(caught.value) == (
+        "item 'scan_7': the network cannot take images of size 18x16 (its levels do not line up): the image size "
+        "must divide by the product of the network's strides (4); add transforms.DivisiblePad with k=4 to the "
+        "transforms (saved predictions are cropped back to each scan's size), or crop/resize the images to such "
+        "a size")

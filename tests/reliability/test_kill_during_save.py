@@ -96,6 +96,7 @@ def equal_state(ours: Any, theirs: Any) -> bool:
     return bool(ours == theirs)
 
 
+@pytest.mark.timeout(900)  # a hang guard only: 20 forked runs took over 300 s at load average 5 on 2 cores
 def test_twenty_kills_during_saves_lose_nothing(tmp_path: Path) -> None:
     server = ForkServer()
     try:

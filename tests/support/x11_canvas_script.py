@@ -12,35 +12,15 @@ Usage: ``python -m tests.support.x11_canvas_script PIPELINE.json`` with ``DISPLA
 
 from __future__ import annotations
 
-import subprocess
 import sys
-from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QPoint, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QPoint
 
 from medical_imaging_framework.app.window.main_window import MainWindow
-from medical_imaging_framework.core import NodeRegistry
 from medical_imaging_framework.core.graph import Link
 from medical_imaging_framework.core.placement import PASTE_STEP
-
-POLL_MS, PATIENCE_MS = 50, 8000
-
-
-def xdotool(*args: str) -> None:
-    subprocess.run(["xdotool", *args], check=True, timeout=10)
-
-
-def when(condition: Callable[[], bool], then: Callable[[], None], fail: str, waited: int = 0) -> None:
-    """Call ``then`` once ``condition`` holds (checked every POLL_MS while Qt runs); give up after PATIENCE_MS."""
-    if condition():
-        then()
-    elif waited > PATIENCE_MS:
-        print(f"gave up waiting: {fail}")
-        QApplication.instance().exit(1)
-    else:
-        QTimer.singleShot(POLL_MS, lambda: when(condition, then, fail, waited + POLL_MS))
+from tests.support.x11_driving import editor, when, xdotool
 
 
 def empty_point(window: MainWindow, near: QPoint) -> QPoint:
@@ -53,14 +33,7 @@ def empty_point(window: MainWindow, near: QPoint) -> QPoint:
 
 
 def main(pipeline: str) -> int:
-    app = QApplication(sys.argv[:1])
-
-    def stop_on_error(*error: Any) -> None:
-        sys.__excepthook__(*error)
-        app.exit(2)
-
-    sys.excepthook = stop_on_error
-    window = MainWindow(pipeline, registry=NodeRegistry())
+    app, window = editor(pipeline)
     window.show()
     viewer = window.node_graph.viewer()
     viewport = viewer.viewport()

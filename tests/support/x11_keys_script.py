@@ -2,58 +2,27 @@
 dialog, close it with a real Return key press (xdotool), then press F5 for real 0.3 s later; count the F5
 presses that ran nothing. Exit 0 when none was missed, 1 otherwise.
 
-Usage: ``python tests/support/x11_keys_script.py PIPELINE.json [ROUNDS]`` with ``DISPLAY`` and
+Usage: ``python -m tests.support.x11_keys_script PIPELINE.json [ROUNDS]`` with ``DISPLAY`` and
 ``QT_QPA_PLATFORM=xcb``.
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from medical_imaging_framework.app.window.main_window import MainWindow
-from medical_imaging_framework.core import NodeRegistry
+from tests.support.x11_driving import editor, when, xdotool
 
-POLL_MS, PATIENCE_MS = 20, 8000
 F5_DELAY_MS = 300  # as a user would, a moment after the dialog went
 F5_PATIENCE_MS = 3000  # an F5 that triggered nothing in this time was lost
 
 
-def xdotool(*args: str) -> None:
-    subprocess.run(["xdotool", *args], check=True, timeout=10)
-
-
-def when(condition: Callable[[], bool], then: Callable[[], None], fail: Callable[[], None] | str,
-         waited: int = 0, patience: int = PATIENCE_MS) -> None:
-    """Call ``then`` once ``condition`` holds (checked every POLL_MS while Qt runs); after ``patience`` ms call
-    ``fail`` (or print it and exit 1)."""
-    if condition():
-        then()
-    elif waited > patience:
-        if callable(fail):
-            fail()
-        else:
-            print(f"gave up waiting: {fail}")
-            QApplication.instance().exit(1)
-    else:
-        QTimer.singleShot(POLL_MS, lambda: when(condition, then, fail, waited + POLL_MS, patience))
-
-
 def main(pipeline: str, rounds: int) -> int:
-    app = QApplication(sys.argv[:1])
-
-    def stop_on_error(*error: Any) -> None:
-        sys.__excepthook__(*error)
-        app.exit(2)
-
-    sys.excepthook = stop_on_error
-    window = MainWindow(pipeline, registry=NodeRegistry())
+    app, window = editor(pipeline)
     started: list[Any] = []
 
     def record_run(graph: Any) -> None:  # record the run instead of training; it "ends" at once

@@ -119,3 +119,42 @@ def test_deploy_doc_snippets_run_on_exported_files(tmp_path: Path, monkeypatch: 
     assert third == "Preprocessing, inference settings and classes: model.onnx.json"
     assert re.fullmatch(r"Exported 'unet' \(epoch \d+\) as onnx: model\.onnx", first)
     assert re.fullmatch(r"Input \[2, 1, 128, 128\] \(batch axis dynamic\); max abs difference from PyTorch \S+", second)
+
+
+def _offset_file(monkeypatch: pytest.MonkeyPatch, offset: float) -> None:
+    """The written TorchScript file answers the model's output plus ``offset`` (float rounding, made exact)."""
+    import medical_imaging_framework.tools.export as export
+
+    def answer(path: Path, example: torch.Tensor) -> torch.Tensor:
+        return torch.jit.load(str(path))(example) + offset
+
+    monkeypatch.setattr(export, "run_torchscript", answer)
+
+
+def _scaled_model(bias: float) -> torch.nn.Module:
+    model = torch.nn.Conv2d(1, 2, 1)
+    with torch.no_grad():
+        model.weight.fill_(0.5)
+        model.bias.fill_(bias)
+    return model.eval()
+
+
+def test_the_allowed_difference_scales_with_the_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Logits near 10 (a trained 3D UNet's, exported at 100³, differ by ~1.0e-4 in ONNX Runtime): an error of
+    5e-4 there is float rounding (5e-5 of the outputs), not an unfaithful file."""
+    _offset_file(monkeypatch, 5e-4)
+    example = torch.rand((2, 1, 8, 8), generator=torch.Generator().manual_seed(0))
+    result = export_model(_scaled_model(10.0), tmp_path / "model.ts", "torchscript", example)
+    assert result.max_abs_diff == pytest.approx(5e-4, rel=1e-2)
+
+
+def test_an_unfaithful_export_names_the_difference_and_the_allowance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _offset_file(monkeypatch, 1.04e-4)  # just above the allowance of outputs below 1: the two must not read alike
+    example = torch.rand((2, 1, 8, 8), generator=torch.Generator().manual_seed(0)) * 0.1
+    with pytest.raises(ExportError) as caught:
+        export_model(_scaled_model(0.0), tmp_path / "model.ts", "torchscript", example)
+    assert str(caught.value) == (
+        f"torchscript file '{tmp_path / 'model.ts'}' gives outputs up to 1.04e-04 away from the PyTorch model's "
+        "(allowed 1.00e-04: 1e-04 of its largest output, 0.05, and at least 1e-04): the export is not faithful")

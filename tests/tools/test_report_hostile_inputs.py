@@ -84,3 +84,33 @@ def test_outlines_are_drawn_between_the_classes_present(monkeypatch: pytest.Monk
     png = overlay_grid_png([{"name": "case", "prediction": prediction, "label": prediction, "image": None}])
     assert png.startswith(b"\x89PNG")
     assert drawn == [((20, 300), [0.5])] * 2  # label and prediction; (x, y) shown as (y, x), every 2nd pixel
+
+
+def test_overlay_titles_stay_inside_the_picture(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plane's title names case, class and slice ('case_06: liver_lesion (slice 27 of 52): image'): as one line it
+    ran off the picture's left edge; every title must lie inside the figure, whole."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    import medical_imaging_framework.tools.report_figures as figures
+
+    drawn: list = []
+    monkeypatch.setattr(figures, "_png", lambda figure: drawn.append(figure) or b"")
+    plane = np.zeros((52, 48), np.float32)
+    plane[10:20, 10:20], plane[30:35, 30:35] = 1, 2
+    names = ["case_06: liver (slice 26 of 52)", "case_06: liver_lesion (slice 27 of 52)",
+             "a_rather_long_case_name_from_a_hospital_export_0001: liver_lesion (slice 127 of 252)"]
+    overlay_grid_png([{"name": name, "image": plane, "label": plane, "prediction": plane} for name in names])
+    figure = drawn[0]
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    width, height = figure.bbox.width, figure.bbox.height
+    titles = [axes.title for axes in figure.axes]
+    def letters(text: str) -> str:  # a wrapped title reads the same but for its line breaks
+        return "".join(text.split())
+
+    assert [letters(title.get_text()) for title in titles[::3]] == [letters(f"{name}: image") for name in names]
+    for title in titles:
+        box = title.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= width and box.y0 >= 0 and box.y1 <= height, (title.get_text(), box)
+    for row in range(len(names)):  # and none runs into its neighbour's
+        boxes = [title.get_window_extent(renderer) for title in titles[row * 3:row * 3 + 3]]
+        assert boxes[0].x1 <= boxes[1].x0 and boxes[1].x1 <= boxes[2].x0, names[row]

@@ -98,6 +98,14 @@ class AnnotationView:
         chosen = {n.id for n in self.node_graph.selected_nodes()}
         return [a for a in self.editor.graph.annotations if id(a) in self._frames and self._frames[id(a)].id in chosen]
 
+    def nodes_in(self, group: Annotation) -> list[str]:
+        """The ids of the nodes inside ``group``'s frame (those a drag of the frame carries)."""
+        frame = self._frames.get(id(group))
+        if frame is None:
+            return []
+        found = [self.node_graph.get_node_by_id(item.id) for item in frame.view.get_nodes()]
+        return [n.name() for n in found if n is not None and n.name() in self.editor.graph.nodes]
+
     # -- observer: the canvas follows the model ----------------------------------------------
     def annotation_added(self, annotation: Annotation) -> None:
         """Draw ``annotation``."""

@@ -23,9 +23,10 @@ class ClipboardActions:
     node_graph: Any
 
     def copy_selected(self) -> bool:
-        """Copy the selected nodes and the links among them to the clipboard (as pipeline file text)."""
+        """Copy the selected nodes, the links among them and the selected notes and groups (a group with the
+        nodes inside it) to the clipboard (as pipeline file text)."""
         part = self._selected_part()
-        if not part.nodes:
+        if not part.nodes and not part.annotations:
             return False
         QApplication.clipboard().setText(dumps(part))
         return True
@@ -44,12 +45,13 @@ class ClipboardActions:
                 repeated paste at the same place goes one step further down-right.
         """
         try:
-            part = loads(QApplication.clipboard().text(), self.registry, source="clipboard")
+            # placeholders: a copied node whose type is not installed pastes as one, as the file opened it
+            part = loads(QApplication.clipboard().text(), self.registry, source="clipboard", placeholders=True)
         except PipelineFileError:
             return []  # not pipeline text: nothing to paste
         point = at if at is not None else self.mouse_point()
         anchor = (point.x(), point.y()) if point is not None else None
-        offset = paste_offset([n.position for n in part.nodes.values()],
+        offset = paste_offset([n.position for n in part.nodes.values()] + [(a.x, a.y) for a in part.annotations],
                               [n.position for n in self.graph.nodes.values()], anchor)
         ids = self.editor.paste_graph(part, offset)
         self.select(ids)
@@ -65,6 +67,9 @@ class ClipboardActions:
     def _selected_part(self) -> Graph:
         ids = set(self.selected_ids())  # type: ignore[attr-defined]
         part = Graph(self.graph.name)
+        part.annotations = list(self.selected_annotations())  # type: ignore[attr-defined]
+        for group in [a for a in part.annotations if a.kind == "group"]:
+            ids.update(self.nodes_in(group))  # type: ignore[attr-defined]
         part.nodes = {i: n for i, n in self.graph.nodes.items() if i in ids}
         part.links = [ln for ln in self.graph.links if ln.source in ids and ln.target in ids]
         return part

@@ -41,6 +41,13 @@ class MifViewer(NodeViewer):
         self.setFocus(Qt.FocusReason.MouseFocusReason)
         super().mousePressEvent(event)
 
+    def sceneMousePressEvent(self, event: Any) -> None:
+        """Only the left button drags links: NodeGraphQt starts a link drag from a port on any button, so a
+        right-click on a port hid its link (the model still held it) and the context menu left the drag hanging."""
+        if event.button() != Qt.MouseButton.LeftButton and not self._LIVE_PIPE.isVisible():
+            return
+        super().sceneMousePressEvent(event)
+
     def _validate_reject_connection(self, from_port: Any, to_port: Any) -> bool:
         if super()._validate_reject_connection(from_port, to_port):
             return True
@@ -66,9 +73,18 @@ class MifViewer(NodeViewer):
                     and not self._node_body_at(event.scenePos()):
                 into_space = (self._start_port, event.scenePos())
         super().sceneMouseReleaseEvent(event)
+        self._drop_title_focus()
         if into_space is not None:  # after the viewer has put the live pipe away
             port_view, at = into_space
             QTimer.singleShot(0, lambda: self.adapter.link_dropped(port_view, at))
+
+    def _drop_title_focus(self) -> None:
+        """A click on a node's title gives that text item the focus, and Qt draws its dotted focus frame as if the
+        title were being edited: a title keeps the focus only while it is edited (a double-click focuses it again)."""
+        item = self.scene().focusItem()
+        if item is not None and getattr(item.parentItem(), "text_item", None) is item \
+                and not item.textInteractionFlags() & Qt.TextInteractionFlag.TextEditable:
+            item.clearFocus()
 
     def _node_body_at(self, scene_pos: Any) -> bool:
         """Whether a node (not a note or group frame) is under ``scene_pos``: a drop there is not in space."""

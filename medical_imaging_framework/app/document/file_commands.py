@@ -166,7 +166,8 @@ class FileCommands(QObject):
         problems = graph.validate()
         if problems:
             self.host.report_problems(problems)
-        where = f"Save writes them to {path}" if path is not None else "Save asks where to keep them"
+        saved_there = path is not None and not self.document.bundled  # Save on an example is Save As
+        where = f"Save writes them to {path}" if saved_there else "Save asks where to keep them"
         self._status(f"Recovered the unsaved changes of {self.document.file_name}: {where}", 10000)
 
     # -- save ---------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
@@ -148,18 +149,23 @@ class ImageViewer(QWidget):
             self.slice_slider.setRange(0, self.image.shape[-1] - 1)
             self.slice_slider.setValue(self.image.shape[-1] // 2)
             self.slice_slider.blockSignals(False)
-        self.caption.setText((title or f"image {tuple(self.image.shape)}") + self._legend())
+        title = title or f"image {tuple(self.image.shape)}"
+        legend = self._legend()
+        # the legend is rich text (a square of each class's colour); the title, escaped, reads as written
+        self.caption.setTextFormat(Qt.TextFormat.RichText if legend else Qt.TextFormat.PlainText)
+        self.caption.setText(html.escape(title) + legend if legend else title)
         self.refresh()
         self.box.autoRange()
 
     def _legend(self) -> str:
-        """`` — 1 liver (#1f77b4), 2 lesion (#ff7f0e)`` for the classes drawn in their own colours, else ""."""
+        """`` — ■ 1 liver, ■ 2 lesion`` (HTML, each square in its class's colour) for multi-class maps, else ""."""
         from medical_imaging_framework.tools.report_figures import class_colour
 
         present = sorted({int(v) for maps in self.classes.values() if maps is not None for v in np.unique(maps)} - {0})
         if not present:
             return ""
-        names = [f"{v} {self.class_names[v] if v < len(self.class_names) else 'class'} ({class_colour(v)})"
+        names = [f'<span style="color:{class_colour(v)}">■</span> {v} '
+                 f"{html.escape(self.class_names[v] if v < len(self.class_names) else f'class {v}')}"
                  for v in present]
         return " — " + ", ".join(names)
 

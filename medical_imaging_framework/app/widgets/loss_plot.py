@@ -50,6 +50,7 @@ class LossPlot(pg.PlotWidget):
                                    symbolBrush="#e65100", name="validation loss")
         self.metrics_path: Path | None = None  # the run's metrics.csv, once its Trainer announced the folder
         self._seen: dict[int, tuple[float, float | None]] = {}  # epoch -> losses, from this run's events
+        self._from_file: dict[int, tuple[float, float | None]] | None = None  # metrics.csv, read once per run
         self.epochs: list[int] = []
         self.losses: list[float] = []
         self.val_epochs: list[int] = []
@@ -57,7 +58,7 @@ class LossPlot(pg.PlotWidget):
 
     def reset(self) -> None:
         """Forget the curves and the run's folder, and let the axes fit the next data (a new run or document)."""
-        self.metrics_path, self._seen = None, {}
+        self.metrics_path, self._seen, self._from_file = None, {}, None
         self._draw({})
         self.enableAutoRange()
 
@@ -71,12 +72,15 @@ class LossPlot(pg.PlotWidget):
 
         if event.directory:
             self.metrics_path = Path(os.path.abspath(os.path.expanduser(event.directory))) / METRICS_NAME
+            self._from_file = None
 
     def add_epoch(self, event: EpochEnded) -> None:
         """An epoch ended: draw the run's epochs so far (its ``metrics.csv`` and this window's events)."""
         self._seen[event.epoch] = (event.loss, event.val_loss)
+        if self._from_file is None:  # the file once, at the run's first epoch (a resumed run's earlier epochs);
+            self._from_file = self._read_rows()  # later epochs come as events: no re-read on the GUI thread
         # rows past this epoch are another run's (a folder whose metrics.csv this run could not write)
-        rows = {epoch: losses for epoch, losses in self._read_rows().items() if epoch <= event.epoch}
+        rows = {epoch: losses for epoch, losses in self._from_file.items() if epoch <= event.epoch}
         rows.update(self._seen)  # the event of an epoch whose row is not written yet
         self._draw(rows)
 
@@ -87,7 +91,7 @@ class LossPlot(pg.PlotWidget):
             path: the file.
         """
         self.metrics_path, self._seen = path, {}
-        rows = self._read_rows()
+        rows = self._from_file = self._read_rows()
         self._draw(rows)
         self.enableAutoRange()
         return bool(rows)

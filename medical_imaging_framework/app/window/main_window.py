@@ -378,9 +378,9 @@ class MainWindow(QMainWindow):
         if not self.canvas.graph.nodes:
             self.statusBar().showMessage(EMPTY_TEXT, 10000)
             return False
-        self.canvas.clear_states()
         problems = self.canvas.graph.validate()
         if problems:
+            self.canvas.clear_states()
             self.report_problems(problems)
             return False
         if self.queued_run.queue():
@@ -390,9 +390,10 @@ class MainWindow(QMainWindow):
         graph, note = graph_to_run(self, self.canvas.graph, self.registry)
         if note:  # a question was asked: the keyboard goes back to the canvas
             self.restore_focus()
-        if graph is None:
+        if graph is None:  # Cancel changes nothing: the last run's node states stay
             self.statusBar().showMessage(note, 10000)
             return False
+        self.canvas.clear_states()
         self.loss_plot.reset()
         self.checkpoints.reset()
         self.data_outputs.reset()

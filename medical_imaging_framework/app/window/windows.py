@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
@@ -77,8 +77,14 @@ def new_window(beside: MainWindow, path: str | Path | None = None) -> MainWindow
     """
     window = type(beside)(path, registry=beside.registry)
     window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    window.resize(beside.size())
-    window.move(beside.pos().x() + CASCADE, beside.pos().y() + CASCADE)
+    frame = beside.frameGeometry().translated(CASCADE, CASCADE)  # title bar and borders included
+    size, screen = beside.size(), beside.screen().availableGeometry()
+    if not screen.contains(frame):  # cascaded off the screen (e.g. beside a maximised window): its top-left
+        margins = frame.size() - size
+        frame = QRect(screen.topLeft(), frame.size().boundedTo(screen.size()))
+        size = frame.size() - margins
+    window.resize(size)
+    window.move(frame.topLeft())
     window.show()
     window.activateWindow()
     return window
@@ -149,8 +155,9 @@ def close_all() -> bool:
 def offer_recoveries(window: MainWindow) -> int:
     """Offer each pipeline a crashed editor left unsaved; returns how many were recovered.
 
-    The first recovered pipeline replaces ``window``'s when that holds no unsaved changes; the others open in
-    new windows. Discard removes the copy; Later keeps it for the next start.
+    The first recovered pipeline replaces ``window``'s when that holds only the start's example or a new
+    pipeline, unchanged; the others (and any beside a file the user opened) open in new windows.
+    Discard removes the copy; Later keeps it for the next start.
 
     Args:
         window: the window just opened at start.
@@ -168,7 +175,8 @@ def offer_recoveries(window: MainWindow) -> int:
                 QMessageBox.critical(window, "Cannot recover pipeline", f"{error}\nThe copy stays in {entry.file}.")
                 entry.release()
                 continue
-            target = window if recovered == 0 and not window.document.modified else new_window(window)
+            spare = not window.document.modified and (window.document.path is None or window.document.bundled)
+            target = window if recovered == 0 and spare else new_window(window)
             target.files.show_recovered(graph, entry.original)
             target.autosave.flush()  # the copy is this editor's now, before the old one goes
             recovered += 1

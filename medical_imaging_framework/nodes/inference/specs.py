@@ -188,6 +188,7 @@ def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
         shard_loader,
     )
     from medical_imaging_framework.training.loop import resolve_device
+    from medical_imaging_framework.training.shapes import indivisible_input_problem
 
     dataset = getattr(inputs["data"], "dataset", None)
     result = PredictionSet(sharded=ensure_process_group(), transform_chains=transform_chains(dataset),
@@ -201,7 +202,13 @@ def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
         if not isinstance(batch, dict) or "image" not in batch:
             raise NodeError("the data loader must yield dict batches with an 'image' entry")
         image = _plain(batch["image"]).to(device).float()  # the model needs no meta
-        logits = _forward(model, image, config)
+        try:
+            logits = _forward(model, image, config)
+        except RuntimeError as error:  # a size the network's levels cannot halve: name the item and the fix
+            problem = indivisible_input_problem(image, batch, model)
+            if problem:
+                raise NodeError(problem) from error
+            raise
         result.num_classes = max(2, logits.shape[1])
         classes = _plain(to_classes(logits, config["threshold"])).cpu()
         images = decollate_batch(batch["image"], detach=True) if isinstance(batch["image"], MetaTensor) else None
