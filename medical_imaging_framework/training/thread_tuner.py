@@ -1,12 +1,14 @@
 """The Trainer's intra-op thread count, chosen by measuring a few candidates over its first steps.
 
-A fixed guess is wrong somewhere: on a busy 2-core machine a second intra-op thread only waits (and spins),
-while on an idle workstation it halves the step time. `ThreadTuner` times each candidate over a few steps
-(the first step after a change is a warm-up and is not counted), keeps the fastest, then watches a moving
-median of the step times and measures again when it drifts far from the chosen figure (the machine's load
-changed). It is pure: the clock and the function that sets the thread count are injected, so a test drives
-it with a fake clock. torch's ``set_num_threads`` is process-wide, so the editor's run thread, ``mif run``,
-a separate process and each torchrun rank (with its share of the cores) all use it the same way.
+A fixed guess is wrong somewhere: on a busy 2-core machine a second intra-op thread only waits (and spins,
+seconds a step), while on an idle workstation it halves the step time. `ThreadTuner` times the count the
+load average favours over a few steps, probes each other candidate for one or two steps (dropped at the
+first step clearly slower than the best figure, so a bad candidate costs one step), keeps the fastest, and
+re-checks when the step time drifts either way or, less and less often, without a drift (a machine that
+got quieter does not make one thread faster). It is pure: the clock and the function that sets the thread
+count are injected, so a test drives it with a fake clock. torch's ``set_num_threads`` is process-wide, so
+the editor's run thread, ``mif run``, a separate process and each torchrun rank (with its share of the
+cores) all use it the same way. torch has no such tuner; this is ours.
 """
 
 from __future__ import annotations
@@ -73,7 +75,48 @@ def thread_candidates(cores: int, ranks: int = 1, loader_workers: int = 0, cap: 
     return sorted({1, between, share})
 
 
-GIVE_UP = 2.0  # a candidate whose steps all take this many times the best figure yet is timed no longer
+def candidates_reason(cores: int, ranks: int = 1, loader_workers: int = 0, cap: int | None = None) -> str:
+    """The arithmetic behind `thread_candidates`, for the log line when it leaves one count.
+
+    Args:
+        cores: the CPUs this process may use.
+        ranks: processes training on this machine at once.
+        loader_workers: DataLoader worker processes.
+        cap: ``OMP_NUM_THREADS`` when set, or None.
+    """
+    text = f"{cores} core{'' if cores == 1 else 's'} for " + (f"{ranks} ranks" if ranks > 1 else "this process")
+    if loader_workers > 0:
+        text += f" less {loader_workers} DataLoader worker{'' if loader_workers == 1 else 's'}"
+    if cap is not None:
+        text += f", OMP_NUM_THREADS is {cap}"
+    return text
+
+
+def first_candidate(candidates: Sequence[int], load: float | None, machine_cores: int) -> int:
+    """The count to time first: the largest candidate that fits the cores the load average leaves idle.
+
+    Starting there keeps the first steps cheap on a busy machine (1 thread) and on a quiet one (all cores);
+    the other candidates are then probed one or two steps each.
+
+    Args:
+        candidates: the thread counts to try.
+        load: the machine's 1-minute load average (``os.getloadavg``), None where unknown (the smallest).
+        machine_cores: the machine's CPU count.
+    """
+    ordered = sorted(set(candidates)) or [1]
+    if load is None:
+        return ordered[0]
+    idle = machine_cores - load
+    fitting = [count for count in ordered if count <= idle + 0.5]
+    return fitting[-1] if fitting else ordered[0]
+
+
+def load_average() -> float | None:
+    """The machine's 1-minute load average, None where the system does not give one."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def _threads_text(count: int) -> str:
@@ -84,54 +127,76 @@ class ThreadTuner:
     """Picks the fastest intra-op thread count by timing steps; call `begin` before a run of steps
     (an epoch) and `step_done` after each step.
 
+    The first candidate is timed over `baseline_steps` steps (its median is the figure to beat); each other
+    candidate is then probed, nearest first, for at most `probe_steps` steps and dropped at the first step
+    slower than `margin` times the best figure (on a busy machine a second thread can cost seconds a step:
+    one such step is all a probe may cost), and the candidates beyond a dropped one are not probed. Every
+    step trains; only the slower ones cost. Once chosen, the moving median of the step times is watched: a
+    drift either way (the machine's load changed) re-checks after `cooldown` steps, and the other
+    candidates are re-probed anyway after `recheck` steps (a quieter machine does not make one thread
+    faster, so no drift would show it). A re-check takes the moving median as the chosen count's figure and
+    probes the others; both waits double after a re-check that kept the count, so a noisy machine does not
+    keep the Trainer probing, and reset when it changed.
+
     Args:
         candidates: thread counts to try (one candidate: used without measuring).
         set_threads: sets the thread count (``torch.set_num_threads``); called only on a change.
-        log: receives the choice line (once at each choice that changes the count).
+        log: receives the choice line (at the first choice and at each re-check that changes the count).
         clock: seconds, monotonic (``time.perf_counter``).
-        steps_per_candidate: steps timed per candidate, after one warm-up step (fewer for a candidate
-            whose every step so far took over `GIVE_UP` times the fastest figure yet: on a busy machine a
-            slow candidate costs seconds a step, and more of them would not change the choice).
-        drift: re-measure when the moving median is this many times above or below the chosen figure.
+        first: the candidate timed first (`first_candidate`); None: the smallest.
+        baseline_steps: steps timed for the first candidate (after the run's first step, a warm-up).
+        probe_steps: the most steps a probed candidate is timed.
+        margin: a probe step slower than this many times the best figure drops the candidate.
+        drift: re-check when the moving median is this many times above or below the chosen figure.
         window: steps in the moving median.
-        cooldown: steps after a choice before the drift is looked at; doubled after each re-check that
-            kept the count, so a noisy machine does not keep the Trainer measuring.
+        cooldown: steps after a choice before the drift is looked at.
+        recheck: steps after a choice before the other candidates are probed again without a drift.
         reason: the log line's reason when there is one candidate (nothing to measure).
     """
 
     def __init__(
         self, candidates: Sequence[int], set_threads: Callable[[int], None], log: Callable[[str], None],
-        clock: Callable[[], float] = time.perf_counter, steps_per_candidate: int = 3, drift: float = 1.5,
-        window: int = 5, cooldown: int = 20, reason: str = "the only candidate on the cores this process may use",
+        clock: Callable[[], float] = time.perf_counter, *, first: int | None = None, baseline_steps: int = 3,
+        probe_steps: int = 2, margin: float = 1.1, drift: float = 1.5, window: int = 5, cooldown: int = 20,
+        recheck: int = 50, reason: str = "the only candidate on the cores this process may use",
     ) -> None:
         self.candidates = sorted(set(candidates)) or [1]
         self._set_threads, self._log, self._clock = set_threads, log, clock
-        self._per_candidate, self._drift, self._window = max(1, steps_per_candidate), drift, max(1, window)
+        self._baseline_steps, self._probe_steps = max(1, baseline_steps), max(1, probe_steps)
+        self._margin, self._drift, self._window = margin, drift, max(1, window)
         self._base_cooldown = self._cooldown = max(self._window, cooldown)
+        self._base_recheck = self._recheck = max(self._base_cooldown, recheck)
         self.threads = 0  # none set yet
         self.chosen_seconds: float | None = None
-        self.measurements = 0  # how many times the candidates were timed
+        self.measurements = 0  # the first choice and each re-check
+        self.figures: dict[int, float] = {}  # s/step per candidate at the latest measurement
+        self._phase = "fixed"
+        self._samples: list[float] = []
         self._queue: list[int] = []
-        self._samples: dict[int, list[float]] = {}
-        self._skip_next = False
+        self._origin = 0
+        self._choice = 0
+        self._skip_next = True  # the run's first step: first allocations, first batch
         self._recent: deque[float] = deque(maxlen=self._window)
         self._since_choice = 0
         self._mark: float | None = None
-        self._previous_choice = 0
         if len(self.candidates) == 1:
             self._apply(self.candidates[0])
             self._log(f"Using {_threads_text(self.threads)}: {reason}")
         else:
-            self._start_measuring()
+            self.measurements = 1
+            self._phase = "baseline"
+            self._apply(first if first in self.candidates else self.candidates[0])
 
     @property
     def measuring(self) -> bool:
         """True while candidates are being timed."""
-        return bool(self._queue)
+        return self._phase in ("baseline", "probe")
 
     def begin(self) -> None:
-        """Start timing from now (call at the start of an epoch, so validation and saving are not counted)."""
+        """Start timing from now (call at the start of an epoch, so validation and saving are not counted;
+        the epoch's first step, which also starts the loader's iterator and workers, is not a sample)."""
         self._mark = self._clock()
+        self._skip_next = True
 
     def step_done(self) -> None:
         """Record one step's time (since the previous step or `begin`) and act on it."""
@@ -140,58 +205,79 @@ class ThreadTuner:
             self._mark = now
             return
         seconds, self._mark = now - self._mark, now
-        if self._skip_next:  # the first step after a change warms the new thread pool up
+        if self._skip_next:
             self._skip_next = False
             return
-        if self._queue:
-            self._record_candidate(seconds)
-        else:
+        if self._phase == "baseline":
+            self._samples.append(seconds)
+            if len(self._samples) >= self._baseline_steps:
+                self.figures = {self.threads: statistics.median(self._samples)}
+                self._start_probes(self.threads)
+        elif self._phase == "probe":
+            self._record_probe(seconds)
+        elif self._phase == "watch":
             self._watch(seconds)
 
-    def _start_measuring(self) -> None:
-        self.measurements += 1
-        self._queue = list(self.candidates)
-        self._samples = {count: [] for count in self.candidates}
-        self._apply(self._queue[0])
+    def _start_probes(self, origin: int) -> None:
+        self._origin = origin
+        others = [count for count in self.candidates if count != origin]
+        self._queue = sorted(others, key=lambda count: (abs(count - origin), count))
+        self._samples = []
+        if self._queue:
+            self._phase = "probe"
+            self._apply(self._queue[0])
+        else:
+            self._choose()
 
-    def _record_candidate(self, seconds: float) -> None:
-        samples = self._samples[self._queue[0]]
-        samples.append(seconds)
-        done = [statistics.median(times) for count, times in self._samples.items()
-                if times and count not in self._queue]
-        clearly_slower = bool(done) and min(samples) > GIVE_UP * min(done)
-        if len(samples) < self._per_candidate and not clearly_slower:
+    def _record_probe(self, seconds: float) -> None:
+        count = self._queue[0]
+        self._samples.append(seconds)
+        if seconds > self._margin * min(self.figures.values()):
+            self.figures[count] = seconds  # one slower step is enough, and so are those beyond it
+            side = count - self._origin
+            self._queue = [self._queue[0]] + [
+                other for other in self._queue[1:]
+                if not ((other - self._origin) * side > 0 and abs(other - self._origin) > abs(side))]
+        elif len(self._samples) >= self._probe_steps:
+            self.figures[count] = statistics.median(self._samples)
+        else:
             return
         self._queue.pop(0)
+        self._samples = []
         if self._queue:
             self._apply(self._queue[0])
-            return
-        figures = {count: statistics.median(times) for count, times in self._samples.items()}
-        best = min(figures, key=lambda count: (figures[count], count))  # a tie goes to fewer threads
-        changed = best != self._previous_choice
-        if changed:
-            others = ", ".join(f"{figures[c]:.2f} s/step with {c}" for c in self.candidates if c != best)
-            self._log(f"Using {_threads_text(best)}: {figures[best]:.2f} s/step against {others}")
-            self._cooldown = self._base_cooldown
         else:
-            self._cooldown *= 2
-        self._previous_choice = best
+            self._choose()
+
+    def _choose(self) -> None:
+        figures = self.figures
+        best = min(figures, key=lambda count: (figures[count], count))  # a tie goes to fewer threads
+        if best != self._choice:
+            others = ", ".join(f"{figures[c]:.2f} s/step with {c}" for c in sorted(figures) if c != best)
+            self._log(f"Using {_threads_text(best)}: {figures[best]:.2f} s/step against {others}")
+            self._cooldown, self._recheck = self._base_cooldown, self._base_recheck
+        else:
+            self._cooldown, self._recheck = self._cooldown * 2, self._recheck * 2
+        self._choice = best
         self._apply(best)
         self.chosen_seconds = figures[best]
+        self._phase = "watch"
         self._recent.clear()
         self._since_choice = 0
 
     def _watch(self, seconds: float) -> None:
         self._recent.append(seconds)
         self._since_choice += 1
-        if self._since_choice < self._cooldown or len(self._recent) < self._window or not self.chosen_seconds:
+        if len(self._recent) < self._window or not self.chosen_seconds:
             return
         ratio = statistics.median(self._recent) / self.chosen_seconds
-        if ratio > self._drift or ratio < 1 / self._drift:
-            self._start_measuring()
+        drifted = self._since_choice >= self._cooldown and (ratio > self._drift or ratio < 1 / self._drift)
+        if drifted or self._since_choice >= self._recheck:
+            self.measurements += 1
+            self.figures = {self.threads: statistics.median(self._recent)}  # the chosen count, as of now
+            self._start_probes(self.threads)
 
     def _apply(self, count: int) -> None:
         if count != self.threads:
             self._set_threads(count)
             self.threads = count
-            self._skip_next = True

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from medical_imaging_framework.training import thread_tuner
-from medical_imaging_framework.training.thread_tuner import ThreadTuner, quota_cores, thread_candidates
+from medical_imaging_framework.training.thread_tuner import (
+    ThreadTuner,
+    candidates_reason,
+    first_candidate,
+    quota_cores,
+    thread_candidates,
+)
 
 
 class FakeMachine:
@@ -19,6 +25,8 @@ class FakeMachine:
         self.threads = 0
         self.set_calls: list[int] = []
         self.lines: list[str] = []
+        self.steps_at: dict[int, int] = {}  # steps run at each thread count
+        self.started = False
 
     def set_threads(self, count: int) -> None:
         self.threads = count
@@ -30,73 +38,144 @@ class FakeMachine:
     def tuner(self, candidates: list[int], **options: object) -> ThreadTuner:
         return ThreadTuner(candidates, self.set_threads, self.lines.append, self.clock, **options)  # type: ignore[arg-type]
 
-    def steps(self, tuner: ThreadTuner, count: int, warm_up: float = 5.0) -> None:
-        """``count`` steps; the first after a thread change takes ``warm_up`` times longer."""
+    def steps(self, tuner: ThreadTuner, count: int, first_step: float = 5.0) -> None:
+        """``count`` steps; the run's first takes ``first_step`` times longer (allocations, first batch)."""
         for _ in range(count):
-            changed = self.set_calls[-1:] != getattr(self, "_seen", [])
-            self._seen = self.set_calls[-1:]
-            self.now += self.seconds[self.threads] * (warm_up if changed else 1.0)
+            self.now += self.seconds[self.threads] * (1.0 if self.started else first_step)
+            self.started = True
+            self.steps_at[self.threads] = self.steps_at.get(self.threads, 0) + 1
             tuner.step_done()
 
 
 def test_it_times_each_candidate_and_keeps_the_fastest() -> None:
     machine = FakeMachine({1: 0.21, 2: 0.74})
-    tuner = machine.tuner([1, 2], steps_per_candidate=2)
+    tuner = machine.tuner([1, 2], probe_steps=2)
     tuner.begin()
-    machine.steps(tuner, 6)  # 1: warm-up + 2 timed, 2: warm-up + 2 timed
+    machine.steps(tuner, 5)  # 1: warm-up + 3 timed, 2: one step 3.5x slower: dropped
     assert not tuner.measuring and tuner.threads == 1 and machine.threads == 1
     assert machine.lines == ["Using 1 torch thread: 0.21 s/step against 0.74 s/step with 2"]
     assert machine.set_calls == [1, 2, 1]  # set only on a change: nothing per step once chosen
-    machine.steps(tuner, 50)
+    machine.steps(tuner, 40)
     assert machine.set_calls == [1, 2, 1] and len(machine.lines) == 1
 
 
 def test_three_candidates_are_named_in_the_line() -> None:
     machine = FakeMachine({1: 0.30, 2: 0.18, 4: 0.25})
-    tuner = machine.tuner([1, 2, 4], steps_per_candidate=3)
+    tuner = machine.tuner([1, 2, 4])
     tuner.begin()
-    machine.steps(tuner, 12)
-    assert tuner.threads == 2
+    machine.steps(tuner, 7)  # 1: warm-up + 3, 2: 2 faster steps, 4: one step slower than 2's figure
+    assert tuner.threads == 2 and not tuner.measuring
     assert machine.lines == ["Using 2 torch threads: 0.18 s/step against 0.30 s/step with 1, 0.25 s/step with 4"]
+
+
+def test_a_faster_probe_is_timed_over_two_steps_and_kept() -> None:
+    machine = FakeMachine({1: 0.30, 2: 0.15})  # quiet: two threads win
+    tuner = machine.tuner([1, 2])
+    tuner.begin()
+    machine.steps(tuner, 5)
+    assert tuner.measuring and machine.threads == 2  # one fast step is not enough to switch
+    machine.steps(tuner, 1)
+    assert not tuner.measuring and tuner.threads == 2
+    assert machine.lines == ["Using 2 torch threads: 0.15 s/step against 0.30 s/step with 1"]
+
+
+def test_a_slower_candidate_costs_one_step_and_so_does_each_re_check() -> None:
+    machine = FakeMachine({1: 0.20, 2: 5.00})  # one core busy elsewhere: each 2-thread step costs seconds
+    tuner = machine.tuner([1, 2])
+    tuner.begin()
+    machine.steps(tuner, 400)
+    assert tuner.threads == 1 and machine.lines == ["Using 1 torch thread: 0.20 s/step against 5.00 s/step with 2"]
+    # re-checks without a drift after 50, 100, 200 steps: one 2-thread step each, 4 in all over 400 steps
+    assert machine.steps_at[2] == tuner.measurements == 4
+    best_fixed = 400 * 0.20 + 4 * 0.20  # fixed 1 thread (with the same first step)
+    assert machine.now - best_fixed == pytest.approx(4 * (5.00 - 0.20))
+
+
+def test_a_dropped_candidate_drops_those_beyond_it() -> None:
+    machine = FakeMachine({1: 0.20, 2: 0.50, 4: 0.90})
+    tuner = machine.tuner([1, 2, 4])
+    tuner.begin()
+    machine.steps(tuner, 6)
+    assert machine.set_calls == [1, 2, 1] and 4 not in machine.steps_at  # 4 threads never tried
+    assert machine.lines == ["Using 1 torch thread: 0.20 s/step against 0.50 s/step with 2"]
+
+
+def test_it_starts_with_the_count_the_load_favours_and_probes_down() -> None:
+    machine = FakeMachine({1: 0.40, 2: 0.20})  # a quiet machine
+    tuner = machine.tuner([1, 2], first=first_candidate([1, 2], load=0.2, machine_cores=2))
+    tuner.begin()
+    machine.steps(tuner, 5)  # 2: warm-up + 3, 1: one step 2x slower: dropped
+    assert machine.set_calls == [2, 1, 2] and machine.steps_at[1] == 1
+    assert machine.lines == ["Using 2 torch threads: 0.20 s/step against 0.40 s/step with 1"]
+
+
+@pytest.mark.parametrize(("load", "expected"), [(0.1, 2), (0.6, 1), (1.2, 1), (7.9, 1), (None, 1)])
+def test_the_first_candidate_fits_the_idle_cores(load: float | None, expected: int) -> None:
+    assert first_candidate([1, 2], load, machine_cores=2) == expected
 
 
 def test_a_drift_in_step_time_makes_it_measure_again_and_switch() -> None:
     machine = FakeMachine({1: 0.30, 2: 0.15})  # quiet: two threads win
-    tuner = machine.tuner([1, 2], steps_per_candidate=2, cooldown=10, window=5)
+    tuner = machine.tuner([1, 2], cooldown=10, window=5)
     tuner.begin()
     machine.steps(tuner, 6)
     assert tuner.threads == 2 and tuner.measurements == 1
     machine.seconds = {1: 0.32, 2: 0.90}  # another process took a core: the second thread waits
     machine.steps(tuner, 10)
     assert tuner.measurements == 2  # the moving median went 6x above 0.15 s
-    machine.steps(tuner, 6)
+    machine.steps(tuner, 2)
     assert tuner.threads == 1 and machine.threads == 1
     assert machine.lines[-1] == "Using 1 torch thread: 0.32 s/step against 0.90 s/step with 2"
     assert len(machine.lines) == 2
 
 
-def test_a_steady_machine_is_not_measured_again_and_a_kept_choice_is_not_logged_again() -> None:
-    machine = FakeMachine({1: 0.20, 2: 0.40})
-    tuner = machine.tuner([1, 2], steps_per_candidate=2, cooldown=10, window=5)
+def test_a_quieter_machine_is_noticed_without_a_drift() -> None:
+    machine = FakeMachine({1: 0.30, 2: 1.20})  # busy: one thread wins
+    tuner = machine.tuner([1, 2], cooldown=10, recheck=30)
     tuner.begin()
-    machine.steps(tuner, 200)
-    assert tuner.measurements == 1 and len(machine.lines) == 1
+    machine.steps(tuner, 5)
+    assert tuner.threads == 1
+    machine.seconds = {1: 0.30, 2: 0.15}  # the other process ended: one thread is no faster, two are
+    machine.steps(tuner, 29)
+    assert tuner.threads == 1 and tuner.measurements == 1  # no drift: 1 thread's steps did not change
+    machine.steps(tuner, 3)  # the re-check after 30 steps probes 2 threads for two steps
+    assert tuner.threads == 2 and tuner.measurements == 2
+    assert machine.lines[-1] == "Using 2 torch threads: 0.15 s/step against 0.30 s/step with 1"
+
+
+def test_a_drift_to_faster_steps_re_checks_before_the_periodic_probe() -> None:
+    machine = FakeMachine({1: 0.90, 2: 3.00})  # the chosen thread shares its core with others
+    tuner = machine.tuner([1, 2], cooldown=10, recheck=1000)
+    tuner.begin()
+    machine.steps(tuner, 5)
+    machine.seconds = {1: 0.30, 2: 0.15}  # the load went away: 3x faster
+    machine.steps(tuner, 12)
+    assert tuner.measurements == 2 and tuner.threads == 2
+    assert machine.lines[-1] == "Using 2 torch threads: 0.15 s/step against 0.30 s/step with 1"
+
+
+def test_a_steady_machine_is_re_checked_less_and_less_and_a_kept_choice_is_not_logged_again() -> None:
+    machine = FakeMachine({1: 0.20, 2: 0.40})
+    tuner = machine.tuner([1, 2], cooldown=10, window=5, recheck=20)
+    tuner.begin()
+    machine.steps(tuner, 300)
+    assert tuner.measurements == 1 + 3  # re-checks after 20, 40, 80 steps (the next is due after 160)
+    assert len(machine.lines) == 1 and machine.steps_at[2] == 4
     machine.seconds = {1: 0.50, 2: 0.90}  # slower everywhere, but one thread still wins
-    machine.steps(tuner, 200)
-    assert tuner.measurements == 2 and tuner.threads == 1
-    assert len(machine.lines) == 1  # the choice did not change: no second line
+    machine.steps(tuner, 300)
+    assert tuner.threads == 1 and len(machine.lines) == 1  # the choice did not change: no second line
 
 
 def test_it_does_not_oscillate_when_the_step_time_keeps_jumping() -> None:
     machine = FakeMachine({1: 0.20, 2: 0.30})
-    tuner = machine.tuner([1, 2], steps_per_candidate=2, cooldown=10, window=5)
+    tuner = machine.tuner([1, 2], cooldown=10, window=5)
     tuner.begin()
     machine.steps(tuner, 6)
     for round_ in range(20):  # the load flips every 30 steps, each flip kept the same winner
         machine.seconds = {1: 0.20, 2: 0.30} if round_ % 2 else {1: 0.60, 2: 0.90}
         machine.steps(tuner, 30)
-    # the cool-down doubles after each re-check that kept the count (10, 20, 40, ... steps): in 600 steps at
-    # most 6 measurements, where a fixed cool-down would measure about 37 times
+    # the waits double after each re-check that kept the count (10, 20, 40, ... steps): in 600 steps at
+    # most 6 measurements, where fixed waits would measure about 30 times
     assert tuner.measurements <= 6 and tuner.threads == 1 and len(machine.lines) == 1
 
 
@@ -109,13 +188,14 @@ def test_one_candidate_is_used_without_measuring() -> None:
     assert machine.lines == ["Using 3 torch threads: num_threads is 3"]
 
 
-def test_begin_leaves_the_time_between_epochs_out() -> None:
+def test_begin_leaves_the_time_between_epochs_and_the_epochs_first_step_out() -> None:
     machine = FakeMachine({1: 0.2, 2: 0.4})
-    tuner = machine.tuner([1, 2], steps_per_candidate=2)
+    tuner = machine.tuner([1, 2])
     tuner.begin()
-    machine.steps(tuner, 3)  # candidate 1 timed
+    machine.steps(tuner, 3)  # warm-up + 2 timed at 1 thread
     machine.now += 100.0  # validation and a checkpoint save
     tuner.begin()
+    machine.now += 30.0  # the loader's workers start
     machine.steps(tuner, 3)
     assert machine.lines == ["Using 1 torch thread: 0.20 s/step against 0.40 s/step with 2"]
 
@@ -147,12 +227,10 @@ def test_a_cgroup_cpu_quota_caps_the_cores(tmp_path: Path, files: dict[str, str]
     assert thread_tuner.process_cores() == (expected or 8)
 
 
-def test_a_clearly_slower_candidate_is_timed_no_longer() -> None:
-    machine = FakeMachine({1: 0.20, 2: 1.00})  # a busy machine: the second thread costs seconds a step
-    tuner = machine.tuner([1, 2], steps_per_candidate=3)
-    tuner.begin()
-    machine.steps(tuner, 4)  # 1: warm-up + 3 timed
-    assert tuner.measuring and machine.threads == 2
-    machine.steps(tuner, 2)  # 2: warm-up + 1 timed step over 2x the best figure: enough
-    assert not tuner.measuring and machine.threads == 1
-    assert machine.lines == ["Using 1 torch thread: 0.20 s/step against 1.00 s/step with 2"]
+@pytest.mark.parametrize(("args", "expected"), [
+    ((1,), "1 core for this process"), ((2, 2), "2 cores for 2 ranks"),
+    ((4, 1, 3), "4 cores for this process less 3 DataLoader workers"),
+    ((16, 1, 0, 1), "16 cores for this process, OMP_NUM_THREADS is 1"),
+])
+def test_the_reason_for_one_candidate_gives_the_arithmetic(args: tuple[int, ...], expected: str) -> None:
+    assert candidates_reason(*args) == expected
