@@ -45,8 +45,7 @@ from medical_imaging_framework.training.distributed import (
 )
 from medical_imaging_framework.training.loop import Callback, Trainer, TrainingState, resolve_device
 from medical_imaging_framework.training.precision import PrecisionPlan, plan_precision
-from medical_imaging_framework.training.thread_tuner import ThreadTuner, process_cores, thread_candidates
-from medical_imaging_framework.training.threads import policy_threads, ranks_on_this_machine
+from medical_imaging_framework.training.threads import measured_threads, torch_threads_restored
 
 
 def seed_everything(seed: int) -> None:
@@ -311,42 +310,8 @@ def fit(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any], state:
         all_reduce=all_reduce_sum if ranks.active else None,
         autocast_dtype=precision.autocast_dtype,
     )
-    previous = torch.get_num_threads()
-    trainer.threads = thread_tuner(ctx, config, ranks.train_loader, device)  # one policy in every way to run
-    try:
+    with torch_threads_restored():  # one policy in every way to run (training/threads.py)
+        trainer.threads = measured_threads(device, parse_num_threads(config.get("num_threads", "auto")),
+                                           getattr(ranks.train_loader, "num_workers", 0) or 0,
+                                           lambda text: ctx.log(text) if is_main() else None)  # rank 0 says it
         trainer.fit(state)
-    finally:
-        torch.set_num_threads(previous)
-
-
-def thread_tuner(ctx: NodeContext, config: dict[str, Any], train_loader: Any, device: torch.device) -> ThreadTuner:
-    """The Trainer's intra-op thread count: fixed by ``num_threads``, or measured (`ThreadTuner`).
-
-    Args:
-        ctx: the running node's context (the choice is logged by rank 0).
-        config: the Trainer's parsed parameters.
-        train_loader: the training DataLoader (its workers count against the same cores).
-        device: the training device (on a GPU the CPU only feeds it: the fixed policy, no measuring).
-    """
-    def log(text: str) -> None:
-        if is_main():
-            ctx.log(text)
-
-    fixed = parse_num_threads(config.get("num_threads", "auto"))
-    if fixed is not None:
-        return ThreadTuner([fixed], torch.set_num_threads, log, reason=f"num_threads is {fixed}")
-    if device.type != "cpu":  # steps are not synchronised with the GPU, so a CPU clock cannot time them
-        count = policy_threads(process_cores(), ranks_on_this_machine())
-        return ThreadTuner([count], torch.set_num_threads, log, reason=f"training on {device.type}")
-    cap = _omp_threads()
-    candidates = thread_candidates(process_cores(), ranks_on_this_machine(),
-                                   getattr(train_loader, "num_workers", 0) or 0, cap)
-    reason = (f"OMP_NUM_THREADS is {cap}" if cap is not None and candidates == [cap]
-              else "the only candidate on the cores this process may use")
-    return ThreadTuner(candidates, torch.set_num_threads, log, reason=reason)
-
-
-def _omp_threads() -> int | None:
-    """``OMP_NUM_THREADS`` when the user set it to a whole number >= 1 (an upper bound), else None."""
-    text = os.environ.get("OMP_NUM_THREADS", "").strip()
-    return int(text) if text.isdigit() and int(text) >= 1 else None
