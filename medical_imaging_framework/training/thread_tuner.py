@@ -111,6 +111,23 @@ def first_candidate(candidates: Sequence[int], load: float | None, machine_cores
     return fitting[-1] if fitting else ordered[0]
 
 
+def idle_cpu_seconds(stat: Path | None = None) -> float | None:
+    """CPU seconds the machine's cores have idled since boot, summed (``/proc/stat``: idle + iowait), None
+    where the system does not say. Its growth over a few steps, divided by their wall time, is the number
+    of cores nobody used meanwhile: a second thread is worth timing only where there is one.
+
+    Args:
+        stat: the kernel's ``/proc/stat`` (a test passes its own).
+    """
+    try:
+        fields = (stat or Path("/proc/stat")).read_text().split("\n", 1)[0].split()
+        if fields[0] != "cpu":
+            return None
+        return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
 def load_average() -> float | None:
     """The machine's 1-minute load average, None where the system does not give one."""
     try:
@@ -143,6 +160,9 @@ class ThreadTuner:
         set_threads: sets the thread count (``torch.set_num_threads``); called only on a change.
         log: receives the choice line (at the first choice and at each re-check that changes the count).
         clock: seconds, monotonic (``time.perf_counter``).
+        idle_clock: the machine's idle CPU seconds so far (`idle_cpu_seconds`), or None: a larger count is
+            probed only when the last steps left enough cores idle for its extra threads (on a busy machine
+            a probe then costs nothing); None probes every candidate.
         first: the candidate timed first (`first_candidate`); None: the smallest.
         baseline_steps: steps timed for the first candidate (after the run's first step, a warm-up).
         probe_steps: the most steps a probed candidate is timed.
@@ -156,12 +176,16 @@ class ThreadTuner:
 
     def __init__(
         self, candidates: Sequence[int], set_threads: Callable[[int], None], log: Callable[[str], None],
-        clock: Callable[[], float] = time.perf_counter, *, first: int | None = None, baseline_steps: int = 3,
+        clock: Callable[[], float] = time.perf_counter, *, idle_clock: Callable[[], float | None] | None = None,
+        first: int | None = None, baseline_steps: int = 3,
         probe_steps: int = 2, margin: float = 1.1, drift: float = 1.5, window: int = 5, cooldown: int = 20,
         recheck: int = 50, reason: str = "the only candidate on the cores this process may use",
     ) -> None:
         self.candidates = sorted(set(candidates)) or [1]
-        self._set_threads, self._log, self._clock = set_threads, log, clock
+        self._set_threads, self._log, self._clock, self._idle_clock = set_threads, log, clock, idle_clock
+        self._idle_marks: deque[tuple[float, float]] = deque(maxlen=max(1, window) + 1)
+        self.idle_cores: float | None = None  # cores left idle over the steps before the latest measurement
+        self.skipped: list[int] = []  # larger counts not probed at the latest measurement: no idle core for them
         self._baseline_steps, self._probe_steps = max(1, baseline_steps), max(1, probe_steps)
         self._margin, self._drift, self._window = margin, drift, max(1, window)
         self._base_cooldown = self._cooldown = max(self._window, cooldown)
@@ -205,6 +229,9 @@ class ThreadTuner:
             self._mark = now
             return
         seconds, self._mark = now - self._mark, now
+        idle = self._idle_clock() if self._idle_clock is not None else None
+        if idle is not None:
+            self._idle_marks.append((now, idle))
         if self._skip_next:
             self._skip_next = False
             return
@@ -220,7 +247,10 @@ class ThreadTuner:
 
     def _start_probes(self, origin: int) -> None:
         self._origin = origin
-        others = [count for count in self.candidates if count != origin]
+        self.idle_cores = self._idle_over_marks()
+        self.skipped = [count for count in self.candidates if count > origin and self.idle_cores is not None
+                        and count - origin > self.idle_cores + 0.5]
+        others = [count for count in self.candidates if count != origin and count not in self.skipped]
         self._queue = sorted(others, key=lambda count: (abs(count - origin), count))
         self._samples = []
         if self._queue:
@@ -228,6 +258,12 @@ class ThreadTuner:
             self._apply(self._queue[0])
         else:
             self._choose()
+
+    def _idle_over_marks(self) -> float | None:
+        if len(self._idle_marks) < 2:
+            return None
+        (start, idle_start), (end, idle_end) = self._idle_marks[0], self._idle_marks[-1]
+        return max(0.0, (idle_end - idle_start) / (end - start)) if end > start else None
 
     def _record_probe(self, seconds: float) -> None:
         count = self._queue[0]
@@ -254,7 +290,11 @@ class ThreadTuner:
         best = min(figures, key=lambda count: (figures[count], count))  # a tie goes to fewer threads
         if best != self._choice:
             others = ", ".join(f"{figures[c]:.2f} s/step with {c}" for c in sorted(figures) if c != best)
-            self._log(f"Using {_threads_text(best)}: {figures[best]:.2f} s/step against {others}")
+            line = f"Using {_threads_text(best)}: {figures[best]:.2f} s/step" + (f" against {others}" if others else "")
+            if self.skipped and self.idle_cores is not None:
+                untried = ", ".join(str(count) for count in self.skipped)
+                line += f" ({untried} not tried: {self.idle_cores:.1f} cores idle)"
+            self._log(line)
             self._cooldown, self._recheck = self._base_cooldown, self._base_recheck
         else:
             self._cooldown, self._recheck = self._cooldown * 2, self._recheck * 2

@@ -20,6 +20,7 @@ from medical_imaging_framework.training.thread_tuner import (
     ThreadTuner,
     candidates_reason,
     first_candidate,
+    idle_cpu_seconds,
     load_average,
     process_cores,
     thread_candidates,
@@ -77,7 +78,7 @@ def measured_threads(device: torch.device, fixed: int | None, loader_workers: in
     cap, cores, ranks = omp_threads(), process_cores(), ranks_on_this_machine()
     candidates = thread_candidates(cores, ranks, loader_workers, cap)
     first = first_candidate(candidates, load_average(), os.cpu_count() or cores)
-    return ThreadTuner(candidates, torch.set_num_threads, log, first=first,
+    return ThreadTuner(candidates, torch.set_num_threads, log, idle_clock=idle_cpu_seconds, first=first,
                        reason=candidates_reason(cores, ranks, loader_workers, cap))
 
 

@@ -32,6 +32,7 @@ def test_auto_times_one_and_two_threads_in_a_real_run_and_logs_its_choice(
 ) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(threads_module, "process_cores", lambda: 2)  # candidates 1 and 2 on any machine
+    monkeypatch.setattr(threads_module, "idle_cpu_seconds", lambda: None)  # both tried, however busy the machine
     graph = tiniest_graph(registry, tmp_path / "ck", num_epochs=3)
     graph.nodes["train_loader"].config["batch_size"] = 1  # 3 steps an epoch: 2 x (warm-up + 3 timed) in 3 epochs
     before = torch.get_num_threads()

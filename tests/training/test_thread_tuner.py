@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,8 @@ class FakeMachine:
         self.lines: list[str] = []
         self.steps_at: dict[int, int] = {}  # steps run at each thread count
         self.started = False
+        self.idle = 0.0  # cores nobody uses
+        self.idle_seconds = 0.0
 
     def set_threads(self, count: int) -> None:
         self.threads = count
@@ -41,7 +44,9 @@ class FakeMachine:
     def steps(self, tuner: ThreadTuner, count: int, first_step: float = 5.0) -> None:
         """``count`` steps; the run's first takes ``first_step`` times longer (allocations, first batch)."""
         for _ in range(count):
-            self.now += self.seconds[self.threads] * (1.0 if self.started else first_step)
+            step = self.seconds[self.threads] * (1.0 if self.started else first_step)
+            self.now += step
+            self.idle_seconds += self.idle * step
             self.started = True
             self.steps_at[self.threads] = self.steps_at.get(self.threads, 0) + 1
             tuner.step_done()
@@ -57,6 +62,29 @@ def test_it_times_each_candidate_and_keeps_the_fastest() -> None:
     assert machine.set_calls == [1, 2, 1]  # set only on a change: nothing per step once chosen
     machine.steps(tuner, 40)
     assert machine.set_calls == [1, 2, 1] and len(machine.lines) == 1
+
+
+def test_a_larger_count_is_not_tried_while_no_core_is_idle_and_is_once_one_is() -> None:
+    machine = FakeMachine({1: 0.20, 2: 5.00})  # the other core busy: a 2-thread step would cost seconds
+    tuner = machine.tuner([1, 2], idle_clock=lambda: machine.idle_seconds, recheck=30)
+    tuner.begin()
+    machine.steps(tuner, 4)  # warm-up + 3 timed at 1 thread, with no core idle meanwhile
+    assert not tuner.measuring and 2 not in machine.steps_at and machine.set_calls == [1]
+    assert machine.lines == ["Using 1 torch thread: 0.20 s/step (2 not tried: 0.0 cores idle)"]
+    machine.steps(tuner, 200)
+    assert 2 not in machine.steps_at  # each re-check found no idle core: no 2-thread step at all
+    machine.seconds, machine.idle = {1: 0.20, 2: 0.12}, 1.0  # the other process ended: a core is idle
+    machine.steps(tuner, 300)
+    assert tuner.threads == 2 and machine.lines[-1] == "Using 2 torch threads: 0.12 s/step against 0.20 s/step with 1"
+
+
+def test_the_idle_cores_are_read_from_proc_stat(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  10 0 20 300 50 0 0 0 0 0\ncpu0 5 0 10 150 25 0 0 0 0 0\n")
+    assert thread_tuner.idle_cpu_seconds(stat) == pytest.approx(350 / os.sysconf("SC_CLK_TCK"))
+    stat.write_text("garbage")
+    assert thread_tuner.idle_cpu_seconds(stat) is None
+    assert thread_tuner.idle_cpu_seconds(tmp_path / "missing") is None
 
 
 def test_three_candidates_are_named_in_the_line() -> None:
