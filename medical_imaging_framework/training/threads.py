@@ -2,10 +2,11 @@
 to run. On a CPU both measure their count (`measured_threads`, a `training.thread_tuner.ThreadTuner` fed one
 step per batch); on a GPU, where the CPU only feeds the device, the fixed `policy_threads` applies.
 
-The editor thread, ``mif run``, a separate process and each torchrun rank apply the same rule, so the
-same pipeline and seed give the same numbers everywhere (the order of a parallel sum depends on the
-thread count). The rule: the cores this process may use (its CPU affinity), shared among the ranks on
-this machine, less one left for the editor's GUI thread, data loading and the rest of the machine.
+The editor thread, ``mif run``, a separate process and each torchrun rank apply the same policy. A measured
+count can differ between runs, and with it the last bits of the numbers (the order of a parallel sum
+depends on the thread count); the Trainer's fixed ``num_threads`` gives the same numbers everywhere. The
+fixed rule on a GPU: the cores this process may use, shared among the ranks on this machine, less one left
+for the editor's GUI thread, data loading and the rest of the machine.
 """
 
 from __future__ import annotations
