@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/checkpoint_bench.py --quick
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/ui_latency.py --busy 2
 	$(BIN)/python bench/train_overhead.py --quick
+	$(BIN)/python bench/peer_loop.py --quick
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/executor_scale.py --quick
 	$(BIN)/python bench/data_bench.py --quick
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/startup.py --busy 2

@@ -37,13 +37,13 @@ from medical_imaging_framework.core import NodeRegistry
 from medical_imaging_framework.core.examples import resolve_pipeline_path
 from medical_imaging_framework.run.control import ProgressThrottle
 from medical_imaging_framework.run.executor import Executor
-from medical_imaging_framework.training import threads as threads_module
 
 INTERVAL_MS = 10
 # After the run's `finished` signal the window still refreshes (checkpoints table, report action): keep
 # measuring this long after it, so that work is inside the figures.
 TAIL_MS = 1000
 TARGET_P99_MS, TARGET_MAX_MS = 50, 250
+NUM_THREADS = "auto"  # the Trainer's num_threads in both runs (--threads sets a number)
 
 
 class LatencyProbe:
@@ -88,7 +88,8 @@ def shortened_graph(registry: NodeRegistry, epochs: int, folder: str):
     from medical_imaging_framework.core import load_pipeline
 
     graph = load_pipeline(resolve_pipeline_path("segmentation_train.json"), registry)
-    graph.nodes["trainer"].config.update({"num_epochs": epochs, "checkpoint_dir": folder, "device": "cpu"})
+    graph.nodes["trainer"].config.update({"num_epochs": epochs, "checkpoint_dir": folder, "device": "cpu",
+                                      "num_threads": NUM_THREADS})
     return graph
 
 
@@ -103,7 +104,8 @@ def headless_run(registry: NodeRegistry, epochs: int, folder: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2, help="epochs of the default pipeline (default 2)")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads in the worker (default: the policy's)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="the Trainer's num_threads in both runs (default: auto, measured by the Trainer)")
     parser.add_argument("--cold", action="store_true",
                         help="editor first: the idle phase then includes the launch-time preload of torch's imports")
     parser.add_argument("--no-coalesce", action="store_true", help="emit every Progress event to the GUI")
@@ -112,8 +114,9 @@ def main() -> int:
     add_busy_option(parser)
     args = parser.parse_args()
     worker_priority.RUN_THREAD_NICE = args.nice
-    if args.threads:  # the Trainer's thread policy, in both runs
-        threads_module.policy_threads = lambda cores, ranks=1: args.threads
+    if args.threads:  # the Trainer's num_threads, in both runs
+        global NUM_THREADS
+        NUM_THREADS = str(args.threads)
     if args.no_coalesce:
         ProgressThrottle.DEFAULT_INTERVAL = 0.0
     with busy_processes(args.busy):

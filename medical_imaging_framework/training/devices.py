@@ -28,5 +28,5 @@ def device_line(device: torch.device) -> str:
         return f"Training on cuda:{index} ({torch.cuda.get_device_name(index)})"
     if device.type == "cpu":
         reason = "PyTorch sees no CUDA device" if not torch.cuda.is_available() else "device set to cpu"
-        return f"Training on cpu ({reason}; {torch.get_num_threads()} threads)"
+        return f"Training on cpu ({reason})"  # the thread count is the Trainer's own line (ThreadTuner)
     return f"Training on {device}"

@@ -16,6 +16,7 @@ from torch import nn
 from medical_imaging_framework.run.control import Cancelled, CancelToken, NodeError
 from medical_imaging_framework.run.events import EpochEnded, EventSink, Progress, TrainingStopped
 from medical_imaging_framework.training.shapes import indivisible_input_problem, output_size_problem
+from medical_imaging_framework.training.thread_tuner import ThreadTuner
 
 
 @dataclass
@@ -134,6 +135,7 @@ class Trainer:
         callbacks: notified in order.
         autocast_dtype: autocast to this dtype in forward passes (None: full precision, unless a scaler).
         all_reduce: sums a list of numbers over every rank (several processes); None in one process.
+        threads: times each training step and sets the intra-op thread count; None leaves torch's.
     """
 
     loss_fn: LossFunction
@@ -147,6 +149,7 @@ class Trainer:
     callbacks: list[Callback] = field(default_factory=list)
     autocast_dtype: torch.dtype | None = None  # bf16/fp16 mixed precision (see core.precision); None = fp32
     all_reduce: Callable[[Sequence[float]], list[float]] | None = None
+    threads: ThreadTuner | None = None
 
     def fit(self, state: TrainingState) -> TrainingState:
         """Train from ``state.epoch + 1`` to ``num_epochs``; raises `Cancelled` after a stop."""
@@ -188,6 +191,8 @@ class Trainer:
         # summed on the device in float64 (the same arithmetic as Python floats): no GPU sync per batch
         total, count = torch.zeros((), dtype=torch.float64, device=self.device), 0
         num_batches = _length(self.train_loader)
+        if self.threads is not None:
+            self.threads.begin()
         for index, batch in enumerate(self.train_loader, start=1):
             image, label = split_batch(batch, self.device)
             state.optimizer.zero_grad(set_to_none=True)
@@ -201,6 +206,8 @@ class Trainer:
                 state.optimizer.step()
             total += loss.detach().double() * image.shape[0]
             count += image.shape[0]
+            if self.threads is not None:
+                self.threads.step_done()
             self.emit(Progress(self.node_id, epoch, self.num_epochs, index, num_batches))
             self.cancel.raise_if_cancelled()
         return self._mean(total.item(), count, "training")

@@ -15,6 +15,8 @@ from PySide6.QtTest import QTest
 from medical_imaging_framework.core import NodeRegistry
 from medical_imaging_framework.core.graph import Link
 from medical_imaging_framework.run.events import EpochEnded
+from medical_imaging_framework.training import threads as threads_module
+from medical_imaging_framework.training.thread_tuner import candidates_reason, process_cores
 from tests.support.gui import wait_for_run, write_tiny_pipeline
 
 
@@ -42,7 +44,10 @@ def test_a_run_whose_saves_fail_says_so_and_leaves_no_file_behind(
     assert window.checkpoints.rowCount() == 0
 
 
-def test_run_streams_epoch_and_checkpoint_lines_and_writes_files(qtbot: Any, window: Any, tmp_path: Path) -> None:
+def test_run_streams_epoch_and_checkpoint_lines_and_writes_files(qtbot: Any, window: Any, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads_module, "process_cores", lambda: 1)  # the editor's run thread gets the same policy
     seen_threads: list[Any] = []
     window.runner.event.connect(lambda event: seen_threads.append(QThread.currentThread()))
     window.action_run.trigger()
@@ -60,6 +65,7 @@ def test_run_streams_epoch_and_checkpoint_lines_and_writes_files(qtbot: Any, win
     for name in saved:
         assert f"  ✓ Saved checkpoint: {name}" in log
     assert any(line.startswith("✓ Checkpoints will be saved to: ") for line in log)
+    assert "Using 1 torch thread: 1 core for this process" in log
     assert window.checkpoints.rowCount() >= len(saved)
     assert {Path(p).name for p in window.checkpoints.paths} >= set(saved)
     assert all(Path(p).exists() for p in window.checkpoints.paths)
@@ -272,6 +278,7 @@ def test_a_separate_process_run_fills_the_same_panels_and_stops(
     monkeypatch.chdir(tmp_path)
     window = make_window(path)
     window.runner.separate_process = True  # `mif run --events jsonl` in a child process, followed line by line
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the child's Trainer: the same policy, capped by the variable
     epochs: list[EpochEnded] = []
     window.runner.event.connect(lambda event: epochs.append(event) if isinstance(event, EpochEnded) else None)
     window.action_run.trigger()
@@ -283,6 +290,7 @@ def test_a_separate_process_run_fills_the_same_panels_and_stops(
     shown = [line.split(",")[0] for line in log if line.startswith("Epoch [")]
     assert shown[:2] == ["Epoch [1/500]", "Epoch [2/500]"] and len(shown) == len(epochs) < 500
     assert "  ✓ Saved checkpoint: checkpoint_epoch_2.pt" in log
+    assert f"Using 1 torch thread: {candidates_reason(process_cores(), cap=1)}" in log
     assert window.loss_plot.epochs[:2] == [1, 2] and len(window.loss_plot.val_losses) == len(epochs)
     assert {Path(p).name for p in window.checkpoints.paths} >= {"checkpoint_epoch_1.pt", "checkpoint_epoch_2.pt"}
     assert all(Path(p).exists() for p in window.checkpoints.paths)

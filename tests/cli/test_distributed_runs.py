@@ -27,6 +27,7 @@ from medical_imaging_framework.core import Graph, NodeRegistry, save_pipeline
 from medical_imaging_framework.run.events import MetricsReported
 from medical_imaging_framework.run.executor import run_graph
 from medical_imaging_framework.run.process_tree import kill_tree
+from medical_imaging_framework.training.thread_tuner import candidates_reason, process_cores
 from tests.support.pipelines import TINY_SETTINGS, make_tiny_graph
 
 pytestmark = pytest.mark.slow
@@ -209,6 +210,8 @@ def test_elastic_restart_resumes_after_a_killed_rank(registry: NodeRegistry, tmp
     assert launch.returncode == 0, log[:6000]
     assert re.search(r"Restart 1 of the worker group", log), log[-3000:]
     assert "continuing at epoch 4 of 6" in log, log[-3000:]
+    # each of the 2 ranks on this machine gets its share of the cores (rank 0's line), capped by _env()
+    assert f"Using 1 torch thread: {candidates_reason(process_cores(), ranks=2, cap=1)}" in log, log[:3000]
     assert log.count("Epoch [6/6], Loss:") == 1
     final = read_checkpoint(tmp_path / "ck" / "final_model.pt")
     assert final["epoch"] == 6 and len(final["epoch_losses"]) == 6

@@ -15,10 +15,15 @@ def test_each_rank_gets_its_share_of_the_cores_less_one(cores: int, ranks: int, 
     assert threads.policy_threads(cores, ranks) == expected
 
 
-def test_the_policy_applies_inside_the_block_and_restores_torchs_count(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_count_is_restored_after_the_block_and_a_gpu_gets_the_fixed_policy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     before = torch.get_num_threads()
-    monkeypatch.setattr(threads, "usable_cores", lambda: 4)
+    monkeypatch.setattr(threads, "process_cores", lambda: 4)
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
-    with threads.thread_policy() as count:
-        assert count == 1 and torch.get_num_threads() == 1
+    lines: list[str] = []
+    with threads.torch_threads_restored():
+        tuner = threads.measured_threads(torch.device("cuda"), None, 0, lines.append)
+        assert tuner.threads == 1 and torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+    assert lines == ["Using 1 torch thread: training on cuda"]

@@ -173,9 +173,9 @@ def _item_image(loader: Any, sharded: bool) -> Callable[[int], Any] | None:
 def run_predictor(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     import torch
 
-    from medical_imaging_framework.training.threads import thread_policy
+    from medical_imaging_framework.training.threads import torch_threads_restored
 
-    with torch.no_grad(), thread_policy():  # the same thread count in every way to run
+    with torch.no_grad(), torch_threads_restored():  # the same thread policy in every way to run
         return _predict(ctx, inputs, config)
 
 
@@ -194,6 +194,7 @@ def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
     )
     from medical_imaging_framework.training.loop import resolve_device
     from medical_imaging_framework.training.shapes import indivisible_input_problem
+    from medical_imaging_framework.training.threads import measured_threads
 
     dataset = getattr(inputs["data"], "dataset", None)
     result = PredictionSet(sharded=ensure_process_group(), transform_chains=transform_chains(dataset),
@@ -204,6 +205,9 @@ def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
     result.item_image = _item_image(inputs["data"], result.sharded)
     device = rank_device(resolve_device(config["device"]))
     model = inputs["model"].to(device).eval()
+    # the Trainer's policy, measured batch by batch; silent: the Predictor's lines stay those of a fixed count
+    threads = measured_threads(device, None, getattr(inputs["data"], "num_workers", 0) or 0, lambda text: None)
+    threads.begin()
     for batch in shard_loader(inputs["data"], training=False):
         if not isinstance(batch, dict) or "image" not in batch:
             raise NodeError("the data loader must yield dict batches with an 'image' entry")
@@ -230,6 +234,7 @@ def _predict(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any]) -
                 affine=np.eye(4) if affine is None else np.asarray(affine, dtype=np.float64),
                 label=None if label is None else _label_with_history(label),
             ))
+        threads.step_done()
         ctx.cancel.raise_if_cancelled()
     total = len(result.cases)
     if result.sharded:  # every rank agrees on the class count; the log counts every rank's cases

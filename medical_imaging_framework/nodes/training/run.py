@@ -24,6 +24,7 @@ from medical_imaging_framework.checkpoints.state import restore_training_state
 from medical_imaging_framework.checkpoints.writer import CheckpointWriter
 from medical_imaging_framework.core.text import printable
 from medical_imaging_framework.nodes.training.label_classes import check_label_classes
+from medical_imaging_framework.nodes.training.num_threads import parse_num_threads
 from medical_imaging_framework.nodes.training.output_weights import pass_on_weights
 from medical_imaging_framework.nodes.training.resume_file import resume_file_problem
 from medical_imaging_framework.nodes.training.tracking import tracking_callbacks
@@ -44,7 +45,7 @@ from medical_imaging_framework.training.distributed import (
 )
 from medical_imaging_framework.training.loop import Callback, Trainer, TrainingState, resolve_device
 from medical_imaging_framework.training.precision import PrecisionPlan, plan_precision
-from medical_imaging_framework.training.threads import thread_policy
+from medical_imaging_framework.training.threads import measured_threads, torch_threads_restored
 
 
 def seed_everything(seed: int) -> None:
@@ -309,5 +310,8 @@ def fit(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any], state:
         all_reduce=all_reduce_sum if ranks.active else None,
         autocast_dtype=precision.autocast_dtype,
     )
-    with thread_policy():  # the same thread count in every way to run (training/threads.py)
+    with torch_threads_restored():  # one policy in every way to run (training/threads.py)
+        trainer.threads = measured_threads(device, parse_num_threads(config.get("num_threads", "auto")),
+                                           getattr(ranks.train_loader, "num_workers", 0) or 0,
+                                           lambda text: ctx.log(text) if is_main() else None)  # rank 0 says it
         trainer.fit(state)

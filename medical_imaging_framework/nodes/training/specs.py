@@ -13,6 +13,7 @@ from medical_imaging_framework.core.checks import CheckContext, Fact, check_labe
 from medical_imaging_framework.core.node_spec import REFERENCE, CachePolicy
 from medical_imaging_framework.core.option_values import ASYNC_CHOICES, checkpoints_enabled
 from medical_imaging_framework.core.params import MAX_SEED, path_problem
+from medical_imaging_framework.nodes.training.num_threads import parse_num_threads
 from medical_imaging_framework.nodes.training.resume_file import resume_file_problem
 from medical_imaging_framework.nodes.training.reuse import reference, restore, watched_files
 from medical_imaging_framework.nodes.training.tracking import TRACKING_PARAMS, tensorboard_dir_problem
@@ -48,6 +49,10 @@ def check_trainer(ctx: CheckContext) -> None:
     resume_problem = resume_file_problem(config["resume_from"].strip())
     if resume_problem:
         ctx.problem("resume_from", resume_problem)  # a Problem's text is escaped when shown
+    try:
+        parse_num_threads(config.get("num_threads", "auto"))
+    except ValueError as error:
+        ctx.problem("num_threads", f"{error} (got '{config.get('num_threads')}')")
     if config["device"] == "cuda" and not cuda_available():
         ctx.problem("device", "'cuda' was asked for, but PyTorch sees no CUDA device (use 'auto' or 'cpu')")
     for port in ("train_data", "val_data"):
@@ -111,6 +116,11 @@ SPECS = [
                   "The weights the 'model' output carries to a Predictor: best (this run's best_model.pt, "
                   "the epoch with the lowest validation loss; the final weights when there is none, e.g. "
                   "checkpoints off) or final (the last epoch's).", choices=("best", "final")),
+            Param("num_threads", ParamKind.STR, "auto", "Threads",
+                  "Intra-op torch threads. auto: time 1, the cores this process may use (shared among "
+                  "ranks, less DataLoader workers) and one between over the first steps, keep the fastest, "
+                  "and time them again when the step time drifts; a number fixes the count.",
+                  allow_empty=False),
             *TRACKING_PARAMS,
         ),
         description="Trains the model; saves periodic, best and final checkpoints; can resume.",
