@@ -130,6 +130,20 @@ class TrainingResumed(Event):
 
 
 @dataclass(frozen=True)
+class TrainingReused(Event):
+    """The Trainer did not train: a later run reused the finished training of run ``run_id`` (its weights of
+    epoch ``epoch`` of ``num_epochs``, file ``checkpoint``) from its folder ``directory`` (as typed); the
+    "reused:" log line is the executor's, so this event has no line of its own."""
+
+    node_id: str
+    directory: str
+    run_id: str
+    epoch: int
+    num_epochs: int = 0
+    checkpoint: str = ""
+
+
+@dataclass(frozen=True)
 class TrainingCompleted(Event):
     """Every epoch ran; ``final_path`` is the final model file ("" when checkpoints are off or it failed);
     ``failed_saves`` counts the checkpoint saves of this run that did not reach the disk."""

@@ -30,6 +30,7 @@ from medical_imaging_framework.run.events import (
     MetricsReported,
     RunFinished,
     SampleAvailable,
+    TrainingReused,
 )
 from medical_imaging_framework.run.executor import Executor, RunResult
 from medical_imaging_framework.run.launch import VALIDATED_FLAG
@@ -128,7 +129,7 @@ class RunSession:
 
     def observe(self, event: Event) -> None:
         """Note what the result needs from ``event``, then pass it to the sink (unless throttled away)."""
-        if isinstance(event, CheckpointsConfigured):
+        if isinstance(event, (CheckpointsConfigured, TrainingReused)):  # a reused training's folder: its Report
             self._add_folder(event.directory)
         elif isinstance(event, CheckpointSaved):
             self._add_folder(os.path.dirname(event.path) or ".")
