@@ -118,6 +118,7 @@ class RunSession:
             result = Executor(self.graph, observe, self.cancel, validated=True, cache=self.cache).run()
         finally:
             recorder.finish("cancelled")  # an abort (KeyboardInterrupt) ends without RunFinished; else a no-op
+        result.record_files = [str(path) for path in recorder.files]
         return self._completed(result)
 
     def _recorder(self) -> RunRecorder | None:

@@ -84,7 +84,8 @@ class RunsActions(QObject):
         folder = self.working_folder()
         if result is not None and folder != Path.cwd().resolve():
             records = [Path(path) / RECORD_NAME for path in result.checkpoint_folders]
-            records = [path for path in records if path.is_file()]
+            records += [Path(path) for path in result.record_files]  # runs/<id>/ of the current directory
+            records = [path for path in dict.fromkeys(records) if path.is_file()]
             if records:
                 add_to_index(folder, *records)
         self.mark_stale()
