@@ -43,6 +43,8 @@ def test_a_run_that_reuses_the_training_fills_report_runs_results_and_ports(
 
     assert window.action_report.isEnabled(), "Report is on after a run that reused its training"
     assert window.report.folders == [tmp_path / "ckpt"]
+    assert window.loss_plot.metrics_path == tmp_path / "ckpt" / "metrics.csv"  # the reused training's curve
+    assert window.loss_plot.epochs == [1]
 
     window.runs.refresh_if_stale()
     panel = window.runs.panel

@@ -20,6 +20,7 @@ from medical_imaging_framework.app.widgets.runs_panel import RunsPanel
 from medical_imaging_framework.core import Graph, PipelineFileError
 from medical_imaging_framework.core.pipeline_file import graph_from_dict
 from medical_imaging_framework.core.text import printable
+from medical_imaging_framework.run.events import Event, TrainingReused
 from medical_imaging_framework.run.executor import RunResult
 from medical_imaging_framework.run.records import RECORD_NAME, RunRecord
 from medical_imaging_framework.run.run_index import add_to_index, trash_run
@@ -54,6 +55,15 @@ class RunsActions(QObject):
         self.dock.visibilityChanged.connect(lambda visible: visible and self.refresh_if_stale())
         window.document.pathChanged.connect(self.mark_stale)
         window.runner.finished.connect(self.on_run_finished)
+        window.runner.event.connect(self.on_event)
+
+    @Slot(object)
+    def on_event(self, event: Event) -> None:
+        """A reused training: the Loss dock shows its curves (no epoch comes to draw), from its ``metrics.csv``."""
+        if isinstance(event, TrainingReused):
+            from medical_imaging_framework.training.metrics_log import METRICS_NAME  # a run has loaded torch
+
+            self.window.loss_plot.show_metrics(Path(event.directory) / METRICS_NAME)
 
     def working_folder(self) -> Path:
         """The open pipeline's folder; for a run's pipeline opened from the dock (not saved yet), the run's working
