@@ -35,8 +35,11 @@ class NodeStarted(Event):
 
 @dataclass(frozen=True)
 class NodeFinished(Event):
+    """A node ended well; ``reused``: its outputs came from an earlier run (`run.cache`), it did not run."""
+
     node_id: str
     seconds: float
+    reused: bool = False
 
 
 @dataclass(frozen=True)

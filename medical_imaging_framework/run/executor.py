@@ -135,7 +135,7 @@ class Executor:
             reused = self._reuse(context, inputs, config, key)
             if reused is not None:
                 result.outputs[node_id] = reused
-                self._emit(NodeFinished(node_id=node_id, seconds=time.perf_counter() - node_started))
+                self._emit(NodeFinished(node_id=node_id, seconds=time.perf_counter() - node_started, reused=True))
                 return RunStatus.DONE
             outputs = node.spec.run(context, inputs, config) or {}
             missing = [p.name for p in node.spec.outputs if p.name not in outputs]

@@ -57,5 +57,9 @@ def test_a_run_that_reuses_the_training_fills_report_runs_results_and_ports(
     assert table.current_name() in window.results.viewer.caption.text()
 
     assert window.runner.port_summaries, "port summaries after a reusing run"
-    assert "Last run: " in _tooltip(window, "trainer", "model")
-    assert "Last run: " in _tooltip(window, "phantoms", "dataset")
+    assert "Last run: reused from an earlier run" in _tooltip(window, "trainer", "model")
+    assert "Last run: reused from an earlier run" in _tooltip(window, "phantoms", "dataset")
+    assert "Last run: Predictions: 3 case(s)" in _tooltip(window, "predictor", "predictions")  # it ran
+    assert window.canvas.state_text("trainer") == "done · reused"
+    assert window.canvas.state_text("predictor").startswith("done · ") and "reused" not in \
+        window.canvas.state_text("predictor")
