@@ -50,6 +50,10 @@ def test_a_run_that_reuses_the_training_fills_report_runs_results_and_ports(
     panel = window.runs.panel
     texts = [panel.table.item(row, 3).text() for row in range(panel.table.rowCount())]
     assert any(text.startswith("1/1 (reused ") for text in texts), texts
+    (reusing,) = [record for record in panel.records if record.reused]
+    monkeypatch.setattr(window.report, "write", lambda: None)
+    window.runs.act("report", [reusing])  # the dock's Open report on the reusing run: the training's folder
+    assert window.report.folders == [tmp_path / "ckpt"]
 
     table = window.results.cases
     assert len(table.names()) == 3, "the Results dock fills after a reusing run"

@@ -168,6 +168,8 @@ class RunsActions(QObject):
         folders = [Path(folder) for folder in record.checkpoint_folders]
         if record.folder is not None and folders:
             folders[0] = record.folder  # where the record is now (the folder may have moved)
+        elif not folders:  # a run that reused its training: the report of that training's folder
+            folders = [Path(reused.folder) for reused in record.reused if reused.folder]
         if not folders:
             self._say(f"Run {record.run_id} has no checkpoint folder to report on")
             return
