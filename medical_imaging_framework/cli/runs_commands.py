@@ -25,8 +25,7 @@ def number(value: float | None) -> str:
 
 def run_row(record: RunRecord) -> list[str]:
     """The `COLUMNS` of one run, as text."""
-    epochs = f"{record.epochs}/{record.num_epochs}" if record.num_epochs else "-"
-    return [record.run_id, record.pipeline_name or "-", record.status, epochs, number(record.best_val_loss),
+    return [record.run_id, record.pipeline_name or "-", record.status, record.epochs_text, number(record.best_val_loss),
             number(record.mean_dice), record.started, str(record.folder or "")]
 
 
@@ -78,8 +77,10 @@ def print_record(record: RunRecord) -> None:
              f"  record:        {record.path}",
              f"  started/ended: {record.started} / {record.ended or '-'}",
              f"  mode, device:  {record.mode or '-'}, {record.device or '-'}",
-             f"  epochs:        {record.epochs}/{record.num_epochs}; best val loss {number(record.best_val_loss)}",
+             f"  epochs:        {record.epochs_text}; best val loss {number(record.best_val_loss)}",
              f"  checkpoints:   {', '.join(record.checkpoint_folders) or '-'}",
+             *(f"  reused:        {reused.node_id}: run {reused.run_id}, epoch {reused.epoch}, {reused.folder}"
+               for reused in record.reused),
              f"  metrics.csv:   {', '.join(record.metrics_csv) or '-'}",
              f"  segments ({len(record.segments)}):"]
     for number_, segment in enumerate(record.segments, 1):

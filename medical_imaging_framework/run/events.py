@@ -35,8 +35,11 @@ class NodeStarted(Event):
 
 @dataclass(frozen=True)
 class NodeFinished(Event):
+    """A node ended well; ``reused``: its outputs came from an earlier run (`run.cache`), it did not run."""
+
     node_id: str
     seconds: float
+    reused: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,20 @@ class TrainingResumed(Event):
     path: str
     epoch: int
     num_epochs: int
+
+
+@dataclass(frozen=True)
+class TrainingReused(Event):
+    """The Trainer did not train: a later run reused the finished training of run ``run_id`` (its weights of
+    epoch ``epoch`` of ``num_epochs``, file ``checkpoint``) from its folder ``directory`` (as typed); the
+    "reused:" log line is the executor's, so this event has no line of its own."""
+
+    node_id: str
+    directory: str
+    run_id: str
+    epoch: int
+    num_epochs: int = 0
+    checkpoint: str = ""
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,8 @@ class RunResult:
         checkpoint_folders: the absolute folders the run's Trainers used for checkpoints and ``metrics.csv``
             (filled by the `RunSession` from the events, in every way to run).
         metrics: each evaluating node's mean metrics (filled by the `RunSession`, in every way to run).
+        record_files: the run records (``run.json``) written by this process (`RunSession`; empty for a run in
+            child processes, which record their own).
     """
 
     status: RunStatus
@@ -68,6 +70,7 @@ class RunResult:
     error: str = ""
     checkpoint_folders: list[str] = field(default_factory=list)
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    record_files: list[str] = field(default_factory=list)
 
 
 class Executor:
@@ -132,7 +135,7 @@ class Executor:
             reused = self._reuse(context, inputs, config, key)
             if reused is not None:
                 result.outputs[node_id] = reused
-                self._emit(NodeFinished(node_id=node_id, seconds=time.perf_counter() - node_started))
+                self._emit(NodeFinished(node_id=node_id, seconds=time.perf_counter() - node_started, reused=True))
                 return RunStatus.DONE
             outputs = node.spec.run(context, inputs, config) or {}
             missing = [p.name for p in node.spec.outputs if p.name not in outputs]

@@ -6,6 +6,8 @@ recorded by the child. Where the record goes:
 
 - each Trainer's checkpoint folder, once the Trainer announces it (`CheckpointsConfigured`, which carries the
   Trainer's run id: a resumed run keeps it, and its record there gets one more segment);
+- a run whose Trainer was reused (`TrainingReused`: it wrote nothing into that folder) goes to
+  ``runs/<its own id>/``, naming the training it reused and taking that training's best validation loss;
 - otherwise ``<working folder>/runs/<run id>/`` (no Trainer, checkpoints off, or a run that failed before its
   Trainer started), with an id of the run's own.
 
@@ -32,9 +34,19 @@ from medical_imaging_framework.run.events import (
     RunFinished,
     RunStarted,
     TrainingResumed,
+    TrainingReused,
 )
 from medical_imaging_framework.run.process_identity import current_process
-from medical_imaging_framework.run.records import Evaluation, RecordError, RunRecord, Segment, read_record, write_record
+from medical_imaging_framework.run.records import (
+    RECORD_NAME,
+    Evaluation,
+    RecordError,
+    ReusedTraining,
+    RunRecord,
+    Segment,
+    read_record,
+    write_record,
+)
 from medical_imaging_framework.run.run_index import add_to_index
 
 RUNS_FOLDER = "runs"
@@ -89,6 +101,8 @@ class RunRecorder:
                 self._settle([self.working_folder / RUNS_FOLDER / self.record.run_id])
         elif isinstance(event, CheckpointsConfigured):
             self._configured(event)
+        elif isinstance(event, TrainingReused):
+            self._reused(event)
         elif isinstance(event, TrainingResumed):
             self.segment.epoch_from = event.epoch
             self.segment.epoch_to = max(self.segment.epoch_to, event.epoch)
@@ -125,6 +139,25 @@ class RunRecorder:
             self.folders.append(folder)
             self.record.checkpoint_folders.append(str(folder))
             self.record.metrics_csv.append(str(folder / "metrics.csv"))
+            self._write()
+
+    def _reused(self, event: TrainingReused) -> None:
+        folder = (self.working_folder / os.path.expanduser(event.directory.strip())).resolve()
+        self.record.reused.append(ReusedTraining(event.node_id, event.run_id, event.epoch, event.num_epochs,
+                                                 str(folder), event.checkpoint))
+        trained = None
+        for path in (folder / RECORD_NAME, folder / f"run-{event.run_id}.json"):  # a later run's record moved it
+            try:
+                trained = read_record(path)
+            except RecordError:
+                continue
+            if trained.run_id == event.run_id:
+                break
+        if trained is not None and trained.run_id == event.run_id and self.record.best_val_loss is None:
+            self.record.best_val_loss = trained.best_val_loss  # the weights used are that training's
+        if not self.folders:
+            self._settle([self.working_folder / RUNS_FOLDER / self.record.run_id])
+        else:
             self._write()
 
     def _settle(self, folders: list[Path], resume: bool = False) -> None:

@@ -80,6 +80,25 @@ class Evaluation:
 
 
 @dataclass
+class ReusedTraining:
+    """A finished training a run reused instead of training (`run.cache`): whose weights it took.
+
+    Args:
+        node_id: the reused Trainer.
+        run_id: the run that trained them.
+        epoch: their epoch; num_epochs: the epochs that training was asked for.
+        folder: its checkpoint folder (absolute); checkpoint: the file loaded.
+    """
+
+    node_id: str
+    run_id: str
+    epoch: int = 0
+    num_epochs: int = 0
+    folder: str = ""
+    checkpoint: str = ""
+
+
+@dataclass
 class RunRecord:
     """One run (see the module docstring). ``path`` is where it was read from (not stored in the file).
 
@@ -102,6 +121,7 @@ class RunRecord:
         best_val_loss: the lowest validation loss over every segment (None without validation).
         segments: the first launch and each resume.
         process: the process that writes it (its last segment's; None in a record of an older mif).
+        reused: the trainings it reused instead of training (their epochs are not this run's).
     """
 
     run_id: str
@@ -122,6 +142,7 @@ class RunRecord:
     best_val_loss: float | None = None
     segments: list[Segment] = field(default_factory=list)
     process: ProcessIdentity | None = None
+    reused: list[ReusedTraining] = field(default_factory=list)
     path: Path | None = None
 
     @property
@@ -138,6 +159,16 @@ class RunRecord:
                 return value
         return None
 
+    @property
+    def epochs_text(self) -> str:
+        """``3/20``; ``2/2 (reused ef16a3)`` for a run that trained nothing but reused a training; ``-``."""
+        if self.num_epochs:
+            return f"{self.epochs}/{self.num_epochs}"
+        if self.reused:
+            first = self.reused[0]
+            return f"{first.epoch}/{first.num_epochs or first.epoch} (reused {first.run_id[:6]})"
+        return "-"
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready form written to ``run.json``."""
         return {
@@ -152,6 +183,7 @@ class RunRecord:
                              "weights_epoch": e.weights_epoch} for e in self.evaluations],
             "segments": [{**vars(segment), "overrides": list(segment.overrides)} for segment in self.segments],
             "process": None if self.process is None else self.process.to_dict(),
+            "reused": [vars(reused).copy() for reused in self.reused],
             "overrides": list(self.overrides), "pipeline": self.pipeline,
         }
 
@@ -201,8 +233,11 @@ def record_from_dict(data: Any, source: str | os.PathLike[str] = "<data>") -> Ru
                             epoch_to=int(s.get("epoch_to", 0)),
                             overrides=[str(item) for item in s.get("overrides", []) or []])
                     for s in data.get("segments", [])]
+        reused = [ReusedTraining(node_id=str(r["node_id"]), run_id=str(r["run_id"]), epoch=int(r.get("epoch", 0)),
+                                 num_epochs=int(r.get("num_epochs", 0)), folder=str(r.get("folder", "")),
+                                 checkpoint=str(r.get("checkpoint", ""))) for r in data.get("reused", []) or []]
     except (TypeError, ValueError, KeyError, AttributeError) as error:
-        raise RecordError(f"{source}: \"evaluations\" or \"segments\" is malformed ({error})") from None
+        raise RecordError(f"{source}: \"evaluations\", \"segments\" or \"reused\" is malformed ({error})") from None
     pipeline = data.get("pipeline")
     return RunRecord(
         run_id=run_id, pipeline_name=str(data.get("pipeline_name", "")), status=str(data.get("status", "")),
@@ -214,7 +249,7 @@ def record_from_dict(data: Any, source: str | os.PathLike[str] = "<data>") -> Ru
         metrics_csv=[str(item) for item in data.get("metrics_csv", []) or []],
         evaluations=evaluations, epochs=int(_number(data.get("epochs")) or 0),
         num_epochs=int(_number(data.get("num_epochs")) or 0), best_val_loss=_number(data.get("best_val_loss")),
-        segments=segments, process=identity_from_dict(data.get("process")),
+        segments=segments, process=identity_from_dict(data.get("process")), reused=reused,
         path=Path(source) if source != "<data>" else None,
     )
 
@@ -300,5 +335,5 @@ def write_record(record: RunRecord, folder: str | os.PathLike[str]) -> Path:
     return path
 
 
-__all__ = ["RECORD_NAME", "Evaluation", "RecordError", "RunRecord", "Segment", "read_loss_curve", "read_record",
-           "record_from_dict", "write_record"]
+__all__ = ["RECORD_NAME", "Evaluation", "RecordError", "ReusedTraining", "RunRecord", "Segment", "read_loss_curve",
+           "read_record", "record_from_dict", "write_record"]

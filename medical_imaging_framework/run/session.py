@@ -30,6 +30,7 @@ from medical_imaging_framework.run.events import (
     MetricsReported,
     RunFinished,
     SampleAvailable,
+    TrainingReused,
 )
 from medical_imaging_framework.run.executor import Executor, RunResult
 from medical_imaging_framework.run.launch import VALIDATED_FLAG
@@ -117,6 +118,7 @@ class RunSession:
             result = Executor(self.graph, observe, self.cancel, validated=True, cache=self.cache).run()
         finally:
             recorder.finish("cancelled")  # an abort (KeyboardInterrupt) ends without RunFinished; else a no-op
+        result.record_files = [str(path) for path in recorder.files]
         return self._completed(result)
 
     def _recorder(self) -> RunRecorder | None:
@@ -128,7 +130,7 @@ class RunSession:
 
     def observe(self, event: Event) -> None:
         """Note what the result needs from ``event``, then pass it to the sink (unless throttled away)."""
-        if isinstance(event, CheckpointsConfigured):
+        if isinstance(event, (CheckpointsConfigured, TrainingReused)):  # a reused training's folder: its Report
             self._add_folder(event.directory)
         elif isinstance(event, CheckpointSaved):
             self._add_folder(os.path.dirname(event.path) or ".")

@@ -84,6 +84,7 @@ def test_every_event_type_is_serialised_within_the_schema(validator: jsonschema.
         ev.CheckpointSaved("t", "best", "ck/best_model.pt", 1, 0.5), ev.CheckpointFailed("t", "ck/x.pt", "disk full"),
         ev.CheckpointsConfigured("t", "ck"), ev.TrainingResumed("t", "ck/x.pt", 3, 6),
         ev.TrainingCompleted("t", 6, "ck/final_model.pt"), ev.TrainingStopped("t", 2),
+        ev.TrainingReused("t", "/w/ck", "ef16a3", 2, 2, "/w/ck/best_model.pt"),
         ev.MetricsReported("e", {"dice": 0.8, "hd95": float("inf")}, ({"name": "a", "dice": 0.8, "hd95": math.nan},)),
         ev.SampleAvailable("p", image, None, image.astype(np.uint8)), ev.RunFinished("done", 1.0),
     ]
@@ -93,7 +94,7 @@ def test_every_event_type_is_serialised_within_the_schema(validator: jsonschema.
         record = json.loads(line)
         assert not list(validator.iter_errors(record)), line
         assert record["type"] == type(event).__name__
-    sample = event_to_dict(samples[15])
+    sample = event_to_dict(samples[16])
     assert sample["image"] == {"shape": [1, 8, 8], "dtype": "float32", "min": 0.0, "max": 2.5}
     assert sample["label"] is None
     assert event_to_dict(samples[7])["val_loss"] is None  # NaN is not JSON: null
@@ -114,6 +115,7 @@ def test_lines_read_back_into_the_same_events() -> None:
         ev.RunStarted("p", 3), ev.NodeStarted("n", "data.X"), ev.LogLine("hi"), ev.Progress("t", 1, 2, 3, 4),
         ev.EpochEnded("t", 1, 2, 0.5, None, 1.0), ev.CheckpointSaved("t", "periodic", "ck/c.pt", 1, 0.5),
         ev.TrainingResumed("t", "ck/c.pt", 3, 6), ev.TrainingCompleted("t", 6, "ck/final_model.pt"),
+        ev.TrainingReused("t", "/w/ck", "ef16a3", 2, 2, "/w/ck/best_model.pt"),
         ev.MetricsReported("e", {"dice": 0.5}, ({"name": "a", "dice": 0.5},)), ev.RunFinished("done", 2.0),
     ]
     for event in plain:

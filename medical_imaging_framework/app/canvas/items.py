@@ -98,7 +98,7 @@ def state_of_event(event: Event) -> tuple[str, NodeState, str, float | None] | N
         done = (event.epoch - 1 + event.batch / max(1, event.num_batches)) / max(1, event.num_epochs)
         return event.node_id, "running", f"epoch {event.epoch}/{event.num_epochs} · {done:.0%}", done
     if isinstance(event, NodeFinished):
-        return event.node_id, "done", f"{event.seconds:.1f} s", None
+        return event.node_id, "done", "reused" if event.reused else f"{event.seconds:.1f} s", None
     if isinstance(event, NodeFailed):
         return event.node_id, "failed", event.message, None
     return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # numpy is imported where a picture is encoded: not before th
     import numpy as np
 
 PREFIX = "Last run: "
+REUSED_NOTE = "reused from an earlier run (the node did not run)"
 MIN_PICTURE = 64  # a sample image smaller than this many pixels is shown enlarged
 
 
@@ -41,15 +43,18 @@ def png_uri(picture: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(bytes(encoded)).decode("ascii")
 
 
-def summary_tooltip(base: str, summary: Any) -> str:
+def summary_tooltip(base: str, summary: Any, reused: bool = False) -> str:
     """The rich-text tooltip: the port's own text, the run's summary, the sample image under it.
 
     Args:
         base: the port's tooltip (plain text).
         summary: a `PortSummary`.
+        reused: the node's outputs were taken from an earlier run (`run.cache`): said after the prefix.
     """
     lines = [html.escape(line) for line in base.splitlines()]
-    lines.append(f"<b>{PREFIX.strip()}</b> " + "<br>".join(html.escape(line) for line in summary.text.splitlines()))
+    note = f"<i>{REUSED_NOTE}</i><br>" if reused else ""
+    text = "<br>".join(html.escape(line) for line in summary.text.splitlines())
+    lines.append(f"<b>{PREFIX.strip()}</b> {note}{text}")
     picture = ""
     if summary.thumbnail is not None:  # a small image is drawn larger (whole pixels), to be seen at all
         scale = max(1, MIN_PICTURE // max(summary.thumbnail.shape))
@@ -59,12 +64,13 @@ def summary_tooltip(base: str, summary: Any) -> str:
     return '<qt><p style="white-space:pre">' + "<br>".join(lines) + picture + "</p></qt>"
 
 
-def show_summaries(canvas: Any, summaries: dict[tuple[str, str], Any]) -> int:
+def show_summaries(canvas: Any, summaries: dict[tuple[str, str], Any], reused: Collection[str] = ()) -> int:
     """Put each summary in its output port's tooltip; returns how many ports got one.
 
     Args:
         canvas: the `CanvasAdapter`.
         summaries: (node id, port name) -> `PortSummary`.
+        reused: the nodes whose outputs the run took from an earlier run.
     """
     shown = 0
     for (node_id, port_name), summary in summaries.items():
@@ -73,7 +79,7 @@ def show_summaries(canvas: Any, summaries: dict[tuple[str, str], Any]) -> int:
         port = next((p for p in node.spec.outputs if p.name == port_name), None) if node is not None else None
         item = canvas_node.outputs().get(port_name) if canvas_node is not None and port is not None else None
         if item is not None:
-            item.view.setToolTip(summary_tooltip(port_tooltip(port), summary))
+            item.view.setToolTip(summary_tooltip(port_tooltip(port), summary, node_id in reused))
             shown += 1
     return shown
 

@@ -124,7 +124,7 @@ class RunsPanel(QWidget):
             dice, dice_key = _number(record.mean_dice)
             cells = [SortItem(record.started, record.started), SortItem(record.run_id, record.run_id),
                      SortItem(record.status, record.status),
-                     SortItem(f"{record.epochs}/{record.num_epochs}", float(record.epochs)),
+                     SortItem(record.epochs_text, float(record.epochs or sum(r.epoch for r in record.reused))),
                      SortItem(loss, loss_key), SortItem(dice, -math.inf if dice == "-" else dice_key),
                      SortItem(printable(record.pipeline_name), record.pipeline_name)]
             cells[2].setForeground(QColor(STATUS_COLOURS.get(record.status, "#000000")))
@@ -133,6 +133,9 @@ class RunsPanel(QWidget):
                                     "run's end (kill -9, power cut); epochs and loss are read from metrics.csv")
             cells[1].setData(Qt.ItemDataRole.UserRole, record.run_id)
             cells[1].setToolTip(str(record.path))
+            if record.reused:  # trained nothing: name whose training it used
+                cells[3].setToolTip("\n".join(f"{r.node_id} reused run {r.run_id}, epoch {r.epoch} ({r.folder})"
+                                               for r in record.reused))
             for column, cell in enumerate(cells):
                 self.table.setItem(row, column, cell)
         self.table.setSortingEnabled(True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from medical_imaging_framework.app.canvas.port_summaries import clear_summaries, show_summaries
+from medical_imaging_framework.run.events import Event, NodeFinished
 
 
 def install_port_inspection(window: Any) -> None:
@@ -15,5 +16,16 @@ def install_port_inspection(window: Any) -> None:
         window: the main window (its ``runner`` and ``canvas`` exist).
     """
     canvas = window.canvas
-    window.runner.summarized.connect(lambda summaries: show_summaries(canvas, summaries))
-    window.runner.started.connect(lambda: clear_summaries(canvas))
+    reused: set[str] = set()  # the nodes the run took from an earlier one (their tooltips say so)
+
+    def note(event: Event) -> None:
+        if isinstance(event, NodeFinished) and event.reused:
+            reused.add(event.node_id)
+
+    def start() -> None:
+        reused.clear()
+        clear_summaries(canvas)
+
+    window.runner.event.connect(note)
+    window.runner.summarized.connect(lambda summaries: show_summaries(canvas, summaries, reused))
+    window.runner.started.connect(start)

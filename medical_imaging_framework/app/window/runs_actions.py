@@ -20,6 +20,7 @@ from medical_imaging_framework.app.widgets.runs_panel import RunsPanel
 from medical_imaging_framework.core import Graph, PipelineFileError
 from medical_imaging_framework.core.pipeline_file import graph_from_dict
 from medical_imaging_framework.core.text import printable
+from medical_imaging_framework.run.events import Event, TrainingReused
 from medical_imaging_framework.run.executor import RunResult
 from medical_imaging_framework.run.records import RECORD_NAME, RunRecord
 from medical_imaging_framework.run.run_index import add_to_index, trash_run
@@ -54,6 +55,15 @@ class RunsActions(QObject):
         self.dock.visibilityChanged.connect(lambda visible: visible and self.refresh_if_stale())
         window.document.pathChanged.connect(self.mark_stale)
         window.runner.finished.connect(self.on_run_finished)
+        window.runner.event.connect(self.on_event)
+
+    @Slot(object)
+    def on_event(self, event: Event) -> None:
+        """A reused training: the Loss dock shows its curves (no epoch comes to draw), from its ``metrics.csv``."""
+        if isinstance(event, TrainingReused):
+            from medical_imaging_framework.training.metrics_log import METRICS_NAME  # a run has loaded torch
+
+            self.window.loss_plot.show_metrics(Path(event.directory) / METRICS_NAME)
 
     def working_folder(self) -> Path:
         """The open pipeline's folder; for a run's pipeline opened from the dock (not saved yet), the run's working
@@ -84,7 +94,8 @@ class RunsActions(QObject):
         folder = self.working_folder()
         if result is not None and folder != Path.cwd().resolve():
             records = [Path(path) / RECORD_NAME for path in result.checkpoint_folders]
-            records = [path for path in records if path.is_file()]
+            records += [Path(path) for path in result.record_files]  # runs/<id>/ of the current directory
+            records = [path for path in dict.fromkeys(records) if path.is_file()]
             if records:
                 add_to_index(folder, *records)
         self.mark_stale()
@@ -168,6 +179,8 @@ class RunsActions(QObject):
         folders = [Path(folder) for folder in record.checkpoint_folders]
         if record.folder is not None and folders:
             folders[0] = record.folder  # where the record is now (the folder may have moved)
+        elif not folders:  # a run that reused its training: the report of that training's folder
+            folders = [Path(reused.folder) for reused in record.reused if reused.folder]
         if not folders:
             self._say(f"Run {record.run_id} has no checkpoint folder to report on")
             return

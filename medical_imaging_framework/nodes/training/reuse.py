@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from medical_imaging_framework.nodes.inference.weights import WeightsSource, attach, weights_of
+from medical_imaging_framework.run.events import TrainingReused
 from medical_imaging_framework.run.executor import NodeContext
 from medical_imaging_framework.run.launch import restart_count
 
@@ -81,4 +82,7 @@ def restore(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, Any],
     load_checkpoint(path, model=model, map_location=device)
     attach(model, WeightsSource(str(path), peek.run_id, peek.epoch, str(entry.get("note", ""))))
     model.eval()
+    # announced like a training's folder, so the run's record, the Report action and the Runs dock find it
+    ctx.emit(TrainingReused(ctx.node_id, str(path.parent), str(peek.run_id or ""), int(peek.epoch or 0),
+                            int(config.get("num_epochs") or 0), str(path)))
     return {"model": model}
