@@ -9,8 +9,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # no run leaves a run record (run.json, .mif/runs.json) in the folder the tests run in; the tests of the records
 # switch them on (MIF_RUN_RECORDS=1) and run in a temporary working folder
 os.environ["MIF_RUN_RECORDS"] = "0"
+# torch's logging binds StreamHandlers ('torch', 'torch.distributed', whose children torchrun's agent logs to) to
+# sys.stderr as it is when torch is first imported. First imported inside a test that captures stderr (capsys),
+# they kept that closed capture, and a later test's log line failed ("--- Logging error ---" and a traceback on
+# stderr). Imported here, they hold pytest's session-long capture instead.
 
 import pytest
+import torch  # noqa: F401  (first imported here: see the comment above)
 
 from medical_imaging_framework.core import Graph, NodeRegistry
 from tests.support.pipelines import make_tiny_graph
@@ -26,8 +31,6 @@ def registry() -> NodeRegistry:
 def tiny_graph(registry: NodeRegistry, tmp_path: Path) -> Graph:
     """A tiny default pipeline whose checkpoints go under ``tmp_path / "checkpoints"``."""
     return make_tiny_graph(registry, tmp_path / "checkpoints")
-
-
 
 
 @pytest.fixture(autouse=True)
