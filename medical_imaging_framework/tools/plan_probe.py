@@ -35,7 +35,7 @@ class Probe:
         device: ``cpu``, ``cuda`` or "" (cuda when the child's PyTorch sees one).
         in_channels: image channels.
         out_channels: model outputs.
-        threads: torch intra-op threads in the child (0: torch's default).
+        threads: torch intra-op threads in the child (0: training's rule, `training.threads.policy_threads`).
     """
 
     def __init__(self, device: str, in_channels: int, out_channels: int, threads: int = 0) -> None:
@@ -119,7 +119,7 @@ def plan_with_probe(fingerprint: dict[str, Any], memory_gb: float = 0.0, device:
         memory_gb: the memory one training step may take; 0: half of what the device has free now.
         device: ``cpu``, ``cuda`` or "" (cuda when available).
         minutes: the training time budget.
-        threads: torch threads in the probe (0: torch's default, as training uses).
+        threads: torch threads in the probe (0: the count training uses, `training.threads.policy_threads`).
 
     Raises:
         PlanError: see `planning.make_plan`, or the probe failed.
@@ -218,6 +218,8 @@ def main() -> None:
     """The child: answer each request line until stdin closes."""
     import torch
 
+    from medical_imaging_framework.training.threads import policy_threads, usable_cores
+
     device = "cpu"
     for line in sys.stdin:
         request = json.loads(line)
@@ -228,8 +230,9 @@ def main() -> None:
                     answer: dict[str, Any] = {"error": "--device cuda: PyTorch sees no CUDA device"}
                 else:
                     device = asked
-                    if request.get("threads"):
-                        torch.set_num_threads(int(request["threads"]))
+                    # the threads a training run uses (one core left over): on a busy 2-core machine torch's default
+                    # of 2 threads made a step 2-3x slower than the run's 1 thread, and the plan's epochs too few
+                    torch.set_num_threads(int(request.get("threads") or policy_threads(usable_cores())))
                     # one first step at the smallest patch: what torch and MONAI set up once (thread pools, kernels)
                     # is not counted in the first measured patch
                     _step({"patch": [8, 8, 8], "depth": 1, "in_channels": 1, "out_channels": 2}, device)
