@@ -57,3 +57,26 @@ def test_the_case_probe_times_a_forward_pass_without_gradients(monkeypatch: Any)
                                "steps": 5, "warmup": 1, "forward_only": True}, "cpu")
 
     assert answer["seconds"] == 3.0
+
+
+def test_the_probe_child_times_steps_with_the_thread_count_training_uses(monkeypatch: Any,
+                                                                         capsys: Any) -> None:
+    import io
+    import json
+    import sys
+
+    import torch
+
+    from medical_imaging_framework.training import threads
+
+    monkeypatch.setattr(threads, "usable_cores", lambda: 5)  # training's rule: 4 threads, one core left over
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps({"info": True, "device": "cpu", "threads": 0}) + "\n"))
+    previous = torch.get_num_threads()
+    try:
+        plan_probe.main()
+        used = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
+
+    assert json.loads(capsys.readouterr().out)["device"] == "cpu"
+    assert used == threads.policy_threads(5) == 4
