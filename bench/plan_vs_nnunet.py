@@ -141,12 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default="/tmp/plan_vs_nnunet", help="work folder (default /tmp/plan_vs_nnunet)")
     parser.add_argument("--train", type=float, metavar="MIN", help="train each tool for MIN minutes and score")
     parser.add_argument("--memory-gb", type=float, help="mif plan's --memory-gb (default: mif's)")
+    parser.add_argument("--venv", help="an nnU-Net venv to use (default: bench/.venv-nnunet, made when missing)")
     args = parser.parse_args(argv)
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     dataset = _dataset(args, work)
-    python = nnunet_side.venv_python()
+    python = nnunet_side.venv_python(Path(args.venv).resolve()) if args.venv else nnunet_side.venv_python()
     nnunet_plans = _nnunet_plan(python, work, dataset)
     budget = args.train if args.train else 8.0
     shutil.rmtree(work / "mif_plan", ignore_errors=True)  # its checkpoint folder too: each run trains afresh

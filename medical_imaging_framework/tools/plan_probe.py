@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,12 @@ from typing import Any
 
 from medical_imaging_framework.tools.planning import MIN_BATCH, Plan, PlanError, channels_for, make_plan
 
+# A median of several steps after untimed ones: the first steps pay for allocations and kernel choices, and one
+# step slowed by another process on a loaded machine moves a median less than a mean (2 steps once planned 4.85 s
+# a step where training ran under 2.2 s)
+WARMUP_STEPS = 2
+TIMED_STEPS = 5
+
 
 class Probe:
     """A running probe process; use as a context manager.
@@ -28,7 +35,7 @@ class Probe:
         device: ``cpu``, ``cuda`` or "" (cuda when the child's PyTorch sees one).
         in_channels: image channels.
         out_channels: model outputs.
-        threads: torch intra-op threads in the child (0: torch's default).
+        threads: torch intra-op threads in the child (0: training's rule, `training.threads.policy_threads`).
     """
 
     def __init__(self, device: str, in_channels: int, out_channels: int, threads: int = 0) -> None:
@@ -92,8 +99,15 @@ class Probe:
         return int(self._ask({**self.args, "patch": patch, "depth": depth, "steps": 0})["bytes"])
 
     def seconds(self, patch: list[int], depth: int) -> float:
-        """Seconds of one training step at ``patch``: the mean of 2 steps after a first one."""
-        return float(self._ask({**self.args, "patch": patch, "depth": depth, "steps": 2})["seconds"])
+        """Seconds of one training step at ``patch``: the median of `TIMED_STEPS` after `WARMUP_STEPS` untimed."""
+        return float(self._ask({**self.args, "patch": patch, "depth": depth, "steps": TIMED_STEPS,
+                                "warmup": WARMUP_STEPS})["seconds"])
+
+    def case_seconds(self, shape: list[int], depth: int) -> float:
+        """Seconds of the validation forward pass of one whole case of ``shape`` (batch 1, no gradients): the
+        median of `TIMED_STEPS` after one untimed."""
+        return float(self._ask({**self.args, "patch": shape, "depth": depth, "steps": TIMED_STEPS, "warmup": 1,
+                                "forward_only": True})["seconds"])
 
 
 def plan_with_probe(fingerprint: dict[str, Any], memory_gb: float = 0.0, device: str = "", minutes: float = 60.0,
@@ -105,7 +119,7 @@ def plan_with_probe(fingerprint: dict[str, Any], memory_gb: float = 0.0, device:
         memory_gb: the memory one training step may take; 0: half of what the device has free now.
         device: ``cpu``, ``cuda`` or "" (cuda when available).
         minutes: the training time budget.
-        threads: torch threads in the probe (0: torch's default, as training uses).
+        threads: torch threads in the probe (0: the count training uses, `training.threads.policy_threads`).
 
     Raises:
         PlanError: see `planning.make_plan`, or the probe failed.
@@ -119,7 +133,7 @@ def plan_with_probe(fingerprint: dict[str, Any], memory_gb: float = 0.0, device:
     out = max(len(fingerprint.get("class_names") or []), max(classes) + 1)
     with Probe(device, int(fingerprint.get("channels", 1)), 1 if out <= 2 else out, threads) as probe:
         budget = int(memory_gb * 2**30) if memory_gb else probe.available // 2
-        return make_plan(fingerprint, probe.memory, budget, probe.seconds, minutes, probe.device)
+        return make_plan(fingerprint, probe.memory, budget, probe.seconds, minutes, probe.device, probe.case_seconds)
 
 
 def _available(device: str) -> int:
@@ -174,28 +188,37 @@ def _step(request: dict[str, Any], device: str) -> dict[str, Any]:
                  num_res_units=2).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     loss_function = DiceCELoss(sigmoid=out == 1, softmax=out > 1, to_onehot_y=out > 1)
-    image = torch.randn(MIN_BATCH, int(request["in_channels"]), *patch, device=device)
-    label = torch.randint(0, max(2, out), (MIN_BATCH, 1, *patch), device=device).float()
-    steps = int(request.get("steps", 0))
+    forward_only = bool(request.get("forward_only"))
+    batch = 1 if forward_only else MIN_BATCH
+    image = torch.randn(batch, int(request["in_channels"]), *patch, device=device)
+    label = torch.randint(0, max(2, out), (batch, 1, *patch), device=device).float()
+    steps, warmup = int(request.get("steps", 0)), int(request.get("warmup", 1))
     times = []
-    for index in range(1 + steps):
+    model.train(not forward_only)
+    for index in range(warmup + steps):
         began = time.perf_counter()
-        optimizer.zero_grad()
-        loss = loss_function(model(image), label)
-        loss.backward()
-        optimizer.step()
+        if forward_only:
+            with torch.no_grad():
+                loss = loss_function(model(image), label)
+        else:
+            optimizer.zero_grad()
+            loss = loss_function(model(image), label)
+            loss.backward()
+            optimizer.step()
         if cuda:
             torch.cuda.synchronize()
-        if index:
+        if index >= warmup:
             times.append(time.perf_counter() - began)
     used = (torch.cuda.max_memory_allocated() - start) if cuda else max(0, _resident("VmHWM") - start)
     del model, optimizer, image, label, loss
-    return {"bytes": int(used), "seconds": sum(times) / len(times) if times else 0.0}
+    return {"bytes": int(used), "seconds": statistics.median(times) if times else 0.0}
 
 
 def main() -> None:
     """The child: answer each request line until stdin closes."""
     import torch
+
+    from medical_imaging_framework.training.threads import policy_threads, usable_cores
 
     device = "cpu"
     for line in sys.stdin:
@@ -207,8 +230,9 @@ def main() -> None:
                     answer: dict[str, Any] = {"error": "--device cuda: PyTorch sees no CUDA device"}
                 else:
                     device = asked
-                    if request.get("threads"):
-                        torch.set_num_threads(int(request["threads"]))
+                    # the threads a training run uses (one core left over): on a busy 2-core machine torch's default
+                    # of 2 threads made a step 2-3x slower than the run's 1 thread, and the plan's epochs too few
+                    torch.set_num_threads(int(request.get("threads") or policy_threads(usable_cores())))
                     # one first step at the smallest patch: what torch and MONAI set up once (thread pools, kernels)
                     # is not counted in the first measured patch
                     _step({"patch": [8, 8, 8], "depth": 1, "in_channels": 1, "out_channels": 2}, device)

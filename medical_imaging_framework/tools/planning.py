@@ -210,20 +210,27 @@ def channels_for(depth: int) -> list[int]:
     return [min(MAX_CHANNELS, BASE_CHANNELS * 2 ** level) for level in range(depth + 1)]
 
 
-def epochs_for(minutes: float, seconds_per_step: float, cases: int, batch: int) -> tuple[int, str]:
-    """Epochs that fit ``minutes``: 90% of it in training steps at the measured speed.
+def epochs_for(minutes: float, seconds_per_step: float, cases: int, batch: int, val_cases: int = 0,
+               seconds_per_val_case: float = 0.0) -> tuple[int, str]:
+    """Epochs that fit ``minutes``: 90% of it in epochs (training steps and the validation pass) at the measured
+    speed; the rest is for data loading, checkpoints and the start.
 
     Args:
         minutes: the time budget.
         seconds_per_step: one training step, measured.
         cases: training cases (one patch each per epoch).
         batch: patches per step.
+        val_cases: validation cases (each one whole case, every epoch).
+        seconds_per_val_case: the validation forward pass of one whole case, measured.
     """
     steps = math.ceil(cases / batch)
-    per_epoch = steps * seconds_per_step
+    validation = val_cases * seconds_per_val_case
+    per_epoch = steps * seconds_per_step + validation
     epochs = max(1, min(MAX_EPOCHS, int(minutes * 60 * TIME_FOR_TRAINING / per_epoch)))
-    return epochs, (f"{minutes:g} min budget, 90% for training steps; one step measured at {seconds_per_step:.3g} s, "
-                    f"{steps} step(s) per epoch ({cases} training cases, batch {batch}) -> {epochs} epoch(s)"
+    counted = (f"; validation {val_cases} whole case(s) at {seconds_per_val_case:.3g} s each, "
+               f"{per_epoch:.3g} s an epoch" if val_cases else "")
+    return epochs, (f"{minutes:g} min budget, 90% for epochs; one step measured at {seconds_per_step:.3g} s, "
+                    f"{steps} step(s) per epoch ({cases} training cases, batch {batch}){counted} -> {epochs} epoch(s)"
                     + (" (capped at nnU-Net's 1000)" if epochs == MAX_EPOCHS else ""))
 
 
@@ -251,7 +258,8 @@ def folds_for(cases: int) -> tuple[int, str]:
 
 
 def make_plan(fingerprint: dict[str, Any], measure: Measure, budget: int, time_per_step: Callable[[list[int], int],
-              float], minutes: float, device: str) -> Plan:
+              float], minutes: float, device: str,
+              time_per_case: Callable[[list[int], int], float] | None = None) -> Plan:
     """The plan of a 3D fingerprint.
 
     Args:
@@ -261,6 +269,8 @@ def make_plan(fingerprint: dict[str, Any], measure: Measure, budget: int, time_p
         time_per_step: seconds of one training step at the chosen ``(patch, depth)``.
         minutes: the training time budget.
         device: ``cpu`` or ``cuda``.
+        time_per_case: seconds of the validation forward pass of one whole case of ``(shape, depth)``, batch 1
+            (None: validation not counted).
 
     Raises:
         PlanError: no readable case, 2D data, fewer than 2 cases, or no patch fits the budget.
@@ -301,7 +311,11 @@ def make_plan(fingerprint: dict[str, Any], measure: Measure, budget: int, time_p
     choices.append(Choice("split", f"{folds}-fold, fold 0", why))
     seconds = time_per_step(patch, depth)
     train_cases = fingerprint["read_count"] - math.ceil(fingerprint["read_count"] / folds)
-    epochs, why = epochs_for(minutes, seconds, max(1, train_cases), MIN_BATCH)
+    val_cases = fingerprint["read_count"] - train_cases
+    val_shape = [math.ceil(v / 2 ** depth) * 2 ** depth for v in median]  # DivisiblePad's, as validation sees it
+    val_seconds = time_per_case(val_shape, depth) if time_per_case else 0.0
+    epochs, why = epochs_for(minutes, seconds, max(1, train_cases), MIN_BATCH, val_cases if time_per_case else 0,
+                             val_seconds)
     choices.append(Choice("epochs", str(epochs), why))
     crop = fingerprint.get("modality") != "CT"
     choices.append(Choice("foreground crop", "on (image > 0)" if crop else "off", (

@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 
 from medical_imaging_framework.cli.main import build_parser
+from medical_imaging_framework.nodes.io.fingerprint_case import SAMPLE_SIZE
 from medical_imaging_framework.tools import planning
 from medical_imaging_framework.tools.plan_pipelines import INFER_FILE, TRAIN_FILE
 
@@ -36,7 +37,8 @@ def test_planning_md_states_the_rules_numbers() -> None:
         f"≥ {planning.BOTTLENECK_MIN} voxels on every axis, at most {planning.MAX_DEPTH}": "depth",
         f"| Batch size | {planning.MIN_BATCH} |": "batch size",
         f"{planning.BASE_CHANNELS} at full resolution, doubled per level, at most {planning.MAX_CHANNELS}": "widths",
-        f"{planning.TIME_FOR_TRAINING:.0%} of it in training steps": "time share",
+        f"{planning.TIME_FOR_TRAINING:.0%} of it in epochs": "time share",
+        f"up to {SAMPLE_SIZE:,} per case, a seeded uniform sample": "intensity sample",
         f"at most {planning.MAX_EPOCHS}": "epochs cap",
         f"K = {planning.MAX_FOLDS}": "folds",
     }

@@ -17,8 +17,9 @@ import numpy as np
 from medical_imaging_framework.core.atomic_file import write_atomically
 from medical_imaging_framework.nodes.io.readers import ReadError
 
-CACHE_VERSION = 1
-SAMPLE_SIZE = 2000  # foreground intensities kept per case for the dataset's pooled percentiles (nnU-Net pools too)
+CACHE_VERSION = 2  # 2: the intensity sample is a uniform one (version 1 kept the first voxels in array order)
+SAMPLE_SIZE = 10000  # foreground intensities kept per case for the dataset's pooled percentiles (nnU-Net's 10,000)
+SAMPLE_SEED = 1234  # the same seed for every case (nnU-Net's), so a case's sample does not depend on the others
 AFFINE_TOLERANCE_MM = 1e-3  # image and label grids closer than this are one grid
 
 
@@ -92,6 +93,22 @@ def intensity_stats(values: np.ndarray) -> dict[str, float]:
     return {"p00_5": float(low), "p99_5": float(high), "mean": float(values.mean()), "std": float(values.std())}
 
 
+def foreground_sample(values: np.ndarray, size: int = SAMPLE_SIZE) -> np.ndarray:
+    """A seeded uniform sample of ``size`` values (all of them when fewer), drawn without replacement.
+
+    Uniform over the whole foreground, every class alike: a small bright class keeps its share of the pooled
+    percentiles (the first voxels in array order would miss whatever lies late in the array).
+
+    Args:
+        values: the case's foreground intensities (any shape).
+        size: how many to keep.
+    """
+    flat = np.asarray(values).ravel()
+    if flat.size <= size:
+        return flat
+    return np.random.default_rng(SAMPLE_SEED).choice(flat, size, replace=False)
+
+
 def read_case(name: str, image_path: Path, label_path: Path | None,
               class_names: list[str] | None = None) -> dict[str, Any]:
     """The fingerprint of one case, with the problems found in it (each naming its file).
@@ -122,8 +139,7 @@ def read_case(name: str, image_path: Path, label_path: Path | None,
     case["foreground"] = "label" if foreground is not None and foreground.any() else "non-zero voxels"
     chosen = chosen if chosen.size else values.ravel()
     case["intensity"] = intensity_stats(chosen)
-    step = max(1, chosen.size // SAMPLE_SIZE)
-    case["sample"] = [round(float(v), 4) for v in chosen.ravel()[::step][:SAMPLE_SIZE]]
+    case["sample"] = [round(float(v), 4) for v in foreground_sample(chosen)]
     return case
 
 
