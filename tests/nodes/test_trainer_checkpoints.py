@@ -66,7 +66,9 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 
 def test_example_1_default_pipeline_20_epochs_every_5(default_run: dict[str, Any]) -> None:
     assert default_run["code"] == 0, default_run["out"]
-    assert sorted(os.listdir(default_run["dir"])) == ["checkpoints"], "nothing else is written"
+    # nothing else is written but the result cache's index (docs/gui/RUNS.md): one small reference per trainer
+    assert sorted(os.listdir(default_run["dir"])) == [".mif", "checkpoints"], "nothing else is written"
+    assert os.listdir(Path(default_run["dir"]) / ".mif") == ["cache"]
     assert sorted(os.listdir(default_run["ckpt"])) == [*EXAMPLE_1, "metrics.csv"]
     epoch_20, final = torch.load(default_run["ckpt"] / "checkpoint_epoch_20.pt"), \
         torch.load(default_run["ckpt"] / "final_model.pt")
