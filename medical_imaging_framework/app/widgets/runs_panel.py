@@ -7,13 +7,14 @@ import math
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
+    QGridLayout,
     QHeaderView,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -83,25 +84,42 @@ class RunsPanel(QWidget):
         self.table.setSortingEnabled(True)
         self.table.itemSelectionChanged.connect(self._sync_buttons)
         self.buttons: dict[str, QPushButton] = {}
-        row = QHBoxLayout()
         for name, text, tip in BUTTONS:
             button = QPushButton(text)
             button.setObjectName(f"runs_{name}")
             button.setToolTip(tip)
             button.clicked.connect(lambda _=False, name=name: self.requested.emit(name, self.selected()))
             self.buttons[name] = button
-            row.addWidget(button)
         refresh = QPushButton("Refresh")
         refresh.setObjectName("runs_refresh")
         refresh.clicked.connect(self.refresh)
-        row.addStretch(1)
-        row.addWidget(refresh)
+        self._row_of_buttons = [*self.buttons.values(), refresh]
+        for button in self._row_of_buttons:  # the columns follow the width (resizeEvent), not the other way round
+            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self._button_grid = QGridLayout()
+        self._columns = 0
+        self._lay_out_buttons(2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.where)
         layout.addWidget(self.table)
-        layout.addLayout(row)
+        layout.addLayout(self._button_grid)
         self._sync_buttons()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Lay the buttons out in as many columns as the width takes: one row in a wide dock, and a narrow
+        dock (tabbed on the window's right) does not force the window wider than a small screen."""
+        widest = max(button.sizeHint().width() for button in self._row_of_buttons) + 6
+        self._lay_out_buttons(max(2, event.size().width() // widest))
+        super().resizeEvent(event)
+
+    def _lay_out_buttons(self, columns: int) -> None:
+        columns = min(columns, len(self._row_of_buttons))
+        if columns == self._columns:
+            return
+        self._columns = columns
+        for index, button in enumerate(self._row_of_buttons):
+            self._button_grid.addWidget(button, index // columns, index % columns)
 
     def set_folder(self, folder: Path) -> None:
         """Show the runs of ``folder`` (the open pipeline's folder, or the current directory)."""
