@@ -63,6 +63,13 @@ def test_new_from_dataset_shows_the_fingerprint_and_reasons_replans_and_opens_th
     epochs, why = _choice(dialog, "epochs")
     assert int(epochs) > 1 and "600 min budget" in why
     assert dialog.cases.rowCount() == 4
+    assert dialog.progress.maximum() == 4 and dialog.progress.value() == 4, "the kept fingerprint: all 4 read"
+    dialog.resize(700, 600)
+    qtbot.waitUntil(lambda: dialog.problems.viewport().width() < 700)
+    problem = dialog.problems.item(0)
+    width = dialog.problems.viewport().width()
+    assert dialog.problems.visualItemRect(problem).width() <= width, "the long problem line wraps, not cut"
+    assert dialog.problems.visualItemRect(problem).height() > dialog.problems.fontMetrics().height() * 1.5
 
     dialog.open_button.click()
     train = tmp_path / "ds" / "mif_plan" / "plan_train.json"
