@@ -143,6 +143,8 @@ class DatasetPlanDialog(QDialog):
         self.choices = self._table(("Choice", "Value", "Reason"))
         self.choices.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.choices.setWordWrap(True)
+        # the Reason column stretches with the dialog: its rows follow, so no reason is cut with an ellipsis
+        self.choices.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.open_button = self.buttons.addButton("Open Train Pipeline", QDialogButtonBox.ButtonRole.AcceptRole)
         self.open_button.setEnabled(False)
