@@ -51,7 +51,9 @@ def test_plan_writes_both_pipelines_with_a_note_of_the_reason_beside_each_node(
     predictor = infer["predictor"]["params"]
     assert predictor["roi_size"] == patch and predictor["blend_mode"] == "gaussian"
     assert train["normalize"]["type"] == infer["normalize"]["type"] == "transforms.ClipZScore"
-    assert train["trainer"]["params"]["num_epochs"] == 1  # 0.01 minutes: one epoch
+    # 0.01 minutes: a few epochs at most; how many depends on the step measured on this (shared) machine
+    epochs = train["trainer"]["params"]["num_epochs"]
+    assert f"  epochs: {epochs}\n" in printed and 1 <= epochs < 100
     assert train["loss"]["params"]["mode"] == "softmax" and train["unet"]["params"]["out_channels"] == 3
     assert infer["dataset"]["params"] == {**infer["dataset"]["params"], "path": str(dataset), "key": "test"}
     assert json.loads((out / "fingerprint.json").read_text())["read_count"] == 4
