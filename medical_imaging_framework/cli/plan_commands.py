@@ -147,7 +147,8 @@ def plan_command(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser().resolve()
     fingerprint = _fingerprint(args, out / "fingerprint.json")
     _print_summary(fingerprint, write_fingerprint(fingerprint, out / "fingerprint.json"))
-    print("Measuring training steps to fit the memory and time budgets...", file=sys.stderr, flush=True)
+    if fingerprint.get("spatial_dims") == 3 and fingerprint.get("read_count"):  # else refused at once, below
+        print("Measuring training steps to fit the memory and time budgets...", file=sys.stderr, flush=True)
     try:
         plan = plan_with_probe(fingerprint, args.memory_gb, args.device, args.time_budget)
     except PlanError as error:

@@ -278,8 +278,10 @@ def make_plan(fingerprint: dict[str, Any], measure: Measure, budget: int, time_p
     if not fingerprint.get("read_count"):
         raise PlanError(f"dataset '{fingerprint.get('dataset')}': no case could be read (see its problems)")
     if fingerprint.get("spatial_dims") != 3:
-        raise PlanError(f"dataset '{fingerprint.get('dataset')}' holds {fingerprint.get('spatial_dims')}D images; "
-                        "mif plan plans 3D datasets")
+        flat = [c for c in fingerprint.get("cases", []) if c.get("shape") and len(c["shape"]) != 3]
+        example = (f" (e.g. '{flat[0]['image']}': {' x '.join(map(str, flat[0]['shape']))})" if flat else "")
+        raise PlanError(f"dataset '{fingerprint.get('dataset')}' holds {fingerprint.get('spatial_dims')}D images"
+                        f"{example}; mif plan plans 3D datasets")
     choices: list[Choice] = []
     spacing, why = target_spacing(fingerprint["spacings"])
     choices.append(Choice("target spacing", f"{_mm(spacing)} mm", why))

@@ -63,6 +63,20 @@ def test_new_from_dataset_shows_the_fingerprint_and_reasons_replans_and_opens_th
     epochs, why = _choice(dialog, "epochs")
     assert int(epochs) > 1 and "600 min budget" in why
     assert dialog.cases.rowCount() == 4
+    assert dialog.progress.maximum() == 4 and dialog.progress.value() == 4, "the kept fingerprint: all 4 read"
+    dialog.resize(700, 600)
+    qtbot.waitUntil(lambda: dialog.problems.viewport().width() < 700)
+    problem = dialog.problems.item(0)
+    width = dialog.problems.viewport().width()
+    assert dialog.problems.visualItemRect(problem).width() <= width, "the long problem line wraps, not cut"
+    assert dialog.problems.visualItemRect(problem).height() > dialog.problems.fontMetrics().height() * 1.5
+    from PySide6.QtCore import QRect, Qt
+
+    table, wrap = dialog.choices, int(Qt.TextFlag.TextWordWrap)
+    for row in range(table.rowCount()):  # each reason whole at the narrower width, not cut with an ellipsis
+        needed = table.fontMetrics().boundingRect(QRect(0, 0, table.columnWidth(2) - 8, 10_000), wrap,
+                                                  table.item(row, 2).text()).height()
+        assert table.rowHeight(row) >= needed, table.item(row, 0).text()
 
     dialog.open_button.click()
     train = tmp_path / "ds" / "mif_plan" / "plan_train.json"

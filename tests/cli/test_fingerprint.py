@@ -70,3 +70,16 @@ def test_a_second_fingerprint_reads_only_changed_files(tmp_path: Path, monkeypat
 def test_a_missing_dataset_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fingerprint", str(tmp_path / "nothere")]) == 2
     assert capsys.readouterr().err.strip() == f"error: dataset '{tmp_path / 'nothere'}' does not exist"
+
+
+@pytest.mark.parametrize("command", ["fingerprint", "plan"])
+def test_a_dataset_json_listing_a_missing_file_is_one_line_naming_it_and_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
+    """The planned pipelines read every listed file: a missing one is refused before anything is measured."""
+    dataset = write_dataset(tmp_path / "ds", SHAPES[:2], test_cases=0)
+    missing = dataset.parent / "labelsTr" / "case_01.nii.gz"
+    missing.unlink()
+    assert main([command, str(dataset), "-o" if command == "fingerprint" else "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: dataset '{dataset}': case 'case_01' lists label '{missing}', which does not exist "
+                   "(every listed image and label must exist)"]

@@ -95,6 +95,9 @@ def test_a_2d_dataset_is_refused_in_one_line_naming_the_rule(tmp_path: Path,
             nib.save(nib.Nifti1Image(values, np.eye(4)), tmp_path / "ds" / folder / f"c{index}.nii.gz")
 
     assert main(["plan", str(tmp_path / "ds"), "--out", str(tmp_path / "plan")]) == 2
-    error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error == f"error: dataset '{tmp_path / 'ds'}' holds 2D images; mif plan plans 3D datasets"
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("Reading cases")]
+    assert err == [f"error: dataset '{tmp_path / 'ds'}' holds 2D images (e.g. "
+                   f"'{tmp_path / 'ds' / 'imagesTr' / 'c0.nii.gz'}': 16 x 16); mif plan plans 3D datasets"], \
+        "one line, naming a file, and no 'Measuring...' before it"
+
     assert (tmp_path / "plan" / "fingerprint.json").is_file() and not (tmp_path / "plan" / "plan_train.json").exists()

@@ -151,3 +151,24 @@ def test_stem_strips_double_suffixes() -> None:
     assert stem(Path("case1.nii.gz")) == "case1"
     assert stem(Path("scan.DCM")) == "scan"
     assert stem(Path("series_folder")) == "series_folder"
+
+
+def test_a_library_deprecation_during_a_read_is_not_a_note_on_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ITK's SWIG bindings warn "builtin type SwigPyPacked has no __module__ attribute" the first time an NRRD
+    is read: that is about the library, not the file, so it must not be shown as a warning naming the file."""
+    from medical_imaging_framework.nodes.io import image_loading
+
+    path = tmp_path / "case.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((4, 4, 3), np.float32), np.eye(4)), path)
+    real = image_loading._loader("image")
+
+    def warning_loader(data: dict, reader: object) -> dict:
+        warnings.warn("builtin type SwigPyPacked has no __module__ attribute", DeprecationWarning, stacklevel=1)
+        warnings.warn("header has no orientation", UserWarning, stacklevel=1)
+        return real(data, reader)
+
+    monkeypatch.setattr(image_loading, "_loader", lambda key: warning_loader)
+    notes: list[str] = []
+    load_image(path, notes=notes)
+    assert notes == [f"'{path}': header has no orientation"]

@@ -4,6 +4,7 @@ the K-fold split holds every case out exactly once."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -126,3 +127,22 @@ def test_kfold_splits_are_disjoint_and_cover_every_case(registry: NodeRegistry, 
                            ["val"].indices for seed in (4, 4, 5))
     assert first == again, "seeded: the same folds every run"
     assert total < 10 or first != other, "another seed, other folds"
+
+
+@pytest.mark.parametrize("type_id", ["transforms.RandCropByPosNegLabel", "transforms.RandCropByLabelClasses"])
+def test_label_crops_sample_every_voxel_after_a_ct_zscore(registry: NodeRegistry, type_id: str) -> None:
+    """After the planned CT clip + z-score, air, fat and a hypodense lesion are below 0: a crop that only samples
+    voxels whose intensity is above 0 (MONAI's image_threshold) never centres on them, and warns "Num
+    backgrounds 0" or fails. Every labelled voxel and every background voxel must be a candidate centre."""
+    image = torch.full((1, 12, 12, 8), -1.5)  # air, clipped and z-scored
+    label = torch.zeros((1, 12, 12, 8))
+    label[0, 4:8, 4:8, 3:5] = 1.0
+    image[label > 0] = -0.3  # a structure darker than the foreground mean
+    config: dict[str, Any] = {"spatial_size": [4, 4, 2], "num_samples": 6, "seed": 2}
+    for wanted, extra in ((1.0, {"pos": 1.0, "neg": 0.0, "ratios": "0, 1"}),
+                          (0.0, {"pos": 0.0, "neg": 1.0, "ratios": "1, 0"})):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            patches = applied(registry, [(type_id, {**config, **extra})],
+                              [{"image": image, "label": label, "name": "c"}], port="train")[0]
+        assert [float(p["label"][0, 2, 2, 1]) for p in patches] == [wanted] * 6, "centred on the class asked for"

@@ -137,9 +137,14 @@ class DatasetPlanDialog(QDialog):
         self.cases = self._table(CASE_COLUMNS)
         self.problems = QListWidget()
         self.problems.setObjectName("fingerprint_problems")
+        self.problems.setWordWrap(True)  # a problem names two full paths: wrapped, not cut at the right edge
+        self.problems.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.problems.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.choices = self._table(("Choice", "Value", "Reason"))
         self.choices.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.choices.setWordWrap(True)
+        # the Reason column stretches with the dialog: its rows follow, so no reason is cut with an ellipsis
+        self.choices.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.open_button = self.buttons.addButton("Open Train Pipeline", QDialogButtonBox.ButtonRole.AcceptRole)
         self.open_button.setEnabled(False)
@@ -162,6 +167,7 @@ class DatasetPlanDialog(QDialog):
         table.setHorizontalHeaderLabels(list(columns))
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         table.verticalHeader().setVisible(False)
+        table.horizontalHeader().setStretchLastSection(True)  # the last header is never cut
         return table
 
     # -- choosing and starting ----------------------------------------------------------------
@@ -207,7 +213,8 @@ class DatasetPlanDialog(QDialog):
         if self.thread is not None:
             return False
         fingerprint = self.state.get("fingerprint") if keep_fingerprint else None
-        self.state = {"fingerprint": fingerprint} if fingerprint else {}
+        read = len(fingerprint.get("cases", [])) if fingerprint else 0
+        self.state = {"fingerprint": fingerprint, "done": read, "total": read} if fingerprint else {}
         if not keep_fingerprint:
             self.cases.setRowCount(0)
             self.problems.clear()
@@ -273,6 +280,7 @@ class DatasetPlanDialog(QDialog):
                 self.choices.setItem(row, column, item)
         self.choices.resizeColumnToContents(0)
         self.choices.resizeColumnToContents(1)
+        self.choices.setColumnWidth(1, min(self.choices.columnWidth(1), 260))  # the reasons keep the room
         self.choices.resizeRowsToContents()
         self.train_path = paths[0]
         self.open_button.setEnabled(True)

@@ -64,7 +64,8 @@ def open_dataset(path: str | Path) -> DatasetSource:
             ``dataset.json``, or a folder holding ``imagesTr``/``labelsTr`` (or ``images``/``labels``).
 
     Raises:
-        DatasetError: missing path, unknown layout, an unreadable list, unpaired files, cases without labels.
+        DatasetError: missing path, unknown layout, an unreadable list, unpaired files, cases without labels, a
+            listed file that does not exist.
     """
     source = Path(path).expanduser().resolve()
     if source.is_dir() and (source / "dataset.json").is_file():
@@ -88,6 +89,11 @@ def open_dataset(path: str | Path) -> DatasetSource:
                            "(a plan needs labelled cases)")
     if not dataset.pairs:
         raise DatasetError(f"dataset '{source}' lists no cases")
+    for name, image, label in dataset.pairs:
+        for role, file in (("image", image), ("label", label)):
+            if file is not None and not file.exists():  # the planned pipelines would fail on it at run time
+                raise DatasetError(f"dataset '{source}': case '{name}' lists {role} '{file}', which does not exist "
+                                   "(every listed image and label must exist)")
     return dataset
 
 

@@ -134,6 +134,8 @@ def load_image(path: Path, key: str = "image", notes: list[str] | None = None,
     image.meta = {name: image.meta[name] for name in KEPT_META if name in image.meta}
     if notes is not None:
         for warning in caught or ():
+            if issubclass(warning.category, DeprecationWarning):
+                continue  # about a library's code (e.g. ITK's SWIG types on first import), not about the file
             note = printable(f"'{path}': {' '.join(str(warning.message).split())}")
             if note not in notes:
                 notes.append(note)

@@ -19,7 +19,7 @@ from medical_imaging_framework.nodes.transforms.checks import (
     check_pos_neg_crop,
     check_spacing,
 )
-from medical_imaging_framework.nodes.transforms.item_keys import BOTH, IMAGE
+from medical_imaging_framework.nodes.transforms.item_keys import BOTH
 from medical_imaging_framework.nodes.transforms.specs import SEED, _chain, _described, _size, _spec
 from medical_imaging_framework.run.control import NodeError
 from medical_imaging_framework.run.executor import NodeContext
@@ -52,9 +52,12 @@ def run_pos_neg_crop(ctx: NodeContext, inputs: dict[str, Any], config: dict[str,
     if config["pos"] + config["neg"] <= 0:
         raise NodeError("pos and neg are both 0: at least one must be above 0")
     size = config["spatial_size"]
+    # No image_key: every voxel of the label is a candidate centre. With one, MONAI keeps only voxels whose
+    # intensity is above image_threshold, and after a CT clip + z-score air, fat and dark structures are below 0
+    # ("Num backgrounds 0"); nnU-Net too draws its background patches anywhere in the (cropped) image.
     step = RandCropByPosNegLabeld(
         BOTH, label_key=LABEL, spatial_size=size, pos=config["pos"], neg=config["neg"],
-        num_samples=config["num_samples"], image_key=IMAGE, image_threshold=0.0, allow_smaller=True,
+        num_samples=config["num_samples"], image_key=None, allow_smaller=True,
     )
     return _chain(inputs, step, config["seed"], size_field="spatial_size", size=size)
 
@@ -68,7 +71,7 @@ def run_class_crop(ctx: NodeContext, inputs: dict[str, Any], config: dict[str, A
     size = config["spatial_size"]
     step = ClassCropFromLabel(
         ratios, keys=BOTH, label_key=LABEL, spatial_size=size, num_samples=config["num_samples"],
-        image_key=IMAGE, image_threshold=0.0, allow_smaller=True, warn=False,
+        image_key=None, allow_smaller=True, warn=False,  # every voxel of a class: see run_pos_neg_crop
     )
     if ratios is None and config["num_classes"]:
         step.cropper.num_classes, step.from_label = config["num_classes"], False
