@@ -104,7 +104,14 @@ def test_log_pane_shows_exactly_the_lines_of_mif_run(
     separator, *gui_lines = window.log.lines()  # the editor's log starts each run with a separator line
     assert re.fullmatch(r"── Run 1 · \d\d:\d\d:\d\d · in this window ──", separator), separator
     assert any("Saved checkpoint" in line for line in gui_lines)
-    assert gui_lines == cli_lines
+    # the same lines, but for the thread tuner's choice ("Using 1 torch thread: 0.02 s/step (2 not tried: 0.0
+    # cores idle)"): it is measured in each run, and the load of the moment decides what it tries and keeps
+    assert [_untimed(line) for line in gui_lines] == [_untimed(line) for line in cli_lines]
+    assert any("torch thread" in line for line in gui_lines)
+
+
+def _untimed(line: str) -> str:
+    return re.sub(r"^Using \d+ torch threads?: .*", "Using <measured> torch threads", line)
 
 
 def test_stop_mid_run_then_run_again(qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path) -> None:
