@@ -48,6 +48,8 @@ def test_run_streams_epoch_and_checkpoint_lines_and_writes_files(qtbot: Any, win
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(threads_module, "process_cores", lambda: 1)  # the editor's run thread gets the same policy
+    trainer = window.canvas.graph.nodes["trainer"].config
+    window.canvas.set_config("trainer", {**trainer, "num_threads": "auto"})  # the tiny pipeline fixes 1
     seen_threads: list[Any] = []
     window.runner.event.connect(lambda event: seen_threads.append(QThread.currentThread()))
     window.action_run.trigger()
@@ -281,7 +283,7 @@ def test_a_crashed_separate_process_run_leaves_the_editor_open_with_the_error(
 def test_a_separate_process_run_fills_the_same_panels_and_stops(
     qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = write_tiny_pipeline(registry, tmp_path, num_epochs=500, save_every_n_epochs=1)
+    path = write_tiny_pipeline(registry, tmp_path, num_epochs=500, save_every_n_epochs=1, num_threads="auto")
     monkeypatch.chdir(tmp_path)
     window = make_window(path)
     window.runner.separate_process = True  # `mif run --events jsonl` in a child process, followed line by line

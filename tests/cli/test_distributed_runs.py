@@ -181,7 +181,7 @@ def _worker_of_rank(root: int, rank: int) -> int | None:
 
 
 def test_elastic_restart_resumes_after_a_killed_rank(registry: NodeRegistry, tmp_path: Path) -> None:
-    graph = make_tiny_graph(registry, "ck", save_every_n_epochs=1, num_epochs=6)
+    graph = make_tiny_graph(registry, "ck", save_every_n_epochs=1, num_epochs=6, num_threads="auto")
     graph.nodes["phantoms"].config["count"] = 40  # a few batches per epoch: the kill lands within epoch 4
     save_pipeline(graph, tmp_path / "pipeline.json")
     command = [sys.executable, "-m", "medical_imaging_framework", "run", "pipeline.json", "--nproc", "2",
