@@ -140,7 +140,7 @@ def test_example_3_no_directory_no_files(registry: NodeRegistry, tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     result, events = run(make_tiny_graph(registry, directory, num_epochs=2))
     assert result.status == "done" and os.listdir(tmp_path) == []
-    lines = [line for line in lines_of(events) if not line.startswith(("Synthetic", "UNet", "Training on"))]
+    lines = [line for line in lines_of(events) if not line.startswith(("Synthetic", "UNet", "Training on", "Using "))]
     assert len(lines) == 4 and lines[0].startswith("Epoch [1/2], Loss: ") and lines[1].startswith("Epoch [2/2]")
     assert lines[2:] == ["", "✓ Training complete."]
 
