@@ -11,12 +11,11 @@ from __future__ import annotations
 import html
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from medical_imaging_framework.app.widgets.case_table import EMPTY_TEXT
-from medical_imaging_framework.app.widgets.image_view import class_rgb
+from medical_imaging_framework.app.widgets.image_view import class_rgb, layered_image_view
 
 
 def class_rgba(classes: np.ndarray, outline: bool = False) -> np.ndarray:
@@ -51,13 +50,7 @@ class CaseView(QWidget):
         self.setObjectName("case_view")
         self.caption = QLabel(EMPTY_TEXT)
         self.caption.setWordWrap(True)
-        self.view = pg.GraphicsLayoutWidget()
-        self.box = self.view.addViewBox(lockAspect=True, invertY=True)
-        self.image_item = pg.ImageItem(axisOrder="row-major")
-        self.prediction_item = pg.ImageItem(axisOrder="row-major")
-        self.label_item = pg.ImageItem(axisOrder="row-major")
-        for item in (self.image_item, self.prediction_item, self.label_item):
-            self.box.addItem(item)
+        self.view, self.box, (self.image_item, self.prediction_item, self.label_item) = layered_image_view(3)
         self.show_label = QCheckBox("label (outline)")
         self.show_label.setObjectName("case_show_label")
         self.show_prediction = QCheckBox("prediction (fill)")

@@ -64,6 +64,20 @@ def as_mask(array: np.ndarray) -> np.ndarray:
 EMPTY_CAPTION = "Run the pipeline, then select a data node to see a sample."
 
 
+def layered_image_view(layers: int) -> tuple[pg.GraphicsLayoutWidget, pg.ViewBox, list[pg.ImageItem]]:
+    """A pyqtgraph view with one aspect-locked box (rows downward) holding ``layers`` stacked image items.
+
+    Args:
+        layers: how many image items, bottom first (the image, then its overlays).
+    """
+    view = pg.GraphicsLayoutWidget()
+    box = view.addViewBox(lockAspect=True, invertY=True)
+    items = [pg.ImageItem(axisOrder="row-major") for _ in range(layers)]
+    for item in items:
+        box.addItem(item)
+    return view, box, items
+
+
 class ImageViewer(QWidget):
     """Shows one sample: image, label/prediction overlay with adjustable opacity, slice slider for 3D."""
 
@@ -72,12 +86,7 @@ class ImageViewer(QWidget):
         self.setObjectName("image_viewer")
         self.caption = QLabel(EMPTY_CAPTION)
         self.caption.setWordWrap(True)
-        self.view = pg.GraphicsLayoutWidget()
-        self.box = self.view.addViewBox(lockAspect=True, invertY=True)
-        self.image_item = pg.ImageItem(axisOrder="row-major")
-        self.overlay_item = pg.ImageItem(axisOrder="row-major")
-        self.box.addItem(self.image_item)
-        self.box.addItem(self.overlay_item)
+        self.view, self.box, (self.image_item, self.overlay_item) = layered_image_view(2)
         self.overlay_choice = QComboBox()
         self.overlay_choice.setObjectName("overlay_choice")
         self.overlay_choice.addItems(["Label", "Prediction", "None"])
