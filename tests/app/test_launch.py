@@ -70,8 +70,12 @@ app = QApplication(sys.argv[:1])
 class FirstPaint(QObject):
     def eventFilter(self, watched, event):
         if event.type() == QEvent.Type.Paint:
-            heavy = ("torch", "monai", "numpy", "pyqtgraph", "scipy")
+            heavy = ("torch", "monai", "numpy", "pyqtgraph", "scipy", "setuptools", "PySide6.QtNetwork",
+                     "PySide6.QtQml", "PySide6.QtSql", "medical_imaging_framework.cli.commands")
             print("loaded at first paint:", sorted(name for name in heavy if name in sys.modules), flush=True)
+            import Qt
+            print("Qt.py modules:", sorted(Qt.__all__), flush=True)
+            print("Qt.py copied members:", len(vars(Qt.QtWidgets)) < 100, flush=True)
             os._exit(0)
         return False
 
@@ -83,9 +87,13 @@ main(["gui"])
 
 
 def test_the_first_paint_needs_no_torch_numpy_or_pyqtgraph(tmp_path: Path) -> None:
-    """What `mif gui` imports before it paints is what its first paint waits for: the plots come after."""
+    """What `mif gui` imports before it paints is what its first paint waits for: the plots come after, the
+    command-line runner never, and Qt.py loads only the Qt modules NodeGraphQt uses and copies no member up front
+    (app/qt/imports.py)."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path),
            "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data")}
     done = subprocess.run([sys.executable, "-c", FIRST_PAINT_CHILD], capture_output=True, text=True, env=env,
                           cwd=tmp_path, timeout=300, check=False)
     assert "loaded at first paint: []" in done.stdout, (done.stdout, done.stderr[-2000:])
+    assert "Qt.py modules: ['QtCompat', 'QtCore', 'QtGui', 'QtSvg', 'QtWidgets']" in done.stdout, done.stdout
+    assert "Qt.py copied members: True" in done.stdout, done.stdout
