@@ -69,7 +69,11 @@ def torch_preload() -> TorchPreload:
 class _FirstPaint(QObject):
     """Calls ``callback`` once, from the event loop, after ``window`` first paints (or after a fallback delay).
 
-    An application event filter owned by the window, so neither it nor its timer outlives the window.
+    Until the window is shown it filters the window's own events only; from its Show event on, every object's
+    (an application event filter), to see the first paint of whichever widget paints first. An application
+    filter installed earlier would run Python for each of the thousands of events the window's construction
+    sends (a tenth of the CPU before the first paint). Owned by the window, so neither it nor its timer
+    outlives the window.
     """
 
     def __init__(self, window: QWidget, callback: Callable[[], None]) -> None:
@@ -79,14 +83,31 @@ class _FirstPaint(QObject):
         self.timer.setSingleShot(True)
         self.timer.timeout.connect(self._fire)
         self.timer.start(FIRST_PAINT_FALLBACK_MS)
+        self.watching_all = False
+        if window.isVisible():
+            self._watch_all()
+        else:
+            window.installEventFilter(self)
+
+    def _watch_all(self) -> None:
+        self.window.removeEventFilter(self)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+            self.watching_all = True
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint and isinstance(watched, QWidget) and watched.window() == self.window:
+        kind = event.type()
+        if not self.watching_all:
+            if kind == QEvent.Type.Show:
+                self._watch_all()
+        elif kind == QEvent.Type.Paint and isinstance(watched, QWidget) and watched.window() == self.window:
             self._stop_watching()
             self.timer.start(0)  # after this paint has finished
         return False
 
     def _stop_watching(self) -> None:
+        self.window.removeEventFilter(self)
         app = QCoreApplication.instance()
         if app is not None:
             app.removeEventFilter(self)
@@ -106,10 +127,9 @@ def after_first_paint(window: QWidget, callback: Callable[[], None]) -> None:
         window: the top-level window about to be shown.
         callback: what to start once the user sees the window.
     """
-    app = QCoreApplication.instance()
-    if app is None:
+    if QCoreApplication.instance() is None:
         raise RuntimeError("after_first_paint needs a QApplication")
-    app.installEventFilter(_FirstPaint(window, callback))
+    _FirstPaint(window, callback)
 
 
 class QueuedRun(QObject):
