@@ -247,11 +247,4 @@ def inspect_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def gui_command(args: argparse.Namespace) -> int:
-    """`mif gui`: open the editor (imports Qt only now)."""
-    from medical_imaging_framework.app.launch import launch
-
-    return launch(args.pipeline)
-
-
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "ConsolePrinter", "load_with_overrides", "warn_plugin_errors"]

@@ -182,13 +182,14 @@ def _print_error(text: str) -> None:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "gui":
-        from medical_imaging_framework.cli.commands import gui_command
         from medical_imaging_framework.cli.display import display_problem, missing_gui_package
 
         problem = missing_gui_package() or display_problem()
         if problem:
             raise UsageError(problem)
-        return gui_command(args)
+        from medical_imaging_framework.app.launch import launch  # not via cli.commands: the window needs no runner
+
+        return launch(args.pipeline)
     from medical_imaging_framework.cli import commands as cli_commands
 
     handler = {
