@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from medical_imaging_framework.cli.errors import EXIT_OK, UsageError
+
+if TYPE_CHECKING:  # pathlib is imported by the commands that run, not by `mif --help` (see cli/main.py)
+    from pathlib import Path
 
 
 def add_plan_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -118,6 +120,8 @@ def fingerprint_command(args: argparse.Namespace) -> int:
     Args:
         args: the parsed arguments.
     """
+    from pathlib import Path
+
     from medical_imaging_framework.nodes.io.fingerprint import write_fingerprint
 
     output = Path(args.output).expanduser().resolve()
@@ -138,6 +142,8 @@ def plan_command(args: argparse.Namespace) -> int:
     Args:
         args: the parsed arguments.
     """
+    from pathlib import Path
+
     from medical_imaging_framework.core.text import printable
     from medical_imaging_framework.nodes.io.fingerprint import write_fingerprint
     from medical_imaging_framework.tools.plan_pipelines import write_pipelines

@@ -153,9 +153,12 @@ def test_help_does_not_import_torch() -> None:
 
 
 def test_help_imports_nothing_it_does_not_print() -> None:
-    """`mif --help` builds the parser only: no torch, Qt or numpy, not the launcher (subprocess, ctypes), and not
-    shutil (with bz2 and lzma), which argparse would import for the terminal's width."""
+    """`mif --help` builds the parser only: no torch, Qt or numpy, not the launcher (subprocess, ctypes), not
+    shutil (with bz2 and lzma), which argparse would import for the terminal's width, and not pathlib (with
+    fnmatch and urllib; the editable install puts the project on sys.path with a plain .pth line, no import hook
+    that would import it)."""
     heavy = ("torch", "PySide6", "NodeGraphQt", "numpy", "monai", "subprocess", "ctypes", "threading", "shutil",
+             "pathlib",
              "medical_imaging_framework.run.launch", "medical_imaging_framework.run.process_tree",
              "medical_imaging_framework.core")
     code = ("import contextlib, io, sys\nfrom medical_imaging_framework.cli.main import main\n"
