@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -29,12 +30,22 @@ def test_launch_opens_the_default_pipeline_and_returns_the_exit_code(
     from medical_imaging_framework.app.launch import launch
     from medical_imaging_framework.app.running import controller as run_controller
     from medical_imaging_framework.app.running import torch_preload
+    from medical_imaging_framework.app.window import main_window
 
     monkeypatch.setattr(torch_preload, "_PRELOAD", None)  # a fresh preload, not one an earlier test started
-    preloads: list[bool] = []
+    collecting_while_built: list[bool] = []
+
+    class RecordingWindow(main_window.MainWindow):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            collecting_while_built.append(gc.isenabled())
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(main_window, "MainWindow", RecordingWindow)
+    preloads: list[tuple[bool, bool]] = []
     def fake_preload() -> threading.Thread:
         window = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "main_window")
-        preloads.append(window.isVisible())  # torch loads once the window is on screen (after its first paint)
+        # torch loads once the window is on screen (after its first paint), with garbage collection back on
+        preloads.append((window.isVisible(), gc.isenabled()))
         thread = threading.Thread(target=lambda: None)
         thread.start()
         return thread
@@ -56,7 +67,9 @@ def test_launch_opens_the_default_pipeline_and_returns_the_exit_code(
     assert launch(None) == 0
     assert seen["visible"] and seen["title"].startswith("segmentation_train.json")
     assert "trainer" in seen["nodes"] and "unet" in seen["nodes"]
-    assert preloads == [True]
+    assert preloads == [(True, True)]
+    assert collecting_while_built == [False], "no garbage collection while the window is built"
+    assert gc.isenabled()
 
 
 # `mif gui` in a fresh process: at the window's first paint, which heavy modules were imported (then exit at once).
