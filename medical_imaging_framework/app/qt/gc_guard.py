@@ -8,6 +8,10 @@ Qt: PySide then blocks on the GIL inside ``~QObject`` (a deadlock seen in the te
 thread's own collection (issue 8). So while any worker runs, automatic collection is off and pyqtgraph's
 `GarbageCollector` (made for exactly this) collects on the GUI thread from a timer; after the last worker
 ends, automatic collection is back on as before.
+
+The timer is `ThresholdCollector`, ours rather than pyqtgraph's `GarbageCollector` (the same dozen lines):
+importing pyqtgraph for it put pyqtgraph's and numpy's import (a second of a busy machine) on the GUI thread
+the moment the background import of torch started, right after the window's first paint.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QThread, QTimer
 
@@ -24,6 +27,29 @@ from PySide6.QtCore import QCoreApplication, QThread, QTimer
 COLLECT_INTERVAL_S = 0.2
 # How often the GUI thread checks whether a plain Python thread it watches has ended.
 WATCH_INTERVAL_MS = 100
+
+
+class ThresholdCollector:
+    """Collects on the GUI thread from a timer, each generation only once its count is over gc's threshold (what
+    the automatic collector would do at that allocation).
+
+    Args:
+        interval_s: how often the counts are looked at (the timer is started by the caller).
+    """
+
+    def __init__(self, interval_s: float) -> None:
+        self.thresholds = gc.get_threshold()
+        self.timer = QTimer()
+        self.timer.setInterval(int(interval_s * 1000))
+        self.timer.timeout.connect(self.check)
+
+    def check(self) -> None:
+        """Collect the generations whose allocation counts are over their thresholds (the youngest first)."""
+        counts = gc.get_count()
+        for generation in range(3):
+            if counts[generation] <= self.thresholds[generation]:
+                return
+            gc.collect(generation)
 
 
 class GuiThreadCollector:
@@ -35,7 +61,7 @@ class GuiThreadCollector:
     def __init__(self) -> None:
         self._holds = 0
         self._was_enabled = True
-        self._collector: Any = None  # pyqtgraph's GarbageCollector, made on the first hold
+        self._collector: ThresholdCollector | None = None  # made on the first hold
 
     @property
     def active(self) -> bool:
@@ -50,12 +76,9 @@ class GuiThreadCollector:
             return
         self._was_enabled = gc.isenabled()
         if self._collector is None:
-            from pyqtgraph.util.garbage_collector import GarbageCollector
-
-            self._collector = GarbageCollector(interval=COLLECT_INTERVAL_S)  # disables automatic collection
-        else:
-            gc.disable()
-            self._collector.timer.start()
+            self._collector = ThresholdCollector(COLLECT_INTERVAL_S)
+        gc.disable()
+        self._collector.timer.start()
 
     def release(self) -> None:
         """A worker has ended; the last one to end turns automatic collection back on."""
@@ -65,7 +88,8 @@ class GuiThreadCollector:
         self._holds -= 1
         if self._holds:
             return
-        self._collector.timer.stop()
+        if self._collector is not None:
+            self._collector.timer.stop()
         if self._was_enabled:
             gc.enable()
 
