@@ -29,7 +29,7 @@ def launch(pipeline_path: str | None = None) -> int:
 
 
 def _open_and_run(pipeline_path: str | None) -> int:
-    from PySide6.QtCore import QCoreApplication, QEvent, QTimer
+    from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from medical_imaging_framework.app.qt.imports import import_node_graph
@@ -37,6 +37,7 @@ def _open_and_run(pipeline_path: str | None) -> int:
     import_node_graph()  # before the window's modules import it the slow way (see gui_imports)
     from medical_imaging_framework.app.qt.runtime import signal_reference_fault
     from medical_imaging_framework.app.running.torch_preload import after_first_paint, torch_preload
+    from medical_imaging_framework.app.widgets.deferred import PANEL_MODULES
     from medical_imaging_framework.app.window.main_window import MainWindow
     from medical_imaging_framework.app.window.windows import offer_recoveries
     from medical_imaging_framework.core.examples import resolve_pipeline_path
@@ -48,8 +49,13 @@ def _open_and_run(pipeline_path: str | None) -> int:
         return 2
     app.setApplicationName("Medical Imaging Framework")
     window = MainWindow(resolve_pipeline_path(pipeline_path or DEFAULT_PIPELINE))
-    # the window needs no torch (node specs are plain data): show it first, then load torch in the background
-    after_first_paint(window, lambda: (gc.enable(), torch_preload().start()))
+    # the window needs no torch (node specs are plain data): show it first, then import in the background the
+    # plot panels' modules (pyqtgraph, numpy), which the GUI thread then builds, and torch after them
+    preload = torch_preload()
+    window.panels_follow_preload = True
+    preload.first_imported.connect(window.build_panels, Qt.ConnectionType.QueuedConnection)
+    preload.finished.connect(window.build_panels)  # should the first part never report
+    after_first_paint(window, lambda: (gc.enable(), preload.start(PANEL_MODULES)))
     window.show()
     QTimer.singleShot(0, lambda: offer_recoveries(window))  # pipelines a crashed editor left unsaved
     code = app.exec()

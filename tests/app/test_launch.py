@@ -30,6 +30,7 @@ def test_launch_opens_the_default_pipeline_and_returns_the_exit_code(
     from medical_imaging_framework.app.launch import launch
     from medical_imaging_framework.app.running import controller as run_controller
     from medical_imaging_framework.app.running import torch_preload
+    from medical_imaging_framework.app.widgets.deferred import PANEL_MODULES
     from medical_imaging_framework.app.window import main_window
 
     monkeypatch.setattr(torch_preload, "_PRELOAD", None)  # a fresh preload, not one an earlier test started
@@ -41,33 +42,43 @@ def test_launch_opens_the_default_pipeline_and_returns_the_exit_code(
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(main_window, "MainWindow", RecordingWindow)
-    preloads: list[tuple[bool, bool]] = []
-    def fake_preload() -> threading.Thread:
+    preloads: list[tuple[bool, bool, bool]] = []
+    firsts: list[tuple[str, ...]] = []
+
+    def fake_preload(first: tuple[str, ...], first_done: Any) -> threading.Thread:
         window = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "main_window")
-        # torch loads once the window is on screen (after its first paint), with garbage collection back on
-        preloads.append((window.isVisible(), gc.isenabled()))
-        thread = threading.Thread(target=lambda: None)
+        # torch loads once the window is on screen (after its first paint), with garbage collection back on; the
+        # plot panels wait for their modules, which the import thread brings first
+        preloads.append((window.isVisible(), gc.isenabled(), window.loss_plot.built))
+        firsts.append(first)
+        thread = threading.Thread(target=first_done)
         thread.start()
         return thread
 
     monkeypatch.setattr(run_controller, "preload_in_background", fake_preload)
     seen: dict[str, Any] = {}
 
+    tries: list[int] = []
+
     def inspect_and_close() -> None:
-        if not preloads:
+        window = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "main_window")
+        tries.append(1)
+        if (not preloads or not window.results.viewer.built) and len(tries) < 400:  # 20 s at most
             QTimer.singleShot(50, inspect_and_close)
             return
-        window = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "main_window")
         seen["title"] = window.windowTitle()
         seen["visible"] = window.isVisible()
         seen["nodes"] = sorted(window.canvas.graph.nodes)
+        seen["panels"] = (window.loss_plot.built, window.image_viewer.built, window.results.viewer.built)
         window.close()
 
     QTimer.singleShot(200, inspect_and_close)
     assert launch(None) == 0
     assert seen["visible"] and seen["title"].startswith("segmentation_train.json")
     assert "trainer" in seen["nodes"] and "unet" in seen["nodes"]
-    assert preloads == [(True, True)]
+    assert preloads == [(True, True, False)]
+    assert firsts == [PANEL_MODULES]
+    assert seen["panels"] == (True, True, True), "built on the GUI thread once the import thread had their modules"
     assert collecting_while_built == [False], "no garbage collection while the window is built"
     assert gc.isenabled()
 

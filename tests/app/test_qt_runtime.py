@@ -70,7 +70,7 @@ def test_launch_refuses_a_faulty_binding_with_a_clear_message(
     fault = "PySide6 9.9 miscounts references on every Signal.emit"
     monkeypatch.setattr(qt_runtime, "signal_reference_fault", lambda: fault)
     preloads: list[bool] = []
-    monkeypatch.setattr(run_controller, "preload_in_background", lambda: preloads.append(True))
+    monkeypatch.setattr(run_controller, "preload_in_background", lambda *_: preloads.append(True))
     assert launch(None) == 2
     assert capsys.readouterr().err.strip() == f"Cannot open the editor: {fault}"
     assert preloads == [], "nothing starts before the check"

@@ -68,7 +68,7 @@ def test_an_editor_killed_after_an_edit_is_recovered_at_the_next_start(
     assert '"num_epochs": 7' not in pipeline.read_text(encoding="utf-8")  # the edit was never saved
 
     monkeypatch.setattr(torch_preload, "_PRELOAD", None)
-    monkeypatch.setattr(run_controller, "preload_in_background", lambda: threading.Thread(target=lambda: None))
+    monkeypatch.setattr(run_controller, "preload_in_background", lambda *_: threading.Thread(target=lambda: None))
     asked: list[str] = []
     seen: dict[str, Any] = {}
 

@@ -60,7 +60,7 @@ def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldPreload]:
     """A fresh process preload (windows made after this wait for it) whose thread waits for ``release``."""
     held = HeldPreload()
 
-    def preload_in_background() -> threading.Thread:
+    def preload_in_background(*_: Any) -> threading.Thread:
         thread = threading.Thread(target=held.release.wait, name="held-preload", daemon=True)
         thread.start()
         return thread

@@ -108,7 +108,7 @@ def test_quit_closes_every_window_and_the_program_ends_with_the_last(
     from medical_imaging_framework.app.running import torch_preload
 
     monkeypatch.setattr(torch_preload, "_PRELOAD", None)
-    monkeypatch.setattr(run_controller, "preload_in_background", lambda: threading.Thread(target=lambda: None))
+    monkeypatch.setattr(run_controller, "preload_in_background", lambda *_: threading.Thread(target=lambda: None))
     seen: list[int] = []
 
     def open_two_then_quit() -> None:

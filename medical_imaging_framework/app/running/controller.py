@@ -8,6 +8,7 @@ import importlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
@@ -32,15 +33,27 @@ log = logging.getLogger(__name__)
 FIRST_RUN_IMPORTS = (*RUNTIME_MODULES, "torch._dynamo")
 
 
-def preload_in_background() -> threading.Thread:
-    """Import `FIRST_RUN_IMPORTS` in a daemon thread; returns it (join it to wait)."""
+def preload_in_background(first: tuple[str, ...] = (), first_done: Callable[[], None] | None = None,
+                          ) -> threading.Thread:
+    """Import ``first``, call ``first_done``, then import `FIRST_RUN_IMPORTS`, in a daemon thread; returns it.
 
-    def preload() -> None:
-        for name in FIRST_RUN_IMPORTS:
+    Args:
+        first: modules wanted sooner (the window's plot panels).
+        first_done: called on the import thread once ``first`` is imported (emit a Qt signal from it).
+    """
+
+    def import_all(names: tuple[str, ...]) -> None:
+        for name in names:
             try:
                 importlib.import_module(name)
             except Exception as error:  # only a warm-up: the run imports it again and reports problems
                 log.debug("preloading %s failed: %s", name, error)
+
+    def preload() -> None:
+        import_all(first)
+        if first_done is not None:
+            first_done()
+        import_all(FIRST_RUN_IMPORTS)
 
     thread = threading.Thread(target=preload, name="mif-preload", daemon=True)
     thread.start()

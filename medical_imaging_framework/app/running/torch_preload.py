@@ -32,6 +32,7 @@ class TorchPreload(QObject):
     """
 
     finished = Signal()
+    first_imported = Signal()  # the modules `start` was given to import first are in (before torch)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -42,15 +43,19 @@ class TorchPreload(QObject):
         """Whether the import was started and is still going."""
         return self.thread is not None and self.thread.is_alive()
 
-    def start(self) -> None:
-        """Start the import thread (once; later calls do nothing)."""
+    def start(self, first: tuple[str, ...] = ()) -> None:
+        """Start the import thread (once; later calls do nothing).
+
+        Args:
+            first: modules to import before torch (the window's plot panels); `first_imported` says when.
+        """
         if self.thread is not None:
             return
         from medical_imaging_framework.app.running import (
             controller as run_controller,  # looked up now, so tests can replace it
         )
 
-        self.thread = run_controller.preload_in_background()
+        self.thread = run_controller.preload_in_background(first, self.first_imported.emit)
         # only the GUI thread collects garbage while the thread imports (see gui_gc)
         collector().watch(self.thread, on_end=self.finished.emit)
 

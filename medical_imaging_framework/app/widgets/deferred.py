@@ -63,6 +63,15 @@ def _nothing(*_args: Any, **_kwargs: Any) -> None:
     """An emptying call on a panel not built yet."""
 
 
+# The modules of the panels built after the paint: `mif gui` imports them on its background import thread, before
+# torch, so the GUI thread only builds the widgets (importing pyqtgraph and numpy there froze the new window).
+PANEL_MODULES = (
+    "medical_imaging_framework.app.widgets.loss_plot",
+    "medical_imaging_framework.app.widgets.image_view",
+    "medical_imaging_framework.app.widgets.case_view",
+)
+
+
 def make_loss_plot() -> QWidget:
     """The loss plot (imports pyqtgraph)."""
     from medical_imaging_framework.app.widgets.loss_plot import LossPlot
@@ -83,4 +92,4 @@ def deferred_panels() -> tuple[DeferredWidget, DeferredWidget]:
             DeferredWidget(make_image_viewer, QSize(400, 300), ("clear",)))
 
 
-__all__ = ["DeferredWidget", "deferred_panels", "make_image_viewer", "make_loss_plot"]
+__all__ = ["PANEL_MODULES", "DeferredWidget", "deferred_panels", "make_image_viewer", "make_loss_plot"]

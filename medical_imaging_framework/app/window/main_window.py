@@ -113,14 +113,21 @@ class MainWindow(QMainWindow):
         self.log = LogPane()
         self.log_pane = self.log.text
         self.loss_plot, self.image_viewer = deferred_panels()  # pyqtgraph: built once the window has painted
-        after_first_paint(self, lambda: (self.loss_plot.build(), self.image_viewer.build(),
-                                         self.results.viewer.build()))
+        self.panels_follow_preload = False  # True (`launch`): built when the background import has their modules
+        after_first_paint(self, lambda: None if self.panels_follow_preload else self.build_panels())
         self.checkpoints = CheckpointsPanel()
         self.progress = RunProgress()
         add_docks(self)
         self.statusBar().addPermanentWidget(self.progress)
         self.progress.reset()  # hidden until a run starts (addPermanentWidget shows it)
         self.statusBar().messageChanged.connect(self._message_tip)
+
+    @Slot()
+    def build_panels(self) -> None:
+        """Build the pyqtgraph panels (loss plot, image view, case viewer) now; nothing for those built already."""
+        self.loss_plot.build()
+        self.image_viewer.build()
+        self.results.viewer.build()
 
     def _action(self, name: str, text: str, slot: Any, shortcuts: tuple[Any, ...] = (), tip: str = "",
                 canvas_only: bool = False) -> QAction:
