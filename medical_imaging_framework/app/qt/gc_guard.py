@@ -5,11 +5,11 @@ run thread importing torch or training allocates the most, so it is usually that
 and a collection frees every unreachable cycle, including the wrappers of Qt widgets the editor left
 behind (a closed window, a dialog, canvas items). Destroying a QWidget off the GUI thread is forbidden in
 Qt: PySide then blocks on the GIL inside ``~QObject`` (a deadlock seen in the tests) or aborts in the GUI
-thread's own collection (issue 8). So while any worker runs, automatic collection is off and pyqtgraph's
-`GarbageCollector` (made for exactly this) collects on the GUI thread from a timer; after the last worker
-ends, automatic collection is back on as before.
+thread's own collection (issue 8). So while any worker runs, automatic collection is off and a timer on the
+GUI thread collects instead (`ThresholdCollector`); after the last worker ends, automatic collection is back on
+as before.
 
-The timer is `ThresholdCollector`, ours rather than pyqtgraph's `GarbageCollector` (the same dozen lines):
+The timer is ours rather than pyqtgraph's `GarbageCollector`, made for exactly this (the same dozen lines):
 importing pyqtgraph for it put pyqtgraph's and numpy's import (a second of a busy machine) on the GUI thread
 the moment the background import of torch started, right after the window's first paint.
 """
