@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
 from medical_imaging_framework.app.canvas.adapter import CanvasAdapter
@@ -18,46 +18,26 @@ from medical_imaging_framework.app.document.recovery import Autosaver
 from medical_imaging_framework.app.qt.late_keys import forward_late_keys
 from medical_imaging_framework.app.running.controller import RunController
 from medical_imaging_framework.app.running.data_outputs import DataOutputs
-from medical_imaging_framework.app.running.modes import run_mode_text
-from medical_imaging_framework.app.running.report_action import ReportAction
 from medical_imaging_framework.app.running.torch_preload import QueuedRun, after_first_paint, torch_preload
 from medical_imaging_framework.app.widgets.deferred import deferred_panels
 from medical_imaging_framework.app.widgets.node_help import show_node_help
 from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, RunProgress
 from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
-from medical_imaging_framework.app.window import new_from_dataset, window_state, windows
-from medical_imaging_framework.app.window.annotation_actions import edit_annotation, group_selection
+from medical_imaging_framework.app.window import window_state
+from medical_imaging_framework.app.window.actions import ActionsMixin
+from medical_imaging_framework.app.window.annotation_actions import edit_annotation
 from medical_imaging_framework.app.window.context_menu import CanvasContextMenu
-from medical_imaging_framework.app.window.layout import (
-    add_docks,
-    add_menus_and_toolbar,
-    retire_viewer_undo_actions,
-    set_tooltip,
-)
+from medical_imaging_framework.app.window.layout import add_docks, set_tooltip
 from medical_imaging_framework.app.window.port_inspection import install_port_inspection
 from medical_imaging_framework.app.window.results_dock import install_results
+from medical_imaging_framework.app.window.running_view import RunningMixin
 from medical_imaging_framework.app.window.runs_actions import RunsActions
-from medical_imaging_framework.core import Graph, NodeRegistry, Problem
-from medical_imaging_framework.core.text import printable
-from medical_imaging_framework.run.events import (
-    CheckpointSaved,
-    CheckpointsConfigured,
-    EpochEnded,
-    Event,
-    NodeFailed,
-    Progress,
-    RunFinished,
-    SampleAvailable,
-    format_event,
-)
-from medical_imaging_framework.run.executor import RunResult
+from medical_imaging_framework.core import Graph, NodeRegistry
 
 MIN_TITLE_PIXELS = 7.0  # Fit View zooms out no further than node titles this many pixels high
-EMPTY_TEXT = "Nothing to run: the pipeline is empty (add nodes from the palette, or open File > Examples)"
-FINISH_TEXT = {"done": "Run finished", "failed": "Run failed", "cancelled": "Run stopped", "invalid": "Not run"}
 
 
-class MainWindow(QMainWindow):
+class MainWindow(ActionsMixin, RunningMixin, QMainWindow):
     """The editor. Builds without showing; ``node_graph`` is the NodeGraphQt graph.
 
     Args:
@@ -129,71 +109,6 @@ class MainWindow(QMainWindow):
         self.image_viewer.build()
         self.results.viewer.build()
 
-    def _action(self, name: str, text: str, slot: Any, shortcuts: tuple[Any, ...] = (), tip: str = "",
-                canvas_only: bool = False) -> QAction:
-        action = QAction(text, self)
-        action.setObjectName(name)
-        action.setShortcuts([QKeySequence(s) for s in shortcuts])
-        action.setStatusTip(tip or text.replace("&", "").rstrip("…"))
-        action.triggered.connect(slot)
-        if canvas_only:
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.node_graph.widget.addAction(action)
-        else:
-            self.addAction(action)
-        return action
-
-    def _build_actions(self) -> None:
-        keys, graph = QKeySequence.StandardKey, self.node_graph
-        files = self.files
-        self.action_new = self._action("action_new", "&New", files.new_pipeline, (keys.New,))
-        self.action_open = self._action("action_open", "&Open…", files.open_dialog, (keys.Open,))
-        self.action_save = self._action("action_save", "&Save", files.save, (keys.Save,))
-        self.action_save_as = self._action("action_save_as", "Save &As…", files.save_as, ("Ctrl+Shift+S",))
-        self.action_quit = self._action("action_quit", "&Quit", windows.close_all, ("Ctrl+Q",), "Close every window")
-        self.action_run = self._action("action_run", "&Run", self.run_pipeline, ("Ctrl+R", "F5"),
-                                       "Validate the pipeline, then run it")
-        self.action_stop = self._action("action_stop", "S&top", self.stop_run, ("Esc",),
-                                        "Stop the run after the current batch")
-        self.action_stop.setEnabled(False)
-        self.report = ReportAction(self, self.runner, self.log.append)  # on after a run that trained
-        self.action_report = self.report.action
-        self.canvas.editor_replaced.connect(self.report.reset)
-        self.report.message.connect(self._show_message)
-        canvas = self.canvas  # undo/redo and clipboard act on the core model's history (see app/canvas.py)
-        self.action_undo = self._action("action_undo", "&Undo", canvas.undo, ("Ctrl+Z",))
-        self.action_redo = self._action("action_redo", "&Redo", canvas.redo, ("Ctrl+Shift+Z", "Ctrl+Y"))
-        retire_viewer_undo_actions(self.node_graph)
-        canvas.history_changed.connect(self._sync_undo_actions)
-        self._sync_undo_actions()
-        self.action_cut = self._action("action_cut", "Cu&t", canvas.cut_selected, ("Ctrl+X",), canvas_only=True)
-        self.action_copy = self._action("action_copy", "&Copy", canvas.copy_selected, ("Ctrl+C",), canvas_only=True)
-        self.action_paste = self._action("action_paste", "&Paste", lambda: canvas.paste(), ("Ctrl+V",),
-                                         "Paste at the mouse (or next to the copied nodes)", canvas_only=True)
-        self.action_duplicate = self._action("action_duplicate", "D&uplicate", canvas.duplicate_selected,
-                                             ("Ctrl+D",), "Copies of the selected nodes beside them", canvas_only=True)
-        self.action_delete = self._action("action_delete", "&Delete", self.delete_selection, ("Del", "Backspace"),
-                                          canvas_only=True)
-        self.action_select_all = self._action("action_select_all", "Select &All", graph.select_all, ("Ctrl+A",),
-                                              canvas_only=True)
-        self.action_edit = self._action("action_edit_params", "&Edit Parameters…", self.edit_selected, ("Ctrl+E",),
-                                        canvas_only=True)
-        self.action_rename = self._action("action_rename", "Re&name…", self.rename_selected, ("F2",),
-                                          "Rename the selected node (F2, or double-click its title)", canvas_only=True)
-        self.action_group = self._action("action_group", "&Group Selected Nodes", lambda: group_selection(self),
-                                         ("Ctrl+G",), "Frame the selected nodes in a titled group that moves them",
-                                         canvas_only=True)
-        self.action_fit = self._action("action_fit", "&Fit View", self.fit_view, ("F",), canvas_only=True)
-        self.action_zoom_in = self._action("action_zoom_in", "Zoom &In", lambda: self._zoom(0.1), ("Ctrl+=", "Ctrl++"))
-        self.action_zoom_out = self._action("action_zoom_out", "Zoom &Out", lambda: self._zoom(-0.1), ("Ctrl+-",))
-        self.action_zoom_reset = self._action("action_zoom_reset", "&Reset Zoom", graph.reset_zoom, ("Ctrl+0",))
-        self.action_help = self._action("action_node_help", "Node &Help", self.show_help, ("F1",),
-                                        "Documentation of the selected node (F1)", canvas_only=True)
-        self.action_search = self._action("action_search", "Node &Search", self.show_node_search, ("Tab",),
-                                          "Search node types by name (Tab)", canvas_only=True)
-        add_menus_and_toolbar(self)
-        windows.install(self)  # New Window, Open in New Window…, the Window menu
-        new_from_dataset.install(self)  # File ▸ New from Dataset…
 
     def _sync_undo_actions(self, *_: Any) -> None:
         """Undo/redo follow the model's history, and are off while a run goes (an undo could change a parameter)."""
@@ -371,138 +286,6 @@ class MainWindow(QMainWindow):
         self.canvas.set_state(node_id, "")
         self.statusBar().showMessage(f"Parameters of '{node_id}' changed", 5000)
 
-    # -- running ------------------------------------------------------------------------------
-    def report_problems(self, problems: list[Problem]) -> None:
-        """List ``problems`` in the log and outline the nodes concerned in red."""
-        self.log.append(f"{self.canvas.graph.name}: {len(problems)} problem(s):")
-        for problem in problems:
-            self.log.append(f"  {problem}")
-            if problem.node_id and self.canvas.state_visible(problem.node_id) != "invalid":
-                self.canvas.set_state(problem.node_id, "invalid", str(problem).split(": ", 1)[-1])
-        self.statusBar().showMessage(f"{len(problems)} problem(s): see the log; nothing was run", 10000)
-
-    def run_pipeline(self) -> bool:
-        """Validate, then run in the background; False when nothing was started.
-
-        While PyTorch still loads in the background the run is held (`QueuedRun`) and this method is called
-        again once it has loaded; True then means "will start".
-        """
-        if self.runner.running or self.queued_run.active:
-            return False
-        if not self.canvas.graph.nodes:
-            self.statusBar().showMessage(EMPTY_TEXT, 10000)
-            return False
-        problems = self.canvas.graph.validate()
-        if problems:
-            self.canvas.clear_states()
-            self.report_problems(problems)
-            return False
-        if self.queued_run.queue():
-            return True
-        from medical_imaging_framework.app.running.guard import graph_to_run  # imports torch: once it has loaded
-
-        graph, note = graph_to_run(self, self.canvas.graph, self.registry, self.runner.reused_nodes(self.canvas.graph))
-        if note:  # a question was asked: the keyboard goes back to the canvas
-            self.restore_focus()
-        if graph is None:  # Cancel changes nothing: the last run's node states stay
-            self.statusBar().showMessage(note, 10000)
-            return False
-        self.canvas.clear_states()
-        self.loss_plot.reset()
-        self.checkpoints.reset()
-        self.data_outputs.reset()
-        for node_id in self.canvas.graph.nodes:
-            self.canvas.set_state(node_id, "pending")
-        self.progress.show_status("starting…")
-        self.log.begin_run(run_mode_text(self.runner))
-        self.runner.start(graph)
-        self.action_run.setEnabled(False)
-        self.action_stop.setEnabled(True)
-        self._sync_undo_actions()
-        self.statusBar().showMessage(f"Running… ({note})" if note else "Running…")
-        return True
-
-    def stop_run(self) -> None:
-        """Stop the run after the current batch (or drop a run still waiting for PyTorch)."""
-        self.queued_run.cancel(say_so=True)
-        if self.runner.running:
-            self.runner.stop()
-            self.statusBar().showMessage("Stopping after the current batch…")
-
-    def on_event(self, event: Event) -> None:
-        """Show one run event (GUI thread only)."""
-        line = format_event(event)
-        if line is not None:
-            self.log.append(line)
-        if isinstance(event, Progress):
-            self.progress.show_progress(event)
-        if isinstance(event, EpochEnded):
-            self.loss_plot.add_epoch(event)
-        elif isinstance(event, CheckpointSaved):
-            self.checkpoints.add_checkpoint(event)
-        elif isinstance(event, CheckpointsConfigured):
-            self.loss_plot.follow(event)
-        self.canvas.show_event(event)  # node states on the canvas
-        if isinstance(event, NodeFailed):
-            failed = f"Node '{event.node_id}' failed: {event.message}"
-            self.statusBar().showMessage(printable(failed, keep_newlines=True))
-        elif isinstance(event, SampleAvailable):
-            self.image_viewer.show_sample(event.image, event.label, event.prediction, f"sample from {event.node_id}",
-                                          class_names=event.class_names)
-            self.image_dock.raise_()
-        elif isinstance(event, RunFinished):
-            self.progress.show_status(FINISH_TEXT.get(event.status, event.status).lower(), event.status == "done")
-
-    def _on_run_finished(self, result: RunResult | None) -> None:
-        self.action_run.setEnabled(True)
-        self.action_stop.setEnabled(False)
-        self._sync_undo_actions()
-        status = result.status if result else "failed"
-        self.data_outputs.run_finished(self.runner.session, result)
-        if result is not None and result.problems:
-            self.report_problems(result.problems)
-        for node_id in self.canvas.graph.nodes:
-            shown = self.canvas.state_visible(node_id)
-            if shown == "running" and status == "cancelled":  # stopped by the user, where it was
-                self.canvas.set_state(node_id, "stopped", self.canvas.state_detail(node_id))
-            elif shown in ("pending", "running"):
-                self.canvas.set_state(node_id, "")
-        self.live_validation.schedule()  # edits made during the run are checked now
-        message = FINISH_TEXT.get(status, status)
-        if result is not None and result.failed_node:
-            message += f": node '{result.failed_node}' failed: {result.error}"
-        elif result is not None and result.error:
-            message += f": {result.error}"
-        self.statusBar().showMessage(printable(message, keep_newlines=True), 15000)
-
-    def wait_for_run(self) -> None:
-        """Block until a run thread (if any) has ended."""
-        self.runner.wait()
-
-    # -- image view ---------------------------------------------------------------------------
-    def _on_selection_changed(self, selected: list[Any], deselected: list[Any]) -> None:
-        for canvas_node in selected:
-            if self.canvas.spec_of(canvas_node) is not None and self.show_node_sample(canvas_node.name()):
-                return
-
-    def show_node_sample(self, node_id: str, index: int = 0) -> bool:
-        """Show item ``index`` of the Dataset (or a DataLoader's dataset) node ``node_id`` produced in the last run.
-
-        After a run in child processes the node's outputs are rebuilt here first (`DataOutputs`): True then
-        means the sample follows.
-
-        Args:
-            node_id: a data node of the last run.
-            index: the dataset item.
-        """
-        node = self.canvas.graph.nodes.get(node_id)
-        sample = self.data_outputs.sample(node, index) if node is not None else None
-        if sample is None:
-            return node is not None and self.data_outputs.rebuild(node_id)
-        image, label, title = sample
-        self.image_viewer.show_sample(image, label, None, title)
-        self.image_dock.raise_()
-        return True
 
     # -- closing ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
