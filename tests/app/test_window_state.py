@@ -23,3 +23,17 @@ def test_run_where_size_and_docks_are_remembered_for_the_next_window(qtbot: Any,
     assert second.dockWidgetArea(second.plot_dock) == Qt.DockWidgetArea.BottomDockWidgetArea
     assert second.palette_dock.isHidden()
     assert second.height() == 560  # (its width: restoreGeometry fits it to the 800 px offscreen screen)
+
+
+def test_a_first_window_gives_the_loss_plot_a_readable_height_and_a_remembered_one_wins(
+    qtbot: Any, make_window: Any
+) -> None:
+    first = make_window(show=True)
+    qtbot.waitUntil(lambda: first.plot_dock.height() >= 200)  # was 159 px: legend over a flat strip of curve
+    first.resizeDocks([first.plot_dock], [120], Qt.Orientation.Vertical)
+    qtbot.waitUntil(lambda: first.plot_dock.height() < 160)
+    first.close()
+
+    second = make_window(show=True)  # the remembered layout (fitted to the 800 px offscreen screen) wins
+    qtbot.wait(50)
+    assert second.plot_dock.height() < 160

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 MainWindow = Any
 
 PALETTE_WIDTH, SIDE_WIDTH, LOG_HEIGHT = 210, 430, 230  # first sizes of the docks, in pixels
+PLOT_HEIGHT = 280  # the loss plot's first height: axes, legend and a readable curve (the tabs below get the rest)
 
 
 def _dock(window: MainWindow, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -50,6 +51,16 @@ def add_docks(window: MainWindow) -> None:
     window.resizeDocks([window.palette_dock], [PALETTE_WIDTH], Qt.Orientation.Horizontal)
     window.resizeDocks([window.plot_dock], [SIDE_WIDTH], Qt.Orientation.Horizontal)
     window.resizeDocks([window.log_dock], [LOG_HEIGHT], Qt.Orientation.Vertical)
+
+
+def give_the_plot_room(window: MainWindow) -> None:
+    """The loss plot's first height (`PLOT_HEIGHT`); Qt applies it only once the window is shown, so the window
+    calls this on its first show when no remembered layout was restored.
+
+    Args:
+        window: the shown main window.
+    """
+    window.resizeDocks([window.plot_dock], [PLOT_HEIGHT], Qt.Orientation.Vertical)
 
 
 def add_menus_and_toolbar(window: MainWindow) -> None:

@@ -27,7 +27,7 @@ from medical_imaging_framework.app.window import window_state
 from medical_imaging_framework.app.window.actions import ActionsMixin
 from medical_imaging_framework.app.window.annotation_actions import edit_annotation
 from medical_imaging_framework.app.window.context_menu import CanvasContextMenu
-from medical_imaging_framework.app.window.layout import add_docks, set_tooltip
+from medical_imaging_framework.app.window.layout import add_docks, give_the_plot_room, set_tooltip
 from medical_imaging_framework.app.window.port_inspection import install_port_inspection
 from medical_imaging_framework.app.window.results_dock import install_results
 from medical_imaging_framework.app.window.running_view import RunningMixin
@@ -73,7 +73,7 @@ class MainWindow(ActionsMixin, RunningMixin, QMainWindow):
         self.queued_run = QueuedRun(self.run_pipeline, torch_preload(), self.action_run, self.action_stop,
                                     self.statusBar())  # a Run pressed while torch still loads waits for it
         self.resize(1500, 950)
-        window_state.restore(self)  # the size, docks and Run Where of the last window closed
+        self._layout_restored = window_state.restore(self)  # size, docks, Run Where of the last window closed
         self._fitted = False
         if pipeline_path is not None:
             if not self.open_pipeline(pipeline_path):
@@ -224,10 +224,12 @@ class MainWindow(ActionsMixin, RunningMixin, QMainWindow):
             self.statusBar().showMessage("Select a node, then press F2 to rename it", 5000)
 
     def showEvent(self, event: QShowEvent) -> None:
-        """Frame the pipeline the first time the window appears."""
+        """Frame the pipeline the first time the window appears (and give the loss plot its first height)."""
         super().showEvent(event)
         if not self._fitted:
             self._fitted = True
+            if not self._layout_restored:
+                give_the_plot_room(self)
             QTimer.singleShot(0, self.fit_view)
 
     def restore_focus(self, *_: Any) -> None:

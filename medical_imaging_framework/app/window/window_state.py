@@ -17,24 +17,27 @@ MainWindow = Any  # main_window imports this module (sibling modules import one 
 LAYOUT_VERSION = 1  # raise when the docks change, so an old layout is not applied to new docks
 
 
-def restore(window: MainWindow) -> None:
+def restore(window: MainWindow) -> bool:
     """Give ``window`` the remembered size, place, dock layout and run mode; follow later run mode choices.
 
     Args:
         window: a main window whose docks, toolbar and Run Where menu exist.
+
+    Returns:
+        whether a remembered dock layout was applied.
     """
     geometry, layout = app_settings.remembered(app_settings.GEOMETRY_KEY), app_settings.remembered(
         app_settings.LAYOUT_KEY)
     if isinstance(geometry, QByteArray):
         window.restoreGeometry(geometry)
-    if isinstance(layout, QByteArray):
-        window.restoreState(layout, LAYOUT_VERSION)
+    restored = isinstance(layout, QByteArray) and bool(window.restoreState(layout, LAYOUT_VERSION))
     where = app_settings.remembered(app_settings.RUN_WHERE_KEY)
     if any(mode.name == where for mode in RUN_MODES):
         action = window.findChild(QAction, f"action_run_mode_{where}")
         if action is not None and not action.isChecked():
             action.trigger()  # checks it and sets the run controller, as a click does
     window.run_modes.triggered.connect(_remember_run_mode)
+    return restored
 
 
 def _remember_run_mode(action: QAction) -> None:
