@@ -11,7 +11,7 @@ from PySide6.QtGui import QTextDocument
 
 from medical_imaging_framework.core import NodeRegistry
 from tests.support.evaluation_runs import write_evaluated_pipeline
-from tests.support.gui import wait_for_run
+from tests.support.gui import wait_for_run, write_tiny_pipeline
 
 
 def _run(qtbot: Any, window: Any) -> list[str]:
@@ -67,3 +67,17 @@ def test_a_run_that_reuses_the_training_fills_report_runs_results_and_ports(
     assert window.canvas.state_text("trainer") == "done · reused"
     assert window.canvas.state_text("predictor").startswith("done · ") and "reused" not in \
         window.canvas.state_text("predictor")
+
+
+def test_resuming_a_finished_training_shows_its_curve_though_no_epoch_runs(
+    qtbot: Any, make_window: Any, registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    window = make_window(write_tiny_pipeline(registry, tmp_path), show=True)
+    first = _run(qtbot, window)
+    assert sum(line.startswith("Epoch [") for line in first) == 2
+    curve = (list(window.loss_plot.epochs), list(window.loss_plot.losses))
+    window.canvas.set_config("trainer", {**window.canvas.graph.nodes["trainer"].config, "resume_from": "last"})
+    second = _run(qtbot, window)
+    assert not any(line.startswith("Epoch [") for line in second), second
+    assert (window.loss_plot.epochs, window.loss_plot.losses) == curve  # from the folder's metrics.csv

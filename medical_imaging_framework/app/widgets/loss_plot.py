@@ -132,6 +132,11 @@ class LossPlot(pg.PlotWidget):
         rows.update(self._seen)  # the event of an epoch whose row is not written yet
         self._draw(rows)
 
+    def run_ended(self) -> None:
+        """A run ended well without an epoch here (a resume with no epoch left): draw its folder's ``metrics.csv``."""
+        if not self._seen and self.metrics_path is not None and not self.overlay and self.metrics_path.is_file():
+            self.show_metrics(self.metrics_path)
+
     def show_metrics(self, path: Path) -> bool:
         """Draw the epochs of the ``metrics.csv`` at ``path`` (e.g. a finished run's); False when it cannot be read.
 

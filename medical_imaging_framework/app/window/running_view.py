@@ -133,6 +133,8 @@ class RunningMixin:
         self._sync_undo_actions()
         status = result.status if result else "failed"
         self.data_outputs.run_finished(self.runner.session, result)
+        if status == "done":
+            self.loss_plot.run_ended()  # a resume with no epoch left still shows its training's curve
         if result is not None and result.problems:
             self.report_problems(result.problems)
         for node_id in self.canvas.graph.nodes:
