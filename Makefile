@@ -28,8 +28,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
+# PYTHONDONTWRITEBYTECODE (set on some machines) is cleared for the tests: the hundreds of `mif` processes they start
+# would each compile the project's modules again instead of reading them from __pycache__.
 test: lint
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+	PYTHONDONTWRITEBYTECODE= QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/checkpoint_bench.py --quick
