@@ -124,6 +124,11 @@ class CaseView(QWidget):
         self.refresh()
         self.box.autoRange()
 
+    def say(self, text: str) -> None:
+        """Put ``text`` in the caption; the case shown stays (a newer one is being read)."""
+        self.caption.setTextFormat(Qt.TextFormat.PlainText)
+        self.caption.setText(text)
+
     def show_message(self, text: str) -> None:
         """Show only ``text`` (no case: none selected, or its arrays are not here)."""
         self.image = self.label = self.prediction = None
