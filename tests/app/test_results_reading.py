@@ -161,3 +161,23 @@ def test_a_read_error_is_shown_in_the_viewer(qtbot: Any) -> None:
                                            "directory: '/data/a.nii.gz'")
     assert drawn == [] and source.threads[0] is not threading.main_thread()
     _settle(qtbot, panel)
+
+
+def test_the_whole_volume_is_looked_at_off_the_gui_thread(qtbot: Any, monkeypatch: Any) -> None:
+    """The legend's classes and the opening slice look at every voxel (a second for 512×512×200): read thread."""
+    volume_passes: list[threading.Thread] = []
+    real_unique = np.unique
+
+    def unique(array: Any, *args: Any, **kwargs: Any) -> Any:
+        if np.ndim(array) == 3:
+            volume_passes.append(threading.current_thread())
+        return real_unique(array, *args, **kwargs)
+
+    monkeypatch.setattr(np, "unique", unique)
+    panel, drawn = _panel(qtbot, GatedSource())
+    qtbot.waitUntil(lambda: drawn == ["a"])
+    view = panel.viewer.build()
+    assert view.slice_slider.value() == 4 and view.slice_label.text() == "slice 5 of 16", "opens where the label is"
+    assert "organ" in view.caption.text()
+    assert volume_passes and threading.main_thread() not in volume_passes
+    _settle(qtbot, panel)

@@ -2,9 +2,10 @@
 
 Reading a case (`CaseSource.read`: image files, inverse transforms, resampling) takes as long as the evaluation
 took for it, seconds for a large volume, so it runs in a plain Python thread watched by the GC guard
-(`app/qt/gc_guard.py`: only the GUI thread collects while it runs). The thread touches no widget: its outcome
-reaches the GUI thread by a queued Qt signal. At most one read runs; a request made meanwhile waits, and a newer
-one replaces it, so a user holding N through 50 cases starts 2 reads, not 50. Only the outcome of the newest
+(`app/qt/gc_guard.py`: only the GUI thread collects while it runs), and so does the case's `summarize` (its
+classes and opening slice: every voxel looked at). The thread touches no widget: its outcome reaches the GUI
+thread by a queued Qt signal. At most one read runs; a request made meanwhile waits, and a newer one replaces it,
+so a user holding N through 50 cases starts 2 reads, not 50. Only the outcome of the newest
 request is handed on (`read_done`); an older read that ends later is dropped. Qt's thread pool would do, but a
 plain thread is what the GC guard watches (`collector().watch`), as the Report action's thread is.
 """
@@ -13,12 +14,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from medical_imaging_framework.app.qt.gc_guard import collector
+
+if TYPE_CHECKING:  # numpy: not imported before the window's first paint (bench/startup.py)
+    from medical_imaging_framework.app.widgets.case_summary import CaseSummary
 
 # the readers whose thread still runs, kept alive here so that none is destroyed off the GUI thread or while its
 # thread still emits (the panel that made it may be gone: a closed window)
@@ -27,11 +31,12 @@ _RUNNING: dict[threading.Thread, CaseReader] = {}
 
 @dataclass(frozen=True)
 class ReadOutcome:
-    """One read's outcome: the case's arrays, or the error's text (``TypeName: message``)."""
+    """One read's outcome: the case's arrays and their `CaseSummary`, or the error's text (``TypeName: message``)."""
 
     token: int
     name: str
     case: Any = None
+    summary: CaseSummary | None = None
     error: str = ""
 
 
@@ -60,7 +65,7 @@ class CaseReader(QObject):
         """Read case ``name`` from ``source`` now, or once the read in progress ends.
 
         Args:
-            source: the evaluation's `CaseSource` (any object with ``read(name)``).
+            source: the evaluation's `CaseSource` (any object whose ``read(name)`` gives `CaseArrays`).
             name: the case.
         """
         self._token += 1
@@ -79,7 +84,10 @@ class CaseReader(QObject):
 
         def work() -> None:
             try:
-                outcome = ReadOutcome(token, name, case=source.read(name))
+                from medical_imaging_framework.app.widgets.case_summary import summarize  # numpy: in by now
+
+                case = source.read(name)
+                outcome = ReadOutcome(token, name, case, summarize(case.label, case.prediction))
             except Exception as error:  # shown in the viewer, as the editor showed it when it read on its thread
                 outcome = ReadOutcome(token, name, error=f"{type(error).__name__}: {error}")
             self._delivered.emit(outcome)

@@ -143,7 +143,8 @@ class ResultsPanel(QWidget):
             return
         case = outcome.case
         note = f"{self.source.grid} grid"
-        self.viewer.show_case(case.name, case.image, case.label, case.prediction, self.source.class_names, note)
+        self.viewer.show_case(case.name, case.image, case.label, case.prediction, self.source.class_names, note,
+                              outcome.summary)
 
 
 def install_results(window: Any) -> ResultsPanel:
