@@ -181,3 +181,32 @@ def test_the_whole_volume_is_looked_at_off_the_gui_thread(qtbot: Any, monkeypatc
     assert "organ" in view.caption.text()
     assert volume_passes and threading.main_thread() not in volume_passes
     _settle(qtbot, panel)
+
+
+def test_closing_the_window_during_a_read_draws_nothing(qtbot: Any, registry: Any) -> None:
+    from PySide6.QtCore import Qt
+
+    from medical_imaging_framework.app.window.main_window import MainWindow
+
+    window = MainWindow(None, registry=registry)
+    window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # as `mif gui` makes its windows (windows.py)
+    source = GatedSource(gated=("a",))
+    panel = window.results
+    view = panel.viewer.build()
+    drawn: list[str] = []
+    view.show_case = lambda name, *args: drawn.append(name)
+    rows = tuple({"name": name, "dice": 0.5, "hd95": 1.0, "missed": 0} for name in NAMES)
+    panel.on_event(MetricsReported("evaluate", {"dice": 0.5}, rows))
+    panel.run_finished(RunResult(status=RunStatus.DONE, outputs={"evaluate": {"metrics": {"cases": source}}}))
+    try:
+        qtbot.waitUntil(lambda: source.started == ["a"])
+        assert panel.viewer.caption.text() == "Reading case a…"
+        reader = panel.reader
+        with qtbot.waitSignal(window.destroyed):
+            assert window.close()
+    finally:
+        source.gates["a"].set()
+    del window, panel, view
+    qtbot.waitUntil(lambda: not reader.busy, timeout=int(WAIT_S * 1000))  # its outcome has been handled
+    qtbot.waitUntil(lambda: not collector().active, timeout=int(WAIT_S * 1000))
+    assert drawn == []
