@@ -58,7 +58,8 @@ def test_a_run_that_reuses_the_training_fills_report_runs_results_and_ports(
     table = window.results.cases
     assert len(table.names()) == 3, "the Results dock fills after a reusing run"
     table.select_row(0)
-    assert table.current_name() in window.results.viewer.caption.text()
+    qtbot.waitUntil(lambda: not window.results.reading, timeout=10000)  # read off the GUI thread
+    assert f"<b>{table.current_name()}</b>" in window.results.viewer.caption.text()
 
     assert window.runner.port_summaries, "port summaries after a reusing run"
     assert "Last run: reused from an earlier run" in _tooltip(window, "trainer", "model")

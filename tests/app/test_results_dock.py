@@ -25,6 +25,12 @@ def _run(qtbot: Any, make_window: Any, registry: NodeRegistry, folder: Path, dim
     return window
 
 
+def _shown(qtbot: Any, panel: Any) -> Any:
+    """The case viewer once the selected case has been read (off the GUI thread) and drawn."""
+    qtbot.waitUntil(lambda: not panel.reading, timeout=10000)
+    return panel.viewer
+
+
 def _csv_rows(folder: Path) -> dict[str, dict[str, str]]:
     with open(folder / "ckpt" / "evaluation.csv", encoding="utf-8") as handle:
         return {row["name"]: row for row in csv.DictReader(handle)}
@@ -64,7 +70,7 @@ def test_2d_table_equals_evaluation_csv_sorts_and_shows_each_case(qtbot: Any, ma
     table.select_row(1)
     name = table.current_name()
     truth = _case_truth(window, name)
-    viewer = panel.viewer
+    viewer = _shown(qtbot, panel)
     assert name in viewer.caption.text() and "disc" in viewer.caption.text()
     assert np.array_equal(viewer.image_item.image, truth.image), "the selected case's own image"
     filled = viewer.prediction_item.image
@@ -81,14 +87,14 @@ def test_2d_table_equals_evaluation_csv_sorts_and_shows_each_case(qtbot: Any, ma
     assert viewer.prediction_item.image is None
 
     panel.next.click()
-    assert table.table.currentRow() == 2 and table.current_name() in viewer.caption.text()
+    assert table.table.currentRow() == 2 and f"<b>{table.current_name()}</b>" in _shown(qtbot, panel).caption.text()
     panel.previous.click()
     panel.previous.click()
     assert table.table.currentRow() == 0
     qtbot.keyClick(table.table, Qt.Key.Key_N)
     assert table.table.currentRow() == 1
     qtbot.keyClick(table.table, Qt.Key.Key_P)
-    assert table.table.currentRow() == 0 and table.current_name() in viewer.caption.text()
+    assert table.table.currentRow() == 0 and f"<b>{table.current_name()}</b>" in _shown(qtbot, panel).caption.text()
 
 
 def test_3d_case_has_a_slice_slider_that_changes_the_shown_slice(qtbot: Any, make_window: Any,
@@ -104,7 +110,7 @@ def test_3d_case_has_a_slice_slider_that_changes_the_shown_slice(qtbot: Any, mak
     assert table.current_name(), "the first case is shown when the run ends"
     table.select_row(2)
     truth = _case_truth(window, table.current_name())
-    viewer = panel.viewer
+    viewer = _shown(qtbot, panel)
     assert truth.label.ndim == 3 and viewer.slice_slider.isVisible()
     assert viewer.slice_slider.maximum() == truth.label.shape[2] - 1
     start = viewer.slice_slider.value()

@@ -14,6 +14,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from medical_imaging_framework.app.widgets.case_summary import CaseSummary, summarize
 from medical_imaging_framework.app.widgets.case_table import EMPTY_TEXT
 from medical_imaging_framework.app.widgets.image_view import class_rgb, layered_image_view
 
@@ -90,7 +91,7 @@ class CaseView(QWidget):
         self.slice_label.setVisible(visible)
 
     def show_case(self, name: str, image: np.ndarray | None, label: np.ndarray, prediction: np.ndarray,
-                  class_names: tuple[str, ...] = (), note: str = "") -> None:
+                  class_names: tuple[str, ...] = (), note: str = "", summary: CaseSummary | None = None) -> None:
         """Display one case; arrays are spatial, (H, W) or (H, W, D) (slices along the last axis).
 
         A 3D case opens at the slice where its label (else its prediction) has the most foreground.
@@ -102,18 +103,19 @@ class CaseView(QWidget):
             prediction: the predicted class map (same shape).
             class_names: names of the classes, background first.
             note: a word on the case after its shape (e.g. which grid).
+            summary: the case's classes and opening slice, worked out off the GUI thread (else here, `summarize`).
         """
+        summary = summary if summary is not None else summarize(label, prediction)
         self.label, self.prediction = label, prediction
         self.image = image if image is not None else np.zeros(label.shape, np.float32)
         volume = label.ndim == 3
         self._show_slices(volume)
         if volume:
-            source = label if label.any() else prediction
             self.slice_slider.blockSignals(True)
             self.slice_slider.setRange(0, label.shape[2] - 1)
-            self.slice_slider.setValue(int(np.argmax((source > 0).sum(axis=(0, 1)))))
+            self.slice_slider.setValue(summary.start_slice)
             self.slice_slider.blockSignals(False)
-        present = sorted(({int(v) for v in np.unique(label)} | {int(v) for v in np.unique(prediction)}) - {0})
+        present = summary.classes
         legend = ", ".join(f'<span style="color:#{"".join(f"{c:02x}" for c in class_rgb(v))}">■</span> '
                            + html.escape(class_names[v] if v < len(class_names) else f"class {v}") for v in present)
         shape = "×".join(str(size) for size in label.shape)
@@ -123,6 +125,11 @@ class CaseView(QWidget):
         self.caption.setText(text + (f" — {legend}" if legend else ""))
         self.refresh()
         self.box.autoRange()
+
+    def say(self, text: str) -> None:
+        """Put ``text`` in the caption; the case shown stays (a newer one is being read)."""
+        self.caption.setTextFormat(Qt.TextFormat.PlainText)
+        self.caption.setText(text)
 
     def show_message(self, text: str) -> None:
         """Show only ``text`` (no case: none selected, or its arrays are not here)."""

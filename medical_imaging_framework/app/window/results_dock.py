@@ -2,7 +2,9 @@
 
 The table fills from the evaluation's `MetricsReported` event, in every way to run. The cases' arrays are read
 one at a time, when a case is selected, from the `CaseSource` the evaluation node left in the run's outputs
-(`nodes/evaluation/case_source.py`): nothing is loaded for the cases not looked at. A run in child processes
+(`nodes/evaluation/case_source.py`): nothing is loaded for the cases not looked at. The read runs off the GUI
+thread (`case_reader.py`); the viewer keeps the case it shows, its caption saying which case is being read,
+until the newest selection's arrays arrive. A run in child processes
 keeps its outputs there, so its table is shown without images (the viewer says so).
 """
 
@@ -10,18 +12,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QDockWidget, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from medical_imaging_framework.app.widgets.case_table import EMPTY_TEXT, CaseTable
 from medical_imaging_framework.app.widgets.deferred import DeferredWidget
+from medical_imaging_framework.app.window.case_reader import CaseReader, ReadOutcome
 from medical_imaging_framework.run.events import Event, MetricsReported
 from medical_imaging_framework.run.executor import RunResult
 
 CHILD_TEXT = ("This run ran in other processes: its cases' images stayed there. Run it in the editor "
               "(Run ▸ Run Where ▸ In the editor) to look at each case.")
 WAIT_TEXT = "The case's images can be looked at once the run has ended."
+READING_TEXT = "Reading case {name}…"
 MINIMUM_SIZE = (210, 110)
 SPLIT_SIZES = [150, 530]  # first heights of the table (with its buttons) and of the case viewer
 NEXT_KEYS, PREVIOUS_KEYS = (Qt.Key.Key_N,), (Qt.Key.Key_P,)
@@ -70,6 +75,8 @@ class ResultsPanel(QWidget):
         self.node_id = ""
         self.source: Any = None  # the evaluation's CaseSource, once the run has ended in this process
         self.run_ended = False
+        self.reader = CaseReader()  # no parent: it outlives the panel while its thread runs
+        self.reader.read_done.connect(self._show_read)
         self.cases.table.currentCellChanged.connect(lambda *_: self.show_selected())
         self.cases.table.installEventFilter(self)
 
@@ -85,6 +92,7 @@ class ResultsPanel(QWidget):
     def reset(self) -> None:
         """Forget the last evaluation (a new run, another pipeline)."""
         self.node_id, self.source, self.run_ended = "", None, False
+        self.reader.cancel()  # a read in progress ends unseen
         self.cases.clear()
         if self.viewer.built:  # one not built yet starts with this text
             self.viewer.show_message(EMPTY_TEXT)
@@ -93,6 +101,7 @@ class ResultsPanel(QWidget):
         """Fill the table from an evaluation's metrics (the last evaluation node of a run is shown)."""
         if isinstance(event, MetricsReported) and event.per_case:
             self.node_id, self.source = event.node_id, None
+            self.reader.cancel()
             self.cases.show_rows(list(event.per_case), dict(event.mean), event.node_id)
             self.viewer.show_message(WAIT_TEXT)
 
@@ -108,21 +117,34 @@ class ResultsPanel(QWidget):
         else:
             self.cases.select_row(0)
 
+    @property
+    def reading(self) -> bool:
+        """Whether a case is being read (or waits to be) for the viewer."""
+        return self.reader.busy
+
     def show_selected(self) -> None:
-        """Show the selected case: read its arrays now (one case at a time)."""
+        """Show the selected case: its arrays are read in the reader's thread, then drawn (`_show_read`)."""
         name = self.cases.current_name()
         if not name:
             return
         if self.source is None:
+            self.reader.cancel()
             self.viewer.show_message(CHILD_TEXT if self.run_ended else WAIT_TEXT)
             return
-        try:
-            case = self.source.read(name)
-        except Exception as error:  # a file moved or unreadable since the run: said in the viewer, not raised
-            self.viewer.show_message(f"case '{name}' cannot be shown: {type(error).__name__}: {error}")
+        self.viewer.say(READING_TEXT.format(name=name))
+        self.reader.request(self.source, name)
+
+    def _show_read(self, outcome: ReadOutcome) -> None:
+        """Draw the newest selection's case, or say why it cannot be shown (GUI thread)."""
+        if not shiboken6.isValid(self) or self.source is None:  # closed, or reset since (the reader cancels too)
             return
+        if outcome.error:  # a file moved or unreadable since the run: said in the viewer, not raised
+            self.viewer.show_message(f"case '{outcome.name}' cannot be shown: {outcome.error}")
+            return
+        case = outcome.case
         note = f"{self.source.grid} grid"
-        self.viewer.show_case(case.name, case.image, case.label, case.prediction, self.source.class_names, note)
+        self.viewer.show_case(case.name, case.image, case.label, case.prediction, self.source.class_names, note,
+                              outcome.summary)
 
 
 def install_results(window: Any) -> ResultsPanel:
