@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # How far 20 kills can get: `Trainer._run_epoch` prints the `Epoch [` line of epoch N before its saves, and the
 # harness kills after the 1st or 2nd such line plus a delay of at most one median epoch (saves included), so a
 # kill lets at most the epoch before that line, that epoch and the one within the delay complete: <= 3 epochs,
-# <= 60 in 20 kills (measured: 11-13). 20 more cover a server that reads the line late on a busy machine; a run
+# <= 60 in 20 kills (measured: 11-16). 20 more cover a server that reads the line late on a busy machine; a run
 # that still reaches its end before its kill fails at once (below), never quietly with fewer kills.
 NUM_EPOCHS = 80
 KILLS = 20
