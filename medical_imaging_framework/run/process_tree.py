@@ -44,6 +44,10 @@ PR_SET_PDEATHSIG = 1
 # How long an orphaned rank may take to stop on its own before it ends itself: torchrun, alive, gives a rank
 # that ignores SIGTERM 30 s before its SIGKILL; a dead torchrun cannot, so the rank does it itself.
 ORPHAN_GRACE_S = 30.0
+# Seconds that replace ORPHAN_GRACE_S when set to a number > 0 (anything else is ignored: it is read in a signal
+# handler of a rank whose launcher is gone, where no error could reach anyone). For tests, which would otherwise
+# wait the whole 30 s to see an orphaned rank end; not a user setting.
+ORPHAN_GRACE_ENV = "MIF_ORPHAN_GRACE_S"
 _parent_at_start: int | None = None
 
 
@@ -84,7 +88,16 @@ def orphaned() -> bool:
     return _parent_at_start is not None and os.getppid() != _parent_at_start
 
 
-def end_if_still_running(after_s: float = ORPHAN_GRACE_S, code: int = 128 + signal.SIGTERM) -> threading.Timer:
+def orphan_grace_s() -> float:
+    """The grace period of `end_if_still_running`: ``MIF_ORPHAN_GRACE_S`` when it is a number > 0, else 30 s."""
+    try:
+        seconds = float(os.environ.get(ORPHAN_GRACE_ENV, ""))
+    except ValueError:
+        return ORPHAN_GRACE_S
+    return seconds if 0 < seconds < float("inf") else ORPHAN_GRACE_S
+
+
+def end_if_still_running(after_s: float | None = None, code: int = 128 + signal.SIGTERM) -> threading.Timer:
     """End this process with ``code`` in ``after_s`` seconds unless it has exited by then.
 
     An orphaned rank stops gracefully after its batch, but a rank blocked where no stop is checked (a collective
@@ -92,10 +105,10 @@ def end_if_still_running(after_s: float = ORPHAN_GRACE_S, code: int = 128 + sign
     SIGKILL it. The timer thread is a daemon, so a rank that ends in time is not held up.
 
     Args:
-        after_s: the grace period.
+        after_s: the grace period (None: `orphan_grace_s`, 30 s unless a test set ``MIF_ORPHAN_GRACE_S``).
         code: the exit status (143: ended by SIGTERM).
     """
-    timer = threading.Timer(after_s, os._exit, args=(code,))
+    timer = threading.Timer(orphan_grace_s() if after_s is None else after_s, os._exit, args=(code,))
     timer.daemon = True
     timer.start()
     return timer

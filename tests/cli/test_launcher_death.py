@@ -15,12 +15,15 @@ from pathlib import Path
 import pytest
 
 from medical_imaging_framework.core import NodeRegistry, save_pipeline
-from medical_imaging_framework.run.process_tree import descendants
+from medical_imaging_framework.run.process_tree import ORPHAN_GRACE_ENV, descendants
 from tests.support.pipelines import make_tiny_graph
 
 pytestmark = pytest.mark.slow
 START_TIMEOUT = 240  # torch imported by three processes on a loaded 2-core machine
 STOP_TIMEOUT = 90  # a graceful stop is a batch away; torchrun kills ranks that ignore SIGTERM after 30 s
+# An orphaned rank (torchrun killed) whose graceful stop hangs ends itself after this grace period (30 s unless
+# set, `process_tree.orphan_grace_s`): the test sees it end without waiting the 30 s.
+ORPHAN_GRACE_S = "3"
 
 
 def _started(pid: int) -> str | None:
@@ -52,7 +55,7 @@ def test_the_ranks_stop_when_their_launcher_dies(registry: NodeRegistry, tmp_pat
     graph = make_tiny_graph(registry, "ck", save_every_n_epochs=1, num_epochs=1000)
     save_pipeline(graph, tmp_path / "pipeline.json")
     command = [sys.executable, "-m", "medical_imaging_framework", "run", "pipeline.json", "--nproc", "2"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", ORPHAN_GRACE_ENV: ORPHAN_GRACE_S}
     launch = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True)
     lines: list[str] = []

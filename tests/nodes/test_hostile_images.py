@@ -50,7 +50,7 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
 }
 
 CHILD = textwrap.dedent("""
-    import json, resource, sys, time
+    import gc, json, resource, sys, time
     from pathlib import Path
     resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
     from medical_imaging_framework.nodes.io.image_loading import load_image
@@ -62,6 +62,7 @@ CHILD = textwrap.dedent("""
         except BaseException as error:
             outcome = f"{{type(error).__name__}}: {{error}}"
         print(json.dumps({{"file": name, "outcome": outcome, "seconds": time.perf_counter() - started}}), flush=True)
+    gc.freeze()  # as `mif` does at exit: Python's last collection of the torch and MONAI heap took 2-3 s
 """)
 
 

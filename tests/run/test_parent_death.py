@@ -105,3 +105,22 @@ def test_an_orphaned_child_whose_stop_hangs_ends_itself_after_its_grace_period()
             middle.kill()
         if child and not _gone(child):
             os.kill(child, signal.SIGKILL)
+
+
+def test_the_orphan_grace_period_is_30_s_unless_the_environment_shortens_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests of an orphaned torchrun rank set ``MIF_ORPHAN_GRACE_S`` so as not to wait the 30 s; nothing else does."""
+    from medical_imaging_framework.run.process_tree import ORPHAN_GRACE_ENV, end_if_still_running, orphan_grace_s
+
+    monkeypatch.delenv(ORPHAN_GRACE_ENV, raising=False)
+    assert orphan_grace_s() == 30.0
+    for ignored in ("", "soon", "0", "-2", "inf", "nan"):  # read in a signal handler: a bad value is no error
+        monkeypatch.setenv(ORPHAN_GRACE_ENV, ignored)
+        assert orphan_grace_s() == 30.0, ignored
+    monkeypatch.setenv(ORPHAN_GRACE_ENV, "2.5")
+    assert orphan_grace_s() == 2.5
+    monkeypatch.setenv(ORPHAN_GRACE_ENV, "600")
+    timer = end_if_still_running()  # what an orphaned rank's SIGTERM handler calls
+    given = end_if_still_running(1000.0)  # a period given by the caller wins
+    timer.cancel()  # (either one's end would end this test process)
+    given.cancel()
+    assert (timer.interval, given.interval) == (600.0, 1000.0)

@@ -7,12 +7,14 @@ request ``{"argv": [...], "cwd": DIR, "kill_after_lines": K, "delay": SECONDS}``
 ``Epoch [`` line has arrived, waits ``delay`` seconds and sends SIGKILL (K = 0: never kill). Answer:
 ``{"killed": bool, "returncode": int | null, "lines": [...], "seconds": float, "epoch_times": [...]}``
 (seconds from the fork to each ``Epoch [`` line).
-Forking from a process that has already imported torch saves its ~4 s import per kill.
+Forking from a process that has already imported torch and MONAI saves their ~4 s of imports per kill.
 """
 
 from __future__ import annotations
 
 import faulthandler
+import gc
+import importlib
 import json
 import os
 import signal
@@ -31,9 +33,14 @@ HANG_SECONDS = 120  # a child silent this long prints its stack to the pipe and 
 
 
 def warm_up() -> None:
-    """Import every node module (and the MONAI parts they use) without computing anything: no thread pool
-    exists yet when the children are forked."""
+    """Import every node module, MONAI and the modules of a training run without computing anything: no
+    thread pool exists yet when the children are forked."""
     load_pipeline(PIPELINE, NodeRegistry())
+    # The nodes import MONAI only when they run (so that `mif --help` and the editor start without it): without
+    # this import every forked child paid its ~3 s (MONAI's submodules pull in scipy and mlflow).
+    importlib.import_module("monai")
+    importlib.import_module("medical_imaging_framework.cli.commands")
+    importlib.import_module("medical_imaging_framework.nodes.training.run")
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # the first optimizer imports torch._dynamo (seconds)
 
 
@@ -92,6 +99,7 @@ def main() -> None:
         answer = serve(json.loads(text))
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
+    gc.freeze()  # as `mif` does at exit: Python's last collection of the torch and MONAI heap took 2-3 s
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 A real `RunController` runs a one-node pipeline whose node emits EVENTS log lines (each one a Qt signal
 from the run thread, re-emitted on the GUI thread) while a timer on the GUI thread forces garbage
-collections. Exit 0 and "delivered N" when every event arrived; a binding that miscounts references on
+collections. Exit 0 and "delivered N" when every event arrived (after "true-references R": ``True``'s
+references once the run thread has imported torch); a binding that miscounts references on
 emit aborts the process instead (more emits than ``True`` has references).
 
 With ``--widgets`` the GUI thread also leaves QWidget wrappers in reference cycles while the run thread
@@ -31,6 +32,7 @@ def main(events: int, widgets: bool = False) -> int:
     from PySide6.QtWidgets import QApplication, QWidget
 
     destroyed_on: list[str] = []
+    true_references: list[int] = []
 
     class CyclicWidget(QWidget):
         """A widget only the cyclic collector can free; it records the thread that frees it."""
@@ -47,6 +49,8 @@ def main(events: int, widgets: bool = False) -> int:
 
     def chatter(ctx: Any, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         import torch  # noqa: F401  (as a real run's first node does: seconds of allocation in the run thread)
+
+        true_references.append(sys.getrefcount(True))  # what a miscounting binding's emits must exceed to abort
 
         garbage = []
         for number in range(events):
@@ -85,7 +89,8 @@ def main(events: int, widgets: bool = False) -> int:
     gc.collect()
     off_gui = sum(name != "MainThread" for name in destroyed_on)
     print(f"widgets {len(destroyed_on)} off-gui-thread {off_gui}")
-    print(f"finished {finished} status {getattr(runner.last_result, 'status', None)} delivered {len(delivered)}")
+    print(f"finished {finished} status {getattr(runner.last_result, 'status', None)} "
+          f"true-references {max(true_references, default=0)} delivered {len(delivered)}")
     return 0 if finished else 1
 
 

@@ -97,6 +97,7 @@ def test_no_tracker_is_built_without_its_parameter(tmp_path: Path) -> None:
         f"graph = make_tiny_graph(NodeRegistry(), {str(tmp_path / 'ckpt')!r}, num_epochs=1)\n"
         "assert Executor(graph).run().status == 'done'\n"
         "print('medical_imaging_framework.training.trackers' in sys.modules)\n"
+        "import gc; gc.freeze()\n"  # as `mif` does at exit: Python's last collection of this heap took 2-3 s
     )
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True,
