@@ -5,7 +5,6 @@ Torch-free: the parent of a torchrun launch needs no torch; each rank imports it
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,20 +12,17 @@ from collections.abc import Sequence
 from types import FrameType
 
 from medical_imaging_framework.run.control import StopEscalation
-from medical_imaging_framework.run.launch_env import TORCHRUN_VARIABLES, VALIDATED_FLAG, launched_by_torchrun
+from medical_imaging_framework.run.launch_env import (
+    TORCHRUN_VARIABLES,
+    VALIDATED_FLAG,
+    launched_by_torchrun,
+    restart_count,
+)
 from medical_imaging_framework.run.process_tree import kill_tree, parent_death_signal
 from medical_imaging_framework.run.status import RunStatus, exit_code
 
 # torchrun, quiet about a stop the user asked for (`training/torchrun_main.py`); named, not imported (no torch)
 TORCHRUN_MODULE = "medical_imaging_framework.training.torchrun_main"
-
-
-def restart_count() -> int:
-    """How many times torchrun restarted the worker group (``TORCHELASTIC_RESTART_COUNT``; 0 otherwise)."""
-    try:
-        return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
-    except ValueError:
-        return 0
 
 
 def torchrun_command(

@@ -1,7 +1,7 @@
 """What a launched `mif run` process is told: torchrun's variables, the hidden ``--validated`` flag, ``--no-cache``.
 
 Apart from `run.launch` (which imports subprocess and ctypes) so that building `mif`'s argument parser --
-all `mif --help` does -- imports nothing more than this.
+all `mif --help` does -- imports nothing more than this, nor do the node specs (the editor's first paint).
 """
 
 from __future__ import annotations
@@ -19,4 +19,12 @@ def launched_by_torchrun() -> bool:
     return all(name in os.environ for name in TORCHRUN_VARIABLES)
 
 
-__all__ = ["NO_CACHE_FLAG", "TORCHRUN_VARIABLES", "VALIDATED_FLAG", "launched_by_torchrun"]
+def restart_count() -> int:
+    """How many times torchrun restarted the worker group (``TORCHELASTIC_RESTART_COUNT``; 0 otherwise)."""
+    try:
+        return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    except ValueError:
+        return 0
+
+
+__all__ = ["NO_CACHE_FLAG", "TORCHRUN_VARIABLES", "VALIDATED_FLAG", "launched_by_torchrun", "restart_count"]

@@ -95,7 +95,8 @@ class FirstPaint(QObject):
     def eventFilter(self, watched, event):
         if event.type() == QEvent.Type.Paint:
             heavy = ("torch", "monai", "numpy", "pyqtgraph", "scipy", "setuptools", "PySide6.QtNetwork",
-                     "PySide6.QtQml", "PySide6.QtSql", "medical_imaging_framework.cli.commands")
+                     "PySide6.QtQml", "PySide6.QtSql", "medical_imaging_framework.cli.commands",
+                     "medical_imaging_framework.run.session", "subprocess")
             print("loaded at first paint:", sorted(name for name in heavy if name in sys.modules), flush=True)
             import Qt
             print("Qt.py modules:", sorted(Qt.__all__), flush=True)

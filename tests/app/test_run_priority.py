@@ -12,6 +12,7 @@ import pytest
 from medical_imaging_framework.app.running import controller as run_controller
 from medical_imaging_framework.app.running import worker_priority
 from medical_imaging_framework.core import Graph, NodeRegistry
+from medical_imaging_framework.run import session as run_session
 from medical_imaging_framework.run.executor import RunResult
 from medical_imaging_framework.run.status import RunStatus
 
@@ -53,7 +54,7 @@ def test_the_run_thread_and_the_threads_it_starts_run_niced_while_the_gui_thread
     if gui_nice >= 19:
         pytest.skip("the test process already runs at the lowest priority")
     monkeypatch.setattr(worker_priority, "RUN_THREAD_NICE", step)
-    monkeypatch.setattr(run_controller, "RunSession", RecordingSession)
+    monkeypatch.setattr(run_session, "RunSession", RecordingSession)  # RunController.start imports it then
     RecordingSession.seen = {}
     runner = run_controller.RunController(registry)
     with qtbot.waitSignal(runner.finished, timeout=20000):

@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
@@ -20,8 +20,10 @@ from medical_imaging_framework.nodes import RUNTIME_MODULES
 from medical_imaging_framework.run.cache import ResultCache, reused_nodes
 from medical_imaging_framework.run.events import Event
 from medical_imaging_framework.run.executor import RunResult
-from medical_imaging_framework.run.session import RunSession
 from medical_imaging_framework.run.status import RunStatus
+
+if TYPE_CHECKING:  # imported by `start` (its recorder and launcher are not needed before the window paints)
+    from medical_imaging_framework.run.session import RunSession
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +143,8 @@ class RunController(QObject):
         if self.running:
             return
         self.port_summaries = {}
+        from medical_imaging_framework.run.session import RunSession
+
         self.session = RunSession(graph, self.registry, processes=self.processes,
                                   separate_process=self.separate_process, validated=True, throttle_progress=True,
                                   cache=self.cache if self.reuse else None)

@@ -11,15 +11,17 @@ which the run filled the same way.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
 from medical_imaging_framework.app.qt.gc_guard import collector
 from medical_imaging_framework.core import Node, PortKind
 from medical_imaging_framework.run.executor import RunResult
-from medical_imaging_framework.run.session import RunSession
 from medical_imaging_framework.run.status import RunStatus
+
+if TYPE_CHECKING:  # the run session (recorder, launcher) is imported by a run, not before the window paints
+    from medical_imaging_framework.run.session import RunSession
 
 DATA_FAMILIES = ("data", "io", "transforms")  # the families whose nodes only describe and read data
 DATA_KINDS = (PortKind.DATASET, PortKind.DATALOADER)

@@ -13,7 +13,7 @@ from medical_imaging_framework.checkpoints.folder import UsedCheckpointFolder, i
 from medical_imaging_framework.core import Graph
 from medical_imaging_framework.core.pipeline_file import graph_from_dict, graph_to_dict
 from medical_imaging_framework.core.registry import NodeRegistry
-from medical_imaging_framework.run.launch import restart_count
+from medical_imaging_framework.run.launch_env import restart_count
 
 CHECKPOINT_DIR, RESUME_FROM, TENSORBOARD_DIR = "checkpoint_dir", "resume_from", "tensorboard_dir"
 

@@ -17,7 +17,7 @@ from typing import Any
 from medical_imaging_framework.nodes.inference.weights import WeightsSource, attach, weights_of
 from medical_imaging_framework.run.events import TrainingReused
 from medical_imaging_framework.run.executor import NodeContext
-from medical_imaging_framework.run.launch import restart_count
+from medical_imaging_framework.run.launch_env import restart_count
 
 
 def watched_files(config: dict[str, Any]) -> list[str] | None:
