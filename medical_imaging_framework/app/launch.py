@@ -34,7 +34,7 @@ def _open_and_run(pipeline_path: str | None) -> int:
 
     from medical_imaging_framework.app.qt.imports import import_node_graph
 
-    import_node_graph()  # before the window's modules import it the slow way (see gui_imports)
+    import_node_graph()  # Qt.py narrowed, no setuptools (app/qt/imports.py); app.canvas would do it on import too
     from medical_imaging_framework.app.qt.runtime import signal_reference_fault
     from medical_imaging_framework.app.running.torch_preload import after_first_paint, torch_preload
     from medical_imaging_framework.app.widgets.deferred import PANEL_MODULES
