@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +32,7 @@ def temp_path(path: str | os.PathLike[str]) -> Path:
         path: the final file.
     """
     target = Path(path)
-    return target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    return target.with_name(f".{target.name}.{os.getpid()}-{os.urandom(4).hex()}{TEMP_SUFFIX}")
 
 
 def is_temp_name(name: str) -> bool:
