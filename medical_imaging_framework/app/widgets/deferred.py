@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 
@@ -63,6 +64,49 @@ def _nothing(*_args: Any, **_kwargs: Any) -> None:
     """An emptying call on a panel not built yet."""
 
 
+class PendingArea(QWidget):
+    """Where a widget made after the window's first paint goes (the canvas, the palette): until `hold` puts it in,
+    the area paints ``background`` and a grey ``caption``, so the first frame already has the window's shape and
+    colours. Qt's layouts have no placeholder of their own.
+
+    Args:
+        background: the colour of the widget to come (None: the window's own).
+        caption: a line centred in the empty area ("" for none).
+        parent: owning widget.
+    """
+
+    def __init__(self, background: QColor | None = None, caption: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.background, self.caption = background, caption
+        self.held: QWidget | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+
+    def hold(self, widget: QWidget) -> None:
+        """Put ``widget`` in the area (once), laid out at once so it has its size before it first paints.
+
+        Args:
+            widget: the widget the area waited for.
+        """
+        if self.held is not None:
+            raise RuntimeError("the area holds its widget already")
+        self.held = widget
+        self.layout().addWidget(widget)
+        widget.show()  # a layout shows a new child of a visible widget only from the event loop
+        self.layout().activate()
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if self.held is not None:
+            return
+        painter = QPainter(self)
+        if self.background is not None:
+            painter.fillRect(self.rect(), self.background)
+        if self.caption:
+            painter.setPen(QColor(150, 150, 150))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.caption)
+
+
 # The modules of the panels built after the paint: `mif gui` imports them on its background import thread, before
 # torch, so the GUI thread only builds the widgets (importing pyqtgraph and numpy there froze the new window).
 PANEL_MODULES = (
@@ -92,4 +136,4 @@ def deferred_panels() -> tuple[DeferredWidget, DeferredWidget]:
             DeferredWidget(make_image_viewer, QSize(400, 300), ("clear",)))
 
 
-__all__ = ["PANEL_MODULES", "DeferredWidget", "deferred_panels", "make_image_viewer", "make_loss_plot"]
+__all__ = ["PANEL_MODULES", "DeferredWidget", "PendingArea", "deferred_panels", "make_image_viewer", "make_loss_plot"]
