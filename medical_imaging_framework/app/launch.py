@@ -32,9 +32,6 @@ def _open_and_run(pipeline_path: str | None) -> int:
     from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from medical_imaging_framework.app.qt.imports import import_node_graph
-
-    import_node_graph()  # Qt.py narrowed, no setuptools (app/qt/imports.py); app.canvas would do it on import too
     from medical_imaging_framework.app.qt.runtime import signal_reference_fault
     from medical_imaging_framework.app.running.torch_preload import after_first_paint, torch_preload
     from medical_imaging_framework.app.widgets.deferred import PANEL_MODULES
@@ -48,16 +45,24 @@ def _open_and_run(pipeline_path: str | None) -> int:
         print(f"Cannot open the editor: {fault}", file=sys.stderr)
         return 2
     app.setApplicationName("Medical Imaging Framework")
-    window = MainWindow(resolve_pipeline_path(pipeline_path or DEFAULT_PIPELINE))
-    # the window needs no torch (node specs are plain data): show it first, then import in the background the
-    # plot panels' modules (pyqtgraph, numpy), which the GUI thread then builds, and torch after them
+    # The window's frame (menus, toolbar, docks) is painted first; right after that paint the GUI thread builds the
+    # canvas side (NodeGraphQt, the palette, the pipeline: app/window/canvas_side.py). No torch is needed for
+    # either (node specs are plain data). Then a background thread imports the plot panels' modules (pyqtgraph,
+    # numpy), which the GUI thread then builds, and torch after them.
+    window = MainWindow(resolve_pipeline_path(pipeline_path or DEFAULT_PIPELINE), canvas_after_paint=True)
     preload = torch_preload()
     window.panels_follow_preload = True
     preload.first_imported.connect(window.build_panels, Qt.ConnectionType.QueuedConnection)
     preload.finished.connect(window.build_panels)  # should the first part never report
-    after_first_paint(window, lambda: (gc.enable(), preload.start(PANEL_MODULES)))
+
+    def after_paint() -> None:
+        window.build_canvas()
+        gc.enable()
+        preload.start(PANEL_MODULES)
+        QTimer.singleShot(0, lambda: offer_recoveries(window))  # pipelines a crashed editor left unsaved
+
+    after_first_paint(window, after_paint)
     window.show()
-    QTimer.singleShot(0, lambda: offer_recoveries(window))  # pipelines a crashed editor left unsaved
     code = app.exec()
     # destroy the window (and its run thread objects) while Qt is still up, not in interpreter shutdown
     window.deleteLater()

@@ -11,14 +11,20 @@ from PySide6.QtGui import QAction, QKeySequence
 from medical_imaging_framework.app.running.report_action import ReportAction
 from medical_imaging_framework.app.window import new_from_dataset, windows
 from medical_imaging_framework.app.window.annotation_actions import group_selection
-from medical_imaging_framework.app.window.layout import add_menus_and_toolbar, retire_viewer_undo_actions
+from medical_imaging_framework.app.window.layout import add_menus_and_toolbar
 
 
 class ActionsMixin:
-    """`MainWindow`'s `_build_actions`: one QAction per command, as ``window.action_*``."""
+    """`MainWindow`'s `_build_actions`: one QAction per command, as ``window.action_*``.
+
+    The actions exist before the canvas (the window's first frame has its menus and toolbar; see canvas_side.py),
+    so a slot looks the canvas up when it is triggered, never when it is made; the canvas-only shortcuts belong
+    to ``canvas_area``, the canvas's container.
+    """
 
     # the MainWindow attributes and methods the actions use
     node_graph: Any
+    canvas_area: Any
     files: Any
     canvas: Any
     runner: Any
@@ -36,14 +42,13 @@ class ActionsMixin:
         action.triggered.connect(slot)
         if canvas_only:
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.node_graph.widget.addAction(action)
+            self.canvas_area.addAction(action)  # active while the canvas (inside it) has the keyboard
         else:
             self.addAction(action)
         return action
 
     def _build_actions(self) -> None:
-        keys, graph = QKeySequence.StandardKey, self.node_graph
-        files = self.files
+        keys, files = QKeySequence.StandardKey, self.files
         self.action_new = self._action("action_new", "&New", files.new_pipeline, (keys.New,))
         self.action_open = self._action("action_open", "&Open…", files.open_dialog, (keys.Open,))
         self.action_save = self._action("action_save", "&Save", files.save, (keys.Save,))
@@ -56,23 +61,27 @@ class ActionsMixin:
         self.action_stop.setEnabled(False)
         self.report = ReportAction(self, self.runner, self.log.append)  # on after a run that trained
         self.action_report = self.report.action
-        self.canvas.editor_replaced.connect(self.report.reset)
         self.report.message.connect(self._show_message)
-        canvas = self.canvas  # undo/redo and clipboard act on the core model's history (see app/canvas.py)
-        self.action_undo = self._action("action_undo", "&Undo", canvas.undo, ("Ctrl+Z",))
-        self.action_redo = self._action("action_redo", "&Redo", canvas.redo, ("Ctrl+Shift+Z", "Ctrl+Y"))
-        retire_viewer_undo_actions(self.node_graph)
-        canvas.history_changed.connect(self._sync_undo_actions)
-        self._sync_undo_actions()
-        self.action_cut = self._action("action_cut", "Cu&t", canvas.cut_selected, ("Ctrl+X",), canvas_only=True)
-        self.action_copy = self._action("action_copy", "&Copy", canvas.copy_selected, ("Ctrl+C",), canvas_only=True)
-        self.action_paste = self._action("action_paste", "&Paste", lambda: canvas.paste(), ("Ctrl+V",),
+        # undo/redo and clipboard act on the core model's history (see app/canvas/adapter.py); undo and redo are
+        # off until the canvas's history says there is a step (`_sync_undo_actions`)
+        self.action_undo = self._action("action_undo", "&Undo", lambda: self.canvas.undo(), ("Ctrl+Z",))
+        self.action_redo = self._action("action_redo", "&Redo", lambda: self.canvas.redo(),
+                                        ("Ctrl+Shift+Z", "Ctrl+Y"))
+        self.action_undo.setEnabled(False)
+        self.action_redo.setEnabled(False)
+        self.action_cut = self._action("action_cut", "Cu&t", lambda: self.canvas.cut_selected(), ("Ctrl+X",),
+                                       canvas_only=True)
+        self.action_copy = self._action("action_copy", "&Copy", lambda: self.canvas.copy_selected(), ("Ctrl+C",),
+                                        canvas_only=True)
+        self.action_paste = self._action("action_paste", "&Paste", lambda: self.canvas.paste(), ("Ctrl+V",),
                                          "Paste at the mouse (or next to the copied nodes)", canvas_only=True)
-        self.action_duplicate = self._action("action_duplicate", "D&uplicate", canvas.duplicate_selected,
-                                             ("Ctrl+D",), "Copies of the selected nodes beside them", canvas_only=True)
+        self.action_duplicate = self._action("action_duplicate", "D&uplicate",
+                                             lambda: self.canvas.duplicate_selected(), ("Ctrl+D",),
+                                             "Copies of the selected nodes beside them", canvas_only=True)
         self.action_delete = self._action("action_delete", "&Delete", self.delete_selection, ("Del", "Backspace"),
                                           canvas_only=True)
-        self.action_select_all = self._action("action_select_all", "Select &All", graph.select_all, ("Ctrl+A",),
+        self.action_select_all = self._action("action_select_all", "Select &All",
+                                              lambda: self.node_graph.select_all(), ("Ctrl+A",),
                                               canvas_only=True)
         self.action_edit = self._action("action_edit_params", "&Edit Parameters…", self.edit_selected, ("Ctrl+E",),
                                         canvas_only=True)
@@ -84,7 +93,8 @@ class ActionsMixin:
         self.action_fit = self._action("action_fit", "&Fit View", self.fit_view, ("F",), canvas_only=True)
         self.action_zoom_in = self._action("action_zoom_in", "Zoom &In", lambda: self._zoom(0.1), ("Ctrl+=", "Ctrl++"))
         self.action_zoom_out = self._action("action_zoom_out", "Zoom &Out", lambda: self._zoom(-0.1), ("Ctrl+-",))
-        self.action_zoom_reset = self._action("action_zoom_reset", "&Reset Zoom", graph.reset_zoom, ("Ctrl+0",))
+        self.action_zoom_reset = self._action("action_zoom_reset", "&Reset Zoom",
+                                              lambda: self.node_graph.reset_zoom(), ("Ctrl+0",))
         self.action_help = self._action("action_node_help", "Node &Help", self.show_help, ("F1",),
                                         "Documentation of the selected node (F1)", canvas_only=True)
         self.action_search = self._action("action_search", "Node &Search", self.show_node_search, ("Tab",),

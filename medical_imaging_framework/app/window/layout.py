@@ -38,10 +38,10 @@ def add_docks(window: MainWindow) -> None:
     """Dock the palette (left), the log (bottom), the loss plot and the checkpoints / image view tabs (right).
 
     Args:
-        window: the main window, whose panels (``palette``, ``log``, ...) exist already.
+        window: the main window, whose panels (``palette_area``, ``log``, ...) exist already.
     """
     left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-    window.palette_dock = _dock(window, "Nodes", "dock_nodes", window.palette, left)
+    window.palette_dock = _dock(window, "Nodes", "dock_nodes", window.palette_area, left)
     window.log_dock = _dock(window, "Log", "dock_log", window.log, Qt.DockWidgetArea.BottomDockWidgetArea)
     window.plot_dock = _dock(window, "Loss", "dock_loss", window.loss_plot, right)
     window.checkpoint_dock = _dock(window, "Checkpoints", "dock_checkpoints", window.checkpoints, right)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtGui import QCloseEvent, QColor, QShowEvent
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
-from medical_imaging_framework.app.canvas.adapter import CanvasAdapter
-from medical_imaging_framework.app.canvas.graph_widgets import MifNodeGraph, NodePalette
-from medical_imaging_framework.app.canvas.live_validation import LiveValidation
 from medical_imaging_framework.app.document.document import Document
 from medical_imaging_framework.app.document.file_commands import FileCommands
 from medical_imaging_framework.app.document.recovery import Autosaver
@@ -19,22 +16,34 @@ from medical_imaging_framework.app.qt.late_keys import forward_late_keys
 from medical_imaging_framework.app.running.controller import RunController
 from medical_imaging_framework.app.running.data_outputs import DataOutputs
 from medical_imaging_framework.app.running.torch_preload import QueuedRun, after_first_paint, torch_preload
-from medical_imaging_framework.app.widgets.deferred import deferred_panels
+from medical_imaging_framework.app.widgets.deferred import PendingArea, deferred_panels
 from medical_imaging_framework.app.widgets.node_help import show_node_help
 from medical_imaging_framework.app.widgets.panels import CheckpointsPanel, LogPane, RunProgress
 from medical_imaging_framework.app.widgets.param_dialog import ParamDialog
 from medical_imaging_framework.app.window import window_state
 from medical_imaging_framework.app.window.actions import ActionsMixin
 from medical_imaging_framework.app.window.annotation_actions import edit_annotation
-from medical_imaging_framework.app.window.context_menu import CanvasContextMenu
-from medical_imaging_framework.app.window.layout import add_docks, give_the_plot_room, set_tooltip
-from medical_imaging_framework.app.window.port_inspection import install_port_inspection
+from medical_imaging_framework.app.window.layout import (
+    add_docks,
+    give_the_plot_room,
+    retire_viewer_undo_actions,
+    set_tooltip,
+)
 from medical_imaging_framework.app.window.results_dock import install_results
 from medical_imaging_framework.app.window.running_view import RunningMixin
 from medical_imaging_framework.app.window.runs_actions import RunsActions
 from medical_imaging_framework.core import Graph, NodeRegistry
 
+if TYPE_CHECKING:  # the canvas side imports NodeGraphQt: only when it is built (see canvas_side.py)
+    from medical_imaging_framework.app.canvas.adapter import CanvasAdapter
+    from medical_imaging_framework.app.canvas.graph_widgets import MifNodeGraph, NodePalette
+    from medical_imaging_framework.app.canvas.live_validation import LiveValidation
+    from medical_imaging_framework.app.window.canvas_side import CanvasSide
+    from medical_imaging_framework.app.window.context_menu import CanvasContextMenu
+
 MIN_TITLE_PIXELS = 7.0  # Fit View zooms out no further than node titles this many pixels high
+CANVAS_MINIMUM = (480, 300)  # the canvas stays usable however the docks grow
+CANVAS_BACKGROUND = QColor(35, 35, 35)  # NodeGraphQt's ViewerEnum.BACKGROUND_COLOR, without importing NodeGraphQt
 
 
 class MainWindow(ActionsMixin, RunningMixin, QMainWindow):
@@ -43,9 +52,13 @@ class MainWindow(ActionsMixin, RunningMixin, QMainWindow):
     Args:
         pipeline_path: a pipeline file to open; None starts an empty pipeline.
         registry: node types (the built-in and plugin nodes when omitted).
+        canvas_after_paint: build only the window's frame (menus, toolbar, docks) now and the canvas side with
+            the pipeline when `build_canvas` is called, or when anything first needs it (`mif gui` calls it
+            right after the first paint; see canvas_side.py).
     """
 
-    def __init__(self, pipeline_path: str | Path | None = None, registry: NodeRegistry | None = None) -> None:
+    def __init__(self, pipeline_path: str | Path | None = None, registry: NodeRegistry | None = None, *,
+                 canvas_after_paint: bool = False) -> None:
         super().__init__()
         self.setObjectName("main_window")
         self.registry = registry or NodeRegistry()
@@ -56,40 +69,95 @@ class MainWindow(ActionsMixin, RunningMixin, QMainWindow):
         self.annotation_dialog: Any = None
         self.data_outputs = DataOutputs(self)
         self.data_outputs.ready.connect(self.show_node_sample)
-        self.node_graph = MifNodeGraph(parent=self)
-        self.canvas = CanvasAdapter(self.node_graph, self.registry)
         self.runner = RunController(self.registry, self)
-        self.live_validation = LiveValidation(self.canvas, lambda: self.runner.running, self)  # outlines follow edits
         self.autosave = Autosaver(self.document, self.current_graph, self)  # the crash copy of unsaved edits
-        self.setCentralWidget(self.node_graph.widget)
-        self.node_graph.widget.setMinimumSize(480, 300)  # the canvas stays usable however the docks grow
+        self._side: CanvasSide | None = None  # the canvas, palette and their helpers (`build_canvas`)
+        self._pipeline_to_open = pipeline_path
+        opening = f"Opening {Path(pipeline_path).name}…" if pipeline_path is not None else ""
+        self.canvas_area = PendingArea(CANVAS_BACKGROUND, opening)  # holds the canvas once it is built
+        self.canvas_area.setMinimumSize(*CANVAS_MINIMUM)
+        self.setCentralWidget(self.canvas_area)
         self._build_docks()
         self._build_actions()
         self.runs = RunsActions(self)  # the Runs dock (app/window/runs_actions.py)
         self._wire()
         self.results = install_results(self)  # the per-case table and viewer of an evaluation (Results dock)
-        install_port_inspection(self)  # after a run, an output port's tooltip summarises what it held
-        self.context_menu = CanvasContextMenu(self)
         self.queued_run = QueuedRun(self.run_pipeline, torch_preload(), self.action_run, self.action_stop,
                                     self.statusBar())  # a Run pressed while torch still loads waits for it
         self.resize(1500, 950)
         self._layout_restored = window_state.restore(self)  # size, docks, Run Where of the last window closed
         self._fitted = False
-        if pipeline_path is not None:
-            if not self.open_pipeline(pipeline_path):
-                self.show_graph(Graph(name="untitled"), None)
-        else:
+        if not canvas_after_paint:
+            self.build_canvas()
+        elif pipeline_path is not None:  # its file (title, Save, the Runs dock's folder) until `build_canvas` reads it
+            self.document.set_path(Path(pipeline_path))
+
+    def build_canvas(self) -> None:
+        """Build the canvas side (canvas, palette and their helpers) and open the window's pipeline; only the first
+        call does anything."""
+        if self._side is not None:
+            return
+        from medical_imaging_framework.app.window.canvas_side import CanvasSide  # imports NodeGraphQt
+
+        self._side = CanvasSide(self, self.registry)
+        self.canvas_area.hold(self._side.node_graph.widget)
+        self.palette_area.hold(self._side.palette)
+        self._side.attach(self)
+        self._wire_canvas()
+        path, self._pipeline_to_open = self._pipeline_to_open, None
+        if path is None or not self.open_pipeline(path):
             self.show_graph(Graph(name="untitled"), None)
         failed = self.registry.load_plugins()  # node plugins that failed to load: said once, at start
         for message in failed:
             self.log.append(f"warning: {message}")
         if failed:
             self.statusBar().showMessage(f"{len(failed)} node plugin(s) failed to load: see the log")
+        if self._fitted:  # shown before the canvas was built: frame the pipeline now
+            self.fit_view()
+
+    @property
+    def canvas_built(self) -> bool:
+        """Whether the canvas side exists yet (see `build_canvas`)."""
+        return self._side is not None
+
+    def _canvas_side(self) -> CanvasSide:
+        if self._side is None:
+            self.build_canvas()
+        assert self._side is not None
+        return self._side
+
+    @property
+    def canvas(self) -> CanvasAdapter:
+        """The canvas adapter: the pipeline model and its NodeGraphQt view (built on first use)."""
+        return self._canvas_side().canvas
+
+    @property
+    def node_graph(self) -> MifNodeGraph:
+        """The NodeGraphQt graph of the canvas (built on first use)."""
+        return self._canvas_side().node_graph
+
+    @property
+    def palette(self) -> NodePalette:
+        """The node palette in the Nodes dock (built on first use)."""
+        return self._canvas_side().palette
+
+    @property
+    def live_validation(self) -> LiveValidation:
+        """The outlines of invalid nodes, following each edit (built on first use)."""
+        live = self._canvas_side().live_validation
+        assert live is not None
+        return live
+
+    @property
+    def context_menu(self) -> CanvasContextMenu:
+        """The canvas's right-click menu (built on first use)."""
+        menu = self._canvas_side().context_menu
+        assert menu is not None
+        return menu
 
     # -- layout -------------------------------------------------------------------------------
     def _build_docks(self) -> None:
-        self.palette = NodePalette(self.node_graph, self.canvas.palette_tooltips(), self.canvas.category_labels())
-        self.palette.setObjectName("node_palette")
+        self.palette_area = PendingArea()  # holds the palette once the canvas side is built
         self.log = LogPane()
         self.log_pane = self.log.text
         self.loss_plot, self.image_viewer = deferred_panels()  # pyqtgraph: built once the window has painted
@@ -119,22 +187,31 @@ class MainWindow(ActionsMixin, RunningMixin, QMainWindow):
         set_tooltip(self.action_redo, f"Redo {history.redo_text()}".strip())
 
     def _wire(self) -> None:
-        self.node_graph.node_double_clicked.connect(self._on_node_double_clicked)
-        self.node_graph.node_selection_changed.connect(self._on_selection_changed)
-        self.canvas.clean_changed.connect(self.document.set_clean)
-        self.canvas.history_changed.connect(self.autosave.schedule)
         self.autosave.failed.connect(self._show_message)
         self.document.titleChanged.connect(self.setWindowTitle)
         self.document.modifiedChanged.connect(self.setWindowModified)
         self.setWindowTitle(self.document.title)
-        self.canvas.link_refused.connect(self._show_message)
-        self.canvas.link_hint.connect(self._show_hint)
-        self.canvas.renamer.refused.connect(self._show_message)
-        self.canvas.renamer.renamed.connect(lambda old, new: self._show_message(f"Renamed '{old}' to '{new}'"))
         self.checkpoints.path_copied.connect(self._on_path_copied)
         self.checkpoints.message.connect(self._show_message)
         self.runner.event.connect(self.on_event)
         self.runner.finished.connect(self._on_run_finished)
+
+    def _wire_canvas(self) -> None:
+        """Connect the canvas side, once built, to the window's document, actions and docks."""
+        node_graph, canvas = self.node_graph, self.canvas
+        node_graph.node_double_clicked.connect(self._on_node_double_clicked)
+        node_graph.node_selection_changed.connect(self._on_selection_changed)
+        canvas.clean_changed.connect(self.document.set_clean)
+        canvas.history_changed.connect(self.autosave.schedule)
+        canvas.history_changed.connect(self._sync_undo_actions)
+        canvas.editor_replaced.connect(self.report.reset)
+        canvas.editor_replaced.connect(self.results.reset)
+        canvas.link_refused.connect(self._show_message)
+        canvas.link_hint.connect(self._show_hint)
+        canvas.renamer.refused.connect(self._show_message)
+        canvas.renamer.renamed.connect(lambda old, new: self._show_message(f"Renamed '{old}' to '{new}'"))
+        retire_viewer_undo_actions(node_graph)
+        self._sync_undo_actions()
 
     @Slot(str)
     def _show_message(self, text: str) -> None:
@@ -230,7 +307,8 @@ class MainWindow(ActionsMixin, RunningMixin, QMainWindow):
             self._fitted = True
             if not self._layout_restored:
                 give_the_plot_room(self)
-            QTimer.singleShot(0, self.fit_view)
+            if self._side is not None:  # else `build_canvas` frames it
+                QTimer.singleShot(0, self.fit_view)
 
     def restore_focus(self, *_: Any) -> None:
         """Give the keyboard back to the canvas once a dialog has closed, so F5, Esc, Ctrl+O, Ctrl+S work at once."""

@@ -151,7 +151,8 @@ def install_results(window: Any) -> ResultsPanel:
     """Add the Results dock to ``window`` (tabbed with the Image View) and wire it to the window's runs.
 
     Args:
-        window: the main window (its ``runner``, ``canvas``, ``image_dock`` and View menu exist).
+        window: the main window (its ``runner``, ``image_dock`` and View menu exist; it empties the panel when
+            another pipeline is opened).
     """
     panel = ResultsPanel()
     dock = QDockWidget("Results", window)
@@ -168,6 +169,5 @@ def install_results(window: Any) -> ResultsPanel:
     window.runner.event.connect(panel.on_event)
     window.runner.event.connect(lambda event: dock.raise_() if isinstance(event, MetricsReported) else None)
     window.runner.finished.connect(panel.run_finished)
-    window.canvas.editor_replaced.connect(panel.reset)
     panel.reset()
     return panel
