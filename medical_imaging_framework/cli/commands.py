@@ -13,6 +13,7 @@ from typing import TextIO
 
 from medical_imaging_framework.cli import run_options as cli_run
 from medical_imaging_framework.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, UsageError
+from medical_imaging_framework.cli.start_collections import StartCollections, full_collections_put_off
 from medical_imaging_framework.cli.stray_threads import daemon_threads_finished
 from medical_imaging_framework.core import (
     Graph,
@@ -138,6 +139,11 @@ class ConsolePrinter:
 
 def run_command(args: argparse.Namespace) -> int:
     """`mif run`: exit 0 done, 1 a node failed, 2 invalid, 130 stopped by Ctrl-C (see `run.status`)."""
+    with full_collections_put_off() as collections:  # until the first training step (cli/start_collections.py)
+        return _run(args, collections)
+
+
+def _run(args: argparse.Namespace, collections: StartCollections) -> int:
     path, graph = load_with_overrides(args.pipeline, args.overrides)
     session = RunSession(graph, validated=getattr(args, "validated", False), cache=cli_run.result_cache(args))
     problem = _invalid(path, session.problems)
@@ -154,7 +160,7 @@ def run_command(args: argparse.Namespace) -> int:
     for used in used_checkpoint_folders(graph) if distributed.is_main() else ():  # another run's folder: say so
         if used.node_id not in reused:
             print(printable(fresh_run_warning(used)), file=sys.stderr, flush=True)
-    session.sink = cli_run.make_sink(args, ConsolePrinter, sys.stdout)
+    session.sink = collections.watching(cli_run.make_sink(args, ConsolePrinter, sys.stdout))
     session.record_mode, session.record_overrides = cli_run.record_mode(args), list(args.overrides)
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
