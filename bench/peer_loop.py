@@ -9,7 +9,7 @@ time. Target: <= 0.9 in both conditions. The load average at each run's start is
 machine the "quiet" condition is only as quiet as the others let it be.
 
     python bench/peer_loop.py                 3 epochs, 3 pairs per condition
-    python bench/peer_loop.py --quick         2 epochs, 2 pairs (for `make bench`)
+    python bench/peer_loop.py --quick         2 epochs, 3 pairs (for `make bench`; 3, so the median is one pair)
     python bench/peer_loop.py --conditions busy --pairs 4
 """
 
@@ -83,10 +83,10 @@ def main() -> int:
     parser.add_argument("--save-every", type=int, default=2, help="periodic checkpoint every N epochs (default 2)")
     parser.add_argument("--pairs", type=int, default=3, help="A/B pairs per condition (default 3)")
     parser.add_argument("--conditions", default="quiet,busy", help="quiet, busy or both (default quiet,busy)")
-    parser.add_argument("--quick", action="store_true", help="2 epochs, 2 pairs per condition")
+    parser.add_argument("--quick", action="store_true", help="2 epochs, 3 pairs per condition")
     args = parser.parse_args()
     if args.quick:
-        args.epochs, args.pairs = 2, 2
+        args.epochs, args.pairs = 2, 3
     conditions = [name.strip() for name in args.conditions.split(",") if name.strip()]
     if not set(conditions) <= {"quiet", "busy"}:
         parser.error(f"--conditions: quiet and/or busy, got {args.conditions!r}")
