@@ -116,3 +116,13 @@ def test_a_file_that_cannot_be_opened_leaves_an_empty_pipeline_and_says_why(qtbo
     assert window.document.path is None
     assert [(kind, title) for kind, title, _ in message_boxes.shown] == [("critical", "Cannot open pipeline")]
     assert "broken.json" in message_boxes.shown[0][2]
+
+
+def test_the_empty_area_uses_node_graph_qts_own_background_colour() -> None:
+    """main_window.py copies the colour so the frame paints without importing NodeGraphQt; an upgrade that changes
+    it fails here instead of flashing another colour before the canvas."""
+    from NodeGraphQt.constants import ViewerEnum
+
+    from medical_imaging_framework.app.window.main_window import CANVAS_BACKGROUND
+
+    assert CANVAS_BACKGROUND.getRgb()[:3] == ViewerEnum.BACKGROUND_COLOR.value
